@@ -1,0 +1,255 @@
+"""Configuration schema (pydantic v2). Presets are TOML files validated against these models.
+
+Amounts, prices and rates must be written as strings ("0.05", "1000000") or integers, never TOML
+floats, so that no binary float ever enters the ledger (DESIGN rule 3). Every model forbids unknown
+keys, so a typo fails at load with the key's path.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+
+def _exact_decimal(value: object) -> object:
+    if isinstance(value, float):
+        raise ValueError("write decimals as strings (e.g. \"0.05\"), not TOML floats")
+    if isinstance(value, bool):
+        raise ValueError("expected a decimal string, got a boolean")
+    if isinstance(value, int):
+        return Decimal(value)
+    return value
+
+
+def _fraction(value: object) -> Fraction:
+    if isinstance(value, float | bool):
+        raise ValueError("write ratios as strings (\"2/3\" or \"0.5\"), not TOML floats")
+    if isinstance(value, Fraction):
+        return value
+    if isinstance(value, int | Decimal):
+        return Fraction(value)
+    if isinstance(value, str):
+        try:
+            return Fraction(value.strip())
+        except (ValueError, ZeroDivisionError):
+            raise ValueError(f"not a ratio: {value!r}") from None
+    raise ValueError(f"expected a ratio string, got {type(value).__name__}")
+
+
+Dec = Annotated[Decimal, BeforeValidator(_exact_decimal)]
+Frac = Annotated[Fraction, BeforeValidator(_fraction)]
+NonNeg = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(ge=0)]
+Ratio = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(ge=0, le=1)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class PresetInfo(_Model):
+    name: str
+    description: str = ""
+    network: Literal["mainnet", "testnet"] = "mainnet"
+
+
+class TokenConfig(_Model):
+    index: int = Field(ge=0)
+    name: str = Field(min_length=1)
+    sz_decimals: int = Field(ge=0, le=8)
+    wei_decimals: int = Field(ge=0, le=18)
+    full_name: str | None = None
+    token_id: str | None = None
+    spot_pair: int | None = None
+    """Index of the token's spot pair against USDC, for its HL spot price (borrow_oracle_price)."""
+    perp: str | None = None
+    """Core perp with the same underlying (UBTC -> BTC), for borrow_oracle_price."""
+
+    @model_validator(mode="after")
+    def _decimals(self) -> TokenConfig:
+        if self.sz_decimals > self.wei_decimals:
+            raise ValueError(f"sz_decimals ({self.sz_decimals}) must not exceed wei_decimals ({self.wei_decimals})")
+        return self
+
+
+class SpotPairConfig(_Model):
+    index: int = Field(ge=0)
+    base: str
+    quote: str
+    name: str | None = None
+    """Wire name; defaults to "@{index}" like Hyperliquid (only PURR/USDC is named by its tokens)."""
+
+
+class MarginTierConfig(_Model):
+    lower_bound: NonNeg
+    max_leverage: int = Field(ge=1, le=200)
+
+
+class MarginTableConfig(_Model):
+    id: int = Field(ge=0)
+    description: str = ""
+    tiers: list[MarginTierConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _tiers(self) -> MarginTableConfig:
+        if self.tiers[0].lower_bound != 0:
+            raise ValueError("the first tier must start at lower_bound 0")
+        for prev, cur in zip(self.tiers, self.tiers[1:], strict=False):
+            if cur.lower_bound <= prev.lower_bound:
+                raise ValueError("tier lower bounds must increase")
+            if cur.max_leverage > prev.max_leverage:
+                raise ValueError("max leverage must not increase with tier")
+        return self
+
+
+class DexConfig(_Model):
+    name: str
+    """"" is the first, validator-operated dex; builder dexes (HIP-3) have short names like "xyz"."""
+    full_name: str = ""
+    collateral: str = "USDC"
+    deployer: str | None = None
+    funding_multiplier: Dec = Decimal(1)
+    """HIP-3 deployer funding multiplier in [0, 10] (research §5)."""
+    interest_rate_8h: Dec | None = None
+    """HIP-3 deployer interest rate; None uses the funding default."""
+
+
+class PerpConfig(_Model):
+    dex: str = ""
+    name: str
+    sz_decimals: int = Field(ge=0, le=6)
+    max_leverage: int = Field(ge=1, le=200)
+    margin_table: int | None = None
+    """Margin table id; None means the single-tier table equal to max_leverage (ids < 50)."""
+    margin_mode: Literal["normal", "strictIsolated", "noCross"] = "normal"
+    impact_notional: NonNeg = Decimal(6000)
+    is_delisted: bool = False
+
+
+class RateCurveConfig(_Model):
+    """Borrow APY = base + slope * max(0, utilization - kink) (research §3.4)."""
+
+    base: NonNeg
+    kink: Ratio
+    slope: NonNeg
+
+
+class BorrowableConfig(_Model):
+    token: str
+    rate_curve: RateCurveConfig
+    reserve_cut: Ratio = Decimal("0.1")
+    global_supply_cap: NonNeg
+    global_borrow_cap: NonNeg
+    user_supply_cap: NonNeg
+    user_borrow_cap: NonNeg
+
+
+class CollateralConfig(_Model):
+    token: str
+    ltv: Ratio
+    global_supply_cap: NonNeg
+    user_supply_cap: NonNeg
+    liquidation_width: NonNeg = Decimal(0)
+    """Slippage width for backstop takeover (research §3.7): 3M USDC for HYPE, 300k for BTC."""
+
+
+class EligibilityConfig(_Model):
+    """Gates for enabling portfolio margin (research §3.2)."""
+
+    min_weighted_volume: NonNeg = Decimal(5_000_000)
+    min_account_value: NonNeg | None = Decimal(10_000)
+    """Alternative to the volume gate; None means volume is the only way in (pre-alpha)."""
+    max_account_value: NonNeg | None = Decimal(25_000_000)
+
+
+class PortfolioMarginConfig(_Model):
+    enabled: bool = True
+    min_borrow_offset: NonNeg = Decimal(20)
+    liquidation_ratio: Ratio = Decimal("0.95")
+    partial_threshold_fraction: Frac = Fraction(1, 2)
+    """Partial borrow liquidation when borrowed > collateral * (LTV + (1-LTV) * this) (FAQ: 1/2)."""
+    full_threshold_fraction: Frac = Fraction(2, 3)
+    """Full borrow liquidation when borrowed > collateral * (LTV + (1-LTV) * this) (FAQ: 2/3)."""
+    takeover_step: Ratio = Decimal("0.2")
+    collateral_twap_half_life_s: int = Field(default=600, ge=1)
+    stable_rate_curve_default: RateCurveConfig | None = None
+    borrowable: list[BorrowableConfig] = Field(default_factory=list)
+    collateral: list[CollateralConfig] = Field(default_factory=list)
+    eligibility: EligibilityConfig = EligibilityConfig()
+    backstop_address: str = "0xbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+
+class FeeTierConfig(_Model):
+    min_volume: NonNeg
+    taker: Dec
+    maker: Dec
+
+
+class StakingTierConfig(_Model):
+    min_staked: NonNeg
+    discount: Ratio
+
+
+class FeesConfig(_Model):
+    perp_tiers: list[FeeTierConfig] = Field(min_length=1)
+    spot_tiers: list[FeeTierConfig] = Field(min_length=1)
+    staking: list[StakingTierConfig] = Field(default_factory=list)
+    spot_volume_weight: NonNeg = Decimal(2)
+    """14-day weighted volume = perps + 2 x spot (research §4 Fees)."""
+    volume_window_days: int = Field(default=14, ge=1)
+    fee_sink: str = "0xfee0000000000000000000000000000000000000"
+
+
+class FundingConfig(_Model):
+    interest_rate_8h: Dec = Decimal("0.0001")
+    premium_clamp: NonNeg = Decimal("0.0005")
+    hourly_cap: NonNeg = Decimal("0.04")
+    sample_interval_s: int = Field(default=5, ge=1)
+    interval_s: int = Field(default=3600, ge=1)
+    impact_notional_major: NonNeg = Decimal(20000)
+    mark_ema_s: int = Field(default=150, ge=1)
+
+
+class LiquidationConfig(_Model):
+    partial_notional: NonNeg = Decimal(100_000)
+    partial_fraction: Ratio = Decimal("0.2")
+    cooldown_s: int = Field(default=30, ge=0)
+    backstop_fraction: Frac = Fraction(2, 3)
+    liquidator_vault: str = "0x1000000000000000000000000000000000000001"
+    insurance: str = "0x1000000000000000000000000000000000000002"
+    adl: Literal["queue", "pro_rata"] = "queue"
+
+
+class TransferMarginConfig(_Model):
+    min_ntl_fraction: Ratio = Decimal("0.1")
+    """transfer_margin_required = max(IM, 0.1 x total notional) (research §1.4)."""
+
+
+class OrderRulesConfig(_Model):
+    sig_figs: int = Field(default=5, ge=1)
+    perp_max_decimals: int = Field(default=6, ge=0)
+    spot_max_decimals: int = Field(default=8, ge=0)
+    min_notional: NonNeg = Decimal(10)
+    max_open_orders: int = Field(default=1000, ge=1)
+    market_slippage: Ratio = Decimal("0.05")
+    trigger_slippage: Ratio = Decimal("0.1")
+
+
+class ExchangeConfig(_Model):
+    preset: PresetInfo
+    tokens: list[TokenConfig] = Field(min_length=1)
+    spot_pairs: list[SpotPairConfig] = Field(default_factory=list)
+    margin_tables: list[MarginTableConfig] = Field(default_factory=list)
+    dexes: list[DexConfig] = Field(min_length=1)
+    perps: list[PerpConfig] = Field(default_factory=list)
+    portfolio_margin: PortfolioMarginConfig = PortfolioMarginConfig()
+    fees: FeesConfig
+    funding: FundingConfig = FundingConfig()
+    liquidation: LiquidationConfig = LiquidationConfig()
+    transfer_margin: TransferMarginConfig = TransferMarginConfig()
+    orders: OrderRulesConfig = OrderRulesConfig()
+    usdc_oracle_price: Dec = Decimal(1)
+    """HL spot oracle price of USDC in USDT; USDT_USDC_oracle = 1 / this (research §3.5)."""
+    max_user_actions_per_day: int = Field(default=50_000, ge=1)

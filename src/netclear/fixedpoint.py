@@ -1,0 +1,175 @@
+"""Exact fixed-point money.
+
+Every ledger amount is a Python ``int`` counted in a declared unit:
+
+* token amounts in the token's wei (``10**-weiDecimals``), like HyperCore's ``wei`` integers;
+* perp sizes in lots of ``10**-szDecimals`` of the asset;
+* prices in ``10**-PX_DECIMALS`` (1e-8), enough for perp prices (``6 - szDecimals`` decimals)
+  and spot prices (``8 - szDecimals`` decimals), see research/hyperliquid.md §4 "Tick/lot rules";
+* rates (fees, LTV, thresholds) as :class:`fractions.Fraction` taken from decimal config strings.
+
+``Decimal`` appears only at the edges: parsing wire/config strings and formatting views. Rounding is
+always explicit: callers choose :func:`div_floor` or :func:`div_ceil` (toward the house, DESIGN rule 3).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+
+from netclear.errors import InvalidAmount
+
+PX_DECIMALS = 8
+PX_SCALE = 10**PX_DECIMALS
+
+Number = Decimal | str | int | Fraction
+
+
+def parse_decimal(value: object, *, field: str) -> Decimal:
+    """Parse a wire/config number into a finite ``Decimal`` or raise naming ``field``."""
+    if isinstance(value, bool):
+        raise InvalidAmount(field, f"expected a decimal string, got boolean {value!r}")
+    if isinstance(value, Decimal):
+        d = value
+    elif isinstance(value, int):
+        d = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            d = Decimal(value.strip())
+        except InvalidOperation:
+            raise InvalidAmount(field, f"not a decimal number: {value!r}") from None
+    elif isinstance(value, float):
+        # Floats are accepted only when their shortest repr is exact enough (SDK float_to_wire style).
+        d = Decimal(repr(value))
+    elif isinstance(value, Fraction):
+        if 10**40 % value.denominator:
+            raise InvalidAmount(field, f"{value} has no finite decimal expansion")
+        d = Decimal(value.numerator) / Decimal(value.denominator)
+    else:
+        raise InvalidAmount(field, f"expected a decimal string, got {type(value).__name__}")
+    if not d.is_finite():
+        raise InvalidAmount(field, f"must be finite, got {value!r}")
+    return d
+
+
+def to_units(value: object, decimals: int, *, field: str, allow_negative: bool = False) -> int:
+    """Convert a decimal amount to integer units of ``10**-decimals`` exactly.
+
+    Raises :class:`InvalidAmount` naming ``field`` when the value has more decimals than the unit
+    allows (nothing is silently rounded) or is negative when that is not allowed.
+    """
+    d = parse_decimal(value, field=field)
+    scaled = d.scaleb(decimals)
+    if scaled != scaled.to_integral_value():
+        raise InvalidAmount(field, f"{value} has more than {decimals} decimals")
+    units = int(scaled)
+    if units < 0 and not allow_negative:
+        raise InvalidAmount(field, f"must not be negative, got {value}")
+    return units
+
+
+def to_px(value: object, *, field: str = "px") -> int:
+    """Parse a price into 1e-8 units; prices must be positive."""
+    units = to_units(value, PX_DECIMALS, field=field)
+    if units <= 0:
+        raise InvalidAmount(field, f"price must be positive, got {value}")
+    return units
+
+
+def to_fraction(value: object, *, field: str) -> Fraction:
+    """Parse a decimal string (rate, ratio) into an exact ``Fraction``."""
+    d = parse_decimal(value, field=field)
+    return Fraction(d)
+
+
+def from_units(units: int, decimals: int) -> Decimal:
+    return Decimal(units).scaleb(-decimals)
+
+
+def fmt_units(units: int, decimals: int) -> str:
+    """Format integer units as a Hyperliquid-style decimal string ("0.0", "13104.514502", "2000")."""
+    if units == 0:
+        return "0.0"
+    d = from_units(units, decimals)
+    text = format(d, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def fmt_px(px_units: int) -> str:
+    return fmt_units(px_units, PX_DECIMALS)
+
+
+def fmt_decimal(value: Decimal | Fraction, places: int = 10) -> str:
+    """Format a ratio or rate rounded half-even to ``places`` decimals, trailing zeros dropped."""
+    if isinstance(value, Fraction):
+        value = Decimal(value.numerator) / Decimal(value.denominator)
+    q = value.quantize(Decimal(1).scaleb(-places))
+    if q == 0:
+        return "0.0"
+    text = format(q, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def div_floor(a: int, b: int) -> int:
+    """Floor division (toward -infinity); ``b`` must be positive."""
+    return a // b
+
+
+def div_ceil(a: int, b: int) -> int:
+    """Ceiling division (toward +infinity); ``b`` must be positive."""
+    return -((-a) // b)
+
+
+def frac_floor(x: Fraction) -> int:
+    return x.numerator // x.denominator
+
+
+def frac_ceil(x: Fraction) -> int:
+    return -((-x.numerator) // x.denominator)
+
+
+def scale_units(units: int, from_decimals: int, to_decimals: int, *, ceil: bool = False) -> int:
+    """Re-express an amount in another unit; rounds down unless ``ceil``."""
+    shift = to_decimals - from_decimals
+    if shift >= 0:
+        return units * 10**shift
+    div = 10**-shift
+    return div_ceil(units, div) if ceil else units // div
+
+
+def notional(sz: int, px: int, sz_decimals: int, wei_decimals: int, *, ceil: bool = False) -> int:
+    """Value of ``sz`` lots at price ``px`` in quote wei: ``sz * px`` re-scaled, rounded explicitly.
+
+    With prices on Hyperliquid's tick grid the product is exact (perps: at most 6 decimals, spot: at
+    most 8), so the rounding direction only matters for off-grid marks.
+    """
+    num = sz * px * 10**wei_decimals
+    den = 10 ** (sz_decimals + PX_DECIMALS)
+    return div_ceil(num, den) if ceil else num // den
+
+
+def round_sig(px: int, sig_figs: int, max_decimals: int) -> int:
+    """Round a 1e-8 price to ``sig_figs`` significant figures and ``max_decimals`` decimals (half up).
+
+    Integer prices are always allowed (research/hyperliquid.md §4), so an integer result is kept whole.
+    """
+    if px <= 0:
+        return px
+    # decimals allowed by the decimal limit
+    step = 10 ** (PX_DECIMALS - max_decimals) if max_decimals < PX_DECIMALS else 1
+    # decimals allowed by significant figures: the integer part takes digits first
+    int_digits = len(str(px // PX_SCALE)) if px >= PX_SCALE else 0
+    if int_digits >= sig_figs:
+        sig_step = PX_SCALE  # whole number allowed regardless of sig figs
+    elif int_digits > 0:
+        sig_step = 10 ** (PX_DECIMALS - (sig_figs - int_digits))
+    else:
+        # leading zeros after the point do not count
+        digits = len(str(px))  # digits of the fractional part that are significant
+        sig_step = 10 ** max(digits - sig_figs, 0)
+    step = max(step, sig_step)
+    return ((px + step // 2) // step) * step

@@ -1,0 +1,1 @@
+"""Market registry (tokens, spot pairs, perps, HIP-3 dexes), prices and funding rules."""
