@@ -1,1 +1,1 @@
-"""netclear.lending"""
+"""Lending rules: utilization-based rates and cumulative interest indices (research §3.4)."""

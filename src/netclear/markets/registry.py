@@ -224,6 +224,7 @@ class Registry:
     pm: PortfolioMarginParams | None = None
     usdc: Token | None = None
     usdc_oracle_price: Fraction = Fraction(1)
+    transfer_min_ntl_fraction: Fraction = Fraction(1, 10)
     perp_fee_tiers: tuple[FeeTier, ...] = ()
     spot_fee_tiers: tuple[FeeTier, ...] = ()
 
@@ -348,6 +349,7 @@ class Registry:
                 raise fail(f"tokens[{i}].perp", f"unknown perp {t.perp!r}")
 
         reg.pm = _build_pm(reg, cfg, fail)
+        reg.transfer_min_ntl_fraction = Fraction(cfg.transfer_margin.min_ntl_fraction)
         reg.perp_fee_tiers = tuple(
             FeeTier(Fraction(t.min_volume), Fraction(t.taker), Fraction(t.maker)) for t in cfg.fees.perp_tiers
         )

@@ -1,0 +1,367 @@
+"""Read-only valuation of accounts: margin pools, requirements and portfolio-margin inputs.
+
+A *margin pool* is the cash and cross positions that margin each other:
+
+* standard mode: one pool per perp dex (cash = ``perp_cash[dex]``), spot balances apart;
+* unified account and portfolio margin: one pool per collateral token, holding the spot balance of
+  the token and the cross positions of every dex collateralised by it (research §1.9 "cross
+  positions in DEXs with the same collateral share margin").
+
+Isolated positions are their own pools everywhere. All functions read state and return numbers; the
+rules themselves live in :mod:`netclear.margin`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from netclear.engine.state import Account, ExchangeState, Mode, Position, Reserve
+from netclear.errors import InvalidAction
+from netclear.fixedpoint import PX_DECIMALS, PX_SCALE, notional
+from netclear.lending.rates import value_of
+from netclear.margin import portfolio as pm_rules
+from netclear.margin import standard as std_rules
+from netclear.margin import unified as unified_rules
+from netclear.markets.registry import Perp, Registry, Token
+
+
+@dataclass(slots=True)
+class PositionValue:
+    perp: Perp
+    position: Position
+    mark: int
+    ntl: int  # signed szi * mark, collateral wei (floor)
+    im: int
+    mm: int
+
+    @property
+    def abs_ntl(self) -> int:
+        return abs(self.ntl)
+
+
+@dataclass(slots=True)
+class MarginPool:
+    """Cash plus cross positions that share margin. ``key`` is a dex name or a token index."""
+
+    key: str | int
+    token: Token
+    cash: int = 0
+    ntl: int = 0
+    total_ntl: int = 0
+    im: int = 0
+    mm: int = 0
+    positions: list[PositionValue] = field(default_factory=list)
+
+    @property
+    def account_value(self) -> int:
+        """``totalRawUsd + Σ szi * markPx`` (research §1.5)."""
+        return self.cash + self.ntl
+
+    @property
+    def free(self) -> int:
+        """Account value not used as initial margin."""
+        return self.account_value - self.im
+
+
+@dataclass(slots=True)
+class IsolatedValue:
+    value: PositionValue
+
+    @property
+    def margin_used(self) -> int:
+        return std_rules.isolated_margin_used(self.value.position.raw_usd, self.value.ntl)
+
+
+@dataclass(slots=True)
+class PmLegs:
+    legs: list[pm_rules.BorrowableLeg]
+    collateral: list[pm_rules.CollateralHolding]
+    ratio: Fraction
+
+
+class Valuer:
+    """Values accounts against the registry and the current prices."""
+
+    __slots__ = ("reg", "state")
+
+    def __init__(self, reg: Registry, state: ExchangeState) -> None:
+        self.reg = reg
+        self.state = state
+
+    # ------------------------------------------------------------------ prices
+    def mark(self, asset: int) -> int:
+        prices = self.state.prices
+        px = prices.mark.get(asset) or prices.oracle.get(asset)
+        if px is None:
+            raise InvalidAction("prices", f"no mark or oracle price for {self.reg.perp(asset).name}")
+        return px
+
+    def has_price(self, asset: int) -> bool:
+        return asset in self.state.prices.mark or asset in self.state.prices.oracle
+
+    def token_price(self, token: Token) -> Fraction:
+        """``borrow_oracle_price``: median(HL spot price, perp mark x USDT_USDC, perp oracle x USDT_USDC).
+
+        research §3.5. Missing inputs are left out of the median (docs/rules/portfolio-margin.md);
+        USDC is 1 by definition. Returns USDC per whole token.
+        """
+        if token.index == self.reg.quote.index:
+            return Fraction(1)
+        prices = self.state.prices
+        inputs: list[Fraction] = []
+        if token.spot_pair is not None and token.spot_pair in prices.spot:
+            inputs.append(Fraction(prices.spot[token.spot_pair], PX_SCALE))
+        if token.perp is not None:
+            perp = self.reg.perp(token.perp)
+            usdt_usdc = Fraction(PX_SCALE, prices.usdc_oracle)
+            if perp.asset in prices.mark:
+                inputs.append(Fraction(prices.mark[perp.asset], PX_SCALE) * usdt_usdc)
+            if perp.asset in prices.oracle:
+                inputs.append(Fraction(prices.oracle[perp.asset], PX_SCALE) * usdt_usdc)
+        if not inputs:
+            raise InvalidAction("prices", f"no price for token {token.name}")
+        inputs.sort()
+        n = len(inputs)
+        return inputs[n // 2] if n % 2 else (inputs[n // 2 - 1] + inputs[n // 2]) / 2
+
+    def token_price_or_none(self, token: Token) -> Fraction | None:
+        try:
+            return self.token_price(token)
+        except InvalidAction:
+            return None
+
+    def usdc_value(self, token: Token, wei: int) -> Fraction:
+        """Whole USDC worth of ``wei`` of ``token``."""
+        if wei == 0:
+            return Fraction(0)
+        return Fraction(wei, token.unit) * self.token_price(token)
+
+    def to_usdc_wei(self, token: Token, wei: int) -> int:
+        """USDC wei worth of an amount, rounded down."""
+        v = self.usdc_value(token, wei) * self.reg.quote.unit
+        return v.numerator // v.denominator
+
+    # ------------------------------------------------------------------ positions
+    def position_value(self, pos: Position, perp: Perp | None = None) -> PositionValue:
+        perp = perp or self.reg.perps[pos.asset]
+        mark = self.mark(pos.asset)
+        coll = perp.collateral
+        ntl = notional(pos.szi, mark, perp.sz_decimals, coll.wei_decimals)
+        abs_ntl = abs(ntl)
+        im = std_rules.initial_margin(abs_ntl, pos.leverage)
+        mm = std_rules.maintenance_margin(abs_ntl, perp.table, coll.unit)
+        return PositionValue(perp, pos, mark, ntl, im, mm)
+
+    def open_positions(self, acct: Account) -> list[PositionValue]:
+        return [self.position_value(p) for p in acct.positions.values() if p.szi != 0]
+
+    # ------------------------------------------------------------------ pools
+    def cross_pools(self, acct: Account) -> dict[str | int, MarginPool]:
+        """Margin pools of the account keyed by dex name (standard) or collateral token (unified)."""
+        pools: dict[str | int, MarginPool] = {}
+        unified = acct.mode.unified
+        if unified:
+            for dex in self.reg.dexes:
+                tok = dex.collateral
+                if tok.index not in pools:
+                    pools[tok.index] = MarginPool(tok.index, tok, cash=acct.spot.get(tok.index, 0))
+        else:
+            for dex in self.reg.dexes:
+                pools[dex.name] = MarginPool(dex.name, dex.collateral, cash=acct.perp_cash.get(dex.name, 0))
+        for pos in acct.positions.values():
+            if pos.szi == 0 or not pos.is_cross:
+                continue
+            pv = self.position_value(pos)
+            pool = pools[pv.perp.collateral.index if unified else pv.perp.dex.name]
+            pool.ntl += pv.ntl
+            pool.total_ntl += pv.abs_ntl
+            pool.im += pv.im
+            pool.mm += pv.mm
+            pool.positions.append(pv)
+        return pools
+
+    def dex_pool(self, acct: Account, dex_name: str) -> MarginPool:
+        """The cross pool of one dex as its ``clearinghouseState`` reports it."""
+        dex = self.reg.dex(dex_name)
+        pool = MarginPool(dex.name, dex.collateral, cash=acct.perp_cash.get(dex.name, 0))
+        for pos in acct.positions.values():
+            if pos.szi == 0 or not pos.is_cross or self.reg.perps[pos.asset].dex.name != dex.name:
+                continue
+            pv = self.position_value(pos)
+            pool.ntl += pv.ntl
+            pool.total_ntl += pv.abs_ntl
+            pool.im += pv.im
+            pool.mm += pv.mm
+            pool.positions.append(pv)
+        return pool
+
+    def isolated(self, acct: Account, *, token: int | None = None, dex: str | None = None) -> list[IsolatedValue]:
+        out = []
+        for pos in acct.positions.values():
+            if pos.szi == 0 or pos.is_cross:
+                continue
+            perp = self.reg.perps[pos.asset]
+            if token is not None and perp.collateral.index != token:
+                continue
+            if dex is not None and perp.dex.name != dex:
+                continue
+            out.append(IsolatedValue(self.position_value(pos, perp)))
+        return out
+
+    # ------------------------------------------------------------------ lending
+    def reserve(self, token: int) -> Reserve | None:
+        return self.state.reserves.get(token)
+
+    def supplied(self, acct: Account, token: int) -> int:
+        basis = acct.supply_basis.get(token, 0)
+        if not basis:
+            return 0
+        res = self.state.reserves[token]
+        return value_of(basis, res.supply_index, debt=False)
+
+    def borrowed(self, acct: Account, token: int) -> int:
+        basis = acct.borrow_basis.get(token, 0)
+        if not basis:
+            return 0
+        res = self.state.reserves[token]
+        return value_of(basis, res.borrow_index, debt=True)
+
+    def liquid(self, acct: Account, token: int, pools: dict[str | int, MarginPool] | None = None) -> int:
+        """Unified balance of a collateral token: spot cash plus its cross positions' value."""
+        pools = pools if pools is not None else self.cross_pools(acct)
+        pool = pools.get(token)
+        return pool.account_value if pool is not None else acct.spot.get(token, 0)
+
+    def hold(self, acct: Account, token: int, pools: dict[str | int, MarginPool] | None = None) -> int:
+        """Balance in use: cross initial margin of the token's pool plus resting spot orders."""
+        pools = pools if pools is not None else self.cross_pools(acct)
+        pool = pools.get(token)
+        im = pool.im if pool is not None and acct.mode.unified else 0
+        return im + acct.spot_hold.get(token, 0)
+
+    # ------------------------------------------------------------------ portfolio margin
+    def collateral_holdings(self, acct: Account) -> list[pm_rules.CollateralHolding]:
+        out = []
+        pm = self.reg.pm
+        if pm is None:
+            return out
+        for token, params in pm.collateral.items():
+            supplied = self.supplied(acct, token)
+            if supplied <= 0:
+                continue
+            tok = params.token
+            out.append(
+                pm_rules.CollateralHolding(
+                    token,
+                    Fraction(supplied, tok.unit),
+                    Fraction(params.user_supply_cap, tok.unit),
+                    self.token_price(tok),
+                    params.ltv,
+                )
+            )
+        return out
+
+    def pm_legs(self, acct: Account, pools: dict[str | int, MarginPool] | None = None) -> PmLegs:
+        """Inputs of the portfolio margin ratio, research §3.5 with DESIGN's readings.
+
+        ``portfolio_balance(token)`` = free spot + supplied + cross perp account value of the dexes
+        collateralised by the token; the maintenance term sums those dexes' cross maintenance.
+        """
+        pm = self.reg.pm
+        assert pm is not None
+        pools = pools if pools is not None else self.cross_pools(acct)
+        legs: list[pm_rules.BorrowableLeg] = []
+        for token, params in pm.borrowable.items():
+            tok = params.token
+            pool = pools.get(token)
+            liquid = pool.account_value if pool is not None else acct.spot.get(token, 0)
+            mm = pool.mm if pool is not None else 0
+            if not (liquid or mm or token in acct.supply_basis or token in acct.borrow_basis):
+                continue  # the token plays no part in this account: its ratio term is 0
+            price = self.token_price(tok)
+            balance = Fraction(liquid + self.supplied(acct, token), tok.unit) * price
+            legs.append(
+                pm_rules.BorrowableLeg(
+                    token,
+                    balance,
+                    Fraction(mm, tok.unit) * price,
+                    Fraction(self.borrowed(acct, token), tok.unit),
+                    price,
+                    Fraction(params.user_borrow_cap, tok.unit),
+                )
+            )
+        collateral = self.collateral_holdings(acct)
+        ratio = pm_rules.portfolio_margin_ratio(legs, collateral, pm.min_borrow_offset)
+        return PmLegs(legs, collateral, ratio)
+
+    def borrowed_value(self, acct: Account) -> Fraction:
+        """USDC value of all borrows."""
+        pm = self.reg.pm
+        if pm is None:
+            return Fraction(0)
+        total = Fraction(0)
+        for token, params in pm.borrowable.items():
+            b = self.borrowed(acct, token)
+            if b:
+                total += self.usdc_value(params.token, b)
+        return total
+
+    def borrowing_power(self, acct: Account) -> Fraction:
+        return pm_rules.borrowing_power(self.collateral_holdings(acct))
+
+    # ------------------------------------------------------------------ account-level
+    def unified_ratio(self, acct: Account, pools: dict[str | int, MarginPool] | None = None) -> Fraction:
+        """Unified account ratio (research §1.9)."""
+        pools = pools if pools is not None else self.cross_pools(acct)
+        mm: dict[int, int] = {}
+        available: dict[int, int] = {}
+        for key, pool in pools.items():
+            assert isinstance(key, int)
+            mm[key] = pool.mm
+            # The published code takes spotTotal (which includes isolated margin) minus isolated
+            # marginUsed; here isolated margin already lives in the positions, so the pool's value
+            # is that difference.
+            available[key] = pool.account_value
+        return unified_rules.unified_account_ratio(mm, available)
+
+    def account_value_usdc(self, acct: Account) -> Fraction:
+        """Everything the account owns net of debts, in USDC (PM eligibility, research §3.2)."""
+        total = Fraction(0)
+        pools = self.cross_pools(acct)
+        counted: set[int] = set()
+        if acct.mode.unified:
+            for key, pool in pools.items():
+                assert isinstance(key, int)
+                counted.add(key)
+                total += self.usdc_value(pool.token, pool.account_value)
+        else:
+            for pool in pools.values():
+                total += self.usdc_value(pool.token, pool.account_value)
+        for token, bal in acct.spot.items():
+            if token in counted or bal == 0:
+                continue
+            total += self.usdc_value(self.reg.tokens[token], bal)
+        for iso in self.isolated(acct):
+            total += self.usdc_value(iso.value.perp.collateral, iso.margin_used)
+        for token in set(acct.supply_basis) | set(acct.borrow_basis):
+            tok = self.reg.tokens[token]
+            total += self.usdc_value(tok, self.supplied(acct, token) - self.borrowed(acct, token))
+        return total
+
+    def weighted_volume(self, acct: Account, days: int, spot_weight: Fraction) -> Fraction:
+        """14-day weighted volume (perps + 2 x spot) in USDC, research §4 Fees."""
+        today = self.state.time_ms // 86_400_000
+        total = Fraction(0)
+        for day, (perp_v, spot_v) in acct.volume_days.items():
+            if today - days < day <= today:
+                total += Fraction(perp_v) + spot_weight * spot_v
+        return total / self.reg.quote.unit
+
+
+def px_fraction(px: int) -> Fraction:
+    return Fraction(px, 10**PX_DECIMALS)
+
+
+def is_unified(acct: Account) -> bool:
+    return acct.mode is not Mode.STANDARD

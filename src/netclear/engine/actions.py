@@ -1,0 +1,171 @@
+"""Actions: the only inputs that change state (DESIGN rule 1). Plain data (msgspec structs).
+
+Amounts and prices are decimal strings or ``Decimal`` like on Hyperliquid's wire; the engine turns
+them into exact integer units and rejects values with more decimals than the unit allows. Users are
+lower-case ``0x`` addresses. Every action is tagged by ``type`` so a log can store it as JSON.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Literal, Union
+
+import msgspec
+
+
+class Action(msgspec.Struct, tag_field="type", frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Base class of all actions."""
+
+
+# ---------------------------------------------------------------------------- funds
+class Deposit(Action, tag="deposit"):
+    """Bridge deposit (operator). Standard mode credits USDC to the first dex's cross balance
+    (research §1.1 "Deposits are credited first to the cross margin balance"), other tokens to spot."""
+
+    user: str
+    amount: Decimal
+    token: str = "USDC"
+
+
+class Withdraw(Action, tag="withdraw"):
+    """Withdrawal to the outside world (``withdraw3`` for USDC; spot tokens likewise)."""
+
+    user: str
+    amount: Decimal
+    token: str = "USDC"
+
+
+class UsdSend(Action, tag="usdSend"):
+    """Send USDC to another user (from the perp balance in standard mode)."""
+
+    user: str
+    destination: str
+    amount: Decimal
+
+
+class SpotSend(Action, tag="spotSend"):
+    user: str
+    destination: str
+    token: str
+    amount: Decimal
+
+
+class UsdClassTransfer(Action, tag="usdClassTransfer"):
+    """Move collateral between spot and a dex's perp balance; standard mode only (research §1.9)."""
+
+    user: str
+    amount: Decimal
+    to_perp: bool
+    dex: str = ""
+
+
+class CreateSubAccount(Action, tag="createSubAccount"):
+    user: str
+    name: str
+
+
+class SubAccountTransfer(Action, tag="subAccountTransfer"):
+    """Move a token between a master and one of its sub-accounts (spot, or USDC perp in standard mode)."""
+
+    user: str
+    sub_account: str
+    is_deposit: bool
+    amount: Decimal
+    token: str = "USDC"
+
+
+# ---------------------------------------------------------------------------- modes and leverage
+class SetAbstraction(Action, tag="userSetAbstraction"):
+    user: str
+    abstraction: Literal["disabled", "unifiedAccount", "portfolioMargin"]
+
+
+class UpdateLeverage(Action, tag="updateLeverage"):
+    user: str
+    asset: int | str
+    is_cross: bool
+    leverage: int
+
+
+class UpdateIsolatedMargin(Action, tag="updateIsolatedMargin"):
+    """Add (positive) or remove (negative) isolated margin, in collateral units (``ntli`` / 1e6)."""
+
+    user: str
+    asset: int | str
+    amount: Decimal
+
+
+# ---------------------------------------------------------------------------- lending
+class BorrowLend(Action, tag="borrowLend"):
+    """``borrowLend`` (research §3.9): supply / withdraw / borrow / repay; ``amount`` None = all."""
+
+    user: str
+    operation: Literal["supply", "withdraw", "borrow", "repay"]
+    token: int | str
+    amount: Decimal | None = None
+
+
+# ---------------------------------------------------------------------------- trading primitive
+class SettleFill(Action, tag="settleFill"):
+    """Settle one trade between two accounts (the order books call the same primitive).
+
+    ``buyer_fee`` / ``seller_fee`` are amounts (negative for a rebate) in the fee token: the perp's
+    collateral, or for spot the token each side receives (docs/accounting.md).
+    ``check_margin`` applies the opening-side margin checks (with auto-borrow under PM).
+    """
+
+    buyer: str
+    seller: str
+    asset: int | str
+    sz: Decimal
+    px: Decimal
+    buyer_fee: Decimal = Decimal(0)
+    seller_fee: Decimal = Decimal(0)
+    check_margin: bool = True
+
+
+# ---------------------------------------------------------------------------- prices and time
+class SetPrices(Action, tag="setPrices"):
+    """Oracle feed (operator). Keys are coin names ("BTC", "xyz:XYZ100") or spot pair names.
+
+    ``marks`` default to the oracle when not given (until order books derive marks).
+    """
+
+    oracle: dict[str, Decimal] = msgspec.field(default_factory=dict)
+    marks: dict[str, Decimal] = msgspec.field(default_factory=dict)
+    spot: dict[str, Decimal] = msgspec.field(default_factory=dict)
+    usdc_oracle: Decimal | None = None
+
+
+class AdvanceTime(Action, tag="advanceTime"):
+    """Let time pass (interest indexing); the new time is the action's timestamp."""
+
+
+def action_types() -> list[type[Action]]:
+    """Every concrete action class, including those defined by other modules (orders, operator)."""
+    out: list[type[Action]] = []
+    stack: list[type[Action]] = list(Action.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        out.append(cls)
+        stack.extend(cls.__subclasses__())
+    return sorted(out, key=lambda c: c.__name__)
+
+
+_encoder = msgspec.json.Encoder(decimal_format="string")
+_decoders: dict[int, msgspec.json.Decoder[Any]] = {}
+
+
+def encode_action(action: Action) -> bytes:
+    return _encoder.encode(action)
+
+
+def decode_action(data: bytes) -> Action:
+    """Decode a JSON action of any registered type (raises msgspec.ValidationError on bad input)."""
+    types = action_types()
+    decoder = _decoders.get(len(types))
+    if decoder is None:
+        decoder = msgspec.json.Decoder(Union[tuple(types)])  # type: ignore[misc]  # noqa: UP007
+        _decoders[len(types)] = decoder
+    result: Action = decoder.decode(data)
+    return result

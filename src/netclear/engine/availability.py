@@ -1,0 +1,94 @@
+"""What an account may move out: withdrawable amounts and the debit/credit primitives.
+
+research §1.4: margin can leave (withdrawal, transfer, isolated margin removal) only while
+``transfer_margin_required = max(initial_margin, 0.1 x total notional)`` stays covered. Under
+portfolio margin borrowed balance "cannot be withdrawn or transferred" (research §3.3), and collateral
+locked by a borrow stays until the health factor allows (research §3.6).
+"""
+
+from __future__ import annotations
+
+from netclear.engine.accounting import Valuer
+from netclear.engine.solvency import fund
+from netclear.engine.state import Account, Mode
+from netclear.engine.tx import Tx
+from netclear.errors import InsufficientBalance
+from netclear.fixedpoint import fmt_units
+from netclear.margin import standard as std_rules
+from netclear.markets.registry import Registry, Token
+
+
+def transfer_requirement(reg: Registry, im: int, total_ntl: int) -> int:
+    return std_rules.transfer_margin_required(im, total_ntl, reg.transfer_min_ntl_fraction)
+
+
+def withdrawable(v: Valuer, acct: Account, token: Token, *, perp_dex: str | None = None) -> int:
+    """Amount of ``token`` the account can move out now.
+
+    ``perp_dex`` selects a standard-mode dex's cross balance (``withdraw3`` / ``usdSend`` source);
+    otherwise the spot (standard) or unified balance is used.
+    """
+    reg = v.reg
+    if acct.mode is Mode.STANDARD:
+        if perp_dex is not None:
+            pool = v.dex_pool(acct, perp_dex)
+            req = transfer_requirement(reg, pool.im, pool.total_ntl)
+            return std_rules.withdrawable(pool.account_value, req)
+        return max(0, acct.spot.get(token.index, 0) - acct.spot_hold.get(token.index, 0))
+    pm = acct.mode is Mode.PORTFOLIO
+    pools = v.cross_pools(acct)
+    pool = pools.get(token.index)
+    supplied = v.supplied(acct, token.index) if pm else 0
+    borrowed = v.borrowed(acct, token.index) if pm else 0
+    hold = acct.spot_hold.get(token.index, 0)
+    if pool is not None:
+        req = transfer_requirement(reg, pool.im, pool.total_ntl)
+        return max(0, pool.account_value + supplied - borrowed - req - hold)
+    free = acct.spot.get(token.index, 0) + supplied - borrowed - hold
+    if pm and reg.collateral(token.index) is not None and acct.has_borrows():
+        params = reg.collateral(token.index)
+        assert params is not None
+        room = v.borrowing_power(acct) - v.borrowed_value(acct)
+        price = v.token_price(token)
+        if room <= 0:
+            return 0
+        removable = room / (price * params.ltv) * token.unit
+        free = min(free, removable.numerator // removable.denominator)
+    return max(0, free)
+
+
+def debit(
+    tx: Tx,
+    reg: Registry,
+    acct: Account,
+    token: Token,
+    amount: int,
+    *,
+    perp_dex: str | None = None,
+    field: str = "amount",
+) -> None:
+    """Take ``amount`` out of the account after checking :func:`withdrawable`; never borrows."""
+    v = Valuer(reg, tx.state)
+    available = withdrawable(v, acct, token, perp_dex=perp_dex)
+    if amount > available:
+        where = f" on dex {perp_dex or 'main'}" if perp_dex is not None and acct.mode is Mode.STANDARD else ""
+        raise InsufficientBalance(
+            field,
+            f"{fmt_units(amount, token.wei_decimals)} {token.name} exceeds withdrawable "
+            f"{fmt_units(available, token.wei_decimals)}{where}",
+        )
+    if acct.mode is Mode.STANDARD and perp_dex is not None:
+        acct.perp_cash[perp_dex] = acct.perp_cash.get(perp_dex, 0) - amount
+        return
+    cash = acct.spot.get(token.index, 0)
+    if acct.mode is Mode.PORTFOLIO and cash < amount:
+        fund(tx, reg, acct, token, amount - max(cash, 0), allow_borrow=False)
+    acct.spot[token.index] = acct.spot.get(token.index, 0) - amount
+
+
+def credit(acct: Account, token: Token, amount: int, *, perp_dex: str | None = None) -> None:
+    """Give ``amount`` to the account: a standard account's dex balance, else its spot/unified balance."""
+    if acct.mode is Mode.STANDARD and perp_dex is not None:
+        acct.perp_cash[perp_dex] = acct.perp_cash.get(perp_dex, 0) + amount
+    else:
+        acct.spot[token.index] = acct.spot.get(token.index, 0) + amount

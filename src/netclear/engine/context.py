@@ -1,0 +1,80 @@
+"""Per-action context handed to handlers: the transaction, the registry, and event/record buffers."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from netclear.engine.accounting import Valuer
+from netclear.engine.events import Event
+from netclear.engine.state import Account, ExchangeState
+from netclear.engine.tx import Tx
+from netclear.errors import InvalidAction, InvalidAmount
+from netclear.fixedpoint import PX_DECIMALS, to_units
+from netclear.markets.registry import Registry, Token
+
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
+def normalize_address(value: str, field: str = "user") -> str:
+    if not isinstance(value, str) or not _ADDRESS.match(value):
+        raise InvalidAction(field, f"not a 0x-prefixed 20-byte hex address: {value!r}")
+    return value.lower()
+
+
+@dataclass(slots=True)
+class Ctx:
+    tx: Tx
+    reg: Registry
+    events: list[Event] = field(default_factory=list)
+    records: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+
+    @property
+    def state(self) -> ExchangeState:
+        return self.tx.state
+
+    @property
+    def now(self) -> int:
+        return self.tx.state.time_ms
+
+    def valuer(self) -> Valuer:
+        return Valuer(self.reg, self.tx.state)
+
+    def account(self, address: str, field: str = "user") -> Account:
+        return self.tx.account(normalize_address(address, field))
+
+    def existing_account(self, address: str, field: str = "user") -> Account:
+        acct = self.tx.existing(normalize_address(address, field))
+        if acct is None:
+            raise InvalidAction(field, f"unknown user {address}")
+        return acct
+
+    def token(self, key: int | str, field: str = "token") -> Token:
+        return self.reg.token(key, field=field)
+
+    def amount(self, value: object, token: Token, field: str = "amount") -> int:
+        units = to_units(value, token.wei_decimals, field=field)
+        if units <= 0:
+            raise InvalidAmount(field, "must be positive")
+        return units
+
+    def price(self, value: object, field: str = "px") -> int:
+        units = to_units(value, PX_DECIMALS, field=field)
+        if units <= 0:
+            raise InvalidAmount(field, "must be positive")
+        return units
+
+    def emit(self, kind: str, user: str | None = None, **data: Any) -> None:
+        self.events.append(Event(kind=kind, user=user, data=data))
+
+    def record(self, kind: str, user: str, record: dict[str, Any]) -> None:
+        """Buffer a history record (fills, funding, ledger, interest); kept only if the action commits."""
+        self.records.append((kind, user, record))
+
+    def ledger(self, user: str, delta: dict[str, Any]) -> None:
+        self.record("ledger", user, {"time": self.now, "hash": _hash_of(self), "delta": delta})
+
+
+def _hash_of(ctx: Ctx) -> str:
+    return "0x" + format(len(ctx.records) + 1, "064x")

@@ -1,0 +1,175 @@
+"""``Exchange``: the single-writer state machine (DESIGN rule 1).
+
+``apply(action, at=...)`` is the only way state changes. Time comes from the action's timestamp,
+never from the wall clock; hourly processes (interest indexing) run as time passes, before the
+action. An action that raises is rolled back whole; the clock advance itself stands.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from netclear.config import ExchangeConfig, resolve
+from netclear.engine import actions as A
+from netclear.engine.accounting import Valuer
+from netclear.engine.context import Ctx
+from netclear.engine.events import Event
+from netclear.engine.handlers import funds, lending_actions, modes, prices, trading
+from netclear.engine.solvency import rebalance
+from netclear.engine.state import Account, ExchangeState, Mode
+from netclear.engine.tx import Tx
+from netclear.errors import InvalidAction, NetclearError
+from netclear.markets.registry import Registry
+
+Handler = Callable[[Ctx, Any], None]
+
+HANDLERS: dict[type[A.Action], Handler] = {
+    A.Deposit: funds.deposit,
+    A.Withdraw: funds.withdraw,
+    A.UsdSend: funds.usd_send,
+    A.SpotSend: funds.spot_send,
+    A.UsdClassTransfer: funds.usd_class_transfer,
+    A.CreateSubAccount: funds.create_sub_account,
+    A.SubAccountTransfer: funds.sub_account_transfer,
+    A.SetAbstraction: modes.set_abstraction,
+    A.UpdateLeverage: modes.update_leverage,
+    A.UpdateIsolatedMargin: modes.update_isolated_margin,
+    A.BorrowLend: lending_actions.borrow_lend,
+    A.SettleFill: trading.settle_fill,
+    A.SetPrices: prices.set_prices,
+    A.AdvanceTime: prices.advance_time,
+}
+
+# Actions after which every portfolio-margin account is re-balanced (prices moved for everyone).
+_GLOBAL_ACTIONS: tuple[type[A.Action], ...] = (A.SetPrices,)
+
+
+class Exchange:
+    """A clearinghouse instance over one configuration."""
+
+    def __init__(self, config: ExchangeConfig | str | Path = "hyperliquid", state: ExchangeState | None = None) -> None:
+        cfg = config if isinstance(config, ExchangeConfig) else resolve(config)
+        self.config = cfg
+        self.registry = Registry.from_config(cfg)
+        if state is None:
+            state = ExchangeState()
+            state.prices.usdc_oracle = int(cfg.usdc_oracle_price * 10**8)
+        self.state = state
+        self.handlers: dict[type[A.Action], Handler] = dict(HANDLERS)
+
+    # ------------------------------------------------------------------ applying actions
+    def apply(self, action: A.Action, at: int | None = None) -> list[Event]:
+        """Apply one action at time ``at`` (ms). Returns its events or raises and changes nothing."""
+        handler = self.handlers.get(type(action))
+        if handler is None:
+            raise InvalidAction("type", f"unknown action {type(action).__name__}")
+        self.state.seq += 1
+        if at is not None:
+            self._advance_clock(at)
+        tx = Tx(self.state)
+        ctx = Ctx(tx, self.registry)
+        try:
+            before = self._free_snapshot(ctx, action)
+            handler(ctx, action)
+            self._after(ctx, action, before)
+        except NetclearError:
+            tx.rollback()
+            raise
+        except Exception:
+            tx.rollback()
+            raise
+        history = self.state.history
+        for kind, user, record in ctx.records:
+            history.add(kind, user, record)
+        return ctx.events
+
+    def _advance_clock(self, at: int) -> None:
+        if isinstance(at, bool) or not isinstance(at, int) or at < 0:
+            raise InvalidAction("time", f"must be a non-negative integer of milliseconds, got {at!r}")
+        if at < self.state.time_ms:
+            raise InvalidAction("time", f"{at} is before the exchange clock {self.state.time_ms}; time never goes back")
+        if at == self.state.time_ms:
+            return
+        tx = Tx(self.state)
+        ctx = Ctx(tx, self.registry)
+        try:
+            prices.index_hourly(ctx, at)
+            self.state.time_ms = at
+        except Exception:
+            tx.rollback()
+            raise
+        for kind, user, record in ctx.records:
+            self.state.history.add(kind, user, record)
+
+    def _pm_accounts(self, ctx: Ctx, action: A.Action) -> list[Account]:
+        if isinstance(action, _GLOBAL_ACTIONS):
+            return [a for a in self.state.accounts.values() if a.mode is Mode.PORTFOLIO]
+        return ctx.tx.touched_pm_accounts()
+
+    def _free_snapshot(self, ctx: Ctx, action: A.Action) -> dict[str, dict[int, int]]:
+        """Free balances of PM accounts before the action, for the auto-repay step (global actions only;
+        per-account actions read the transaction's pre-action copy)."""
+        if not isinstance(action, _GLOBAL_ACTIONS):
+            return {}
+        v = Valuer(self.registry, self.state)
+        return {a.address: _free_by_token(v, a) for a in self._pm_accounts(ctx, action)}
+
+    def _after(self, ctx: Ctx, action: A.Action, before: dict[str, dict[int, int]]) -> None:
+        """Portfolio-margin housekeeping for affected accounts (margin sharing, auto-repay, auto-supply)."""
+        if self.registry.pm is None:
+            return
+        explicit_lending = isinstance(action, A.BorrowLend)
+        v = Valuer(self.registry, self.state)
+        for acct in sorted(self._pm_accounts(ctx, action), key=lambda a: a.address):
+            live = ctx.tx.account(acct.address)
+            if acct.address in before:
+                prior = before[acct.address]
+            else:
+                original = ctx.tx.original(acct.address)
+                prior = _free_by_token(v, original) if original is not None and original.mode is Mode.PORTFOLIO else {}
+            after = _free_by_token(v, live)
+            gains = {t: after[t] - prior.get(t, 0) for t in after if after[t] > prior.get(t, 0)}
+            rebalance(ctx.tx, self.registry, live, gains=gains, allow_auto=not explicit_lending)
+
+    # ------------------------------------------------------------------ reading
+    def info(self, payload: dict[str, Any]) -> Any:
+        """Answer an ``/info`` request body in Hyperliquid's JSON (see :mod:`netclear.views`)."""
+        from netclear.views import dispatch
+
+        return dispatch(self, payload)
+
+    def valuer(self) -> Valuer:
+        return Valuer(self.registry, self.state)
+
+    def state_hash(self) -> str:
+        """blake2b of a canonical encoding of the state (histories excluded, they are derived records)."""
+        return hashlib.blake2b(canonical_state(self.state), digest_size=32).hexdigest()
+
+
+def canonical_state(state: ExchangeState) -> bytes:
+    core = {
+        "time_ms": state.time_ms,
+        "accounts": {k: state.accounts[k] for k in sorted(state.accounts)},
+        "reserves": {k: state.reserves[k] for k in sorted(state.reserves)},
+        "prices": state.prices,
+        "external_in": state.external_in,
+        "external_out": state.external_out,
+        "last_index_hour": state.last_index_hour,
+        "next_tid": state.next_tid,
+        "next_oid": state.next_oid,
+    }
+    return msgspec.json.encode(msgspec.to_builtins(core, str_keys=True), order="sorted")
+
+
+def _free_by_token(v: Valuer, acct: Account) -> dict[int, int]:
+    pools = v.cross_pools(acct)
+    out = {}
+    for key, pool in pools.items():
+        assert isinstance(key, int)
+        out[key] = pool.account_value - pool.im - acct.spot_hold.get(key, 0)
+    return out

@@ -1,0 +1,1 @@
+"""Action handlers, one module per family; each mutates state only through its Ctx."""

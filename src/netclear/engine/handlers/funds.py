@@ -1,0 +1,165 @@
+"""Deposits, withdrawals and transfers (research §1.1, §1.4, §1.9, §3.3)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from netclear.engine.actions import (
+    CreateSubAccount,
+    Deposit,
+    SpotSend,
+    SubAccountTransfer,
+    UsdClassTransfer,
+    UsdSend,
+    Withdraw,
+)
+from netclear.engine.availability import credit, debit
+from netclear.engine.context import Ctx, normalize_address
+from netclear.engine.state import Account, Mode
+from netclear.errors import InvalidAction, ModeError
+from netclear.fixedpoint import fmt_units
+from netclear.markets.registry import Token
+
+MAX_SUB_ACCOUNTS = 10
+
+
+def _usdc_source(acct: Account, token: Token, ctx: Ctx) -> str | None:
+    """A standard account's USDC lives on the first dex's perp balance for deposits and withdraw3."""
+    if acct.mode is Mode.STANDARD and token.index == ctx.reg.dexes[0].collateral.index:
+        return ""
+    return None
+
+
+def _require_user(acct: Account, field: str = "user") -> None:
+    if acct.is_system:
+        raise InvalidAction(field, "system accounts move funds only through the engine")
+
+
+def deposit(ctx: Ctx, a: Deposit) -> None:
+    acct = ctx.account(a.user)
+    token = ctx.token(a.token)
+    amount = ctx.amount(a.amount, token)
+    credit(acct, token, amount, perp_dex=_usdc_source(acct, token, ctx))
+    ctx.tx.credit_external(token.index, amount)
+    ctx.emit("deposit", acct.address, token=token.name, amount=fmt_units(amount, token.wei_decimals))
+    if token.index == ctx.reg.quote.index:
+        ctx.ledger(acct.address, {"type": "deposit", "usdc": fmt_units(amount, token.wei_decimals)})
+    else:
+        ctx.ledger(acct.address, {"type": "spotGenesis", "token": token.name, "amount": fmt_units(amount, token.wei_decimals)})
+
+
+def withdraw(ctx: Ctx, a: Withdraw) -> None:
+    acct = ctx.existing_account(a.user)
+    _require_user(acct)
+    token = ctx.token(a.token)
+    amount = ctx.amount(a.amount, token)
+    debit(ctx.tx, ctx.reg, acct, token, amount, perp_dex=_usdc_source(acct, token, ctx))
+    ctx.tx.debit_external(token.index, amount)
+    text = fmt_units(amount, token.wei_decimals)
+    ctx.emit("withdraw", acct.address, token=token.name, amount=text)
+    if token.index == ctx.reg.quote.index:
+        ctx.ledger(acct.address, {"type": "withdraw", "usdc": text, "nonce": ctx.state.seq, "fee": "0.0"})
+    else:
+        ctx.ledger(acct.address, {"type": "spotTransfer", "token": token.name, "amount": text, "user": acct.address,
+                                  "destination": "0x2000000000000000000000000000000000000000", "fee": "0.0"})
+
+
+def _transfer(ctx: Ctx, src: Account, dst: Account, token: Token, amount: int, *, perp: bool) -> None:
+    if src.address == dst.address:
+        raise InvalidAction("destination", "must differ from the sender")
+    _require_user(src)
+    src_dex = _usdc_source(src, token, ctx) if perp else None
+    dst_dex = _usdc_source(dst, token, ctx) if perp else None
+    debit(ctx.tx, ctx.reg, src, token, amount, perp_dex=src_dex)
+    credit(dst, token, amount, perp_dex=dst_dex)
+
+
+def usd_send(ctx: Ctx, a: UsdSend) -> None:
+    src = ctx.existing_account(a.user)
+    dst = ctx.account(a.destination, "destination")
+    token = ctx.reg.quote
+    amount = ctx.amount(a.amount, token)
+    _transfer(ctx, src, dst, token, amount, perp=True)
+    text = fmt_units(amount, token.wei_decimals)
+    ctx.emit("usdSend", src.address, destination=dst.address, amount=text)
+    delta = {"type": "internalTransfer", "usdc": text, "user": src.address, "destination": dst.address, "fee": "0.0"}
+    ctx.ledger(src.address, delta)
+    ctx.ledger(dst.address, delta)
+
+
+def spot_send(ctx: Ctx, a: SpotSend) -> None:
+    src = ctx.existing_account(a.user)
+    dst = ctx.account(a.destination, "destination")
+    token = ctx.token(a.token)
+    amount = ctx.amount(a.amount, token)
+    _transfer(ctx, src, dst, token, amount, perp=False)
+    text = fmt_units(amount, token.wei_decimals)
+    ctx.emit("spotSend", src.address, destination=dst.address, token=token.name, amount=text)
+    delta = {"type": "spotTransfer", "token": token.name, "amount": text, "user": src.address,
+             "destination": dst.address, "fee": "0.0"}
+    ctx.ledger(src.address, delta)
+    ctx.ledger(dst.address, delta)
+
+
+def usd_class_transfer(ctx: Ctx, a: UsdClassTransfer) -> None:
+    acct = ctx.existing_account(a.user)
+    if acct.mode is not Mode.STANDARD:
+        raise ModeError("type", f"usdClassTransfer is for standard accounts; under {acct.mode.value} spot and perps share one balance")
+    dex = ctx.reg.dex(a.dex)
+    token = dex.collateral
+    amount = ctx.amount(a.amount, token)
+    if a.to_perp:
+        debit(ctx.tx, ctx.reg, acct, token, amount)
+        credit(acct, token, amount, perp_dex=dex.name)
+    else:
+        debit(ctx.tx, ctx.reg, acct, token, amount, perp_dex=dex.name)
+        credit(acct, token, amount)
+    text = fmt_units(amount, token.wei_decimals)
+    ctx.emit("usdClassTransfer", acct.address, amount=text, toPerp=a.to_perp, dex=dex.name)
+    ctx.ledger(acct.address, {"type": "accountClassTransfer", "usdc": text, "toPerp": a.to_perp})
+
+
+def sub_account_address(master: str, name: str) -> str:
+    """Deterministic sub-account address derived from the master and the name."""
+    digest = hashlib.sha256(f"netclear-subaccount:{master}:{name}".encode()).hexdigest()
+    return "0x" + digest[:40]
+
+
+def create_sub_account(ctx: Ctx, a: CreateSubAccount) -> None:
+    master = ctx.existing_account(a.user)
+    if master.master is not None:
+        raise InvalidAction("user", "a sub-account cannot own sub-accounts")
+    name = a.name.strip()
+    if not 1 <= len(name) <= 16:
+        raise InvalidAction("name", "must be 1 to 16 characters")
+    subs = [x for x in ctx.state.accounts.values() if x.master == master.address]
+    if any(x.name == name for x in subs):
+        raise InvalidAction("name", f"sub-account {name!r} already exists")
+    if len(subs) >= MAX_SUB_ACCOUNTS:
+        raise InvalidAction("user", f"at most {MAX_SUB_ACCOUNTS} sub-accounts")
+    address = sub_account_address(master.address, name)
+    sub = ctx.account(address)
+    sub.master = master.address
+    sub.name = name
+    ctx.emit("createSubAccount", master.address, subAccount=address, name=name)
+
+
+def sub_account_transfer(ctx: Ctx, a: SubAccountTransfer) -> None:
+    master = ctx.existing_account(a.user)
+    sub = ctx.existing_account(normalize_address(a.sub_account, "sub_account"), "sub_account")
+    if sub.master != master.address:
+        raise InvalidAction("sub_account", f"{sub.address} is not a sub-account of {master.address}")
+    token = ctx.token(a.token)
+    amount = ctx.amount(a.amount, token)
+    src, dst = (master, sub) if a.is_deposit else (sub, master)
+    perp = token.index == ctx.reg.quote.index
+    _transfer(ctx, src, dst, token, amount, perp=perp)
+    text = fmt_units(amount, token.wei_decimals)
+    ctx.emit("subAccountTransfer", master.address, subAccount=sub.address, isDeposit=a.is_deposit,
+             token=token.name, amount=text)
+    delta = {"type": "subAccountTransfer", "usdc": text, "user": src.address, "destination": dst.address}
+    if not perp:
+        delta = {"type": "spotTransfer", "token": token.name, "amount": text, "user": src.address,
+                 "destination": dst.address, "fee": "0.0"}
+    ctx.ledger(src.address, delta)
+    ctx.ledger(dst.address, delta)

@@ -1,0 +1,52 @@
+"""The ``borrowLend`` action: supply, withdraw, borrow, repay (research §3.9, §3.2-§3.3)."""
+
+from __future__ import annotations
+
+from netclear.engine import lending
+from netclear.engine.actions import BorrowLend
+from netclear.engine.context import Ctx
+from netclear.engine.solvency import ltv_borrow_capacity, require_collateral_cover, require_margin, supply_collateral
+from netclear.engine.state import Mode
+from netclear.errors import InsufficientMargin, ModeError
+from netclear.fixedpoint import fmt_units
+
+
+def borrow_lend(ctx: Ctx, a: BorrowLend) -> None:
+    acct = ctx.existing_account(a.user)
+    token = ctx.token(a.token)
+    amount = None if a.amount is None else ctx.amount(a.amount, token)
+    reg = ctx.reg
+    interest = 0
+    if a.operation == "supply":
+        if amount is None:
+            amount = max(0, acct.spot.get(token.index, 0) - acct.spot_hold.get(token.index, 0))
+        done = lending.supply(ctx.tx, reg, acct, token, amount)
+        require_margin(ctx.tx, reg, acct, tokens=[token.index], field="amount")
+    elif a.operation == "withdraw":
+        done = lending.withdraw(ctx.tx, reg, acct, token, amount)
+        if acct.mode is Mode.PORTFOLIO and acct.has_borrows():
+            require_collateral_cover(ctx.valuer(), acct, field="amount")
+    elif a.operation == "borrow":
+        if acct.mode is not Mode.PORTFOLIO:
+            raise ModeError("operation", "borrowing requires portfolio margin (userSetAbstraction portfolioMargin)")
+        if amount is None:
+            raise InsufficientMargin("amount", "borrow needs an explicit amount")
+        supply_collateral(ctx.tx, reg, acct)
+        room = ltv_borrow_capacity(ctx.valuer(), acct, token)
+        if amount > room:
+            raise InsufficientMargin(
+                "amount",
+                f"borrow of {fmt_units(amount, token.wei_decimals)} {token.name} exceeds LTV capacity "
+                f"{fmt_units(room, token.wei_decimals)} (token_balance x borrow_oracle_price x ltv, research §3.3)",
+            )
+        done = lending.borrow(ctx.tx, reg, acct, token, amount)
+    else:  # repay
+        done = lending.repay(ctx.tx, reg, acct, token, amount)
+        require_margin(ctx.tx, reg, acct, tokens=[token.index], field="amount")
+    text = fmt_units(done, token.wei_decimals)
+    ctx.emit("borrowLend", acct.address, operation=a.operation, token=token.index, amount=text)
+    ctx.ledger(
+        acct.address,
+        {"type": "borrowLend", "token": token.name, "operation": a.operation, "amount": text,
+         "interestAmount": fmt_units(interest, token.wei_decimals)},
+    )

@@ -1,0 +1,215 @@
+"""Margin checks for risk-increasing actions and portfolio-margin auto-operations.
+
+* :func:`require_margin` is called at the end of an action that opens risk or removes funds. It
+  checks the margin pools the action touched; under portfolio margin it first covers a shortfall by
+  withdrawing the account's own supply and then by **auto-borrowing** against eligible collateral
+  (research §3.3: "insufficient balance will automatically be borrowed against eligible collateral
+  up to token_balance * borrow_oracle_price * ltv"), within caps; when caps or LTV stop the borrow
+  the action is rejected, which is the published "fall back to non-portfolio margin behaviour".
+* :func:`rebalance` runs after every action on a PM account and after price moves: margin sharing
+  (a negative balance is borrowed against collateral, FAQ "automatically borrow ... to prevent
+  liquidation"), automatic repayment from free balance, and automatic supply of idle balances and of
+  collateral, within caps (research §3.3 "Idle assets").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from fractions import Fraction
+
+from netclear.engine import lending
+from netclear.engine.accounting import MarginPool, Valuer
+from netclear.engine.state import Account, Mode
+from netclear.engine.tx import Tx
+from netclear.errors import CapReached, InsufficientBalance, InsufficientMargin, LiquidityError
+from netclear.fixedpoint import fmt_units
+from netclear.markets.registry import Registry, Token
+
+
+def ltv_borrow_capacity(v: Valuer, acct: Account, token: Token) -> int:
+    """Wei of ``token`` that may still be borrowed under LTV: ``(power - borrowed) / price``."""
+    room = v.borrowing_power(acct) - v.borrowed_value(acct)
+    if room <= 0:
+        return 0
+    amount = room / v.token_price(token) * token.unit
+    return amount.numerator // amount.denominator
+
+
+def fund(tx: Tx, reg: Registry, acct: Account, token: Token, need: int, *, allow_borrow: bool = True) -> int:
+    """Raise ``need`` wei of ``token`` into spot: own supply first, then a borrow. Returns what was raised.
+
+    Never raises for lack of room: the caller decides whether a partial result is acceptable.
+    """
+    if need <= 0:
+        return 0
+    raised = 0
+    supplied_basis = acct.supply_basis.get(token.index, 0)
+    if supplied_basis:
+        v = Valuer(reg, tx.state)
+        have = v.supplied(acct, token.index)
+        res = lending.reserve(tx, reg, token.index)
+        take = min(need, have, res.cash)
+        if take > 0:
+            raised += lending.withdraw(tx, reg, acct, token, None if take == have else take)
+    rest = need - raised
+    if rest > 0 and allow_borrow and acct.mode is Mode.PORTFOLIO and reg.borrowable(token.index) is not None:
+        supply_collateral(tx, reg, acct)
+        v = Valuer(reg, tx.state)
+        room = min(ltv_borrow_capacity(v, acct, token), lending.borrow_headroom(tx, reg, acct, token.index))
+        amount = min(rest, room)
+        if amount > 0:
+            raised += lending.borrow(tx, reg, acct, token, amount)
+    return raised
+
+
+def supply_collateral(tx: Tx, reg: Registry, acct: Account) -> None:
+    """Supply free collateral balances (HYPE, BTC) up to the caps so they count toward borrowing power."""
+    pm = reg.pm
+    if pm is None or acct.mode is not Mode.PORTFOLIO:
+        return
+    for token, params in pm.collateral.items():
+        free = acct.spot.get(token, 0) - acct.spot_hold.get(token, 0)
+        if free <= 0:
+            continue
+        amount = min(free, lending.supply_headroom(tx, reg, acct, token))
+        if amount > 0:
+            lending.supply(tx, reg, acct, params.token, amount)
+
+
+def _describe_shortfall(token: Token, short: int) -> str:
+    return f"short of {fmt_units(short, token.wei_decimals)} {token.name}"
+
+
+def require_margin(
+    tx: Tx,
+    reg: Registry,
+    acct: Account,
+    *,
+    tokens: Iterable[int] = (),
+    dexes: Iterable[str] = (),
+    field: str = "margin",
+) -> None:
+    """Reject unless every touched pool can carry its initial margin and spot holds.
+
+    ``tokens``: token indices whose balance the action used (unified pools and spot balances);
+    ``dexes``: standard-mode dexes whose cross pool the action used.
+    """
+    v = Valuer(reg, tx.state)
+    tokens = set(tokens)
+    if acct.mode is Mode.STANDARD:
+        pools = v.cross_pools(acct)
+        for dex in set(dexes):
+            pool = pools[dex]
+            if pool.free < 0:
+                raise InsufficientMargin(
+                    field,
+                    f"dex {dex or 'main'} cross account value {fmt_units(pool.account_value, pool.token.wei_decimals)} "
+                    f"is below its initial margin {fmt_units(pool.im, pool.token.wei_decimals)}",
+                )
+        for token in tokens:
+            free = acct.spot.get(token, 0) - acct.spot_hold.get(token, 0)
+            if free < 0:
+                tok = reg.tokens[token]
+                raise InsufficientBalance(field, f"spot balance {_describe_shortfall(tok, -free)}")
+        return
+    pools = v.cross_pools(acct)
+    pm = acct.mode is Mode.PORTFOLIO
+    for token in sorted(tokens | {reg.perps[p.asset].collateral.index for p in _touched_positions(acct, dexes, reg)}):
+        tok = reg.tokens[token]
+        pool = pools.get(token)
+        short = _shortfall(v, acct, token, pool)
+        if short > 0 and pm:
+            fund(tx, reg, acct, tok, short)
+            pools = v.cross_pools(acct)
+            short = _shortfall(v, acct, token, pools.get(token))
+        if short > 0:
+            reason = _describe_shortfall(tok, short)
+            if pm and reg.borrowable(token) is not None:
+                reason += " after auto-borrow (LTV, borrow caps or reserve liquidity reached)"
+            raise InsufficientMargin(field, reason) if pool is not None else InsufficientBalance(field, reason)
+    if pm and acct.has_borrows():
+        require_collateral_cover(v, acct, field=field)
+
+
+def _touched_positions(acct: Account, dexes: Iterable[str], reg: Registry) -> list[object]:
+    names = set(dexes)
+    if not names:
+        return []
+    return [p for p in acct.positions.values() if p.szi != 0 and reg.perps[p.asset].dex.name in names]
+
+
+def _shortfall(v: Valuer, acct: Account, token: int, pool: MarginPool | None) -> int:
+    hold = acct.spot_hold.get(token, 0)
+    if pool is None:
+        return hold - acct.spot.get(token, 0)
+    return pool.im + hold - pool.account_value
+
+
+def require_collateral_cover(v: Valuer, acct: Account, *, field: str = "collateral") -> None:
+    """Borrowed value must stay within borrowing power: health factor >= 100% (research §3.6 FAQ)."""
+    borrowed = v.borrowed_value(acct)
+    power = v.borrowing_power(acct)
+    if borrowed > power:
+        hf = power / borrowed if borrowed else Fraction(0)
+        raise InsufficientMargin(
+            field, f"health factor would be {float(hf):.4%}: borrowed value exceeds collateral x LTV"
+        )
+
+
+def rebalance(
+    tx: Tx,
+    reg: Registry,
+    acct: Account,
+    *,
+    gains: dict[int, int] | None = None,
+    allow_auto: bool = True,
+) -> None:
+    """Portfolio-margin housekeeping after an action or a price move (see module docstring).
+
+    * margin sharing: a negative balance of a borrowable token is covered from own supply, then
+      borrowed against collateral (always);
+    * auto-repay: "Deposits and realized profits are automatically applied as repayment ... Excess
+      unrealized profits ... repays borrows" (FAQ). We repay from the *increase* of the free balance
+      during the action (``gains``), so an explicit ``borrowLend borrow`` is not undone at once;
+    * auto-supply: idle cash of a token that is not borrowed is supplied, within caps.
+
+    ``allow_auto`` is False after an explicit ``borrowLend`` action: the user's choice stands.
+    """
+    pm = reg.pm
+    if pm is None or acct.mode is not Mode.PORTFOLIO:
+        return
+    if allow_auto:
+        supply_collateral(tx, reg, acct)
+    v = Valuer(reg, tx.state)
+    for token, params in pm.borrowable.items():
+        tok = params.token
+        pools = v.cross_pools(acct)
+        pool = pools.get(token)
+        ntl = pool.ntl if pool is not None else 0
+        im = pool.im if pool is not None else 0
+        liquid = acct.spot.get(token, 0) + ntl
+        if liquid < 0:
+            try:
+                fund(tx, reg, acct, tok, -liquid)
+            except (CapReached, LiquidityError, InsufficientBalance):
+                pass
+            liquid = acct.spot.get(token, 0) + ntl
+        if not allow_auto:
+            continue
+        free = liquid - im - acct.spot_hold.get(token, 0)
+        if free <= 0:
+            continue
+        owed = v.borrowed(acct, token)
+        if owed > 0:
+            budget = free if gains is None else min(free, gains.get(token, 0))
+            if budget <= 0:
+                continue
+            paid = lending.repay(tx, reg, acct, tok, None if budget >= owed else budget)
+            free -= paid
+            if v.borrowed(acct, token) > 0:
+                continue
+        cash = acct.spot.get(token, 0)
+        # idle balance earns: supply real cash only, never unrealized profit (docs/rules/lending.md)
+        amount = min(free, cash, lending.supply_headroom(tx, reg, acct, token))
+        if amount > 0:
+            lending.supply(tx, reg, acct, tok, amount)

@@ -1,0 +1,216 @@
+"""The clearinghouse state: accounts, positions, lending reserves, prices and totals.
+
+Plain mutable dataclasses with slots. Only :mod:`netclear.engine.exchange` (through its handlers and
+a :class:`~netclear.engine.tx.Tx`) mutates them; everything else reads.
+
+Money model (docs/accounting.md):
+
+* ``Account.spot[token]`` is the spot balance in wei. Under ``unifiedAccount`` and
+  ``portfolioMargin`` it is the *one* balance of that token, and the cash legs of cross perp trades
+  on dexes collateralised by the token settle into it too (so it can be negative while a long perp
+  position is open: the position's value offsets it).
+* ``Account.perp_cash[dex]`` is the cross margin cash (``rawUsd``) of a dex in standard mode.
+* ``Position.raw_usd`` is the cash of an isolated position (``rawUsd`` in ``clearinghouseState``).
+* Lending positions are bases on the reserve's cumulative indices (``value = basis * index``).
+
+Conservation (DESIGN rule 4), per token t:
+``Σ spot[t] + Σ perp_cash(dexes with collateral t) + Σ isolated raw_usd(t) + reserve[t].cash
+= external_in[t] - external_out[t]``; perp cash legs cancel between buyer and seller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from netclear.lending.rates import INDEX_SCALE
+
+
+class Mode(StrEnum):
+    """Account abstraction modes (research §1.9); values are the wire names."""
+
+    STANDARD = "disabled"
+    UNIFIED = "unifiedAccount"
+    PORTFOLIO = "portfolioMargin"
+
+    @property
+    def unified(self) -> bool:
+        return self is not Mode.STANDARD
+
+
+@dataclass(slots=True)
+class LeverageSetting:
+    is_cross: bool
+    value: int
+
+
+@dataclass(slots=True)
+class Position:
+    """A one-way perp position (research §1.1: only "oneWay" exists)."""
+
+    asset: int
+    szi: int = 0
+    """Signed size in lots of ``10**-szDecimals``."""
+    entry_ntl: int = 0
+    """``|szi| * entryPx`` in price units x lots (informational: research §1.8 calls entry "frontend")."""
+    is_cross: bool = True
+    leverage: int = 1
+    raw_usd: int = 0
+    """Isolated positions only: the position's cash leg plus its margin, collateral wei."""
+    funding_all_time: int = 0
+    funding_since_open: int = 0
+    funding_since_change: int = 0
+    """Cumulative funding paid (positive) or received (negative), collateral wei."""
+    opened_ms: int = 0
+
+    def clone(self) -> Position:
+        return Position(
+            self.asset,
+            self.szi,
+            self.entry_ntl,
+            self.is_cross,
+            self.leverage,
+            self.raw_usd,
+            self.funding_all_time,
+            self.funding_since_open,
+            self.funding_since_change,
+            self.opened_ms,
+        )
+
+
+@dataclass(slots=True)
+class Account:
+    address: str
+    mode: Mode = Mode.STANDARD
+    master: str | None = None
+    name: str | None = None
+    is_system: bool = False
+    spot: dict[int, int] = field(default_factory=dict)
+    spot_hold: dict[int, int] = field(default_factory=dict)
+    """Balance reserved by resting spot orders, per token (markets issue)."""
+    perp_cash: dict[str, int] = field(default_factory=dict)
+    positions: dict[int, Position] = field(default_factory=dict)
+    leverage: dict[int, LeverageSetting] = field(default_factory=dict)
+    supply_basis: dict[int, int] = field(default_factory=dict)
+    borrow_basis: dict[int, int] = field(default_factory=dict)
+    volume_days: dict[int, tuple[int, int]] = field(default_factory=dict)
+    """UTC day -> (perp notional, spot notional) traded, USDC wei; feeds fee tiers and the PM gate."""
+    open_orders: int = 0
+
+    def clone(self) -> Account:
+        return Account(
+            self.address,
+            self.mode,
+            self.master,
+            self.name,
+            self.is_system,
+            dict(self.spot),
+            dict(self.spot_hold),
+            dict(self.perp_cash),
+            {k: p.clone() for k, p in self.positions.items()},
+            {k: LeverageSetting(v.is_cross, v.value) for k, v in self.leverage.items()},
+            dict(self.supply_basis),
+            dict(self.borrow_basis),
+            dict(self.volume_days),
+            self.open_orders,
+        )
+
+    def has_positions(self) -> bool:
+        return any(p.szi != 0 for p in self.positions.values())
+
+    def has_borrows(self) -> bool:
+        return any(b > 0 for b in self.borrow_basis.values())
+
+
+@dataclass(slots=True)
+class Reserve:
+    """A lending reserve for one token (research §3.4).
+
+    ``cash`` is the token actually held by the pool. Claims are ``scaled_supply * supply_index`` and
+    debts ``scaled_borrow * borrow_index`` (both over ``INDEX_SCALE``). ``buffer_raw`` is the
+    protocol's retained share of interest (the 10% cut) in wei x ``INDEX_SCALE``.
+    Solvency identity, checked in tests: ``cash + debts - claims - buffer >= 0`` (rounding dust only).
+    """
+
+    token: int
+    cash: int = 0
+    scaled_supply: int = 0
+    scaled_borrow: int = 0
+    supply_index: int = INDEX_SCALE
+    borrow_index: int = INDEX_SCALE
+    buffer_raw: int = 0
+    last_accrual_ms: int = 0
+    bad_debt: int = 0
+    """Debt written off against suppliers (liquidation issue), wei."""
+    hour_supply_index: int = INDEX_SCALE
+    hour_borrow_index: int = INDEX_SCALE
+    """Indices at the last hourly indexing, for per-user hourly interest records."""
+
+    def clone(self) -> Reserve:
+        return Reserve(
+            self.token,
+            self.cash,
+            self.scaled_supply,
+            self.scaled_borrow,
+            self.supply_index,
+            self.borrow_index,
+            self.buffer_raw,
+            self.last_accrual_ms,
+            self.bad_debt,
+            self.hour_supply_index,
+            self.hour_borrow_index,
+        )
+
+    @property
+    def total_supplied(self) -> int:
+        return self.scaled_supply * self.supply_index // INDEX_SCALE
+
+    @property
+    def total_borrowed(self) -> int:
+        return -((-self.scaled_borrow * self.borrow_index) // INDEX_SCALE)
+
+
+@dataclass(slots=True)
+class PriceState:
+    """Oracle and mark prices (1e-8 units). Spot prices are keyed by spot pair index."""
+
+    oracle: dict[int, int] = field(default_factory=dict)
+    mark: dict[int, int] = field(default_factory=dict)
+    spot: dict[int, int] = field(default_factory=dict)
+    usdc_oracle: int = 10**8
+    """HL spot oracle price of USDC (in USDT); ``USDT_USDC_oracle = 1 / usdc_oracle``."""
+
+    def clone(self) -> PriceState:
+        return PriceState(dict(self.oracle), dict(self.mark), dict(self.spot), self.usdc_oracle)
+
+
+@dataclass(slots=True)
+class History:
+    """Per-user records that the info views serve (not part of the state hash)."""
+
+    fills: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    funding: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    ledger: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    interest: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def add(self, kind: str, user: str, record: dict[str, Any]) -> None:
+        book: dict[str, list[dict[str, Any]]] = getattr(self, kind)
+        book.setdefault(user, []).append(record)
+
+
+@dataclass(slots=True)
+class ExchangeState:
+    time_ms: int = 0
+    accounts: dict[str, Account] = field(default_factory=dict)
+    reserves: dict[int, Reserve] = field(default_factory=dict)
+    prices: PriceState = field(default_factory=PriceState)
+    external_in: dict[int, int] = field(default_factory=dict)
+    external_out: dict[int, int] = field(default_factory=dict)
+    last_index_hour: int = 0
+    """Hour number (time_ms // 1h) at which reserves were last indexed."""
+    seq: int = 0
+    """Number of actions applied (accepted or rejected)."""
+    next_tid: int = 1
+    next_oid: int = 1
+    history: History = field(default_factory=History)

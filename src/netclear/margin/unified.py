@@ -1,0 +1,33 @@
+"""Unified account ratio (research/hyperliquid.md §1.9, official TypeScript paraphrased there).
+
+For each collateral token: ``crossMargin = Σ crossMaintenanceMarginUsed`` over dexes with that
+collateral, ``available = spotTotal(token) - Σ isolated marginUsed(token)``;
+``ratio = max_token crossMargin / available`` over tokens with ``available > 0``.
+Our reading (docs/rules/unified.md): an account with maintenance but no positive available balance
+for that token has ratio +infinity (it is liquidatable); the account is liquidatable at ratio >= 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from fractions import Fraction
+
+INFINITE = Fraction(10**30)
+
+
+def unified_account_ratio(cross_maintenance: Mapping[int, int], available: Mapping[int, int]) -> Fraction:
+    """Max over tokens of maintenance / available. Amounts per token index in that token's wei."""
+    ratio = Fraction(0)
+    for token, mm in cross_maintenance.items():
+        if mm <= 0:
+            continue
+        avail = available.get(token, 0)
+        if avail <= 0:
+            return INFINITE
+        ratio = max(ratio, Fraction(mm, avail))
+    return ratio
+
+
+def unified_liquidatable(ratio: Fraction) -> bool:
+    """Equity below maintenance for some collateral token (our reading of §1.9: ratio >= 1)."""
+    return ratio >= 1

@@ -1,0 +1,107 @@
+"""``meta``, ``spotMeta``, ``perpDexs`` (research §3.12 meta sample, §4 asset ids, §5)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from netclear.fixedpoint import fmt_decimal
+from netclear.markets.registry import MarginTable, Perp, Registry
+from netclear.views import view
+
+if TYPE_CHECKING:
+    from netclear.engine.exchange import Exchange
+
+
+def _table_id(perp: Perp) -> int:
+    return perp.table.id
+
+
+def perp_universe_entry(perp: Perp) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "name": perp.name,
+        "szDecimals": perp.sz_decimals,
+        "maxLeverage": perp.max_leverage,
+        "marginTableId": _table_id(perp),
+    }
+    if perp.only_isolated:
+        entry["onlyIsolated"] = True
+        entry["marginMode"] = perp.margin_mode
+    if perp.is_delisted:
+        entry["isDelisted"] = True
+    return entry
+
+
+def _table_json(table: MarginTable) -> dict[str, Any]:
+    return {
+        "description": table.description,
+        "marginTiers": [
+            {"lowerBound": fmt_decimal(t.lower_bound, 2), "maxLeverage": t.max_leverage} for t in table.tiers
+        ],
+    }
+
+
+def meta_json(reg: Registry, dex: str) -> dict[str, Any]:
+    d = reg.dex(dex)
+    perps = reg.perps_by_dex[d.name]
+    tables: dict[int, MarginTable] = {}
+    for p in perps:
+        tables.setdefault(p.table.id, p.table)
+    return {
+        "universe": [perp_universe_entry(p) for p in perps],
+        "marginTables": [[tid, _table_json(tables[tid])] for tid in sorted(tables)],
+        "collateralToken": d.collateral.index,
+    }
+
+
+@view("meta")
+def meta(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
+    dex = payload.get("dex", "") or ""
+    return meta_json(ex.registry, dex)
+
+
+def spot_meta_json(reg: Registry) -> dict[str, Any]:
+    return {
+        "universe": [
+            {
+                "name": pair.name,
+                "tokens": [pair.base.index, pair.quote.index],
+                "index": pair.index,
+                "isCanonical": pair.name == f"{pair.base.name}/{pair.quote.name}",
+            }
+            for pair in sorted(reg.spot_pairs.values(), key=lambda p: p.index)
+        ],
+        "tokens": [
+            {
+                "name": t.name,
+                "szDecimals": t.sz_decimals,
+                "weiDecimals": t.wei_decimals,
+                "index": t.index,
+                "tokenId": t.token_id or "0x" + format(t.index, "032x"),
+                "isCanonical": True,
+                "evmContract": None,
+                "fullName": t.full_name,
+            }
+            for t in sorted(reg.tokens.values(), key=lambda t: t.index)
+        ],
+    }
+
+
+@view("spotMeta")
+def spot_meta(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
+    return spot_meta_json(ex.registry)
+
+
+@view("perpDexs")
+def perp_dexs(ex: Exchange, payload: dict[str, Any]) -> list[Any]:
+    out: list[Any] = [None]
+    for d in ex.registry.dexes[1:]:
+        out.append(
+            {
+                "name": d.name,
+                "fullName": d.full_name,
+                "deployer": d.deployer,
+                "oracleUpdater": None,
+                "collateralToken": d.collateral.index,
+            }
+        )
+    return out
