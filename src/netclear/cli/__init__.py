@@ -1,1 +1,1 @@
-"""netclear.cli"""
+"""Command-line interface (Typer + Rich)."""

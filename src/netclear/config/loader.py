@@ -69,6 +69,15 @@ def load_preset(name: str) -> ExchangeConfig:
     return parse_config(tomllib.loads(f.read_text()), source=f"preset {name}")
 
 
+def preset_data(name: str) -> dict[str, Any]:
+    """The raw mapping of a bundled preset, for a caller to copy and edit before :func:`parse_config`."""
+    root = resources.files(PRESETS_PACKAGE)
+    f = root / f"{name}.toml"
+    if not f.is_file():
+        raise ConfigError("preset", f"unknown preset {name!r}; available: {', '.join(available_presets())}")
+    return tomllib.loads(f.read_text())
+
+
 def resolve(preset_or_path: str | Path) -> ExchangeConfig:
     """Accept a preset name or a path to a TOML file."""
     text = str(preset_or_path)

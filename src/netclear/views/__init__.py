@@ -39,7 +39,13 @@ def dispatch(exchange: Exchange, payload: dict[str, Any]) -> Any:
     return fn(exchange, payload)
 
 
+_LOADED: list[bool] = []
+
+
 def _load() -> None:
-    if VIEWS:
+    """Import every view module once so their ``@view`` registrations run."""
+    if _LOADED:
         return
     from netclear.views import clearinghouse, history, lending, meta, spot  # noqa: F401
+
+    _LOADED.append(True)

@@ -1,0 +1,332 @@
+"""Golden tests: every worked number of research/hyperliquid.md, to the published digits.
+
+Each test cites the section whose number it reproduces. Amounts are compared as decimal strings
+(the views' wire format) or exact Fractions.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+
+from netclear.engine import actions as A
+from netclear.engine.exchange import Exchange
+from netclear.engine.state import Mode
+from netclear.lending.rates import borrow_rate, supply_rate
+from netclear.margin import portfolio as pm
+from netclear.margin import standard as std
+from netclear.margin.snapshot import CALCULATOR_USER, build_state
+from netclear.markets.registry import Registry, build_margin_table
+from netclear.views.clearinghouse import clearinghouse_state
+from tests.conftest import ALICE, BOB, CAROL, LENDER, config_with, fund_lender, open_gates, set_collateral, set_perp
+
+D = Decimal
+
+
+# --------------------------------------------------------------------------- §1.5 / §3.12
+def _eth_doc_registry() -> Registry:
+    # The doc sample's meta lists ETH with maxLeverage 50 (research §3.12 `meta` response).
+    return Registry.from_config(
+        config_with(mutate=lambda d: set_perp(d, "ETH", max_leverage=50, margin_table=None))
+    )
+
+
+def _eth_doc_state() -> dict:
+    reg = _eth_doc_registry()
+    portfolio = {
+        "prices": {"ETH": "2985.9"},
+        "balances": {"USDC": "13104.514502"},
+        "positions": [
+            {
+                "coin": "ETH",
+                "szi": "0.0335",
+                "entryPx": "2986.3",
+                "leverage": {"type": "isolated", "value": 20, "rawUsd": "-95.059824"},
+            }
+        ],
+    }
+    state, acct = build_state(reg, portfolio, Mode.STANDARD)
+    from netclear.engine.accounting import Valuer
+
+    return clearinghouse_state(Valuer(reg, state), acct, "")
+
+
+def test_eth_isolated_example_position_fields() -> None:
+    """research §1.5 identities on the doc's ETH isolated long (§3.12 clearinghouseState sample)."""
+    ch = _eth_doc_state()
+    pos = ch["assetPositions"][0]["position"]
+    assert pos["coin"] == "ETH"
+    assert pos["szi"] == "0.0335"
+    assert pos["entryPx"] == "2986.3"
+    assert pos["leverage"] == {"type": "isolated", "value": 20, "rawUsd": "-95.059824"}
+    # positionValue = |szi| x markPx = 0.0335 x 2985.9
+    assert pos["positionValue"] == "100.02765"
+    # isolated marginUsed = rawUsd + szi x markPx = -95.059824 + 100.02765
+    assert pos["marginUsed"] == "4.967826"
+    # unrealizedPnl = szi x (markPx - entryPx) = 0.0335 x -0.4
+    assert pos["unrealizedPnl"] == "-0.0134"
+    # returnOnEquity = -0.0134 / (0.0335 x 2986.3 / 20) = -0.00267892...
+    assert pos["returnOnEquity"] == "-0.0026789"
+    assert pos["maxLeverage"] == 50
+
+
+def test_eth_isolated_example_summaries_and_withdrawable() -> None:
+    """research §1.5: marginSummary = cross + isolated marginUsed; accountValue = totalRawUsd + ntl;
+    §1.4: withdrawable equals the cross account value when there are no cross positions."""
+    ch = _eth_doc_state()
+    assert ch["crossMarginSummary"] == {
+        "accountValue": "13104.514502",
+        "totalNtlPos": "0.0",
+        "totalRawUsd": "13104.514502",
+        "totalMarginUsed": "0.0",
+    }
+    assert ch["marginSummary"] == {
+        "accountValue": "13109.482328",
+        "totalNtlPos": "100.02765",
+        "totalRawUsd": "13009.454678",
+        "totalMarginUsed": "4.967826",
+    }
+    assert ch["crossMaintenanceMarginUsed"] == "0.0"
+    assert ch["withdrawable"] == "13104.514502"
+
+
+def test_eth_isolated_example_liquidation_price() -> None:
+    """research §2.4 formula with l = 1/(2 x 50): 2985.9 - (4.967826 - 1.0002765) / 0.0335 / 0.99.
+
+    The doc prints 2866.26936529; from the rounded mark 2985.9 the formula gives 2866.2693813...;
+    the 1.6e-5 difference is the mark's rounding (research §1.5 table, last row).
+    """
+    ch = _eth_doc_state()
+    liq = Decimal(ch["assetPositions"][0]["position"]["liquidationPx"])
+    exact = Decimal("2985.9") - (Decimal("4.967826") - Decimal("1.0002765")) / Decimal("0.0335") / Decimal("0.99")
+    assert abs(liq - exact) < Decimal("1e-8")
+    assert abs(liq - Decimal("2866.26936529")) < Decimal("0.00002")
+
+
+# --------------------------------------------------------------------------- §1.3 tiers
+def test_tier_deductions_tiered_10x() -> None:
+    """research §1.3 [INF] example: table 51 "tiered 10x" (10x from 0, 5x from 3,000,000):
+    mmr 5% then 10%, tier-1 deduction 3,000,000 x (0.10 - 0.05) = 150,000."""
+    table = build_margin_table(51, "tiered 10x", [(Fraction(0), 10), (Fraction(3_000_000), 5)])
+    assert [t.mmr for t in table.tiers] == [Fraction(1, 20), Fraction(1, 10)]
+    assert table.tiers[1].deduction == 150_000
+    unit = 10**8
+    # 4,000,000 notional: 4M x 0.10 - 150,000 = 250,000
+    assert std.maintenance_margin(4_000_000 * unit, table, unit) == 250_000 * unit
+    # continuity at the bound: 3M x 0.05 = 150,000 = 3M x 0.10 - 150,000
+    assert std.maintenance_margin(3_000_000 * unit, table, unit) == 150_000 * unit
+    assert std.maintenance_margin(3_000_001 * unit, table, unit) == 150_000 * unit + unit // 10
+
+
+def test_tier_deduction_btc_table() -> None:
+    """research §1.3 BTC tiers (0-150M 40x, >150M 20x): deduction 150M x (1/40 - 1/80) = 1,875,000;
+    at 200M notional MM = 200M / 40 - 1.875M = 3,125,000."""
+    reg = Registry.from_config(config_with())
+    btc = reg.perp("BTC").table
+    assert btc.tiers[1].deduction == 1_875_000
+    unit = 10**8
+    assert std.maintenance_margin(200_000_000 * unit, btc, unit) == 3_125_000 * unit
+    # "maintenance margin is half of the initial margin at max leverage": 1/80 below the bound
+    assert std.maintenance_margin(100_000 * unit, btc, unit) == 1_250 * unit
+
+
+def test_withdrawable_identity_with_cross_position(hl: Exchange) -> None:
+    """research §1.4: withdrawable = accountValue - max(totalMarginUsed, 0.1 x totalNtlPos)."""
+    hl.apply(A.SetPrices(oracle={"BTC": "100000"}), at=1)
+    hl.apply(A.Deposit(user=ALICE, amount=D(5000)))
+    hl.apply(A.Deposit(user=BOB, amount=D(5000)))
+    hl.apply(A.UpdateLeverage(user=ALICE, asset="BTC", is_cross=True, leverage=20))
+    hl.apply(A.SettleFill(buyer=ALICE, seller=BOB, asset="BTC", sz=D("0.2"), px=D(100000)))
+    ch = hl.info({"type": "clearinghouseState", "user": ALICE})
+    # 20x on 20,000 notional: IM = 1,000 < 0.1 x 20,000 = 2,000 -> withdrawable = 5,000 - 2,000
+    assert ch["crossMarginSummary"]["totalMarginUsed"] == "1000"
+    assert ch["withdrawable"] == "3000"
+    hl.apply(A.UpdateLeverage(user=BOB, asset="BTC", is_cross=True, leverage=5))
+    # Bob is short 0.2 at 5x? leverage can only rise without margin; Bob opened at the default 20x.
+    ch_bob = hl.info({"type": "clearinghouseState", "user": BOB})
+    # 5x: IM = 4,000 > 2,000 -> withdrawable = 5,000 - 4,000
+    assert ch_bob["crossMarginSummary"]["totalMarginUsed"] == "4000"
+    assert ch_bob["withdrawable"] == "1000"
+
+
+# --------------------------------------------------------------------------- §3.4 rates
+def test_rate_curve_kink_values() -> None:
+    """research §3.4: 0.05 + 4.75 x max(0, U - 0.8): 5% up to the kink, 52.5% at 90%, 100% at 100%."""
+    curve = Registry.from_config(config_with()).pm.borrowable[0].curve  # type: ignore[union-attr]
+    assert borrow_rate(curve, Fraction(0)) == Fraction(5, 100)
+    assert borrow_rate(curve, Fraction(8, 10)) == Fraction(5, 100)
+    assert borrow_rate(curve, Fraction(9, 10)) == Fraction(525, 1000)
+    assert borrow_rate(curve, Fraction(1)) == Fraction(1)
+    # utilization above 1 (interest outgrowing supply) is capped at the 100% rate
+    assert borrow_rate(curve, Fraction(11, 10)) == Fraction(1)
+
+
+def test_supply_rate_formula_doc_reserve_state() -> None:
+    """research §3.4 [verified]: supplyYearlyRate = 0.05 x 0.018322226 x 0.9 = 0.00082450017."""
+    assert supply_rate(Fraction(5, 100), Fraction(18322226, 10**9), Fraction(1, 10)) == Fraction(
+        82450017, 10**11
+    )
+
+
+def _pm_borrower(ex: Exchange, user: str, hype: str = "1000", px: str = "40") -> None:
+    ex.apply(A.Deposit(user=user, token="HYPE", amount=D(hype)))
+    ex.apply(A.SetAbstraction(user=user, abstraction="portfolioMargin"))
+
+
+def test_reserve_state_supply_rate_through_the_engine() -> None:
+    """research §3.12 borrowLendReserveState sample: at utilization 0.018322226 the view reads
+    borrowYearlyRate "0.05" and supplyYearlyRate "0.0008245002"."""
+    ex = Exchange("hyperliquid")
+    ex.apply(A.SetPrices(oracle={"HYPE": "40"}, spot={"@107": "40"}), at=1000)
+    fund_lender(ex, "1000")
+    _pm_borrower(ex, ALICE)
+    ex.apply(A.BorrowLend(user=ALICE, operation="borrow", token="USDC", amount=D("18.322226")))
+    state = ex.info({"type": "borrowLendReserveState", "token": 0})
+    assert state["utilization"] == "0.018322226"
+    assert state["borrowYearlyRate"] == "0.05"
+    assert state["supplyYearlyRate"] == "0.0008245002"
+    assert state["totalSupplied"] == "1000"
+    assert state["totalBorrowed"] == "18.322226"
+    assert state["balance"] == "981.677774"
+    assert state["ltv"] == "0.0"
+
+
+def test_reserve_state_at_ninety_percent_utilization() -> None:
+    """research §3.4: 52.5% borrow APY at 90% utilization; supply = 0.525 x 0.9 x 0.9 = 0.42525."""
+    ex = Exchange("hyperliquid")
+    ex.apply(A.SetPrices(oracle={"HYPE": "40"}, spot={"@107": "40"}), at=1000)
+    fund_lender(ex, "1000")
+    _pm_borrower(ex, ALICE)
+    ex.apply(A.BorrowLend(user=ALICE, operation="borrow", token="USDC", amount=D("900")))
+    state = ex.info({"type": "borrowLendReserveState", "token": 0})
+    assert state["utilization"] == "0.9"
+    assert state["borrowYearlyRate"] == "0.525"
+    assert state["supplyYearlyRate"] == "0.42525"
+
+
+# --------------------------------------------------------------------------- §3.6 FAQ
+def _faq_exchange(preset: str = "hyperliquid") -> Exchange:
+    """The FAQ uses LTV 50% for HYPE and BTC (research §3.6 note)."""
+
+    def mutate(d: dict) -> None:
+        open_gates(d)
+        set_collateral(d, "HYPE", ltv="0.5")
+
+    return Exchange(config_with(preset, mutate=mutate))
+
+
+def test_faq_health_factor() -> None:
+    """research §3.6: BTC 1 @ 80,000 x 50% + HYPE 200 @ 50 x 50% = 45,000; borrowed 42,000 -> 107.14%."""
+    ex = _faq_exchange()
+    ex.apply(A.SetPrices(oracle={"BTC": "80000", "HYPE": "50"}, spot={"@142": "80000", "@107": "50"}), at=1000)
+    fund_lender(ex, "100000")
+    ex.apply(A.Deposit(user=ALICE, token="UBTC", amount=D(1)))
+    ex.apply(A.Deposit(user=ALICE, token="HYPE", amount=D(200)))
+    ex.apply(A.SetAbstraction(user=ALICE, abstraction="portfolioMargin"))
+    ex.apply(A.BorrowLend(user=ALICE, operation="borrow", token="USDC", amount=D(42000)))
+    state = ex.info({"type": "borrowLendUserState", "user": ALICE})
+    assert Decimal(state["healthFactor"]) == Decimal("1.0714285714")  # 45,000 / 42,000
+    assert f"{Decimal(state['healthFactor']) * 100:.2f}%" == "107.14%"
+    assert state["health"] == "healthy"
+
+
+def test_faq_borrowing_power() -> None:
+    """research §3.3 FAQ: 10,000 collateral x $40 x 0.5 = 200,000 USDC of buying power."""
+    ex = _faq_exchange()
+    ex.apply(A.SetPrices(oracle={"HYPE": "40"}, spot={"@107": "40"}), at=1000)
+    fund_lender(ex, "300000")
+    _pm_borrower(ex, ALICE, hype="10000")
+    v = ex.valuer()
+    assert v.borrowing_power(ex.state.accounts[ALICE]) == 200_000
+    before = ex.state_hash()
+    with pytest.raises(Exception, match="LTV capacity 200000"):
+        ex.apply(A.BorrowLend(user=ALICE, operation="borrow", token="USDC", amount=D("200000.00000001")))
+    assert ex.state_hash() == before
+    ex.apply(A.BorrowLend(user=ALICE, operation="borrow", token="USDC", amount=D(200000)))
+    assert v.borrowed(ex.state.accounts[ALICE], 0) == 200_000 * 10**8
+
+
+def test_faq_locked_collateral() -> None:
+    """research §3.6: borrowing 100 USDC against HYPE (LTV 50%, $40) locks 100 / (0.5 x 40) = 5 HYPE."""
+    assert pm.locked_collateral(Fraction(100), Fraction(1, 2), Fraction(40)) == 5
+    ex = _faq_exchange()
+    ex.apply(A.SetPrices(oracle={"HYPE": "40"}, spot={"@107": "40"}), at=1000)
+    fund_lender(ex, "1000")
+    _pm_borrower(ex, ALICE, hype="10")
+    ex.apply(A.BorrowLend(user=ALICE, operation="borrow", token="USDC", amount=D(100)))
+    spot = ex.info({"type": "spotClearinghouseState", "user": ALICE})
+    hype = next(b for b in spot["balances"] if b["coin"] == "HYPE")
+    assert hype["total"] == "10" and hype["supplied"] == "10"
+    before = ex.state_hash()
+    with pytest.raises(Exception, match="exceeds withdrawable 5"):
+        ex.apply(A.Withdraw(user=ALICE, token="HYPE", amount=D("5.00000001")))
+    assert ex.state_hash() == before
+    ex.apply(A.Withdraw(user=ALICE, token="HYPE", amount=D(5)))  # available = total - locked = 5
+
+
+def test_faq_partial_and_full_borrow_liquidation_thresholds() -> None:
+    """research §3.6: 10 HYPE, LTV 50%, borrowed 10 x $50 x 0.5 = $250.
+    At $33 the partial threshold $330 x 75% = $247.50 < $250 -> partial; the full one is $275.
+    At $30 the full threshold $300 x (0.5 + 0.5 x 2/3) = $250.00 is reached -> full."""
+    ltv, half, two_thirds = Fraction(1, 2), Fraction(1, 2), Fraction(2, 3)
+    assert pm.borrow_liquidation_threshold(Fraction(330), ltv, half) == Fraction(495, 2)
+    assert pm.borrow_liquidation_threshold(Fraction(330), ltv, two_thirds) == 275
+    assert pm.borrow_health(Fraction(250), Fraction(330), ltv, half, two_thirds) == "partial"
+    assert pm.borrow_liquidation_threshold(Fraction(300), ltv, two_thirds) == 250
+    assert pm.borrow_health(Fraction(250), Fraction(300), ltv, half, two_thirds) == "full"
+    assert pm.borrow_health(Fraction(250), Fraction(500), ltv, half, two_thirds) == "healthy"
+
+
+def test_faq_borrow_liquidation_examples_through_the_engine() -> None:
+    """The same FAQ account in the engine (pre-alpha: HYPE the only collateral at LTV 0.5). The
+    borrowed $250 is spent (on UBTC, not collateral there), so the account holds 10 HYPE and owes $250:
+    PMR = (20 + 250) / (10 x px x 0.75) -> liquidatable at $33 (1.0909) and $30 (1.2); health reads
+    marketLiquidatable (partial takeover) at $33 and backstopLiquidatable (full) at $30."""
+    ex = _faq_exchange("hyperliquid-prealpha")
+    ex.apply(A.SetPrices(oracle={"HYPE": "50"}, spot={"@107": "50", "@142": "100000"}), at=1000)
+    fund_lender(ex, "1000")
+    _pm_borrower(ex, ALICE, hype="10")
+    ex.apply(A.BorrowLend(user=ALICE, operation="borrow", token="USDC", amount=D(250)))
+    ex.apply(A.Deposit(user=BOB, token="UBTC", amount=D("0.0025")))
+    ex.apply(A.SettleFill(buyer=ALICE, seller=BOB, asset="@142", sz=D("0.0025"), px=D(100000)))
+    spot = ex.info({"type": "spotClearinghouseState", "user": ALICE})
+    assert Decimal(spot["portfolioMarginRatio"]) == Decimal(270) / Decimal(375)  # 0.72 at $50
+    ex.apply(A.SetPrices(oracle={"HYPE": "33"}, spot={"@107": "33"}))
+    spot = ex.info({"type": "spotClearinghouseState", "user": ALICE})
+    assert Decimal(spot["portfolioMarginRatio"]) == Decimal("1.0909090909")  # 270 / 247.5
+    assert ex.info({"type": "borrowLendUserState", "user": ALICE})["health"] == "marketLiquidatable"
+    ex.apply(A.SetPrices(oracle={"HYPE": "30"}, spot={"@107": "30"}))
+    spot = ex.info({"type": "spotClearinghouseState", "user": ALICE})
+    assert Decimal(spot["portfolioMarginRatio"]) == Decimal("1.2")  # 270 / 225
+    assert ex.info({"type": "borrowLendUserState", "user": ALICE})["health"] == "backstopLiquidatable"
+
+
+# --------------------------------------------------------------------------- §3.8 carry trade
+def test_carry_trade_auto_borrow() -> None:
+    """research §3.8: 1 BTC spot + 1 BTC-USDC perp short at 10x with BTC at 100k; the trader pays
+    interest only on the 1/10 initial margin (10k borrowed); at 150k PM has borrowed 50k USDC against
+    the BTC; back at 100k the excess unrealized profit repays down to the 10k margin borrow."""
+    ex = Exchange("hyperliquid")
+    ex.apply(A.SetPrices(oracle={"BTC": "100000"}, spot={"@142": "100000"}), at=1000)
+    fund_lender(ex, "1000000")
+    ex.apply(A.Deposit(user=ALICE, token="UBTC", amount=D(1)))
+    ex.apply(A.SetAbstraction(user=ALICE, abstraction="portfolioMargin"))
+    ex.apply(A.UpdateLeverage(user=ALICE, asset="BTC", is_cross=True, leverage=10))
+    ex.apply(A.Deposit(user=CAROL, amount=D(1000000)))
+    ex.apply(A.SettleFill(buyer=CAROL, seller=ALICE, asset="BTC", sz=D(1), px=D(100000)))
+    v = ex.valuer()
+    alice = ex.state.accounts[ALICE]
+    assert v.borrowed(alice, 0) == 10_000 * 10**8
+    ex.apply(A.SetPrices(oracle={"BTC": "150000"}, spot={"@142": "150000"}))
+    assert v.borrowed(alice, 0) == 50_000 * 10**8
+    ex.apply(A.SetPrices(oracle={"BTC": "100000"}, spot={"@142": "100000"}))
+    assert v.borrowed(alice, 0) == 10_000 * 10**8
+    # the same short in standard mode, collateralised by USDC only, cannot be opened without USDC
+    ex.apply(A.Deposit(user=BOB, token="UBTC", amount=D(1)))
+    before = ex.state_hash()
+    with pytest.raises(Exception, match="initial margin"):
+        ex.apply(A.SettleFill(buyer=CAROL, seller=BOB, asset="BTC", sz=D(1), px=D(100000)))
+    assert ex.state_hash() == before
+    assert LENDER in ex.state.accounts
