@@ -159,7 +159,7 @@ class EligibilityConfig(_Model):
     """Gates for enabling portfolio margin (research §3.2)."""
 
     min_weighted_volume: NonNeg = Decimal(5_000_000)
-    min_account_value: NonNeg | None = Decimal(10_000)
+    min_account_value: NonNeg | None = None
     """Alternative to the volume gate; None means volume is the only way in (pre-alpha)."""
     max_account_value: NonNeg | None = Decimal(25_000_000)
 

@@ -14,6 +14,7 @@ rules themselves live in :mod:`netclear.margin`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from fractions import Fraction
 
 from netclear.engine.state import Account, ExchangeState, Mode, Position, Reserve
@@ -349,8 +350,9 @@ class Valuer:
             total += self.usdc_value(tok, self.supplied(acct, token) - self.borrowed(acct, token))
         return total
 
-    def weighted_volume(self, acct: Account, days: int, spot_weight: Fraction) -> Fraction:
+    def weighted_volume(self, acct: Account, days: int, spot_weight: Fraction | Decimal) -> Fraction:
         """14-day weighted volume (perps + 2 x spot) in USDC, research §4 Fees."""
+        spot_weight = Fraction(spot_weight)
         today = self.state.time_ms // 86_400_000
         total = Fraction(0)
         for day, (perp_v, spot_v) in acct.volume_days.items():

@@ -44,17 +44,16 @@ def withdrawable(v: Valuer, acct: Account, token: Token, *, perp_dex: str | None
     if pool is not None:
         req = transfer_requirement(reg, pool.im, pool.total_ntl)
         return max(0, pool.account_value + supplied - borrowed - req - hold)
-    free = acct.spot.get(token.index, 0) + supplied - borrowed - hold
-    if pm and reg.collateral(token.index) is not None and acct.has_borrows():
-        params = reg.collateral(token.index)
-        assert params is not None
+    spot_free = acct.spot.get(token.index, 0) - hold
+    params = reg.collateral(token.index) if pm else None
+    if params is not None and acct.has_borrows() and supplied > 0:
+        # Only supplied collateral backs borrows; what is locked is the part the LTV needs (research §3.6).
         room = v.borrowing_power(acct) - v.borrowed_value(acct)
-        price = v.token_price(token)
-        if room <= 0:
-            return 0
-        removable = room / (price * params.ltv) * token.unit
-        free = min(free, removable.numerator // removable.denominator)
-    return max(0, free)
+        counted = min(supplied, params.user_supply_cap)
+        removable = room / (v.token_price(token) * params.ltv) * token.unit if room > 0 else 0
+        unlockable = min(counted, int(removable)) + (supplied - counted)
+        return max(0, spot_free + unlockable - borrowed)
+    return max(0, spot_free + supplied - borrowed)
 
 
 def debit(

@@ -208,7 +208,7 @@ def repay(tx: Tx, reg: Registry, acct: Account, token: Token, amount: int | None
     """Repay ``amount`` (None: all) from spot; the debt is rounded up, so repaying all clears it."""
     basis = acct.borrow_basis.get(token.index, 0)
     if basis <= 0:
-        raise InvalidAction(field, f"no {token.name} borrow to repay")
+        raise InvalidAction("token", f"no {token.name} borrow to repay")
     res = reserve(tx, reg, token.index)
     owed = value_of(basis, res.borrow_index, debt=True)
     if amount is None or amount >= owed:

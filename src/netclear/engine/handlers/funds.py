@@ -58,7 +58,7 @@ def withdraw(ctx: Ctx, a: Withdraw) -> None:
     text = fmt_units(amount, token.wei_decimals)
     ctx.emit("withdraw", acct.address, token=token.name, amount=text)
     if token.index == ctx.reg.quote.index:
-        ctx.ledger(acct.address, {"type": "withdraw", "usdc": text, "nonce": ctx.state.seq, "fee": "0.0"})
+        ctx.ledger(acct.address, {"type": "withdraw", "usdc": text, "nonce": ctx.now, "fee": "0.0"})
     else:
         ctx.ledger(acct.address, {"type": "spotTransfer", "token": token.name, "amount": text, "user": acct.address,
                                   "destination": "0x2000000000000000000000000000000000000000", "fee": "0.0"})

@@ -6,9 +6,19 @@ from netclear.engine import lending
 from netclear.engine.actions import BorrowLend
 from netclear.engine.context import Ctx
 from netclear.engine.solvency import ltv_borrow_capacity, require_collateral_cover, require_margin, supply_collateral
-from netclear.engine.state import Mode
-from netclear.errors import InsufficientMargin, ModeError
+from netclear.engine.state import Account, Mode
+from netclear.errors import InsufficientBalance, InsufficientMargin, InvalidAction, ModeError
 from netclear.fixedpoint import fmt_units
+
+
+def free_balance(ctx: Ctx, acct: Account, token: int) -> int:
+    """Balance not used as margin or by orders: the unified pool's value less its initial margin."""
+    v = ctx.valuer()
+    if acct.mode.unified:
+        pool = v.cross_pools(acct).get(token)
+        if pool is not None:
+            return pool.account_value - pool.im - acct.spot_hold.get(token, 0)
+    return acct.spot.get(token, 0) - acct.spot_hold.get(token, 0)
 
 
 def borrow_lend(ctx: Ctx, a: BorrowLend) -> None:
@@ -40,9 +50,19 @@ def borrow_lend(ctx: Ctx, a: BorrowLend) -> None:
                 f"{fmt_units(room, token.wei_decimals)} (token_balance x borrow_oracle_price x ltv, research §3.3)",
             )
         done = lending.borrow(ctx.tx, reg, acct, token, amount)
-    else:  # repay
+    else:  # repay: from the free balance only, never with a fresh borrow
+        owed = ctx.valuer().borrowed(acct, token.index)
+        if owed <= 0:
+            raise InvalidAction("token", f"no {token.name} borrow to repay")
+        need = owed if amount is None else min(amount, owed)
+        free = free_balance(ctx, acct, token.index)
+        if need > free:
+            raise InsufficientBalance(
+                "amount",
+                f"repaying {fmt_units(need, token.wei_decimals)} {token.name} needs free balance; "
+                f"only {fmt_units(max(free, 0), token.wei_decimals)} is free",
+            )
         done = lending.repay(ctx.tx, reg, acct, token, amount)
-        require_margin(ctx.tx, reg, acct, tokens=[token.index], field="amount")
     text = fmt_units(done, token.wei_decimals)
     ctx.emit("borrowLend", acct.address, operation=a.operation, token=token.index, amount=text)
     ctx.ledger(

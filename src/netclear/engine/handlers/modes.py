@@ -112,7 +112,7 @@ def update_leverage(ctx: Ctx, a: UpdateLeverage) -> None:
         pos.leverage = a.leverage
         if a.leverage < old:
             if pos.is_cross:
-                _require_pool(ctx, acct, perp)
+                _require_pool(ctx, acct, perp, "leverage")
             else:
                 margin = std_rules.isolated_margin_used(pos.raw_usd, pv.ntl)
                 need = std_rules.initial_margin(pv.abs_ntl, a.leverage)
@@ -122,11 +122,11 @@ def update_leverage(ctx: Ctx, a: UpdateLeverage) -> None:
     ctx.emit("leverage", acct.address, coin=perp.name, isCross=a.is_cross, leverage=a.leverage)
 
 
-def _require_pool(ctx: Ctx, acct: Account, perp: Perp) -> None:
+def _require_pool(ctx: Ctx, acct: Account, perp: Perp, field: str) -> None:
     if acct.mode is Mode.STANDARD:
-        require_margin(ctx.tx, ctx.reg, acct, dexes=[perp.dex.name], field="leverage")
+        require_margin(ctx.tx, ctx.reg, acct, dexes=[perp.dex.name], field=field)
     else:
-        require_margin(ctx.tx, ctx.reg, acct, tokens=[perp.collateral.index], field="leverage")
+        require_margin(ctx.tx, ctx.reg, acct, tokens=[perp.collateral.index], field=field)
 
 
 # ---------------------------------------------------------------------------- isolated margin
@@ -144,7 +144,7 @@ def update_isolated_margin(ctx: Ctx, a: UpdateIsolatedMargin) -> None:
         raise InvalidAction("amount", "must not be zero")
     if amount > 0:
         _move_from_pool(acct, perp, pos, amount)
-        _require_pool(ctx, acct, perp)
+        _require_pool(ctx, acct, perp, "amount")
     else:
         if perp.margin_mode == "strictIsolated":
             raise InvalidAction("amount", f"{perp.name} is strictIsolated: margin cannot be removed")
