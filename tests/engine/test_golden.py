@@ -319,9 +319,10 @@ def test_carry_trade_auto_borrow() -> None:
     v = ex.valuer()
     alice = ex.state.accounts[ALICE]
     assert v.borrowed(alice, 0) == 10_000 * 10**8
-    ex.apply(A.SetPrices(oracle={"BTC": "150000"}, spot={"@142": "150000"}))
+    # marks given with the oracle: with no book the mark would lean on the stale last trade (research §1.6)
+    ex.apply(A.SetPrices(oracle={"BTC": "150000"}, marks={"BTC": "150000"}, spot={"@142": "150000"}))
     assert v.borrowed(alice, 0) == 50_000 * 10**8
-    ex.apply(A.SetPrices(oracle={"BTC": "100000"}, spot={"@142": "100000"}))
+    ex.apply(A.SetPrices(oracle={"BTC": "100000"}, marks={"BTC": "100000"}, spot={"@142": "100000"}))
     assert v.borrowed(alice, 0) == 10_000 * 10**8
     # the same short in standard mode, collateralised by USDC only, cannot be opened without USDC
     ex.apply(A.Deposit(user=BOB, token="UBTC", amount=D(1)))

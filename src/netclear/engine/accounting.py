@@ -235,11 +235,26 @@ class Valuer:
         return pool.account_value if pool is not None else acct.spot.get(token, 0)
 
     def hold(self, acct: Account, token: int, pools: dict[str | int, MarginPool] | None = None) -> int:
-        """Balance in use: cross initial margin of the token's pool plus resting spot orders."""
+        """Balance in use: cross initial margin of the token's pool, resting perp orders' margin and
+        resting spot orders."""
         pools = pools if pools is not None else self.cross_pools(acct)
         pool = pools.get(token)
-        im = pool.im if pool is not None and acct.mode.unified else 0
+        im = pool.im + self.order_margin(acct, token) if pool is not None and acct.mode.unified else 0
         return im + acct.spot_hold.get(token, 0)
+
+    def order_margin(self, acct: Account, key: str | int) -> int:
+        """Initial margin reserved by resting perp orders of a pool (dex name or collateral token).
+
+        Per asset the larger of the buy-side and sell-side reservations counts (docs/rules/orders.md).
+        """
+        if not acct.order_margin:
+            return 0
+        total = 0
+        for asset, (buy, sell) in acct.order_margin.items():
+            perp = self.reg.perps[asset]
+            if (perp.dex.name if isinstance(key, str) else perp.collateral.index) == key:
+                total += max(buy, sell)
+        return total
 
     # ------------------------------------------------------------------ portfolio margin
     def collateral_holdings(self, acct: Account) -> list[pm_rules.CollateralHolding]:

@@ -128,7 +128,9 @@ class SettleFill(Action, tag="settleFill"):
 class SetPrices(Action, tag="setPrices"):
     """Oracle feed (operator). Keys are coin names ("BTC", "xyz:XYZ100") or spot pair names.
 
-    ``marks`` default to the oracle when not given (until order books derive marks).
+    The mark of a perp whose oracle moves is recomputed as the published median (oracle + EMA of
+    mid - oracle, median of bid/ask/last trade, research §1.6); ``marks`` set it explicitly instead
+    (external perp mids, scenarios).
     """
 
     oracle: dict[str, Decimal] = msgspec.field(default_factory=dict)

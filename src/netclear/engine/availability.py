@@ -32,7 +32,7 @@ def withdrawable(v: Valuer, acct: Account, token: Token, *, perp_dex: str | None
     if acct.mode is Mode.STANDARD:
         if perp_dex is not None:
             pool = v.dex_pool(acct, perp_dex)
-            req = transfer_requirement(reg, pool.im, pool.total_ntl)
+            req = transfer_requirement(reg, pool.im + v.order_margin(acct, perp_dex), pool.total_ntl)
             return std_rules.withdrawable(pool.account_value, req)
         return max(0, acct.spot.get(token.index, 0) - acct.spot_hold.get(token.index, 0))
     pm = acct.mode is Mode.PORTFOLIO
@@ -42,7 +42,7 @@ def withdrawable(v: Valuer, acct: Account, token: Token, *, perp_dex: str | None
     borrowed = v.borrowed(acct, token.index) if pm else 0
     hold = acct.spot_hold.get(token.index, 0)
     if pool is not None:
-        req = transfer_requirement(reg, pool.im, pool.total_ntl)
+        req = transfer_requirement(reg, pool.im + v.order_margin(acct, token.index), pool.total_ntl)
         return max(0, pool.account_value + supplied - borrowed - req - hold)
     spot_free = acct.spot.get(token.index, 0) - hold
     params = reg.collateral(token.index) if pm else None

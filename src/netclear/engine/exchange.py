@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +21,11 @@ from netclear.engine import actions as A
 from netclear.engine.accounting import Valuer
 from netclear.engine.context import Ctx
 from netclear.engine.events import Event
-from netclear.engine.handlers import funds, lending_actions, modes, prices, trading
+from netclear.engine import market_clock
+from netclear.engine import order_actions as O
+from netclear.engine.handlers import funds, lending_actions, modes, orders, prices, trading
 from netclear.engine.solvency import rebalance
-from netclear.engine.state import Account, ExchangeState, Mode
+from netclear.engine.state import Account, ExchangeState, Mode, OrderInfo
 from netclear.engine.tx import Tx
 from netclear.errors import InvalidAction, NetclearError
 from netclear.markets.registry import Registry
@@ -43,6 +47,12 @@ HANDLERS: dict[type[A.Action], Handler] = {
     A.SettleFill: trading.settle_fill,
     A.SetPrices: prices.set_prices,
     A.AdvanceTime: prices.advance_time,
+    O.PlaceOrder: orders.place_orders,
+    O.Cancel: orders.cancel,
+    O.CancelByCloid: orders.cancel_by_cloid,
+    O.Modify: orders.modify,
+    O.BatchModify: orders.batch_modify,
+    O.ScheduleCancel: orders.schedule_cancel,
 }
 
 # Actions after which every portfolio-margin account is re-balanced (prices moved for everyone).
@@ -88,6 +98,20 @@ class Exchange:
             history.add(kind, user, record)
         return ctx.events
 
+    def apply_block(self, block: list[tuple[A.Action, int | None]]) -> list[list[Event] | NetclearError]:
+        """Apply a consensus block in Hyperliquid's order (research §4 "Block ordering"): actions that send
+        no GTC/IOC order first, then cancels, then actions with GTC/IOC orders; proposer order within a class.
+        Each action stands alone: its result is its events or the error that rejected it."""
+        order = sorted(range(len(block)), key=lambda i: O.block_class(block[i][0]))
+        results: list[list[Event] | NetclearError] = [[] for _ in block]
+        for i in order:
+            action, at = block[i]
+            try:
+                results[i] = self.apply(action, at=at)
+            except NetclearError as exc:
+                results[i] = exc
+        return results
+
     def _advance_clock(self, at: int) -> None:
         if isinstance(at, bool) or not isinstance(at, int) or at < 0:
             raise InvalidAction("time", f"must be a non-negative integer of milliseconds, got {at!r}")
@@ -97,9 +121,22 @@ class Exchange:
             return
         tx = Tx(self.state)
         ctx = Ctx(tx, self.registry)
+        state = self.state
         try:
-            prices.index_hourly(ctx, at)
-            self.state.time_ms = at
+            hour = 3_600_000
+            for h in range(state.time_ms // hour + 1, at // hour + 1):
+                boundary = h * hour
+                state.time_ms = boundary
+                if state.last_funding_hour < h:
+                    market_clock.sample_premiums(ctx, boundary)
+                    market_clock.pay_funding(ctx, boundary)
+                    state.last_funding_hour = h
+                prices.index_hourly(ctx, boundary)
+            market_clock.sample_premiums(ctx, at)
+            state.time_ms = at
+            orders.run_scheduled_cancels(ctx, at)
+            for acct in sorted(tx.touched_pm_accounts(), key=lambda a: a.address):
+                rebalance(tx, self.registry, acct, gains={})
         except Exception:
             tx.rollback()
             raise
@@ -151,6 +188,25 @@ class Exchange:
         return hashlib.blake2b(canonical_state(self.state), digest_size=32).hexdigest()
 
 
+def _plain(value: object) -> object:
+    if isinstance(value, Fraction | Decimal):
+        return str(value)
+    raise TypeError(f"cannot hash {type(value).__name__}")
+
+
+def _books(state: ExchangeState) -> dict[str, list[list[object]]]:
+    out: dict[str, list[list[object]]] = {}
+    for asset in sorted(state.books):
+        rows = []
+        for o in state.books[asset].iter_orders():
+            info = o.tag if isinstance(o.tag, OrderInfo) else OrderInfo()
+            rows.append([o.oid, o.user, o.is_buy, o.px, o.sz, o.orig_sz, o.time, o.cloid, o.reduce_only, o.tif,
+                         info.hold, info.hold_token, info.opening_sz])
+        if rows:
+            out[str(asset)] = rows
+    return out
+
+
 def canonical_state(state: ExchangeState) -> bytes:
     core = {
         "time_ms": state.time_ms,
@@ -162,8 +218,13 @@ def canonical_state(state: ExchangeState) -> bytes:
         "last_index_hour": state.last_index_hour,
         "next_tid": state.next_tid,
         "next_oid": state.next_oid,
+        "books": _books(state),
+        "triggers": {k: state.triggers[k] for k in sorted(state.triggers)},
+        "markets": {k: state.markets[k] for k in sorted(state.markets)},
+        "scheduled_cancels": state.scheduled_cancels,
+        "last_funding_hour": state.last_funding_hour,
     }
-    return msgspec.json.encode(msgspec.to_builtins(core, str_keys=True), order="sorted")
+    return msgspec.json.encode(msgspec.to_builtins(core, str_keys=True, enc_hook=_plain), order="sorted")
 
 
 def _free_by_token(v: Valuer, acct: Account) -> dict[int, int]:
@@ -171,5 +232,5 @@ def _free_by_token(v: Valuer, acct: Account) -> dict[int, int]:
     out = {}
     for key, pool in pools.items():
         assert isinstance(key, int)
-        out[key] = pool.account_value - pool.im - acct.spot_hold.get(key, 0)
+        out[key] = pool.account_value - pool.im - v.order_margin(acct, key) - acct.spot_hold.get(key, 0)
     return out

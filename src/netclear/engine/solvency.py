@@ -100,11 +100,12 @@ def require_margin(
         pools = v.cross_pools(acct)
         for dex in set(dexes):
             pool = pools[dex]
-            if pool.free < 0:
+            needed = pool.im + v.order_margin(acct, dex)
+            if pool.account_value < needed:
                 raise InsufficientMargin(
                     field,
                     f"dex {dex or 'main'} cross account value {fmt_units(pool.account_value, pool.token.wei_decimals)} "
-                    f"is below its initial margin {fmt_units(pool.im, pool.token.wei_decimals)}",
+                    f"is below its initial margin {fmt_units(needed, pool.token.wei_decimals)}",
                 )
         for token in tokens:
             free = acct.spot.get(token, 0) - acct.spot_hold.get(token, 0)
@@ -142,7 +143,7 @@ def _shortfall(v: Valuer, acct: Account, token: int, pool: MarginPool | None) ->
     hold = acct.spot_hold.get(token, 0)
     if pool is None:
         return hold - acct.spot.get(token, 0)
-    return pool.im + hold - pool.account_value
+    return pool.im + v.order_margin(acct, token) + hold - pool.account_value
 
 
 def require_collateral_cover(v: Valuer, acct: Account, *, field: str = "collateral") -> None:
@@ -196,7 +197,7 @@ def rebalance(
             liquid = acct.spot.get(token, 0) + ntl
         if not allow_auto:
             continue
-        free = liquid - im - acct.spot_hold.get(token, 0)
+        free = liquid - im - v.order_margin(acct, token) - acct.spot_hold.get(token, 0)
         if free <= 0:
             continue
         owed = v.borrowed(acct, token)

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from fractions import Fraction
 from typing import Any
 
+from netclear.book.orderbook import OrderBook
 from netclear.lending.rates import INDEX_SCALE
 
 
@@ -97,6 +99,8 @@ class Account:
     volume_days: dict[int, tuple[int, int]] = field(default_factory=dict)
     """UTC day -> (perp notional, spot notional) traded, USDC wei; feeds fee tiers and the PM gate."""
     open_orders: int = 0
+    order_margin: dict[int, tuple[int, int]] = field(default_factory=dict)
+    """Perp asset -> (buy, sell) initial margin reserved by resting orders; the pool holds the larger."""
 
     def clone(self) -> Account:
         return Account(
@@ -114,7 +118,13 @@ class Account:
             dict(self.borrow_basis),
             dict(self.volume_days),
             self.open_orders,
+            dict(self.order_margin),
         )
+
+    def copy_from(self, other: Account) -> None:
+        """Take every field of ``other`` (a private copy) in place, so references stay valid."""
+        for name in self.__slots__:
+            setattr(self, name, getattr(other, name))
 
     def has_positions(self) -> bool:
         return any(p.szi != 0 for p in self.positions.values())
@@ -162,6 +172,10 @@ class Reserve:
             self.hour_borrow_index,
         )
 
+    def copy_from(self, other: Reserve) -> None:
+        for name in self.__slots__:
+            setattr(self, name, getattr(other, name))
+
     @property
     def total_supplied(self) -> int:
         return self.scaled_supply * self.supply_index // INDEX_SCALE
@@ -186,6 +200,64 @@ class PriceState:
 
 
 @dataclass(slots=True)
+class OrderInfo:
+    """Engine data on a resting order (``RestingOrder.tag``): what it reserves and how it was sent."""
+
+    hold: int = 0
+    """Reserved for the remaining size: spot token wei, or perp initial margin in collateral wei."""
+    hold_token: int = -1
+    """Spot: the token held; perps: -1 (the margin sits in ``Account.order_margin``)."""
+    opening_sz: int = 0
+    """Perps: lots of the remaining size that open exposure (the hold covers these)."""
+    children: tuple[int, ...] = ()
+    """``normalTpsl``: trigger orders placed when this order fully fills."""
+    order_type: str = "Limit"
+
+
+@dataclass(slots=True)
+class TriggerOrder:
+    """A TP/SL order waiting for the mark price (research §4 Triggers)."""
+
+    oid: int
+    user: str
+    asset: int
+    is_buy: bool
+    sz: int
+    limit_px: int
+    trigger_px: int
+    is_market: bool
+    tpsl: str
+    reduce_only: bool
+    time: int
+    cloid: str | None = None
+    grouping: str = "na"
+    parent: int | None = None
+    """Waiting for this parent order to fill (``normalTpsl``); inactive until then."""
+
+    @property
+    def position_tpsl(self) -> bool:
+        return self.grouping == "positionTpsl"
+
+
+@dataclass(slots=True)
+class MarketState:
+    """Per-asset market data: last trade, mark EMAs, funding premium samples, day statistics."""
+
+    last_px: int | None = None
+    emas: Any = None
+    sampler: Any = None
+    premium: Fraction | None = None
+    funding_rate: Fraction = Fraction(0)
+    """Last hourly funding rate paid (``funding`` in ``metaAndAssetCtxs``)."""
+    day: int = -1
+    prev_day_px: int | None = None
+    day_ntl_vlm: int = 0
+    day_base_vlm: int = 0
+    open_interest: int = 0
+    """Lots held long (equal to lots held short)."""
+
+
+@dataclass(slots=True)
 class History:
     """Per-user records that the info views serve (not part of the state hash)."""
 
@@ -193,6 +265,12 @@ class History:
     funding: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     ledger: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     interest: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    orders: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Per user: order status changes (``orderStatus``, ``orderUpdates``, ``historicalOrders``)."""
+    trades: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Per coin: public trades (``trades`` channel, candles)."""
+    funding_rates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Per coin: hourly funding (``fundingHistory``)."""
 
     def add(self, kind: str, user: str, record: dict[str, Any]) -> None:
         book: dict[str, list[dict[str, Any]]] = getattr(self, kind)
@@ -213,4 +291,9 @@ class ExchangeState:
     """Number of actions applied (accepted or rejected)."""
     next_tid: int = 1
     next_oid: int = 1
+    books: dict[int, OrderBook] = field(default_factory=dict)
+    triggers: dict[int, TriggerOrder] = field(default_factory=dict)
+    markets: dict[int, MarketState] = field(default_factory=dict)
+    scheduled_cancels: dict[str, int] = field(default_factory=dict)
+    last_funding_hour: int = 0
     history: History = field(default_factory=History)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from netclear.engine import lending
+from netclear.engine import lending, market_clock
+from netclear.engine.handlers import orders
 from netclear.engine.actions import AdvanceTime, SetPrices
 from netclear.engine.context import Ctx
 from netclear.errors import InvalidAction
@@ -30,13 +31,11 @@ def set_prices(ctx: Ctx, a: SetPrices) -> None:
         raise InvalidAction("oracle", "no prices given")
     prices = ctx.tx.prices()
     prices.oracle.update(oracle)
-    for asset, px in oracle.items():
-        if asset not in marks:
-            marks[asset] = px
-    prices.mark.update(marks)
     prices.spot.update(spot)
     if usdc is not None:
         prices.usdc_oracle = usdc
+    changed = market_clock.update_marks(ctx, oracle, marks)
+    orders.run_triggers(ctx, changed)
     ctx.emit("prices", None, count=len(oracle) + len(marks) + len(spot))
 
 

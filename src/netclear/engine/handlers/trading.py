@@ -161,6 +161,9 @@ def settle_trade(
     *,
     check_buyer: bool = True,
     check_seller: bool = True,
+    buyer_oid: int = 0,
+    seller_oid: int = 0,
+    taker_is_buyer: bool | None = None,
 ) -> Trade:
     """Settle ``sz`` lots at ``px`` between two accounts, all or nothing, and run the margin checks.
 
@@ -199,8 +202,28 @@ def settle_trade(
         _add_volume(ctx, buyer, usdc_ntl, 0)
         _add_volume(ctx, seller, usdc_ntl, 0)
     trade = Trade(tid, market.asset, market.name, sz, px, ntl, b, s)
-    _record(ctx, trade, market)
+    _record(ctx, trade, market, buyer_oid, seller_oid, taker_is_buyer)
+    _market_stats(ctx, trade, market)
     return trade
+
+
+def _market_stats(ctx: Ctx, trade: Trade, market: Perp | SpotPair) -> None:
+    """Last trade price, day volume and open interest for ``metaAndAssetCtxs`` and the mark price."""
+    from netclear.engine.state import MarketState
+
+    ms = ctx.state.markets.get(market.asset)
+    if ms is None:
+        ms = ctx.state.markets[market.asset] = MarketState()
+    day = ctx.now // 86_400_000
+    if ms.day != day:
+        ms.prev_day_px = ms.last_px if ms.last_px is not None else trade.px
+        ms.day, ms.day_ntl_vlm, ms.day_base_vlm = day, 0, 0
+    ms.last_px = trade.px
+    ms.day_ntl_vlm += trade.notional
+    ms.day_base_vlm += trade.sz
+    if isinstance(market, Perp):
+        b, s = trade.buyer.start_szi, trade.seller.start_szi
+        ms.open_interest += (max(b + trade.sz, 0) - max(b, 0)) + (max(s - trade.sz, 0) - max(s, 0))
 
 
 def _check_perp_open(ctx: Ctx, v: Valuer, acct: Account, perp: Perp, field: str) -> None:
@@ -237,8 +260,11 @@ def _direction(market: Perp | SpotPair, start: int, is_buy: bool) -> str:
     return "Close Short" if is_buy else "Open Short"
 
 
-def _record(ctx: Ctx, trade: Trade, market: Perp | SpotPair) -> None:
+def _record(
+    ctx: Ctx, trade: Trade, market: Perp | SpotPair, buyer_oid: int, seller_oid: int, taker_is_buyer: bool | None
+) -> None:
     szd = market.sz_decimals
+    trade_hash = "0x" + format(trade.tid, "064x")
     for side, is_buy in ((trade.buyer, True), (trade.seller, False)):
         start = side.start_szi
         direction = _direction(market, start, is_buy)
@@ -256,14 +282,21 @@ def _record(ctx: Ctx, trade: Trade, market: Perp | SpotPair) -> None:
                 "startPosition": fmt_units(start, szd),
                 "dir": direction,
                 "closedPnl": fmt_units(side.closed_pnl, side.fee_token.wei_decimals),
-                "hash": "0x" + format(trade.tid, "064x"),
-                "oid": 0,
-                "crossed": True,
+                "hash": trade_hash,
+                "oid": buyer_oid if is_buy else seller_oid,
+                "crossed": True if taker_is_buyer is None else taker_is_buyer == is_buy,
                 "fee": fmt_units(side.fee, side.fee_token.wei_decimals),
                 "tid": trade.tid,
                 "feeToken": side.fee_token.name,
             },
         )
+    side = "B" if taker_is_buyer in (None, True) else "A"
+    ctx.record(
+        "trades",
+        trade.coin,
+        {"coin": trade.coin, "side": side, "px": fmt_px(trade.px), "sz": fmt_units(trade.sz, szd),
+         "time": ctx.now, "hash": trade_hash, "tid": trade.tid, "users": [trade.buyer.address, trade.seller.address]},
+    )
     ctx.emit("fill", None, tid=trade.tid, coin=trade.coin, px=fmt_px(trade.px), sz=fmt_units(trade.sz, szd),
              buyer=trade.buyer.address, seller=trade.seller.address)
 

@@ -1,0 +1,333 @@
+"""The order book of one asset: resting orders, price-time matching, self-trade prevention, L2 views.
+
+A pure data structure (no margin, fees or positions): the clearinghouse drives it and answers the
+``on_match`` callback, which is where it re-checks the resting side's margin "at the matching of each
+order" (research/hyperliquid.md §1.2; GitBook ``hypercore/order-book``). Rules implemented, all from
+research §4 "Order book and matching semantics":
+
+* **Price-time priority.** Better price first; at one price, the order that reached the book first.
+  Every trade is at the resting (maker) order's price.
+* **Self-trade prevention.** "Trades between the same address cancel the resting order instead of
+  causing a fill": the resting order is expired (removed, no fill, no fee) and matching continues.
+* **TIF.** Only GTC and ALO orders rest; an ALO that :meth:`OrderBook.would_cross` is canceled by the
+  caller; an IOC remainder is dropped by the caller (:attr:`MatchResult.remaining_sz`).
+* **Modify.** Hyperliquid implements ``modify`` as cancel-and-replace: the replacement gets a **new oid**
+  and keeps the cloid, and the docs class a modify "according to the new order" it places (research §4
+  block ordering; [3P] live observation in xLydianSoftware/Qubx PR #326 and nautilus_trader #3827).
+  So :meth:`OrderBook.modify` always sends the replacement to the back of its level's queue, even when
+  only the size shrinks. :meth:`OrderBook.reduce` (an engine-side size cut, e.g. a reduce-only clamp)
+  keeps the order's place.
+
+Units: prices ``int`` 1e-8 (``fixedpoint.PX_SCALE``), sizes ``int`` lots, no floats.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+
+from netclear.book.impact import impact_px
+from netclear.book.side import BookSide
+from netclear.book.types import (
+    Decision,
+    Fill,
+    L2Level,
+    MatchResult,
+    RestingOrder,
+    check_order,
+    check_px,
+    check_sz,
+)
+from netclear.errors import InvalidAction, InvalidAmount, UnknownEntity
+
+__all__ = ["Decision", "Fill", "L2Level", "MatchResult", "OnMatch", "OrderBook", "RestingOrder"]
+
+OnMatch = Callable[[RestingOrder, int], Decision]
+"""``on_match(maker, fill_sz) -> Decision``, asked before each trade (see :meth:`OrderBook.match`)."""
+
+
+class OrderBook:
+    """Resting limit orders of one ``asset``, bids and asks, in price-time priority (research §4)."""
+
+    __slots__ = ("_asks", "_bids", "_by_cloid", "_by_user", "_orders", "asset")
+
+    def __init__(self, asset: int) -> None:
+        self.asset = asset
+        self._bids = BookSide(is_buy=True)
+        self._asks = BookSide(is_buy=False)
+        self._orders: dict[int, RestingOrder] = {}
+        self._by_user: dict[str, dict[int, RestingOrder]] = {}
+        self._by_cloid: dict[tuple[str, str], RestingOrder] = {}
+
+    # ------------------------------------------------------------------------------------------ queries
+    def __len__(self) -> int:
+        return len(self._orders)
+
+    def __contains__(self, oid: object) -> bool:
+        return oid in self._orders
+
+    def get(self, oid: int) -> RestingOrder | None:
+        return self._orders.get(oid)
+
+    def find_by_cloid(self, user: str, cloid: str) -> RestingOrder | None:
+        """The user's resting order with client order id ``cloid`` (cloids are per address)."""
+        return self._by_cloid.get((user, cloid))
+
+    def orders_of(self, user: str) -> list[RestingOrder]:
+        """The user's resting orders in the order they reached the book (for ``openOrders`` views)."""
+        orders = self._by_user.get(user)
+        return list(orders.values()) if orders else []
+
+    def iter_orders(self, is_buy: bool | None = None) -> Iterator[RestingOrder]:
+        """Resting orders in priority order, bids then asks (or one side): best price, then oldest."""
+        if is_buy is None or is_buy:
+            yield from self._bids.iter_orders()
+        if is_buy is None or not is_buy:
+            yield from self._asks.iter_orders()
+
+    def best_bid(self) -> int | None:
+        return self._bids.best_px()
+
+    def best_ask(self) -> int | None:
+        return self._asks.best_px()
+
+    def mid(self) -> int | None:
+        """``(best_bid + best_ask) // 2`` or ``None`` unless both sides have orders.
+
+        Exact on perp tick grids (at most 6 decimals, research §4 tick rules); a spot mid that falls on
+        half a 1e-8 unit is rounded down.
+        """
+        bid, ask = self._bids.best_px(), self._asks.best_px()
+        if bid is None or ask is None:
+            return None
+        return (bid + ask) // 2
+
+    def would_cross(self, is_buy: bool, px: int) -> bool:
+        """An order (``is_buy``, ``px``) would trade on arrival: the ALO test (research §4 TIF)."""
+        return (self._asks if is_buy else self._bids).crossed_by(px)
+
+    def l2(self, n_levels: int = 20) -> tuple[list[L2Level], list[L2Level]]:
+        """``(bids, asks)``, each up to ``n_levels`` of ``(px, total_sz, n_orders)``, best first.
+
+        The shape of Hyperliquid's ``l2Book`` levels ``{px, sz, n}`` (20 levels per side by default).
+        """
+        if type(n_levels) is not int or n_levels <= 0:
+            raise InvalidAction("n_levels", f"must be a positive int, got {n_levels!r}")
+        return self._l2_side(self._bids, n_levels), self._l2_side(self._asks, n_levels)
+
+    @staticmethod
+    def _l2_side(side: BookSide, n_levels: int) -> list[L2Level]:
+        out: list[L2Level] = []
+        for level in side.iter_levels():
+            if len(out) == n_levels:
+                break
+            out.append((level.px, level.total_sz, len(level.orders)))
+        return out
+
+    def impact_price(self, is_buy: bool, notional: int, sz_decimals: int, quote_decimals: int) -> int | None:
+        """Average execution price (1e-8) of a taker ``is_buy`` order worth ``notional`` quote wei.
+
+        The impact ask is ``impact_price(True, ...)`` (buying from the asks), the impact bid
+        ``impact_price(False, ...)`` (research §1.7). Rounded up for a buy, down for a sell (worse for the
+        taker); ``None`` if the side cannot fill the notional. Arithmetic: :func:`~.impact.impact_px`.
+        """
+        side = self._asks if is_buy else self._bids
+        levels = ((lv.px, lv.total_sz) for lv in side.iter_levels())
+        return impact_px(levels, notional, sz_decimals, quote_decimals, is_buy=is_buy)
+
+    # ------------------------------------------------------------------------------------------ changes
+    def add(self, order: RestingOrder) -> None:
+        """Rest ``order`` at the back of its price level (time priority).
+
+        Raises :class:`InvalidAction` for a bad field, a duplicate oid or (user, cloid), or an order that
+        would cross the book: a crossing order must go through :meth:`match` first (research §4).
+        """
+        self._check_new(order, replacing=None)
+        if self.would_cross(order.is_buy, order.px):
+            opp = self.best_ask() if order.is_buy else self.best_bid()
+            raise InvalidAction(
+                "px", f"order at {order.px} would cross the book (opposite best {opp}); match it first"
+            )
+        self._insert(order)
+
+    def cancel(self, oid: int) -> RestingOrder | None:
+        """Remove and return the order ``oid``; ``None`` if no such order rests."""
+        order = self._orders.get(oid)
+        if order is not None:
+            self._remove(order)
+        return order
+
+    def reduce(self, oid: int, new_sz: int) -> RestingOrder:
+        """Cut order ``oid``'s remaining size to ``new_sz`` (``0 < new_sz <= sz``) keeping its priority.
+
+        A smaller order takes nothing from anyone behind it, so it keeps its place. To remove an order
+        use :meth:`cancel`.
+        """
+        order = self._orders.get(oid)
+        if order is None:
+            raise UnknownEntity("oid", f"no resting order {oid} on asset {self.asset}")
+        check_sz(new_sz, "sz")
+        if new_sz > order.sz:
+            raise InvalidAmount("sz", f"reduce can only shrink an order: {new_sz} > remaining {order.sz}")
+        side = self._bids if order.is_buy else self._asks
+        side.levels[order.px].total_sz -= order.sz - new_sz
+        order.sz = new_sz
+        return order
+
+    def modify(self, oid: int, replacement: RestingOrder) -> RestingOrder:
+        """Cancel-and-replace order ``oid`` by ``replacement`` atomically; return the replaced order.
+
+        Hyperliquid gives the replacement a new oid and time (the caller sets them), so it always loses
+        time priority, size-only cuts included (module docstring). All checks of :meth:`add` apply, with
+        the old order treated as gone; on error nothing changes. A replacement that would cross must be
+        matched by the caller instead.
+        """
+        old = self._orders.get(oid)
+        if old is None:
+            raise UnknownEntity("oid", f"no resting order {oid} on asset {self.asset}")
+        self._check_new(replacement, replacing=old)
+        opp = self._asks if replacement.is_buy else self._bids
+        best = opp.best_px()
+        if old.is_buy != replacement.is_buy and best == old.px:
+            level = opp.best_level()
+            if level is not None and len(level.orders) == 1:
+                best = opp.second_best_px()  # the old order alone made that level
+        if best is not None and (replacement.px >= best if replacement.is_buy else replacement.px <= best):
+            raise InvalidAction(
+                "px",
+                f"replacement at {replacement.px} would cross the book (opposite best {best}); match first",
+            )
+        self._remove(old)
+        self._insert(replacement)
+        return old
+
+    def match(
+        self,
+        taker_user: str,
+        taker_oid: int,
+        is_buy: bool,
+        limit_px: int,
+        sz: int,
+        on_match: OnMatch | None = None,
+    ) -> MatchResult:
+        """Match an incoming order against the opposite side in price-time priority (research §4).
+
+        Walks resting orders while they cross ``limit_px`` and size remains. For each maker:
+
+        * same address as the taker: expired, no trade (self-trade prevention, §4), matching goes on;
+        * otherwise ``on_match(maker, fill_sz)`` decides, with ``fill_sz = min(remaining, maker.sz)``:
+          ``FILL`` trades at the maker's price, ``CANCEL_MAKER`` removes the maker untraded (e.g. its
+          margin no longer holds, §1.2) and goes on, ``STOP`` ends matching. ``None`` fills everything.
+
+        The taker itself never rests here; the caller rests or drops ``remaining_sz`` by its TIF. The book
+        is consistent before each callback, which may cancel or reduce *other* orders but must leave the
+        maker alone (answer ``CANCEL_MAKER`` instead).
+        """
+        check_px(limit_px, "limit_px")
+        check_sz(sz, "sz")
+        result = MatchResult()
+        fills = result.fills
+        side = self._asks if is_buy else self._bids
+        keys, levels, sign = side.keys, side.levels, side.sign
+        limit_key = limit_px * sign
+        orders = self._orders
+        FILL = Decision.FILL
+        remaining = sz
+        while remaining and keys and keys[-1] >= limit_key:
+            level = levels[keys[-1] * sign]
+            maker = next(iter(level.orders.values()))  # time priority within the best price
+            if maker.user == taker_user:
+                self._remove(maker)
+                result.expired.append(maker)
+                continue
+            maker_sz = maker.sz
+            fill_sz = remaining if remaining < maker_sz else maker_sz
+            decision = FILL if on_match is None else on_match(maker, fill_sz)
+            if decision is FILL:
+                if maker.sz != maker_sz or orders.get(maker.oid) is not maker:
+                    raise RuntimeError(f"on_match changed maker order {maker.oid} and then answered FILL")
+                remaining -= fill_sz
+                level.total_sz -= fill_sz
+                if fill_sz == maker_sz:
+                    maker.sz = 0
+                    del level.orders[maker.oid]
+                    if not level.orders:
+                        side.drop_level(level.px)
+                    self._unindex(maker)
+                    fills.append(Fill(maker, taker_user, taker_oid, level.px, fill_sz, True))
+                else:
+                    maker.sz = maker_sz - fill_sz
+                    fills.append(Fill(maker, taker_user, taker_oid, level.px, fill_sz, False))
+            elif decision is Decision.CANCEL_MAKER:
+                if orders.get(maker.oid) is maker:
+                    self._remove(maker)
+                result.canceled_by_callback.append(maker)
+            else:
+                result.stopped = True
+                break
+        result.remaining_sz = remaining
+        return result
+
+    def clone(self) -> OrderBook:
+        """An independent copy (orders copied, ``tag`` shared) with the same priorities."""
+        book = OrderBook(self.asset)
+        for order in self._orders.values():  # arrival order, so every level's FIFO is rebuilt as it was
+            book._insert(dataclasses.replace(order))
+        return book
+
+    def assert_consistent(self) -> None:
+        """Check the internal indexes agree and the book is not crossed (for tests; raises AssertionError)."""
+        seen: set[int] = set()
+        for side in (self._bids, self._asks):
+            assert side.keys == sorted(side.keys) and len(side.keys) == len(side.levels)
+            for level in side.iter_levels():
+                assert level.orders, f"empty level {level.px}"
+                assert level.total_sz == sum(o.sz for o in level.orders.values())
+                for oid, o in level.orders.items():
+                    assert oid == o.oid and o.px == level.px and o.is_buy == side.is_buy and o.sz > 0
+                    assert self._orders.get(oid) is o and self._by_user[o.user][oid] is o
+                    seen.add(oid)
+        assert seen == set(self._orders), "order index out of sync with the levels"
+        assert sum(len(v) for v in self._by_user.values()) == len(self._orders)
+        assert all(
+            self._by_cloid[(o.user, o.cloid)] is o for o in self._orders.values() if o.cloid is not None
+        )
+        assert len(self._by_cloid) == sum(1 for o in self._orders.values() if o.cloid is not None)
+        bid, ask = self.best_bid(), self.best_ask()
+        assert bid is None or ask is None or bid < ask, f"crossed book: bid {bid} >= ask {ask}"
+
+    # ------------------------------------------------------------------------------------------ internals
+    def _check_new(self, order: RestingOrder, replacing: RestingOrder | None) -> None:
+        check_order(order, self.asset)
+        other = self._orders.get(order.oid)
+        if other is not None and other is not replacing:
+            raise InvalidAction("oid", f"order {order.oid} is already resting on asset {self.asset}")
+        if order.cloid is not None:
+            other = self._by_cloid.get((order.user, order.cloid))
+            if other is not None and other is not replacing:
+                raise InvalidAction("cloid", f"{order.cloid} already names a resting order of {order.user}")
+
+    def _insert(self, order: RestingOrder) -> None:
+        (self._bids if order.is_buy else self._asks).insert(order)
+        self._orders[order.oid] = order
+        user_orders = self._by_user.get(order.user)
+        if user_orders is None:
+            self._by_user[order.user] = {order.oid: order}
+        else:
+            user_orders[order.oid] = order
+        if order.cloid is not None:
+            self._by_cloid[(order.user, order.cloid)] = order
+
+    def _remove(self, order: RestingOrder) -> None:
+        (self._bids if order.is_buy else self._asks).remove(order)
+        self._unindex(order)
+
+    def _unindex(self, order: RestingOrder) -> None:
+        """Drop ``order`` from the oid, user and cloid indexes (its level is handled by the caller)."""
+        del self._orders[order.oid]
+        user_orders = self._by_user[order.user]
+        del user_orders[order.oid]
+        if not user_orders:
+            del self._by_user[order.user]
+        if order.cloid is not None:
+            del self._by_cloid[(order.user, order.cloid)]
