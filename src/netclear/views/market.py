@@ -1,0 +1,328 @@
+"""Market views: books, mids, asset contexts, orders, funding, fees, candles (research §3.12, §4;
+ecosystem.md §2 for the shapes the SDK reads)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+from netclear.engine.accounting import Valuer
+from netclear.engine.handlers.modes import leverage_of
+from netclear.engine.lending import borrow_headroom
+from netclear.engine.solvency import ltv_borrow_capacity
+from netclear.engine.state import Account, MarketState, Mode
+from netclear.engine.tx import Tx
+from netclear.errors import InvalidAction
+from netclear.fixedpoint import PX_SCALE, fmt_decimal, fmt_px, fmt_units
+from netclear.markets import fees as fee_rules
+from netclear.markets.registry import Perp, SpotPair
+from netclear.views import view
+from netclear.views.common import account_or_empty, time_filter, user_of
+from netclear.views.meta import meta_json, spot_meta_json
+
+if TYPE_CHECKING:
+    from netclear.engine.exchange import Exchange
+
+Market = Perp | SpotPair
+
+INTERVALS_MS = {
+    "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000, "1h": 3_600_000,
+    "2h": 7_200_000, "4h": 14_400_000, "8h": 28_800_000, "12h": 43_200_000, "1d": 86_400_000,
+    "3d": 259_200_000, "1w": 604_800_000,
+}
+
+
+def _market(ex: Exchange, coin: object, field: str = "coin") -> Market:
+    if not isinstance(coin, str):
+        raise InvalidAction(field, "missing coin")
+    reg = ex.registry
+    if coin in reg.spot_by_name:
+        return reg.spot_by_name[coin]
+    return reg.perp(coin, field=field)
+
+
+def _mid(ex: Exchange, asset: int) -> int | None:
+    book = ex.state.books.get(asset)
+    return book.mid() if book is not None else None
+
+
+@view("l2Book")
+def l2_book(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
+    m = _market(ex, payload.get("coin"))
+    book = ex.state.books.get(m.asset)
+    bids, asks = book.l2(20) if book is not None else ([], [])
+    szd = m.sz_decimals
+
+    def level(px: int, sz: int, n: int) -> dict[str, Any]:
+        return {"px": fmt_px(px), "sz": fmt_units(sz, szd), "n": n}
+
+    return {"coin": m.name, "time": ex.state.time_ms,
+            "levels": [[level(*lv) for lv in bids], [level(*lv) for lv in asks]]}
+
+
+@view("allMids")
+def all_mids(ex: Exchange, payload: dict[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    reg, prices = ex.registry, ex.state.prices
+    dex = payload.get("dex", "") or ""
+    for perp in reg.perps_by_dex.get(dex, []):
+        mid = _mid(ex, perp.asset) or prices.mark.get(perp.asset)
+        if mid is not None:
+            out[perp.name] = fmt_px(mid)
+    if dex == "":
+        for pair in reg.spot_pairs.values():
+            mid = _mid(ex, pair.asset) or prices.spot.get(pair.index)
+            if mid is not None:
+                out[pair.name] = fmt_px(mid)
+    return out
+
+
+def _impact_pxs(ex: Exchange, perp: Perp) -> list[str] | None:
+    book = ex.state.books.get(perp.asset)
+    if book is None:
+        return None
+    coll = perp.collateral
+    notional = perp.impact_notional
+    if perp.dex.index == 0 and perp.name in ("BTC", "ETH"):
+        notional = Fraction(ex.config.funding.impact_notional_major)
+    wei = int(notional * coll.unit)
+    bid = book.impact_price(False, wei, perp.sz_decimals, coll.wei_decimals)
+    ask = book.impact_price(True, wei, perp.sz_decimals, coll.wei_decimals)
+    if bid is None or ask is None:
+        return None
+    return [fmt_px(bid), fmt_px(ask)]
+
+
+def asset_ctx(ex: Exchange, perp: Perp) -> dict[str, Any]:
+    prices = ex.state.prices
+    ms = ex.state.markets.get(perp.asset) or MarketState()
+    mid = _mid(ex, perp.asset)
+    mark = prices.mark.get(perp.asset)
+    oracle = prices.oracle.get(perp.asset)
+    wd = perp.collateral.wei_decimals
+    ctx: dict[str, Any] = {
+        "dayNtlVlm": fmt_units(ms.day_ntl_vlm, wd),
+        "funding": fmt_decimal(ms.funding_rate, 10),
+        "impactPxs": _impact_pxs(ex, perp),
+        "markPx": fmt_px(mark) if mark else "0.0",
+        "midPx": fmt_px(mid) if mid else None,
+        "openInterest": fmt_units(ms.open_interest, perp.sz_decimals),
+        "oraclePx": fmt_px(oracle) if oracle else "0.0",
+        "premium": fmt_decimal(ms.premium, 8) if ms.premium is not None else None,
+        "prevDayPx": fmt_px(ms.prev_day_px) if ms.prev_day_px else (fmt_px(oracle) if oracle else "0.0"),
+    }
+    if perp.dex.is_builder:
+        ctx["dayBaseVlm"] = fmt_units(ms.day_base_vlm, perp.sz_decimals)
+    return ctx
+
+
+@view("metaAndAssetCtxs")
+def meta_and_asset_ctxs(ex: Exchange, payload: dict[str, Any]) -> list[Any]:
+    dex = payload.get("dex", "") or ""
+    return [meta_json(ex.registry, dex), [asset_ctx(ex, p) for p in ex.registry.perps_by_dex[ex.registry.dex(dex).name]]]
+
+
+@view("spotMetaAndAssetCtxs")
+def spot_meta_and_asset_ctxs(ex: Exchange, payload: dict[str, Any]) -> list[Any]:
+    reg = ex.registry
+    ctxs = []
+    for pair in sorted(reg.spot_pairs.values(), key=lambda p: p.index):
+        ms = ex.state.markets.get(pair.asset) or MarketState()
+        mid = _mid(ex, pair.asset)
+        mark = mid or ms.last_px or ex.state.prices.spot.get(pair.index)
+        ctxs.append({
+            "coin": pair.name,
+            "dayNtlVlm": fmt_units(ms.day_ntl_vlm, pair.quote.wei_decimals),
+            "dayBaseVlm": fmt_units(ms.day_base_vlm, pair.base.sz_decimals),
+            "markPx": fmt_px(mark) if mark else "0.0",
+            "midPx": fmt_px(mid) if mid else None,
+            "prevDayPx": fmt_px(ms.prev_day_px) if ms.prev_day_px else (fmt_px(mark) if mark else "0.0"),
+            "circulatingSupply": "0.0",
+            "totalSupply": "0.0",
+        })
+    return [spot_meta_json(reg), ctxs]
+
+
+# ---------------------------------------------------------------------------- orders
+def _order_views(ex: Exchange, user: str) -> list[dict[str, Any]]:
+    """Open orders of a user (resting and trigger), oldest first, in the frontend shape."""
+    from netclear.engine.context import Ctx
+    from netclear.engine.handlers.orders import _resting_json, _trigger_json
+
+    ctx = Ctx(Tx(ex.state), ex.registry)
+    out: list[tuple[int, dict[str, Any]]] = []
+    for asset in sorted(ex.state.books):
+        for ro in ex.state.books[asset].orders_of(user):
+            out.append((ro.oid, _resting_json(ctx, ro)))
+    for oid in sorted(ex.state.triggers):
+        t = ex.state.triggers[oid]
+        if t.user == user:
+            out.append((oid, _trigger_json(ctx, t)))
+    return [o for _, o in sorted(out, key=lambda x: x[0])]
+
+
+@view("frontendOpenOrders")
+def frontend_open_orders(ex: Exchange, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    return _order_views(ex, user_of(payload))
+
+
+@view("openOrders")
+def open_orders(ex: Exchange, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    keys = ("coin", "limitPx", "oid", "side", "sz", "timestamp", "origSz", "cloid", "reduceOnly")
+    return [{k: o[k] for k in keys} for o in _order_views(ex, user_of(payload))]
+
+
+@view("orderStatus")
+def order_status(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
+    user = user_of(payload)
+    ref = payload.get("oid")
+    if isinstance(ref, bool) or not isinstance(ref, int | str):
+        raise InvalidAction("oid", "an order id or a cloid")
+    for live in _order_views(ex, user):
+        if (isinstance(ref, int) and live["oid"] == ref) or (isinstance(ref, str) and live.get("cloid") == ref):
+            return {"status": "order", "order": {"order": live, "status": "open", "statusTimestamp": ex.state.time_ms}}
+    records = ex.state.history.orders.get(user, [])
+    for rec in reversed(records):
+        order = rec["order"]
+        if (isinstance(ref, int) and order["oid"] == ref) or (isinstance(ref, str) and order.get("cloid") == ref):
+            return {"status": "order", "order": rec}
+    return {"status": "unknownOid"}
+
+
+@view("historicalOrders")
+def historical_orders(ex: Exchange, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    latest: dict[int, dict[str, Any]] = {}
+    for rec in ex.state.history.orders.get(user_of(payload), []):
+        latest[rec["order"]["oid"]] = rec
+    return sorted(latest.values(), key=lambda r: -r["order"]["oid"])[:2000]
+
+
+# ---------------------------------------------------------------------------- funding
+@view("fundingHistory")
+def funding_history(ex: Exchange, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    m = _market(ex, payload.get("coin"))
+    return time_filter(ex.state.history.funding_rates.get(m.name, []), payload)
+
+
+# ---------------------------------------------------------------------------- user trading data
+def _available_perp(v: Valuer, acct: Account, perp: Perp) -> tuple[int, int]:
+    """(buy, sell) margin available to open, collateral wei, including PM borrowable capacity."""
+    reg = v.reg
+    pools = v.cross_pools(acct)
+    key: str | int = perp.collateral.index if acct.mode.unified else perp.dex.name
+    pool = pools.get(key)
+    free = 0 if pool is None else pool.account_value - pool.im - v.order_margin(acct, key)
+    if acct.mode.unified:
+        free -= acct.spot_hold.get(perp.collateral.index, 0)
+    if acct.mode is Mode.PORTFOLIO and reg.borrowable(perp.collateral.index) is not None:
+        free += v.supplied(acct, perp.collateral.index)
+        tx = Tx(v.state)
+        free += min(ltv_borrow_capacity(v, acct, perp.collateral), borrow_headroom(tx, reg, acct, perp.collateral.index))
+        tx.rollback()
+    free = max(free, 0)
+    return free, free
+
+
+@view("activeAssetData")
+def active_asset_data(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
+    user = user_of(payload)
+    acct = account_or_empty(ex, user)
+    m = _market(ex, payload.get("coin"))
+    v = ex.valuer()
+    if isinstance(m, SpotPair):
+        px = _mid(ex, m.asset) or ex.state.prices.spot.get(m.index) or 0
+        quote_free = max(0, acct.spot.get(m.quote.index, 0) - acct.spot_hold.get(m.quote.index, 0))
+        base_free = max(0, acct.spot.get(m.base.index, 0) - acct.spot_hold.get(m.base.index, 0))
+        buy_sz = quote_free * PX_SCALE * 10**m.base.sz_decimals // (px * m.quote.unit) if px else 0
+        sell_sz = base_free // 10 ** (m.base.wei_decimals - m.base.sz_decimals)
+        return {"user": user, "coin": m.name, "leverage": {"type": "cross", "value": 1},
+                "maxTradeSzs": [fmt_units(buy_sz, m.sz_decimals), fmt_units(sell_sz, m.sz_decimals)],
+                "availableToTrade": [fmt_units(quote_free, m.quote.wei_decimals), fmt_units(base_free, m.base.wei_decimals)],
+                "markPx": fmt_px(px) if px else "0.0"}
+    lev = leverage_of(acct, m)
+    mark = ex.state.prices.mark.get(m.asset)
+    buy, sell = _available_perp(v, acct, m) if mark else (0, 0)
+    coll = m.collateral
+    szs = []
+    for side_free, is_buy in ((buy, True), (sell, False)):
+        if not mark:
+            szs.append("0.0")
+            continue
+        open_sz = side_free * lev.value * PX_SCALE * 10**m.sz_decimals // (mark * coll.unit)
+        pos = acct.positions.get(m.asset)
+        closable = abs(pos.szi) if pos is not None and pos.szi and (pos.szi > 0) != is_buy else 0
+        szs.append(fmt_units(open_sz + closable, m.sz_decimals))
+    leverage: dict[str, Any] = {"type": "cross" if lev.is_cross else "isolated", "value": lev.value}
+    pos = acct.positions.get(m.asset)
+    if not lev.is_cross and pos is not None:
+        leverage["rawUsd"] = fmt_units(pos.raw_usd, coll.wei_decimals)
+    return {"user": user, "coin": m.name, "leverage": leverage, "maxTradeSzs": szs,
+            "availableToTrade": [fmt_units(buy, coll.wei_decimals), fmt_units(sell, coll.wei_decimals)],
+            "markPx": fmt_px(mark) if mark else "0.0"}
+
+
+@view("userFees")
+def user_fees(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
+    acct = account_or_empty(ex, user_of(payload))
+    reg = ex.registry
+    cfg = reg.config.fees
+    master = ex.state.accounts.get(acct.master, acct) if acct.master else acct
+    volume = ex.valuer().weighted_volume(master, cfg.volume_window_days, cfg.spot_volume_weight)
+    perp = fee_rules.user_fee_rates(fee_rules.fee_tier(reg.perp_fee_tiers, volume))
+    spot = fee_rules.user_fee_rates(fee_rules.fee_tier(reg.spot_fee_tiers, volume))
+    daily = []
+    for day in sorted(master.volume_days):
+        p, s = master.volume_days[day]
+        daily.append({"date": day, "userCross": fmt_units(p + s, reg.quote.wei_decimals), "userAdd": "0.0",
+                      "exchange": "0.0"})
+    return {
+        "dailyUserVlm": daily,
+        "feeSchedule": {
+            "cross": fmt_decimal(reg.perp_fee_tiers[0].taker, 8),
+            "add": fmt_decimal(reg.perp_fee_tiers[0].maker, 8),
+            "spotCross": fmt_decimal(reg.spot_fee_tiers[0].taker, 8),
+            "spotAdd": fmt_decimal(reg.spot_fee_tiers[0].maker, 8),
+            "tiers": {"vip": [{"ntlCutoff": fmt_decimal(t.min_volume, 2), "cross": fmt_decimal(t.taker, 8),
+                               "add": fmt_decimal(t.maker, 8)} for t in reg.perp_fee_tiers]},
+        },
+        "userCrossRate": fmt_decimal(perp.taker, 8),
+        "userAddRate": fmt_decimal(perp.maker, 8),
+        "userSpotCrossRate": fmt_decimal(spot.taker, 8),
+        "userSpotAddRate": fmt_decimal(spot.maker, 8),
+        "activeReferralDiscount": "0.0",
+        "activeStakingDiscount": None,
+    }
+
+
+# ---------------------------------------------------------------------------- candles
+@view("candleSnapshot")
+def candle_snapshot(ex: Exchange, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    req = payload.get("req")
+    if not isinstance(req, dict):
+        raise InvalidAction("req", "expected {coin, interval, startTime, endTime}")
+    m = _market(ex, req.get("coin"), "req.coin")
+    interval = req.get("interval")
+    if interval not in INTERVALS_MS:
+        raise InvalidAction("req.interval", f"one of {', '.join(INTERVALS_MS)}")
+    step = INTERVALS_MS[interval]
+    start, end = req.get("startTime", 0), req.get("endTime")
+    candles: dict[int, dict[str, Any]] = {}
+    for t in ex.state.history.trades.get(m.name, []):
+        if t["time"] < start or (end is not None and t["time"] > end):
+            continue
+        open_t = t["time"] // step * step
+        px, sz = Fraction(t["px"]), Fraction(t["sz"])
+        c = candles.get(open_t)
+        if c is None:
+            candles[open_t] = {"t": open_t, "T": open_t + step - 1, "s": m.name, "i": interval, "o": px, "c": px,
+                               "h": px, "l": px, "v": sz, "n": 1}
+        else:
+            c["c"], c["h"], c["l"] = px, max(c["h"], px), min(c["l"], px)
+            c["v"] += sz
+            c["n"] += 1
+    out = []
+    for open_t in sorted(candles):
+        c = candles[open_t]
+        out.append({**c, **{k: fmt_decimal(c[k], 8) for k in ("o", "c", "h", "l", "v")}})
+    return out
+
