@@ -24,11 +24,12 @@ from .helpers import A, B, C
 TICK = 10**6
 USERS = st.sampled_from([A, B, C])
 DECISIONS = st.lists(
-    st.sampled_from([Decision.FILL, Decision.FILL, Decision.FILL, Decision.CANCEL_MAKER, Decision.STOP]),
+    st.sampled_from([Decision.FILL, Decision.FILL, Decision.FILL, Decision.CANCEL_MAKER, Decision.STOP])
+    | st.integers(1, 4),  # a partial fill of min(k, offered) lots
     max_size=5,
 )
 
-Decide = Callable[[int, int], Decision]
+Decide = Callable[[int, int], Decision | int]
 
 
 @dataclass
@@ -89,7 +90,8 @@ class Model:
                 continue
             fill = min(out.remaining, maker.sz)
             d = decide(maker.oid, fill)
-            if d is Decision.FILL:
+            if isinstance(d, int) or d is Decision.FILL:
+                fill = d if isinstance(d, int) else fill
                 maker.sz -= fill
                 out.remaining -= fill
                 out.fills.append((maker.oid, maker.px, fill, maker.sz == 0))
@@ -104,14 +106,15 @@ class Model:
         return out
 
 
-def decider(decisions: list[Decision]) -> Decide:
+def decider(decisions: list[Decision | int]) -> Decide:
     """The i-th callback call answers ``decisions[i % len]`` (always FILL for an empty list)."""
     calls = [0]
 
-    def decide(oid: int, fill_sz: int) -> Decision:
+    def decide(oid: int, fill_sz: int) -> Decision | int:
         i = calls[0]
         calls[0] += 1
-        return decisions[i % len(decisions)] if decisions else Decision.FILL
+        d = decisions[i % len(decisions)] if decisions else Decision.FILL
+        return min(d, fill_sz) if isinstance(d, int) else d
 
     return decide
 
@@ -142,7 +145,9 @@ class BookMachine(RuleBasedStateMachine):
         tif=st.sampled_from(["Gtc", "Gtc", "Ioc", "Alo"]),
         decisions=DECISIONS,
     )
-    def place(self, user: str, is_buy: bool, tick: int, sz: int, tif: str, decisions: list[Decision]) -> None:
+    def place(
+        self, user: str, is_buy: bool, tick: int, sz: int, tif: str, decisions: list[Decision | int]
+    ) -> None:
         oid, px = self._new_oid(), tick * TICK
         self.submitted[oid] = sz
         if tif == "Alo":  # §4: ALO is canceled instead of matching

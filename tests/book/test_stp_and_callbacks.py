@@ -105,3 +105,31 @@ def test_callback_that_cancels_maker_must_say_so() -> None:
 
     with pytest.raises(RuntimeError, match="on_match changed maker"):
         book.match(C, 10, True, px(100), 1, cancels_then_fill)
+
+
+def test_partial_fill_answer_keeps_maker_and_reoffers_it() -> None:
+    # A reduce-only maker that may only close 2 of its 5 lots: the engine answers 2, then cancels it.
+    book = book_with(order(1, A, False, "100", 5), order(2, B, False, "100", 5))
+    offers: list[tuple[int, int]] = []
+
+    def on_match(maker: RestingOrder, fill_sz: int) -> Decision | int:
+        offers.append((maker.oid, fill_sz))
+        if maker.oid == 1:
+            return 2 if len(offers) == 1 else Decision.CANCEL_MAKER
+        return Decision.FILL
+
+    r = book.match(C, 10, True, px(100), 6, on_match)
+    # offer 1: oid 1, min(6, 5) = 5 -> fill 2 (oid 1 keeps 3 at the head); offer 2: oid 1, min(4, 3) = 3
+    # -> canceled; offer 3: oid 2, min(4, 5) = 4 -> filled.
+    assert offers == [(1, 5), (1, 3), (2, 4)]
+    assert fills_of(r) == [(1, px(100), 2, False), (2, px(100), 4, False)]
+    assert [o.oid for o in r.canceled_by_callback] == [1] and r.remaining_sz == 0
+    book.assert_consistent()
+
+
+@pytest.mark.parametrize("answer", [0, 6, -1, True, "fill"])
+def test_bad_partial_fill_answer(answer: object) -> None:
+    book = book_with(order(1, A, False, "100", 5))
+    with pytest.raises(RuntimeError, match="partial fill"):
+        book.match(C, 10, True, px(100), 5, lambda m, f: answer)  # type: ignore[arg-type,return-value]
+    assert book.get(1).sz == 5  # type: ignore[union-attr]

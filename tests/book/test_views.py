@@ -54,7 +54,9 @@ def test_impact_ask_by_hand() -> None:
     #   level 101: 2.00 x 101 = 202 >= 150, so take 150/101 units there.
     #   base bought = 1 + 150/101 = 251/101; average = 250 / (251/101) = 25250/251 = 100.597609561752...
     #   in 1e-8 units 10_059_760_956.175..., a buy rounds up: 10_059_760_957.
-    book = book_with(order(1, A, False, "100", 100), order(2, B, False, "101", 200), order(3, C, False, "102", 500))
+    book = book_with(
+        order(1, A, False, "100", 100), order(2, B, False, "101", 200), order(3, C, False, "102", 500)
+    )
     assert book.impact_price(True, 250 * USDC, 2, 8) == 10_059_760_957
     assert frac_ceil(Fraction(25250, 251) * PX_SCALE) == 10_059_760_957
 

@@ -279,11 +279,9 @@ def test_faq_partial_and_full_borrow_liquidation_thresholds() -> None:
     assert pm.borrow_health(Fraction(250), Fraction(500), ltv, half, two_thirds) == "healthy"
 
 
-def test_faq_borrow_liquidation_examples_through_the_engine() -> None:
-    """The same FAQ account in the engine (pre-alpha: HYPE the only collateral at LTV 0.5). The
-    borrowed $250 is spent (on UBTC, not collateral there), so the account holds 10 HYPE and owes $250:
-    PMR = (20 + 250) / (10 x px x 0.75) -> liquidatable at $33 (1.0909) and $30 (1.2); health reads
-    marketLiquidatable (partial takeover) at $33 and backstopLiquidatable (full) at $30."""
+def _faq_account() -> Exchange:
+    """The FAQ account (pre-alpha: HYPE the only collateral at LTV 0.5): 10 HYPE, $250 borrowed at
+    $50 and spent on UBTC (not collateral there), so the account holds 10 HYPE and owes $250."""
     ex = _faq_exchange("hyperliquid-prealpha")
     ex.apply(A.SetPrices(oracle={"HYPE": "50"}, spot={"@107": "50", "@142": "100000"}), at=1000)
     fund_lender(ex, "1000")
@@ -292,15 +290,50 @@ def test_faq_borrow_liquidation_examples_through_the_engine() -> None:
     ex.apply(A.Deposit(user=BOB, token="UBTC", amount=D("0.0025")))
     ex.apply(A.SettleFill(buyer=ALICE, seller=BOB, asset="@142", sz=D("0.0025"), px=D(100000)))
     spot = ex.info({"type": "spotClearinghouseState", "user": ALICE})
-    assert Decimal(spot["portfolioMarginRatio"]) == Decimal(270) / Decimal(375)  # 0.72 at $50
+    assert Decimal(spot["portfolioMarginRatio"]) == Decimal(270) / Decimal(375)  # (20 + 250) / (500 x 0.75)
+    return ex
+
+
+def test_faq_partial_borrow_liquidation_at_33() -> None:
+    """research §3.6-§3.7 at $33: PMR = 270 / (330 x 0.75) = 1.0909 > 0.95, debt $250 between the partial
+    ($247.50) and full ($275) thresholds -> the backstop takes 20% of the debt at a time. Collateral is
+    taken at oracle x (LTV + 2) / 3 = 33 x 5/6: step 1 moves $50 of debt and 50 / (330 x 5/6) = 2/11 of
+    the HYPE; step 2 moves $40 and 40 / (270 x 5/6) = 8/45 of what is left; steps go on until PMR <= 0.95."""
+    ex = _faq_account()
     ex.apply(A.SetPrices(oracle={"HYPE": "33"}, spot={"@107": "33"}))
+    steps = [r for r in ex.state.history.liquidations[ALICE] if r["kind"] == "pmTakeover"]
+    # step 1 starts in the partial band; after it the debt (200) is under the partial threshold (202.5)
+    # but the PMR, with its 20 USDC offset, is still above 0.95, so 20% steps go on (research §3.7)
+    assert steps[0]["health"] == "partial" and steps[1]["health"] == "healthy"
+    assert [s["debtShare"] for s in steps] == ["1/5"] * len(steps)
+    assert steps[0]["collateralShare"] == "2/11"
+    # 8/45 up to the wei rounding of step 1 (the moved collateral basis rounds up, against the user)
+    assert abs(Fraction(steps[1]["collateralShare"]) - Fraction(8, 45)) < Fraction(1, 10**8)
+    v = ex.valuer()
+    alice = ex.state.accounts[ALICE]
+    debt = Fraction(v.borrowed(alice, 0), 10**8)
+    assert abs(debt - 250 * Fraction(4, 5) ** len(steps)) < Fraction(1, 10**6)
     spot = ex.info({"type": "spotClearinghouseState", "user": ALICE})
-    assert Decimal(spot["portfolioMarginRatio"]) == Decimal("1.0909090909")  # 270 / 247.5
-    assert ex.info({"type": "borrowLendUserState", "user": ALICE})["health"] == "marketLiquidatable"
+    assert Decimal(spot["portfolioMarginRatio"]) <= Decimal("0.95")
+    assert ex.info({"type": "borrowLendUserState", "user": ALICE})["health"] == "healthy"
+    backstop = ex.state.accounts[ex.registry.pm.backstop_address]  # type: ignore[union-attr]
+    assert v.borrowed(backstop, 0) + v.borrowed(alice, 0) >= 250 * 10**8  # debt moved, not erased
+
+
+def test_faq_full_borrow_liquidation_at_30() -> None:
+    """research §3.6 at $30: the full threshold $300 x (0.5 + 0.5 x 2/3) = $250.00 is reached, so the
+    backstop takes all 10 HYPE and the whole $250 debt; the user keeps the UBTC it bought."""
+    ex = _faq_account()
     ex.apply(A.SetPrices(oracle={"HYPE": "30"}, spot={"@107": "30"}))
-    spot = ex.info({"type": "spotClearinghouseState", "user": ALICE})
-    assert Decimal(spot["portfolioMarginRatio"]) == Decimal("1.2")  # 270 / 225
-    assert ex.info({"type": "borrowLendUserState", "user": ALICE})["health"] == "backstopLiquidatable"
+    steps = [r for r in ex.state.history.liquidations[ALICE] if r["kind"] == "pmTakeover"]
+    assert len(steps) == 1 and steps[0]["health"] == "full" and steps[0]["debtShare"] == "1"
+    v = ex.valuer()
+    alice = ex.state.accounts[ALICE]
+    assert v.borrowed(alice, 0) == 0 and v.supplied(alice, 150) == 0
+    assert alice.spot[197] == 25_000_000  # 0.0025 UBTC stays with the user
+    backstop = ex.state.accounts[ex.registry.pm.backstop_address]  # type: ignore[union-attr]
+    assert v.supplied(backstop, 150) == 10 * 10**8
+    assert v.borrowed(backstop, 0) == 250 * 10**8
 
 
 # --------------------------------------------------------------------------- §3.8 carry trade

@@ -42,8 +42,8 @@ from netclear.errors import InvalidAction, InvalidAmount, UnknownEntity
 
 __all__ = ["Decision", "Fill", "L2Level", "MatchResult", "OnMatch", "OrderBook", "RestingOrder"]
 
-OnMatch = Callable[[RestingOrder, int], Decision]
-"""``on_match(maker, fill_sz) -> Decision``, asked before each trade (see :meth:`OrderBook.match`)."""
+OnMatch = Callable[[RestingOrder, int], Decision | int]
+"""``on_match(maker, fill_sz) -> Decision | int``, asked before each trade (see :meth:`OrderBook.match`)."""
 
 
 class OrderBook:
@@ -216,12 +216,16 @@ class OrderBook:
 
         * same address as the taker: expired, no trade (self-trade prevention, §4), matching goes on;
         * otherwise ``on_match(maker, fill_sz)`` decides, with ``fill_sz = min(remaining, maker.sz)``:
-          ``FILL`` trades at the maker's price, ``CANCEL_MAKER`` removes the maker untraded (e.g. its
-          margin no longer holds, §1.2) and goes on, ``STOP`` ends matching. ``None`` fills everything.
+          ``FILL`` trades ``fill_sz`` at the maker's price; an ``int`` ``k`` with ``0 < k <= fill_sz``
+          trades only ``k`` lots (e.g. a reduce-only maker that may close less), the maker keeping the
+          rest and its place, so it is offered again while the taker has size; ``CANCEL_MAKER`` removes
+          the maker untraded (e.g. its margin no longer holds, §1.2) and goes on; ``STOP`` ends matching.
+          ``None`` fills everything.
 
         The taker itself never rests here; the caller rests or drops ``remaining_sz`` by its TIF. The book
         is consistent before each callback, which may cancel or reduce *other* orders but must leave the
-        maker alone (answer ``CANCEL_MAKER`` instead).
+        maker alone (answer ``CANCEL_MAKER``, or a smaller size, instead); a callback that breaks this
+        contract raises ``RuntimeError``.
         """
         check_px(limit_px, "limit_px")
         check_sz(sz, "sz")
@@ -243,28 +247,32 @@ class OrderBook:
             maker_sz = maker.sz
             fill_sz = remaining if remaining < maker_sz else maker_sz
             decision = FILL if on_match is None else on_match(maker, fill_sz)
-            if decision is FILL:
-                if maker.sz != maker_sz or orders.get(maker.oid) is not maker:
-                    raise RuntimeError(f"on_match changed maker order {maker.oid} and then answered FILL")
-                remaining -= fill_sz
-                level.total_sz -= fill_sz
-                if fill_sz == maker_sz:
-                    maker.sz = 0
-                    del level.orders[maker.oid]
-                    if not level.orders:
-                        side.drop_level(level.px)
-                    self._unindex(maker)
-                    fills.append(Fill(maker, taker_user, taker_oid, level.px, fill_sz, True))
-                else:
-                    maker.sz = maker_sz - fill_sz
-                    fills.append(Fill(maker, taker_user, taker_oid, level.px, fill_sz, False))
-            elif decision is Decision.CANCEL_MAKER:
-                if orders.get(maker.oid) is maker:
-                    self._remove(maker)
-                result.canceled_by_callback.append(maker)
+            if decision is not FILL:
+                if decision is Decision.CANCEL_MAKER:
+                    if orders.get(maker.oid) is maker:
+                        self._remove(maker)
+                    result.canceled_by_callback.append(maker)
+                    continue
+                if decision is Decision.STOP:
+                    result.stopped = True
+                    break
+                if type(decision) is not int or not 0 < decision <= fill_sz:
+                    raise RuntimeError(f"on_match answered {decision!r}; a partial fill is 1..{fill_sz} lots")
+                fill_sz = decision
+            if maker.sz != maker_sz or orders.get(maker.oid) is not maker:
+                raise RuntimeError(f"on_match changed maker order {maker.oid} and then answered a fill")
+            remaining -= fill_sz
+            level.total_sz -= fill_sz
+            if fill_sz == maker_sz:
+                maker.sz = 0
+                del level.orders[maker.oid]
+                if not level.orders:
+                    side.drop_level(level.px)
+                self._unindex(maker)
+                fills.append(Fill(maker, taker_user, taker_oid, level.px, fill_sz, True))
             else:
-                result.stopped = True
-                break
+                maker.sz = maker_sz - fill_sz
+                fills.append(Fill(maker, taker_user, taker_oid, level.px, fill_sz, False))
         result.remaining_sz = remaining
         return result
 

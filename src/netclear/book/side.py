@@ -3,10 +3,12 @@
 Price-time priority (research/hyperliquid.md §4 "Matching"): better price first, then earlier arrival.
 
 * The price index is a plain ascending ``list`` of keys kept with :mod:`bisect`, best price **last**:
-  the key is ``px`` for bids and ``-px`` for asks. Taking or emptying the best level is ``list.pop()``;
-  adding a level is a binary search plus a short ``memmove`` (short because new levels cluster near the
-  top of the book, i.e. near the end of the list). Measured faster than ``sortedcontainers.SortedList``
-  and a lazy-deletion heap for books of 10k orders (benchmarks/bench_book.py).
+  the key is ``px`` for bids and ``-px`` for asks. Reading, taking or emptying the best level is O(1)
+  (``keys[-1]``, ``list.pop()``); a new level is a binary search plus a ``memmove`` of the keys better
+  than it, which is short because new levels cluster near the top of the book. Measured with
+  benchmarks/bench_book.py against a ``sortedcontainers.SortedList`` index: 1.2-1.5x on adds and
+  matches for 10k orders; SortedList only wins (about 1.5x) when 100k orders each open a level at a
+  random depth. A lazy-deletion heap inserts faster but must sort for every L2 / impact-price walk.
 * Each level is an :class:`~collections.OrderedDict` ``oid -> order`` in arrival order: O(1) append,
   O(1) removal by oid anywhere in the queue, O(1) access to the head.
 """
@@ -29,10 +31,6 @@ class PriceLevel:
         self.px = px
         self.orders: OrderedDict[int, RestingOrder] = OrderedDict()
         self.total_sz = 0
-
-    def head(self) -> RestingOrder:
-        """The order with time priority at this price."""
-        return next(iter(self.orders.values()))
 
 
 class BookSide:

@@ -46,10 +46,11 @@ class Decision(Enum):
 
     The clearinghouse re-checks the resting side's margin "at the matching of each order"
     (research §1.2, GitBook ``hypercore/order-book``); an order that fails is removed without trading.
+    The callback may also answer a plain ``int``: a partial fill of that many lots (see ``match``).
     """
 
     FILL = "fill"
-    """Trade ``fill_sz`` at the maker's price."""
+    """Trade the offered ``fill_sz`` at the maker's price."""
     CANCEL_MAKER = "cancel_maker"
     """Remove the resting order without trading and go on matching."""
     STOP = "stop"

@@ -28,6 +28,7 @@ from netclear.engine.solvency import rebalance
 from netclear.engine.state import Account, ExchangeState, Mode, OrderInfo
 from netclear.engine.tx import Tx
 from netclear.errors import InvalidAction, NetclearError
+from netclear.liquidation import engine as liquidation_engine
 from netclear.markets.registry import Registry
 
 Handler = Callable[[Ctx, Any], None]
@@ -87,6 +88,7 @@ class Exchange:
             before = self._free_snapshot(ctx, action)
             handler(ctx, action)
             self._after(ctx, action, before)
+            liquidation_engine.run(ctx, self._liquidation_candidates(ctx, action))
         except NetclearError:
             tx.rollback()
             raise
@@ -135,13 +137,34 @@ class Exchange:
             market_clock.sample_premiums(ctx, at)
             state.time_ms = at
             orders.run_scheduled_cancels(ctx, at)
+            liquidation_engine.run_backstop_twap(ctx, at)
             for acct in sorted(tx.touched_pm_accounts(), key=lambda a: a.address):
                 rebalance(tx, self.registry, acct, gains={})
+            if at // hour > (at - 1) // hour or tx.touched_accounts():
+                liquidation_engine.run(ctx, {a.address for a in tx.touched_accounts() if a.positions or a.borrow_basis})
         except Exception:
             tx.rollback()
             raise
         for kind, user, record in ctx.records:
             self.state.history.add(kind, user, record)
+
+    def _liquidation_candidates(self, ctx: Ctx, action: A.Action) -> set[str]:
+        """Accounts whose equity the action may have lowered: holders of repriced assets (and PM
+        borrowers whose collateral was repriced) after a price update, else the accounts it touched."""
+        if isinstance(action, A.SetPrices):
+            reg = self.registry
+            assets = {reg.perp(k).asset for k in (*action.oracle, *action.marks)}
+            tokens = {t.index for t in reg.tokens.values()
+                      if (t.perp is not None and reg.perp(t.perp).asset in assets)
+                      or (t.spot_pair is not None and reg.spot_pairs[t.spot_pair].name in action.spot)}
+            out = set()
+            for address, acct in self.state.accounts.items():
+                if any(a in assets for a in acct.positions) or (
+                    acct.borrow_basis and (tokens & set(acct.supply_basis) or action.usdc_oracle is not None)
+                ):
+                    out.add(address)
+            return out
+        return {a.address for a in ctx.tx.touched_accounts() if a.positions or a.borrow_basis}
 
     def _pm_accounts(self, ctx: Ctx, action: A.Action) -> list[Account]:
         if isinstance(action, _GLOBAL_ACTIONS):

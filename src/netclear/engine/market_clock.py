@@ -39,6 +39,7 @@ def update_marks(ctx: Ctx, oracle: dict[int, int], explicit: dict[int, int]) -> 
     changed: set[int] = set()
     for asset in sorted(set(oracle) | set(explicit)):
         before = prices.mark.get(asset)
+        market_state(ctx, asset).prev_mark = before
         if asset in explicit:
             prices.mark[asset] = explicit[asset]
         else:

@@ -255,6 +255,8 @@ class MarketState:
     day_base_vlm: int = 0
     open_interest: int = 0
     """Lots held long (equal to lots held short)."""
+    prev_mark: int | None = None
+    """The mark before the latest update: auto-deleveraging fills there (research §2.5)."""
 
 
 @dataclass(slots=True)
@@ -271,6 +273,8 @@ class History:
     """Per coin: public trades (``trades`` channel, candles)."""
     funding_rates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """Per coin: hourly funding (``fundingHistory``)."""
+    liquidations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Per user: liquidation events with their loss waterfall (every amount lands in a named account)."""
 
     def add(self, kind: str, user: str, record: dict[str, Any]) -> None:
         book: dict[str, list[dict[str, Any]]] = getattr(self, kind)
@@ -296,4 +300,7 @@ class ExchangeState:
     markets: dict[int, MarketState] = field(default_factory=dict)
     scheduled_cancels: dict[str, int] = field(default_factory=dict)
     last_funding_hour: int = 0
+    liquidation_cooldown: dict[str, int] = field(default_factory=dict)
+    """User -> time of the last partial liquidation (30 s cooldown, research §2.2)."""
+    last_twap_ms: int = 0
     history: History = field(default_factory=History)

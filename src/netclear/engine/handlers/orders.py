@@ -407,7 +407,8 @@ def _match(ctx: Ctx, acct: Account, p: Parsed, oid: int, sz: int, info: OrderInf
     m = p.market
     state = {"left": sz, "filled": 0, "quote": 0}
 
-    def on_match(maker: RestingOrder, fill_sz: int) -> Decision:
+    def on_match(maker: RestingOrder, offered: int) -> Decision | int:
+        fill_sz = offered
         maker_acct = tx.account(maker.user)
         minfo = maker.tag if isinstance(maker.tag, OrderInfo) else OrderInfo()
         if maker.reduce_only and isinstance(m, Perp):
@@ -416,8 +417,6 @@ def _match(ctx: Ctx, acct: Account, p: Parsed, oid: int, sz: int, info: OrderInf
                 _drop(ctx, maker_acct, maker, minfo, "reduceOnlyCanceled")
                 return Decision.CANCEL_MAKER
             fill_sz = min(fill_sz, closable)
-            if fill_sz < maker.sz:
-                book.reduce(maker.oid, fill_sz) if False else None
         sp = tx.savepoint()
         _release_part(acct, m.asset, p.is_buy, info, fill_sz, state["left"])
         _release_part(maker_acct, m.asset, maker.is_buy, minfo, fill_sz, maker.sz)
@@ -443,7 +442,9 @@ def _match(ctx: Ctx, acct: Account, p: Parsed, oid: int, sz: int, info: OrderInf
             maker_acct.open_orders -= 1
             record_status(ctx, maker.user, {**_resting_json(ctx, maker), "sz": "0.0"}, "filled")
             _activate_children(ctx, maker.oid)
-        return Decision.FILL
+            return Decision.FILL
+        # a reduce-only maker cut to its position trades only that part and keeps its place
+        return Decision.FILL if fill_sz == offered else fill_sz
 
     result = book.match(acct.address, oid, p.is_buy, p.px, sz, on_match)
     for expired in result.expired:
