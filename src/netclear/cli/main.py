@@ -80,6 +80,61 @@ def margin(
 
 
 @app.command()
+def serve(
+    preset: Annotated[str, typer.Option(help="bundled preset name or TOML path (ignored for an existing log)")] = "hyperliquid",
+    db: Annotated[str, typer.Option(help="action log: a SQLite file, or postgresql://...")] = "netclear.sqlite",
+    host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port (the SDK's LOCAL_API_URL uses 3001)")] = 3001,
+    chain: Annotated[str, typer.Option(help="signature chain: Testnet (what the SDK signs for local URLs) or Mainnet")] = "Testnet",
+    operator_token: Annotated[str | None, typer.Option(help="bearer token for /operator/* (default: random, printed)")] = None,
+    demo: Annotated[bool, typer.Option(help="run a demo price feed and market maker")] = False,
+) -> None:
+    """Run the exchange: Hyperliquid-compatible /info, /exchange and /ws over a durable action log."""
+    import uvicorn
+
+    from netclear.api.server import create_app
+    from netclear.ledger.node import Node, open_log
+
+    log = open_log(db)
+    existing = log.get_meta("config") is not None
+    node = Node(None if existing else preset, log)
+    if chain not in ("Testnet", "Mainnet"):
+        raise typer.BadParameter("chain must be Testnet or Mainnet")
+    app_ = create_app(node, chain=chain, operator_token=operator_token)  # type: ignore[arg-type]
+    console.print(f"netclear {node.config.preset.name}: log {db} at seq {node.seq} (replayed {node.replayed}), "
+                  f"state {node.exchange.state_hash()[:16]}")
+    console.print(f"API http://{host}:{port}  (info, exchange, ws)  operator token: {app_.state.operator_token}")
+    if demo:
+        from netclear.api.demo import DemoMarket
+
+        DemoMarket(node, app_.state.writer).start()
+        console.print("demo price feed and market maker running")
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+@app.command()
+def replay(
+    db: Annotated[str, typer.Option(help="action log: a SQLite file, or postgresql://...")] = "netclear.sqlite",
+    full: Annotated[bool, typer.Option(help="ignore snapshots and replay from the first action")] = False,
+) -> None:
+    """Re-derive the state from the action log and print its sequence number and state hash."""
+    import time
+
+    from netclear.ledger.node import open_log
+    from netclear.ledger.node import replay as do_replay
+
+    start = time.perf_counter()
+    try:
+        exchange, seq = do_replay(None, open_log(db), from_snapshot=not full)
+    except NetclearError as exc:
+        console.print(f"[red]error[/red] {exc.field}: {exc.rule}")
+        raise typer.Exit(2) from None
+    took = time.perf_counter() - start
+    print(json.dumps({"seq": seq, "time": exchange.state.time_ms, "stateHash": exchange.state_hash(),
+                      "seconds": round(took, 3)}))
+
+
+@app.command()
 def presets() -> None:
     """List the bundled configuration presets."""
     from netclear.config import available_presets, load_preset

@@ -95,6 +95,18 @@ class UpdateIsolatedMargin(Action, tag="updateIsolatedMargin"):
     amount: Decimal
 
 
+class ApproveAgent(Action, tag="approveAgent"):
+    """Approve an API wallet (agent) to sign L1 actions for ``user`` (research §3.9; ecosystem §2).
+
+    One unnamed agent per user (a new one replaces it) and up to three named ones.
+    """
+
+    user: str
+    agent: str
+    name: str | None = None
+    valid_until: int | None = None
+
+
 # ---------------------------------------------------------------------------- lending
 class BorrowLend(Action, tag="borrowLend"):
     """``borrowLend`` (research §3.9): supply / withdraw / borrow / repay; ``amount`` None = all."""

@@ -44,6 +44,7 @@ HANDLERS: dict[type[A.Action], Handler] = {
     A.SetAbstraction: modes.set_abstraction,
     A.UpdateLeverage: modes.update_leverage,
     A.UpdateIsolatedMargin: modes.update_isolated_margin,
+    A.ApproveAgent: modes.approve_agent,
     A.BorrowLend: lending_actions.borrow_lend,
     A.SettleFill: trading.settle_fill,
     A.SetPrices: prices.set_prices,
@@ -126,6 +127,10 @@ class Exchange:
         state = self.state
         try:
             hour = 3_600_000
+            if state.time_ms == 0:
+                # genesis: nothing existed before the first action, so no past hour is owed anything
+                state.last_funding_hour = state.last_index_hour = at // hour
+                state.time_ms = at // hour * hour
             for h in range(state.time_ms // hour + 1, at // hour + 1):
                 boundary = h * hour
                 state.time_ms = boundary
@@ -246,6 +251,7 @@ def canonical_state(state: ExchangeState) -> bytes:
         "markets": {k: state.markets[k] for k in sorted(state.markets)},
         "scheduled_cancels": state.scheduled_cancels,
         "last_funding_hour": state.last_funding_hour,
+        "agents": state.agents,
     }
     return msgspec.json.encode(msgspec.to_builtins(core, str_keys=True, enc_hook=_plain), order="sorted")
 

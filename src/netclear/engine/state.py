@@ -300,6 +300,8 @@ class ExchangeState:
     markets: dict[int, MarketState] = field(default_factory=dict)
     scheduled_cancels: dict[str, int] = field(default_factory=dict)
     last_funding_hour: int = 0
+    agents: dict[str, tuple[str, str | None, int | None]] = field(default_factory=dict)
+    """Agent address -> (user, name, valid until ms) for API wallets (approveAgent)."""
     liquidation_cooldown: dict[str, int] = field(default_factory=dict)
     """User -> time of the last partial liquidation (30 s cooldown, research §2.2)."""
     last_twap_ms: int = 0

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from netclear.engine import lending
-from netclear.engine.actions import SetAbstraction, UpdateIsolatedMargin, UpdateLeverage
+from netclear.engine.actions import ApproveAgent, SetAbstraction, UpdateIsolatedMargin, UpdateLeverage
 from netclear.engine.availability import transfer_requirement
-from netclear.engine.context import Ctx
+from netclear.engine.context import Ctx, normalize_address
 from netclear.engine.solvency import require_margin
 from netclear.engine.state import Account, LeverageSetting, Mode, Position
 from netclear.errors import InsufficientMargin, InvalidAction, ModeError
@@ -170,3 +170,29 @@ def _move_from_pool(acct: Account, perp: Perp, pos: Position, amount: int) -> No
     else:
         t = perp.collateral.index
         acct.spot[t] = acct.spot.get(t, 0) - amount
+
+
+# ---------------------------------------------------------------------------- API wallets
+MAX_NAMED_AGENTS = 3
+
+
+def approve_agent(ctx: Ctx, a: ApproveAgent) -> None:
+    acct = ctx.existing_account(a.user)
+    agent = normalize_address(a.agent, "agent")
+    if agent == acct.address:
+        raise InvalidAction("agent", "an account cannot be its own agent")
+    if agent in ctx.state.accounts and not ctx.state.agents.get(agent):
+        raise InvalidAction("agent", "the agent address already holds an account")
+    name = (a.name or "").strip() or None
+    owner = ctx.state.agents.get(agent)
+    if owner is not None and owner[0] != acct.address:
+        raise InvalidAction("agent", "the agent is approved for another user")
+    # work on a copy so a rejection leaves the registry untouched
+    agents = {k: v for k, v in ctx.state.agents.items() if not (v[0] == acct.address and v[1] == name)}
+    agents.pop(agent, None)
+    if name is not None and sum(1 for v in agents.values() if v[0] == acct.address and v[1] is not None) >= MAX_NAMED_AGENTS:
+        raise InvalidAction("name", f"at most {MAX_NAMED_AGENTS} named agents")
+    agents[agent] = (acct.address, name, a.valid_until)
+    ctx.state.agents.clear()
+    ctx.state.agents.update(agents)
+    ctx.emit("approveAgent", acct.address, agent=agent, name=name)

@@ -1,0 +1,204 @@
+"""The Hyperliquid-compatible HTTP and websocket API (FastAPI), served by ``netclear serve``.
+
+* ``POST /info``: every view of the engine (:mod:`netclear.views`), Hyperliquid's JSON.
+* ``POST /exchange``: signed actions (:mod:`netclear.api.auth`), answered as the exchange endpoint
+  does: ``{"status": "ok", "response": ...}`` or ``{"status": "err", "response": "<message>"}``.
+* ``/ws``: ``subscribe`` / ``unsubscribe`` / ``ping`` (:mod:`netclear.api.ws`).
+* ``/operator/*``: what the bridge and the oracle do on the real exchange (deposit, prices, time,
+  snapshot), on loopback only and behind a bearer token (docs/api.md).
+
+The official ``hyperliquid-python-sdk`` talks to it unchanged at ``http://127.0.0.1:3001``; for any
+non-mainnet URL the SDK signs as testnet, which is this server's default chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import secrets
+from decimal import Decimal
+from typing import Any
+
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from netclear.api import auth, wire
+from netclear.api.writer import Writer
+from netclear.api.ws import Hub
+from netclear.engine import actions as A
+from netclear.errors import NetclearError
+from netclear.ledger.node import Node, Outcome
+
+
+class ApiError(BaseModel):
+    code: int
+    msg: str
+    data: Any = None
+
+
+class DepositRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user: str
+    amount: str
+    token: str = "USDC"
+
+
+class PricesRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    oracle: dict[str, str] = Field(default_factory=dict)
+    marks: dict[str, str] = Field(default_factory=dict)
+    spot: dict[str, str] = Field(default_factory=dict)
+    usdcOracle: str | None = None
+
+
+class TimeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    advanceMs: int = Field(ge=0)
+
+
+def _client_error(status: int, msg: str, data: Any = None) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"code": status, "msg": msg, "data": data})
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host is None:
+        return False
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host in ("localhost", "testclient")
+
+
+def create_app(node: Node, *, chain: auth.Chain = auth.DEFAULT_CHAIN, operator_token: str | None = None) -> FastAPI:
+    app = FastAPI(title="netclear", version="0.1.0",
+                  description="Hyperliquid-compatible exchange API over the netclear clearinghouse")
+    hub = Hub(node)
+    writer = Writer(node, on_commit=hub.notify)
+    token = operator_token or secrets.token_hex(16)
+    app.state.node = node
+    app.state.writer = writer
+    app.state.hub = hub
+    app.state.operator_token = token
+
+    @app.on_event("startup")
+    async def _start() -> None:
+        hub.start(asyncio.get_running_loop())
+
+    @app.on_event("shutdown")
+    async def _stop() -> None:
+        writer.stop()
+        await hub.stop()
+
+    # ------------------------------------------------------------------ /info
+    @app.post("/info", responses={422: {"model": ApiError}})
+    def info(payload: dict[str, Any]) -> Any:
+        try:
+            return node.read(lambda ex: ex.info(payload))
+        except NetclearError as exc:
+            return _client_error(422, f"{exc.field}: {exc.rule}")
+
+    # ------------------------------------------------------------------ /exchange
+    @app.post("/exchange", responses={422: {"model": ApiError}})
+    async def exchange(request: Request) -> Any:
+        raw = await request.body()
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return _client_error(422, "Failed to deserialize the JSON body")
+        if not isinstance(body, dict):
+            return _client_error(422, "body must be a JSON object")
+        loop = asyncio.get_running_loop()
+        try:
+            result, action = await loop.run_in_executor(None, _authenticate, node, body, chain)
+        except NetclearError as exc:
+            return wire.err_response(f"{exc.rule}" if exc.field in ("signature", "body") else f"{exc.field}: {exc.rule}")
+        try:
+            outcome: Outcome = await asyncio.wrap_future(writer.submit(action, result.signer, result.nonce))
+        except NetclearError as exc:
+            return wire.err_response(f"{exc.field}: {exc.rule}")
+        if outcome.error is not None:
+            return wire.err_response(f"{outcome.error.rule}")
+        assert outcome.events is not None
+        return wire.ok_response(result.action.get("type", ""), outcome.events)
+
+    # ------------------------------------------------------------------ /ws
+    @app.websocket("/ws")
+    async def ws(socket: WebSocket) -> None:
+        await hub.serve(socket)
+
+    # ------------------------------------------------------------------ /operator
+    def _operator(request: Request) -> JSONResponse | None:
+        client = request.client.host if request.client else None
+        if not _is_loopback(client):
+            return _client_error(403, "operator API is available on loopback only")
+        header = request.headers.get("authorization", "")
+        if not secrets.compare_digest(header, f"Bearer {token}"):
+            return _client_error(401, "missing or wrong operator token")
+        return None
+
+    async def _submit(action: A.Action) -> Any:
+        outcome: Outcome = await asyncio.wrap_future(writer.submit(action))
+        if outcome.error is not None:
+            return _client_error(422, f"{outcome.error.field}: {outcome.error.rule}")
+        return {"status": "ok", "seq": outcome.seq, "time": outcome.time_ms}
+
+    @app.post("/operator/deposit")
+    async def deposit(req: DepositRequest, request: Request) -> Any:
+        denied = _operator(request)
+        if denied is not None:
+            return denied
+        return await _submit(A.Deposit(user=req.user, amount=Decimal(req.amount), token=req.token))
+
+    @app.post("/operator/prices")
+    async def prices(req: PricesRequest, request: Request) -> Any:
+        denied = _operator(request)
+        if denied is not None:
+            return denied
+        try:
+            action = A.SetPrices(
+                oracle={k: Decimal(v) for k, v in req.oracle.items()},
+                marks={k: Decimal(v) for k, v in req.marks.items()},
+                spot={k: Decimal(v) for k, v in req.spot.items()},
+                usdc_oracle=Decimal(req.usdcOracle) if req.usdcOracle is not None else None,
+            )
+        except ArithmeticError:
+            return _client_error(422, "prices must be decimal strings")
+        return await _submit(action)
+
+    @app.post("/operator/time")
+    async def advance(req: TimeRequest, request: Request) -> Any:
+        denied = _operator(request)
+        if denied is not None:
+            return denied
+        node.clock_offset_ms += req.advanceMs
+        return await _submit(A.AdvanceTime())
+
+    @app.post("/operator/snapshot")
+    async def snapshot(request: Request) -> Any:
+        denied = _operator(request)
+        if denied is not None:
+            return denied
+        snap = await asyncio.get_running_loop().run_in_executor(None, node.snapshot)
+        return {"status": "ok", "seq": snap.seq, "stateHash": snap.state_hash}
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "seq": node.seq, "stateHash": node.read(lambda ex: ex.state_hash())}
+
+    return app
+
+
+def _authenticate(node: Node, body: dict[str, Any], chain: auth.Chain) -> tuple[auth.AuthResult, A.Action]:
+    """Recover the signer and translate the action (request thread; the writer re-checks the nonce)."""
+
+    def lookups(ex: Any) -> tuple[dict[str, tuple[str, int | None]], dict[str, str]]:
+        agents = {a: (u, until) for a, (u, _name, until) in ex.state.agents.items()}
+        vaults = {addr: acct.master for addr, acct in ex.state.accounts.items() if acct.master}
+        return agents, vaults
+
+    agents, vaults = node.read(lookups)
+    result = auth.verify_request(body, chain=chain, now_ms=node.now(), nonce_store=node.nonces,
+                                 agents=agents, vaults=vaults)
+    return result, wire.to_engine(node.exchange.registry, result.action, result.account)
