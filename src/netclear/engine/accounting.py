@@ -367,13 +367,14 @@ class Valuer:
 
     def weighted_volume(self, acct: Account, days: int, spot_weight: Fraction | Decimal) -> Fraction:
         """14-day weighted volume (perps + 2 x spot) in USDC, research §4 Fees."""
-        spot_weight = Fraction(spot_weight)
+        weight = Fraction(spot_weight)
         today = self.state.time_ms // 86_400_000
-        total = Fraction(0)
+        perp_total = spot_total = 0
         for day, (perp_v, spot_v) in acct.volume_days.items():
             if today - days < day <= today:
-                total += Fraction(perp_v) + spot_weight * spot_v
-        return total / self.reg.quote.unit
+                perp_total += perp_v
+                spot_total += spot_v
+        return (perp_total + weight * spot_total) / self.reg.quote.unit
 
 
 def px_fraction(px: int) -> Fraction:

@@ -29,6 +29,8 @@ class Ctx:
     reg: Registry
     events: list[Event] = field(default_factory=list)
     records: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    at_risk: set[str] = field(default_factory=set)
+    """Accounts whose equity or margin the action may have lowered: the liquidation candidates."""
 
     @property
     def state(self) -> ExchangeState:

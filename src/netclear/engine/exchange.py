@@ -169,7 +169,10 @@ class Exchange:
                 ):
                     out.add(address)
             return out
-        return {a.address for a in ctx.tx.touched_accounts() if a.positions or a.borrow_basis}
+        accounts = self.state.accounts
+        touched = ctx.at_risk | {a.address for a in ctx.tx.touched_accounts()
+                                 if not isinstance(action, O.PlaceOrder | O.Cancel | O.CancelByCloid)}
+        return {a for a in touched if a in accounts and (accounts[a].positions or accounts[a].borrow_basis)}
 
     def _pm_accounts(self, ctx: Ctx, action: A.Action) -> list[Account]:
         if isinstance(action, _GLOBAL_ACTIONS):

@@ -306,3 +306,6 @@ class ExchangeState:
     """User -> time of the last partial liquidation (30 s cooldown, research §2.2)."""
     last_twap_ms: int = 0
     history: History = field(default_factory=History)
+    fee_cache: dict[tuple[str, bool, int], Any] = field(default_factory=dict)
+    """Derived, not hashed: fee rates per (master, spot?, UTC day). Tiers are assessed daily on the
+    completed days' volume (research §4 Fees), so a day's rates never change within the day."""

@@ -108,6 +108,8 @@ def run(ctx: Ctx, candidates: set[str]) -> None:
             _liquidate_pm(ctx, acct)
         else:
             _liquidate_pools(ctx, acct)
+    if not candidates:
+        return
     for address in sorted(candidates | _vaults(ctx)):
         acct = ctx.state.accounts.get(address)
         if acct is not None and acct.is_system and acct.has_positions():
@@ -119,6 +121,7 @@ def _vaults(ctx: Ctx) -> set[str]:
     for dex in ctx.reg.dexes[1:]:
         out.add("0x" + format(HIP3_BACKSTOP_BASE + dex.index, "040x"))
     return {a for a in out if a in ctx.state.accounts}
+
 
 
 # ---------------------------------------------------------------------------- standard and unified

@@ -22,10 +22,23 @@ def tier_for(table: MarginTable, notional: int, unit: int) -> MarginTier:
 
 
 def maintenance_margin(notional: int, table: MarginTable, unit: int) -> int:
-    """Tiered maintenance margin ``ntl * mmr(tier) - deduction(tier)`` (research §1.3), rounded up."""
+    """Tiered maintenance margin ``ntl * mmr(tier) - deduction(tier)`` (research §1.3), rounded up.
+
+    Integer fast path when the table's bounds and deductions are whole wei (every published table);
+    the exact Fraction path otherwise. Both give the same result.
+    """
     ntl = abs(notional)
-    tier = table.tier_for(Fraction(ntl, unit))
-    return frac_ceil(ntl * tier.mmr - tier.deduction * unit)
+    tiers = table.int_tiers(unit)
+    if tiers is not None:
+        chosen = tiers[0]
+        for tier in tiers[1:]:
+            if ntl > tier[0]:
+                chosen = tier
+            else:
+                break
+        return -((-ntl) // chosen[1]) - chosen[2]
+    frac_tier = table.tier_for(Fraction(ntl, unit))
+    return frac_ceil(ntl * frac_tier.mmr - frac_tier.deduction * unit)
 
 
 def transfer_margin_required(initial_margin_total: int, notional_total: int, min_ntl_fraction: Fraction) -> int:

@@ -70,6 +70,26 @@ class MarginTable:
     id: int
     description: str
     tiers: tuple[MarginTier, ...]
+    _int_cache: dict[int, tuple[tuple[int, int, int], ...] | None] = field(default_factory=dict, compare=False)
+
+    def int_tiers(self, unit: int) -> tuple[tuple[int, int, int], ...] | None:
+        """Tiers as integers in wei of a collateral with ``unit`` = 10**weiDecimals:
+        ``(lower_bound_wei, 2 x max_leverage, deduction_wei)``, or None if a bound or deduction is
+        not a whole wei (then callers use the exact Fraction path)."""
+        cached = self._int_cache.get(unit, False)
+        if cached is not False:
+            return cached  # type: ignore[return-value]
+        out: list[tuple[int, int, int]] | None = []
+        for t in self.tiers:
+            lb, ded = t.lower_bound * unit, t.deduction * unit
+            if lb.denominator != 1 or ded.denominator != 1 or t.mmr.numerator != 1:
+                out = None
+                break
+            assert out is not None
+            out.append((int(lb), t.mmr.denominator, int(ded)))
+        result = tuple(out) if out is not None else None
+        self._int_cache[unit] = result
+        return result
 
     def tier_for(self, notional_usd: Fraction) -> MarginTier:
         """The tier whose range contains ``notional_usd`` (bounds belong to the upper tier)."""

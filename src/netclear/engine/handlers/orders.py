@@ -259,23 +259,35 @@ def _trigger_json(ctx: Ctx, t: TriggerOrder) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- fees
 class FeeBook:
-    """Fee rates per user for one action (14-day weighted volume tier, research §4 Fees)."""
+    """Fee rates per user (14-day weighted volume tier, research §4 Fees: "assessed daily (UTC)").
+
+    The tier uses the 14 completed UTC days before today, so it is cached per (master, market kind,
+    day) in the state's derived ``fee_cache``.
+    """
 
     def __init__(self, ctx: Ctx) -> None:
         self.ctx = ctx
-        self._cache: dict[tuple[str, bool], fee_rules.FeeRates] = {}
 
     def rates(self, acct: Account, is_spot: bool) -> fee_rules.FeeRates:
-        key = (acct.address, is_spot)
-        r = self._cache.get(key)
+        ctx = self.ctx
+        master = ctx.state.accounts.get(acct.master, acct) if acct.master else acct
+        day = ctx.now // 86_400_000
+        key = (master.address, is_spot, day)
+        cache = ctx.state.fee_cache
+        r = cache.get(key)
         if r is None:
-            ctx = self.ctx
-            master = ctx.state.accounts.get(acct.master, acct) if acct.master else acct
+            if len(cache) > 100_000:
+                cache.clear()
             cfg = ctx.reg.config.fees
-            volume = Valuer(ctx.reg, ctx.state).weighted_volume(master, cfg.volume_window_days, cfg.spot_volume_weight)
+            perp_v = spot_v = 0
+            for d, (p_v, s_v) in master.volume_days.items():
+                if day - cfg.volume_window_days <= d < day:
+                    perp_v += p_v
+                    spot_v += s_v
+            volume = (perp_v + Fraction(cfg.spot_volume_weight) * spot_v) / ctx.reg.quote.unit
             tiers = ctx.reg.spot_fee_tiers if is_spot else ctx.reg.perp_fee_tiers
-            r = self._cache[key] = fee_rules.user_fee_rates(fee_rules.fee_tier(tiers, volume))
-        return r
+            r = cache[key] = fee_rules.user_fee_rates(fee_rules.fee_tier(tiers, volume))
+        return r  # type: ignore[no-any-return]
 
 
 def _fees(fb: FeeBook, m: Market, taker: Account, maker: Account, taker_is_buyer: bool, sz: int, px: int) -> tuple[int, int]:

@@ -177,6 +177,8 @@ def settle_trade(
         raise InvalidAction("sz", "must be positive")
     tid = ctx.state.next_tid
     ctx.state.next_tid += 1
+    ctx.at_risk.add(buyer.address)
+    ctx.at_risk.add(seller.address)
     if isinstance(market, SpotPair):
         base_amt = sz * 10 ** (market.base.wei_decimals - market.base.sz_decimals)
         quote_amt = notional(sz, px, market.base.sz_decimals, market.quote.wei_decimals, ceil=True)
@@ -228,7 +230,7 @@ def _market_stats(ctx: Ctx, trade: Trade, market: Perp | SpotPair) -> None:
 
 def _check_perp_open(ctx: Ctx, v: Valuer, acct: Account, perp: Perp, field: str) -> None:
     pos = acct.positions.get(perp.asset)
-    if pos is not None:
+    if pos is not None and len(perp.table.tiers) > 1:
         pv = v.position_value(pos, perp)
         tier = perp.table.tier_for(Fraction(pv.abs_ntl, perp.collateral.unit))
         if pos.leverage > tier.max_leverage:
