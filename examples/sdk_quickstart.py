@@ -1,0 +1,28 @@
+"""Trade on a local netclear with the official hyperliquid-python-sdk, unchanged.
+
+Start the server first (README): ``netclear serve --demo --operator-token dev``, then run
+``.venv/bin/python examples/sdk_quickstart.py``.
+"""
+
+from __future__ import annotations
+
+import eth_account
+import requests
+from hyperliquid.exchange import Exchange
+from hyperliquid.info import Info
+
+URL = "http://127.0.0.1:3001"
+OPERATOR = {"authorization": "Bearer dev"}
+
+wallet = eth_account.Account.create()
+# The bridge deposit is an operator action on a local exchange.
+requests.post(f"{URL}/operator/deposit", json={"user": wallet.address, "amount": "20000"}, headers=OPERATOR, timeout=10)
+
+info = Info(URL, skip_ws=True)
+exchange = Exchange(wallet, URL)
+print("mids", {k: v for k, v in info.all_mids().items() if k in ("BTC", "ETH", "HYPE")})
+print("limit buy", exchange.order("BTC", True, 0.01, 90000, {"limit": {"tif": "Gtc"}}))
+print("market buy", exchange.market_open("ETH", True, 0.5))
+print("positions", [p["position"]["coin"] for p in info.user_state(wallet.address)["assetPositions"]])
+print("switch to portfolio margin", exchange.user_set_abstraction(wallet.address.lower(), "portfolioMargin"))
+print("portfolio margin ratio", info.spot_user_state(wallet.address).get("portfolioMarginRatio"))
