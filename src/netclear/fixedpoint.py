@@ -136,8 +136,8 @@ def scale_units(units: int, from_decimals: int, to_decimals: int, *, ceil: bool 
     """Re-express an amount in another unit; rounds down unless ``ceil``."""
     shift = to_decimals - from_decimals
     if shift >= 0:
-        return units * 10**shift
-    div = 10**-shift
+        return units * int(10**shift)
+    div = int(10**-shift)
     return div_ceil(units, div) if ceil else units // div
 
 
@@ -171,5 +171,5 @@ def round_sig(px: int, sig_figs: int, max_decimals: int) -> int:
         # leading zeros after the point do not count
         digits = len(str(px))  # digits of the fractional part that are significant
         sig_step = 10 ** max(digits - sig_figs, 0)
-    step = max(step, sig_step)
+    step = int(max(step, sig_step))
     return ((px + step // 2) // step) * step

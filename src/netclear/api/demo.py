@@ -19,7 +19,7 @@ from netclear.markets.ticks import round_price_to_grid
 from netclear.ledger.node import Node
 
 MAKER = "0x00000000000000000000000000000000000d3e30"
-SEED_PRICES = {
+SEED_PRICES: dict[str, int | Decimal] = {
     "BTC": 100000, "ETH": 3500, "SOL": 180, "XRP": Decimal("2.5"), "HYPE": 40, "DOGE": Decimal("0.2"),
     "ARB": Decimal("0.5"), "xyz:XYZ100": 20000, "xyz:NVDA": 180, "flx:GOLD": 3300, "cash:USA500": 6000,
 }
@@ -79,14 +79,14 @@ class DemoMarket:
         ex = self.node.exchange
         reg = ex.registry
         orders: list[O.OrderSpec] = []
-        markets: list[tuple[int | str, int, bool, Decimal]] = []
+        markets: list[tuple[int, int, bool, Decimal]] = []
         for name, perp in reg.perp_by_name.items():
             if perp.asset in ex.state.prices.mark and not perp.only_isolated:
                 markets.append((perp.asset, perp.sz_decimals, False, Decimal(ex.state.prices.mark[perp.asset]) / PX_SCALE))
         for pair in reg.spot_pairs.values():
-            px = ex.state.prices.spot.get(pair.index)
-            if px:
-                markets.append((pair.asset, pair.sz_decimals, True, Decimal(px) / PX_SCALE))
+            spot_px = ex.state.prices.spot.get(pair.index)
+            if spot_px:
+                markets.append((pair.asset, pair.sz_decimals, True, Decimal(spot_px) / PX_SCALE))
         self._submit(O.ScheduleCancel(user=MAKER, time=None))
         for asset, _szd, _spot, _mid in markets:
             book = ex.state.books.get(asset)
@@ -98,8 +98,8 @@ class DemoMarket:
                 off = Decimal(level * 5) / Decimal(10_000)
                 size = (Decimal(20_000) / mid).quantize(Decimal(1).scaleb(-szd)) or Decimal(1).scaleb(-szd)
                 for is_buy in (True, False):
-                    px = mid * (1 - off) if is_buy else mid * (1 + off)
-                    orders.append(O.OrderSpec(asset=asset, is_buy=is_buy, px=_grid(px, szd, is_spot), sz=size,
+                    level_px = mid * (1 - off) if is_buy else mid * (1 + off)
+                    orders.append(O.OrderSpec(asset=asset, is_buy=is_buy, px=_grid(level_px, szd, is_spot), sz=size,
                                               limit=O.LimitSpec("Alo")))
         if orders:
             self._submit(O.PlaceOrder(user=MAKER, orders=orders))
@@ -115,4 +115,4 @@ class DemoMarket:
 
 def _grid(px: Decimal, sz_decimals: int, is_spot: bool) -> Decimal:
     units = round_price_to_grid(int(px * PX_SCALE), sz_decimals, is_spot)
-    return Decimal(units) / PX_SCALE
+    return Decimal(units) / Decimal(PX_SCALE)

@@ -155,9 +155,9 @@ def to_engine(reg: Registry, action: dict[str, Any], account: str) -> A.Action:
     if kind == "withdraw3":
         return A.Withdraw(user=account, amount=_dec(_get(action, "amount", w), "action.amount"))
     if kind == "approveAgent":
-        name = action.get("agentName")
+        agent_name = action.get("agentName")
         return A.ApproveAgent(user=account, agent=str(_get(action, "agentAddress", w)),
-                              name=name if isinstance(name, str) and name else None)
+                              name=agent_name if isinstance(agent_name, str) and agent_name else None)
     if kind == "userSetAbstraction":
         return A.SetAbstraction(user=account, abstraction=_abstraction(_get(action, "abstraction", w), False))
     if kind == "agentSetAbstraction":
@@ -166,9 +166,9 @@ def to_engine(reg: Registry, action: dict[str, Any], account: str) -> A.Action:
         op = _get(action, "operation", w)
         if op not in ("supply", "withdraw", "borrow", "repay"):
             raise InvalidAction("action.operation", "must be supply, withdraw, borrow or repay")
-        amount = action.get("amount")
+        raw_amount = action.get("amount")
         return A.BorrowLend(user=account, operation=op, token=_int(_get(action, "token", w), "action.token"),
-                            amount=None if amount is None else _dec(amount, "action.amount"))
+                            amount=None if raw_amount is None else _dec(raw_amount, "action.amount"))
     if kind == "createSubAccount":
         return A.CreateSubAccount(user=account, name=str(_get(action, "name", w)))
     if kind == "subAccountTransfer":

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,6 +156,13 @@ def _view(ex: Exchange, sub: dict[str, Any]) -> dict[str, Any]:
     raise InvalidAction("subscription.type", f"unknown subscription {kind!r}")
 
 
+def _renderer(conn: Connection) -> Callable[[Exchange], list[dict[str, Any]]]:
+    def run(ex: Exchange) -> list[dict[str, Any]]:
+        return [m for s in conn.subs.values() for m in render(ex, s, snapshot=False)]
+
+    return run
+
+
 class Hub:
     """All websocket connections; woken by the writer after each committed batch."""
 
@@ -188,7 +196,7 @@ class Hub:
             for conn in list(self.connections):
                 if not conn.subs:
                     continue
-                msgs = self.node.read(lambda ex, c=conn: [m for s in c.subs.values() for m in render(ex, s, snapshot=False)])
+                msgs: list[dict[str, Any]] = self.node.read(_renderer(conn))
                 for m in msgs:
                     conn.outbox.put_nowait(m)
             await asyncio.sleep(0)

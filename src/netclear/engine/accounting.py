@@ -258,7 +258,7 @@ class Valuer:
 
     # ------------------------------------------------------------------ portfolio margin
     def collateral_holdings(self, acct: Account) -> list[pm_rules.CollateralHolding]:
-        out = []
+        out: list[pm_rules.CollateralHolding] = []
         pm = self.reg.pm
         if pm is None:
             return out

@@ -18,7 +18,7 @@ class Action(msgspec.Struct, tag_field="type", frozen=True, kw_only=True, forbid
 
 
 # ---------------------------------------------------------------------------- funds
-class Deposit(Action, tag="deposit"):
+class Deposit(Action, tag="deposit", frozen=True):
     """Bridge deposit (operator). Standard mode credits USDC to the first dex's cross balance
     (research §1.1 "Deposits are credited first to the cross margin balance"), other tokens to spot."""
 
@@ -27,7 +27,7 @@ class Deposit(Action, tag="deposit"):
     token: str = "USDC"
 
 
-class Withdraw(Action, tag="withdraw"):
+class Withdraw(Action, tag="withdraw", frozen=True):
     """Withdrawal to the outside world (``withdraw3`` for USDC; spot tokens likewise)."""
 
     user: str
@@ -35,7 +35,7 @@ class Withdraw(Action, tag="withdraw"):
     token: str = "USDC"
 
 
-class UsdSend(Action, tag="usdSend"):
+class UsdSend(Action, tag="usdSend", frozen=True):
     """Send USDC to another user (from the perp balance in standard mode)."""
 
     user: str
@@ -43,14 +43,14 @@ class UsdSend(Action, tag="usdSend"):
     amount: Decimal
 
 
-class SpotSend(Action, tag="spotSend"):
+class SpotSend(Action, tag="spotSend", frozen=True):
     user: str
     destination: str
     token: str
     amount: Decimal
 
 
-class UsdClassTransfer(Action, tag="usdClassTransfer"):
+class UsdClassTransfer(Action, tag="usdClassTransfer", frozen=True):
     """Move collateral between spot and a dex's perp balance; standard mode only (research §1.9)."""
 
     user: str
@@ -59,12 +59,12 @@ class UsdClassTransfer(Action, tag="usdClassTransfer"):
     dex: str = ""
 
 
-class CreateSubAccount(Action, tag="createSubAccount"):
+class CreateSubAccount(Action, tag="createSubAccount", frozen=True):
     user: str
     name: str
 
 
-class SubAccountTransfer(Action, tag="subAccountTransfer"):
+class SubAccountTransfer(Action, tag="subAccountTransfer", frozen=True):
     """Move a token between a master and one of its sub-accounts (spot, or USDC perp in standard mode)."""
 
     user: str
@@ -75,19 +75,19 @@ class SubAccountTransfer(Action, tag="subAccountTransfer"):
 
 
 # ---------------------------------------------------------------------------- modes and leverage
-class SetAbstraction(Action, tag="userSetAbstraction"):
+class SetAbstraction(Action, tag="userSetAbstraction", frozen=True):
     user: str
     abstraction: Literal["disabled", "unifiedAccount", "portfolioMargin"]
 
 
-class UpdateLeverage(Action, tag="updateLeverage"):
+class UpdateLeverage(Action, tag="updateLeverage", frozen=True):
     user: str
     asset: int | str
     is_cross: bool
     leverage: int
 
 
-class UpdateIsolatedMargin(Action, tag="updateIsolatedMargin"):
+class UpdateIsolatedMargin(Action, tag="updateIsolatedMargin", frozen=True):
     """Add (positive) or remove (negative) isolated margin, in collateral units (``ntli`` / 1e6)."""
 
     user: str
@@ -95,7 +95,7 @@ class UpdateIsolatedMargin(Action, tag="updateIsolatedMargin"):
     amount: Decimal
 
 
-class ApproveAgent(Action, tag="approveAgent"):
+class ApproveAgent(Action, tag="approveAgent", frozen=True):
     """Approve an API wallet (agent) to sign L1 actions for ``user`` (research §3.9; ecosystem §2).
 
     One unnamed agent per user (a new one replaces it) and up to three named ones.
@@ -108,7 +108,7 @@ class ApproveAgent(Action, tag="approveAgent"):
 
 
 # ---------------------------------------------------------------------------- lending
-class BorrowLend(Action, tag="borrowLend"):
+class BorrowLend(Action, tag="borrowLend", frozen=True):
     """``borrowLend`` (research §3.9): supply / withdraw / borrow / repay; ``amount`` None = all."""
 
     user: str
@@ -118,7 +118,7 @@ class BorrowLend(Action, tag="borrowLend"):
 
 
 # ---------------------------------------------------------------------------- trading primitive
-class SettleFill(Action, tag="settleFill"):
+class SettleFill(Action, tag="settleFill", frozen=True):
     """Settle one trade between two accounts (the order books call the same primitive).
 
     ``buyer_fee`` / ``seller_fee`` are amounts (negative for a rebate) in the fee token: the perp's
@@ -137,7 +137,7 @@ class SettleFill(Action, tag="settleFill"):
 
 
 # ---------------------------------------------------------------------------- prices and time
-class SetPrices(Action, tag="setPrices"):
+class SetPrices(Action, tag="setPrices", frozen=True):
     """Oracle feed (operator). Keys are coin names ("BTC", "xyz:XYZ100") or spot pair names.
 
     The mark of a perp whose oracle moves is recomputed as the published median (oracle + EMA of
@@ -151,7 +151,7 @@ class SetPrices(Action, tag="setPrices"):
     usdc_oracle: Decimal | None = None
 
 
-class AdvanceTime(Action, tag="advanceTime"):
+class AdvanceTime(Action, tag="advanceTime", frozen=True):
     """Let time pass (interest indexing); the new time is the action's timestamp."""
 
 
@@ -179,7 +179,7 @@ def decode_action(data: bytes) -> Action:
     types = action_types()
     decoder = _decoders.get(len(types))
     if decoder is None:
-        decoder = msgspec.json.Decoder(Union[tuple(types)])  # type: ignore[misc]  # noqa: UP007
+        decoder = msgspec.json.Decoder(Union[tuple(types)])  # noqa: UP007
         _decoders[len(types)] = decoder
     result: Action = decoder.decode(data)
     return result

@@ -8,7 +8,7 @@ locked by a borrow stays until the health factor allows (research §3.6).
 
 from __future__ import annotations
 
-from netclear.engine.accounting import Valuer
+from netclear.engine.accounting import MarginPool, Valuer
 from netclear.engine.solvency import fund
 from netclear.engine.state import Account, Mode
 from netclear.engine.tx import Tx
@@ -31,13 +31,13 @@ def withdrawable(v: Valuer, acct: Account, token: Token, *, perp_dex: str | None
     reg = v.reg
     if acct.mode is Mode.STANDARD:
         if perp_dex is not None:
-            pool = v.dex_pool(acct, perp_dex)
-            req = transfer_requirement(reg, pool.im + v.order_margin(acct, perp_dex), pool.total_ntl)
-            return std_rules.withdrawable(pool.account_value, req)
+            dex_pool = v.dex_pool(acct, perp_dex)
+            req = transfer_requirement(reg, dex_pool.im + v.order_margin(acct, perp_dex), dex_pool.total_ntl)
+            return std_rules.withdrawable(dex_pool.account_value, req)
         return max(0, acct.spot.get(token.index, 0) - acct.spot_hold.get(token.index, 0))
     pm = acct.mode is Mode.PORTFOLIO
     pools = v.cross_pools(acct)
-    pool = pools.get(token.index)
+    pool: MarginPool | None = pools.get(token.index)
     supplied = v.supplied(acct, token.index) if pm else 0
     borrowed = v.borrowed(acct, token.index) if pm else 0
     hold = acct.spot_hold.get(token.index, 0)

@@ -22,7 +22,7 @@ from netclear.lending.rates import (
     utilization,
     value_of,
 )
-from netclear.markets.registry import BorrowableParams, Registry, Token
+from netclear.markets.registry import BorrowableParams, RateCurve, Registry, Token
 
 
 def _supply_caps(reg: Registry, token: int) -> tuple[int, int] | None:
@@ -52,7 +52,7 @@ def rates_of(reg: Registry, res: Reserve) -> tuple[Fraction, Fraction, Fraction]
     return u, b, b * min(u, Fraction(1)) * (1 - cut)
 
 
-def _default_curve(reg: Registry) -> object:
+def _default_curve(reg: Registry) -> RateCurve | None:
     pm = reg.pm
     if pm is None or not pm.borrowable:
         return None

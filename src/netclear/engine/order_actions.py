@@ -38,7 +38,7 @@ class OrderSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     cloid: str | None = None
 
 
-class PlaceOrder(Action, tag="order"):
+class PlaceOrder(Action, tag="order", frozen=True):
     user: str
     orders: list[OrderSpec]
     grouping: Literal["na", "normalTpsl", "positionTpsl"] = "na"
@@ -54,12 +54,12 @@ class CloidCancelSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     cloid: str
 
 
-class Cancel(Action, tag="cancel"):
+class Cancel(Action, tag="cancel", frozen=True):
     user: str
     cancels: list[CancelSpec]
 
 
-class CancelByCloid(Action, tag="cancelByCloid"):
+class CancelByCloid(Action, tag="cancelByCloid", frozen=True):
     user: str
     cancels: list[CloidCancelSpec]
 
@@ -70,18 +70,18 @@ class ModifySpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     order: OrderSpec
 
 
-class Modify(Action, tag="modify"):
+class Modify(Action, tag="modify", frozen=True):
     user: str
     oid: int | str
     order: OrderSpec
 
 
-class BatchModify(Action, tag="batchModify"):
+class BatchModify(Action, tag="batchModify", frozen=True):
     user: str
     modifies: list[ModifySpec]
 
 
-class ScheduleCancel(Action, tag="scheduleCancel"):
+class ScheduleCancel(Action, tag="scheduleCancel", frozen=True):
     """Dead man's switch: cancel all of the user's orders at ``time`` (None clears it)."""
 
     user: str

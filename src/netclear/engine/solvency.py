@@ -19,7 +19,7 @@ from fractions import Fraction
 
 from netclear.engine import lending
 from netclear.engine.accounting import MarginPool, Valuer
-from netclear.engine.state import Account, Mode
+from netclear.engine.state import Account, Mode, Position
 from netclear.engine.tx import Tx
 from netclear.errors import CapReached, InsufficientBalance, InsufficientMargin, LiquidityError
 from netclear.fixedpoint import fmt_units
@@ -99,13 +99,14 @@ def require_margin(
     if acct.mode is Mode.STANDARD:
         pools = v.cross_pools(acct)
         for dex in set(dexes):
-            pool = pools[dex]
-            needed = pool.im + v.order_margin(acct, dex)
-            if pool.account_value < needed:
+            dex_pool = pools[dex]
+            needed = dex_pool.im + v.order_margin(acct, dex)
+            if dex_pool.account_value < needed:
+                wd = dex_pool.token.wei_decimals
                 raise InsufficientMargin(
                     field,
-                    f"dex {dex or 'main'} cross account value {fmt_units(pool.account_value, pool.token.wei_decimals)} "
-                    f"is below its initial margin {fmt_units(needed, pool.token.wei_decimals)}",
+                    f"dex {dex or 'main'} cross account value {fmt_units(dex_pool.account_value, wd)} "
+                    f"is below its initial margin {fmt_units(needed, wd)}",
                 )
         for token in tokens:
             free = acct.spot.get(token, 0) - acct.spot_hold.get(token, 0)
@@ -117,7 +118,7 @@ def require_margin(
     pm = acct.mode is Mode.PORTFOLIO
     for token in sorted(tokens | {reg.perps[p.asset].collateral.index for p in _touched_positions(acct, dexes, reg)}):
         tok = reg.tokens[token]
-        pool = pools.get(token)
+        pool: MarginPool | None = pools.get(token)
         short = _shortfall(v, acct, token, pool)
         if short > 0 and pm:
             fund(tx, reg, acct, tok, short)
@@ -132,7 +133,7 @@ def require_margin(
         require_collateral_cover(v, acct, field=field)
 
 
-def _touched_positions(acct: Account, dexes: Iterable[str], reg: Registry) -> list[object]:
+def _touched_positions(acct: Account, dexes: Iterable[str], reg: Registry) -> list[Position]:
     names = set(dexes)
     if not names:
         return []

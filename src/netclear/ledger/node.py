@@ -115,7 +115,7 @@ class Node:
         self.clock = clock
         self.snapshot_every = snapshot_every
         self.lock = threading.RLock()
-        self.exchange = Exchange(config)
+        self.exchange = Exchange(self.config)
         self.nonces = NonceStore()
         self.seq = 0
         self.replayed = 0

@@ -32,7 +32,7 @@ class Token:
 
     @property
     def unit(self) -> int:
-        return 10**self.wei_decimals
+        return int(10**self.wei_decimals)
 
 
 @dataclass(frozen=True, slots=True)

@@ -167,11 +167,12 @@ class RiskBook:
         equity = p.cash + np.bincount(p.pos_pool, weights=ntl, minlength=n)
         abs_ntl = np.abs(ntl)
         bounds = self.tiers.bounds[p.pos_asset]
-        tier = np.sum(abs_ntl[:, None] > bounds[:, 1:], axis=1) if bounds.shape[1] > 1 else np.zeros(len(ntl), np.int64)
+        tier = (np.sum(abs_ntl[:, None] > bounds[:, 1:], axis=1) if bounds.shape[1] > 1
+                else np.zeros(len(ntl))).astype(np.int64)
         mmr = self.tiers.mmr[p.pos_asset, tier]
         ded = self.tiers.ded[p.pos_asset, tier]
-        mm = np.bincount(p.pos_pool, weights=abs_ntl * mmr - ded, minlength=n)
-        return equity, mm
+        mm = np.bincount(p.pos_pool, weights=abs_ntl * mmr - ded, minlength=n).astype(np.float64)
+        return equity.astype(np.float64), mm
 
     def screen(self, marks: F64, margin: float = 1e-9) -> list[str]:
         """Owners of pools that may be liquidatable at ``marks`` (a superset of the exact answer)."""

@@ -37,8 +37,8 @@ def unrealized_pnl(pv: PositionValue) -> int:
     pos, perp = pv.position, pv.perp
     coll = perp.collateral
     sign = 1 if pos.szi > 0 else -1
-    entry_value = pos.entry_ntl * coll.unit // 10 ** (perp.sz_decimals + PX_DECIMALS)
-    return pv.ntl - sign * entry_value
+    entry_value = pos.entry_ntl * coll.unit // int(10 ** (perp.sz_decimals + PX_DECIMALS))
+    return int(pv.ntl - sign * entry_value)
 
 
 def _liq_px(

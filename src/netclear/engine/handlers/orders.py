@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal
 
 from netclear.book.orderbook import Decision, OrderBook, RestingOrder
 from netclear.engine.accounting import Valuer
@@ -287,7 +287,7 @@ class FeeBook:
             volume = (perp_v + Fraction(cfg.spot_volume_weight) * spot_v) / ctx.reg.quote.unit
             tiers = ctx.reg.spot_fee_tiers if is_spot else ctx.reg.perp_fee_tiers
             r = cache[key] = fee_rules.user_fee_rates(fee_rules.fee_tier(tiers, volume))
-        return r  # type: ignore[no-any-return]
+        return r
 
 
 def _fees(fb: FeeBook, m: Market, taker: Account, maker: Account, taker_is_buyer: bool, sz: int, px: int) -> tuple[int, int]:
@@ -388,23 +388,25 @@ def _place_limit(ctx: Ctx, acct: Account, p: Parsed, oid: int, fb: FeeBook) -> t
     tx.release(sp)
     filled, quote_sum = _match(ctx, acct, p, oid, sz, info, book, fb)
     remaining = sz - filled
-    order_view = dict(oid=oid, user=acct.address, m=m, is_buy=p.is_buy, px=p.px, orig_sz=p.sz, time=ctx.now,
-                      cloid=p.cloid, reduce_only=p.reduce_only, tif=p.tif)
+    def order_view(sz_left: int) -> dict[str, Any]:
+        return order_json(ctx, oid=oid, user=acct.address, m=m, is_buy=p.is_buy, px=p.px, sz=sz_left,
+                          orig_sz=p.sz, time=ctx.now, cloid=p.cloid, reduce_only=p.reduce_only, tif=p.tif)
+
     if remaining and p.tif in ("Gtc", "Alo"):
         ro = RestingOrder(oid, acct.address, p.asset, p.is_buy, p.px, remaining, p.sz, ctx.now, p.cloid,
                           p.reduce_only, p.tif, info)
         book.add(ro)
         acct.open_orders += 1
-        record_status(ctx, acct.address, order_json(ctx, sz=remaining, **order_view), "open")
+        record_status(ctx, acct.address, order_view(remaining), "open")
         status: dict[str, Any] = {"resting": {"oid": oid}}
         if p.cloid:
             status["resting"]["cloid"] = p.cloid
         return status, oid, False
     _release(acct, p.asset, p.is_buy, info, info.hold)
     if filled == 0:
-        record_status(ctx, acct.address, order_json(ctx, sz=sz, **order_view), "canceled")
+        record_status(ctx, acct.address, order_view(sz), "canceled")
         return _error(p.asset, "Order could not immediately match against any resting orders."), oid, False
-    record_status(ctx, acct.address, order_json(ctx, sz=0, **order_view), "filled" if remaining == 0 else "canceled")
+    record_status(ctx, acct.address, order_view(0), "filled" if remaining == 0 else "canceled")
     avg = Fraction(quote_sum, filled)
     status = {"filled": {"totalSz": fmt_units(filled, m.sz_decimals), "avgPx": fmt_decimal(avg / PX_SCALE, 8), "oid": oid}}
     if p.cloid:
@@ -534,7 +536,7 @@ def run_triggers(ctx: Ctx, assets: set[int], fb: FeeBook | None = None) -> None:
         if t.is_market:
             mark = ctx.state.prices.mark[t.asset]
             px = ticks.slippage_price(mark, t.is_buy, slip, perp.sz_decimals, False)
-            tif = "Ioc"
+            tif: Literal["Gtc", "Ioc"] = "Ioc"
         else:
             px, tif = t.limit_px, "Gtc"
         from netclear.engine.order_actions import LimitSpec

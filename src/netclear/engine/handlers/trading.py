@@ -292,11 +292,11 @@ def _record(
                 "feeToken": side.fee_token.name,
             },
         )
-    side = "B" if taker_is_buyer in (None, True) else "A"
+    taker_side = "B" if taker_is_buyer in (None, True) else "A"
     ctx.record(
         "trades",
         trade.coin,
-        {"coin": trade.coin, "side": side, "px": fmt_px(trade.px), "sz": fmt_units(trade.sz, szd),
+        {"coin": trade.coin, "side": taker_side, "px": fmt_px(trade.px), "sz": fmt_units(trade.sz, szd),
          "time": ctx.now, "hash": trade_hash, "tid": trade.tid, "users": [trade.buyer.address, trade.seller.address]},
     )
     ctx.emit("fill", None, tid=trade.tid, coin=trade.coin, px=fmt_px(trade.px), sz=fmt_units(trade.sz, szd),
