@@ -87,13 +87,20 @@ def main() -> None:
     t_screen = time.perf_counter() - t0
     t0 = time.perf_counter()
     v = Valuer(ex.registry, ex.state)
-    confirmed = {a for a in flagged
-                 if any(p.positions and rules.pool_liquidatable(p.account_value, p.mm)
-                        for p in v.cross_pools(ex.state.accounts[a]).values())}
+    confirmed = {
+        a
+        for a in flagged
+        if any(
+            p.positions and rules.pool_liquidatable(p.account_value, p.mm)
+            for p in v.cross_pools(ex.state.accounts[a]).values()
+        )
+    }
     t_confirm = time.perf_counter() - t0
     assert confirmed == truth, (len(confirmed), len(truth))
-    print(f"machine: {platform.machine()} python {platform.python_version()}; {args.n:,} accounts, "
-          f"{len(rb.pools.pos_size):,} positions, mark -7%: {len(truth):,} liquidatable")  # type: ignore[union-attr]
+    print(
+        f"machine: {platform.machine()} python {platform.python_version()}; {args.n:,} accounts, "
+        f"{len(rb.pools.pos_size):,} positions, mark -7%: {len(truth):,} liquidatable"
+    )  # type: ignore[union-attr]
     print(f"build book (setup)          {t_build:8.3f} s")
     print(f"exact loop over accounts    {t_exact:8.3f} s")
     print(f"vector arrays (per rebuild) {t_arrays:8.3f} s")

@@ -64,15 +64,20 @@ def _config() -> object:
 
 def _exchange() -> Exchange:
     ex = Exchange(_config())  # type: ignore[arg-type]
-    ex.apply(A.SetPrices(oracle={"BTC": D(100000), "HYPE": D(40)}, spot={"@142": D(100000), "@107": D(40)}), at=1_000)
+    ex.apply(
+        A.SetPrices(oracle={"BTC": D(100000), "HYPE": D(40)}, spot={"@142": D(100000), "@107": D(40)}),
+        at=1_000,
+    )
     ex.apply(A.Deposit(user=MAKER, amount=D(10**10)))
     ex.apply(A.Deposit(user=TAKER, amount=D(10**10)))
     return ex
 
 
 def _order(asset: int | str, is_buy: bool, px: int, sz: str, tif: str = "Gtc") -> O.PlaceOrder:
-    return O.PlaceOrder(user=MAKER if tif != "Ioc" else TAKER,
-                        orders=[O.OrderSpec(asset=asset, is_buy=is_buy, px=D(px), sz=D(sz), limit=O.LimitSpec(tif))])
+    return O.PlaceOrder(
+        user=MAKER if tif != "Ioc" else TAKER,
+        orders=[O.OrderSpec(asset=asset, is_buy=is_buy, px=D(px), sz=D(sz), limit=O.LimitSpec(tif))],
+    )
 
 
 def bench_engine(n: int) -> dict[str, float]:
@@ -106,13 +111,21 @@ def bench_pm_borrow(n: int) -> float:
     for u in users:
         ex.apply(A.Deposit(user=u, token="HYPE", amount=D(10_000)))
         ex.apply(A.SetAbstraction(user=u, abstraction="portfolioMargin"))
-    for i in range(n):
+    for _ in range(n):
         ex.apply(_order("@142", False, 100_000, "0.001"))
     t0 = time.perf_counter()
     for i in range(n):
         u = users[i % len(users)]
-        ex.apply(O.PlaceOrder(user=u, orders=[
-            O.OrderSpec(asset="@142", is_buy=True, px=D(100_000), sz=D("0.001"), limit=O.LimitSpec("Ioc"))]))
+        ex.apply(
+            O.PlaceOrder(
+                user=u,
+                orders=[
+                    O.OrderSpec(
+                        asset="@142", is_buy=True, px=D(100_000), sz=D("0.001"), limit=O.LimitSpec("Ioc")
+                    )
+                ],
+            )
+        )
     return _rate(n, time.perf_counter() - t0)
 
 

@@ -17,10 +17,20 @@ from netclear.engine.state import Mode
 from netclear.lending.rates import borrow_rate, supply_rate
 from netclear.margin import portfolio as pm
 from netclear.margin import standard as std
-from netclear.margin.snapshot import CALCULATOR_USER, build_state
+from netclear.margin.snapshot import build_state
 from netclear.markets.registry import Registry, build_margin_table
 from netclear.views.clearinghouse import clearinghouse_state
-from tests.conftest import ALICE, BOB, CAROL, LENDER, config_with, fund_lender, open_gates, set_collateral, set_perp
+from tests.conftest import (
+    ALICE,
+    BOB,
+    CAROL,
+    LENDER,
+    config_with,
+    fund_lender,
+    open_gates,
+    set_collateral,
+    set_perp,
+)
 
 D = Decimal
 

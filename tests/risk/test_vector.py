@@ -14,7 +14,7 @@ from netclear.liquidation import rules
 from netclear.risk.vector import RiskBook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from bench_liquidation_scan import build  # noqa: E402
+from bench_liquidation_scan import build
 
 
 def _exact(ex) -> set[str]:  # type: ignore[no-untyped-def]

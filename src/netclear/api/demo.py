@@ -15,13 +15,22 @@ from netclear.api.writer import Writer
 from netclear.engine import actions as A
 from netclear.engine import order_actions as O
 from netclear.fixedpoint import PX_SCALE
-from netclear.markets.ticks import round_price_to_grid
 from netclear.ledger.node import Node
+from netclear.markets.ticks import round_price_to_grid
 
 MAKER = "0x00000000000000000000000000000000000d3e30"
 SEED_PRICES: dict[str, int | Decimal] = {
-    "BTC": 100000, "ETH": 3500, "SOL": 180, "XRP": Decimal("2.5"), "HYPE": 40, "DOGE": Decimal("0.2"),
-    "ARB": Decimal("0.5"), "xyz:XYZ100": 20000, "xyz:NVDA": 180, "flx:GOLD": 3300, "cash:USA500": 6000,
+    "BTC": 100000,
+    "ETH": 3500,
+    "SOL": 180,
+    "XRP": Decimal("2.5"),
+    "HYPE": 40,
+    "DOGE": Decimal("0.2"),
+    "ARB": Decimal("0.5"),
+    "xyz:XYZ100": 20000,
+    "xyz:NVDA": 180,
+    "flx:GOLD": 3300,
+    "cash:USA500": 6000,
 }
 SPOT_SEEDS = {"UBTC": "BTC", "UETH": "ETH", "USOL": "SOL", "HYPE": "HYPE"}
 
@@ -55,7 +64,13 @@ class DemoMarket:
                 if token in reg.token_by_name:
                     perp = SPOT_SEEDS.get(token)
                     px = self.prices.get(perp, Decimal(1)) if perp else Decimal(1)
-                    self._submit(A.Deposit(user=MAKER, token=token, amount=(Decimal(2_000_000) / px).quantize(Decimal("0.01"))))
+                    self._submit(
+                        A.Deposit(
+                            user=MAKER,
+                            token=token,
+                            amount=(Decimal(2_000_000) / px).quantize(Decimal("0.01")),
+                        )
+                    )
         self._quote()
 
     def _feed(self) -> None:
@@ -80,9 +95,16 @@ class DemoMarket:
         reg = ex.registry
         orders: list[O.OrderSpec] = []
         markets: list[tuple[int, int, bool, Decimal]] = []
-        for name, perp in reg.perp_by_name.items():
+        for perp in reg.perp_by_name.values():
             if perp.asset in ex.state.prices.mark and not perp.only_isolated:
-                markets.append((perp.asset, perp.sz_decimals, False, Decimal(ex.state.prices.mark[perp.asset]) / PX_SCALE))
+                markets.append(
+                    (
+                        perp.asset,
+                        perp.sz_decimals,
+                        False,
+                        Decimal(ex.state.prices.mark[perp.asset]) / PX_SCALE,
+                    )
+                )
         for pair in reg.spot_pairs.values():
             spot_px = ex.state.prices.spot.get(pair.index)
             if spot_px:
@@ -99,8 +121,15 @@ class DemoMarket:
                 size = (Decimal(20_000) / mid).quantize(Decimal(1).scaleb(-szd)) or Decimal(1).scaleb(-szd)
                 for is_buy in (True, False):
                     level_px = mid * (1 - off) if is_buy else mid * (1 + off)
-                    orders.append(O.OrderSpec(asset=asset, is_buy=is_buy, px=_grid(level_px, szd, is_spot), sz=size,
-                                              limit=O.LimitSpec("Alo")))
+                    orders.append(
+                        O.OrderSpec(
+                            asset=asset,
+                            is_buy=is_buy,
+                            px=_grid(level_px, szd, is_spot),
+                            sz=size,
+                            limit=O.LimitSpec("Alo"),
+                        )
+                    )
         if orders:
             self._submit(O.PlaceOrder(user=MAKER, orders=orders))
 

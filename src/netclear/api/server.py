@@ -71,9 +71,14 @@ def _is_loopback(host: str | None) -> bool:
         return host in ("localhost", "testclient")
 
 
-def create_app(node: Node, *, chain: auth.Chain = auth.DEFAULT_CHAIN, operator_token: str | None = None) -> FastAPI:
-    app = FastAPI(title="netclear", version="0.1.0",
-                  description="Hyperliquid-compatible exchange API over the netclear clearinghouse")
+def create_app(
+    node: Node, *, chain: auth.Chain = auth.DEFAULT_CHAIN, operator_token: str | None = None
+) -> FastAPI:
+    app = FastAPI(
+        title="netclear",
+        version="0.1.0",
+        description="Hyperliquid-compatible exchange API over the netclear clearinghouse",
+    )
     hub = Hub(node)
     writer = Writer(node, on_commit=hub.notify)
     token = operator_token or secrets.token_hex(16)
@@ -113,7 +118,9 @@ def create_app(node: Node, *, chain: auth.Chain = auth.DEFAULT_CHAIN, operator_t
         try:
             result, action = await loop.run_in_executor(None, _authenticate, node, body, chain)
         except NetclearError as exc:
-            return wire.err_response(f"{exc.rule}" if exc.field in ("signature", "body") else f"{exc.field}: {exc.rule}")
+            return wire.err_response(
+                f"{exc.rule}" if exc.field in ("signature", "body") else f"{exc.field}: {exc.rule}"
+            )
         try:
             outcome: Outcome = await asyncio.wrap_future(writer.submit(action, result.signer, result.nonce))
         except NetclearError as exc:
@@ -199,6 +206,7 @@ def _authenticate(node: Node, body: dict[str, Any], chain: auth.Chain) -> tuple[
         return agents, vaults
 
     agents, vaults = node.read(lookups)
-    result = auth.verify_request(body, chain=chain, now_ms=node.now(), nonce_store=node.nonces,
-                                 agents=agents, vaults=vaults)
+    result = auth.verify_request(
+        body, chain=chain, now_ms=node.now(), nonce_store=node.nonces, agents=agents, vaults=vaults
+    )
     return result, wire.to_engine(node.exchange.registry, result.action, result.account)

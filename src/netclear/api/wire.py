@@ -61,8 +61,11 @@ def order_spec(w: Any, where: str) -> O.OrderSpec:
         tpsl = tr.get("tpsl")
         if tpsl not in ("tp", "sl"):
             raise InvalidAction(f"{where}.t.trigger.tpsl", 'must be "tp" or "sl"')
-        trigger = O.TriggerSpec(_dec(_get(tr, "triggerPx", f"{where}.t.trigger"), f"{where}.t.trigger.triggerPx"),
-                                _bool(_get(tr, "isMarket", f"{where}.t.trigger"), f"{where}.t.trigger.isMarket"), tpsl)
+        trigger = O.TriggerSpec(
+            _dec(_get(tr, "triggerPx", f"{where}.t.trigger"), f"{where}.t.trigger.triggerPx"),
+            _bool(_get(tr, "isMarket", f"{where}.t.trigger"), f"{where}.t.trigger.isMarket"),
+            tpsl,
+        )
     cloid = w.get("c")
     if cloid is not None and not isinstance(cloid, str):
         raise InvalidAction(f"{where}.c", "must be a hex string")
@@ -98,24 +101,39 @@ def to_engine(reg: Registry, action: dict[str, Any], account: str) -> A.Action:
         grouping = action.get("grouping", "na")
         if grouping not in ("na", "normalTpsl", "positionTpsl"):
             raise InvalidAction("action.grouping", "must be na, normalTpsl or positionTpsl")
-        return O.PlaceOrder(user=account, orders=[order_spec(o, f"action.orders[{i}]") for i, o in enumerate(orders)],
-                            grouping=grouping)
+        return O.PlaceOrder(
+            user=account,
+            orders=[order_spec(o, f"action.orders[{i}]") for i, o in enumerate(orders)],
+            grouping=grouping,
+        )
     if kind == "cancel":
         cancels = _get(action, "cancels", w)
         if not isinstance(cancels, list):
             raise InvalidAction("action.cancels", "must be a list")
-        return O.Cancel(user=account, cancels=[
-            O.CancelSpec(_int(_get(c, "a", f"action.cancels[{i}]"), f"action.cancels[{i}].a"),
-                         _int(_get(c, "o", f"action.cancels[{i}]"), f"action.cancels[{i}].o"))
-            for i, c in enumerate(cancels)])
+        return O.Cancel(
+            user=account,
+            cancels=[
+                O.CancelSpec(
+                    _int(_get(c, "a", f"action.cancels[{i}]"), f"action.cancels[{i}].a"),
+                    _int(_get(c, "o", f"action.cancels[{i}]"), f"action.cancels[{i}].o"),
+                )
+                for i, c in enumerate(cancels)
+            ],
+        )
     if kind == "cancelByCloid":
         cancels = _get(action, "cancels", w)
         if not isinstance(cancels, list):
             raise InvalidAction("action.cancels", "must be a list")
-        return O.CancelByCloid(user=account, cancels=[
-            O.CloidCancelSpec(_int(_get(c, "asset", f"action.cancels[{i}]"), f"action.cancels[{i}].asset"),
-                              str(_get(c, "cloid", f"action.cancels[{i}]")))
-            for i, c in enumerate(cancels)])
+        return O.CancelByCloid(
+            user=account,
+            cancels=[
+                O.CloidCancelSpec(
+                    _int(_get(c, "asset", f"action.cancels[{i}]"), f"action.cancels[{i}].asset"),
+                    str(_get(c, "cloid", f"action.cancels[{i}]")),
+                )
+                for i, c in enumerate(cancels)
+            ],
+        )
     if kind == "modify":
         oid = _get(action, "oid", w)
         if isinstance(oid, bool) or not isinstance(oid, int | str):
@@ -125,39 +143,63 @@ def to_engine(reg: Registry, action: dict[str, Any], account: str) -> A.Action:
         mods = _get(action, "modifies", w)
         if not isinstance(mods, list):
             raise InvalidAction("action.modifies", "must be a list")
-        return O.BatchModify(user=account, modifies=[
-            O.ModifySpec(_get(m, "oid", f"action.modifies[{i}]"), order_spec(_get(m, "order", f"action.modifies[{i}]"),
-                                                                             f"action.modifies[{i}].order"))
-            for i, m in enumerate(mods)])
+        return O.BatchModify(
+            user=account,
+            modifies=[
+                O.ModifySpec(
+                    _get(m, "oid", f"action.modifies[{i}]"),
+                    order_spec(_get(m, "order", f"action.modifies[{i}]"), f"action.modifies[{i}].order"),
+                )
+                for i, m in enumerate(mods)
+            ],
+        )
     if kind == "scheduleCancel":
         t = action.get("time")
         return O.ScheduleCancel(user=account, time=None if t is None else _int(t, "action.time"))
     if kind == "updateLeverage":
-        return A.UpdateLeverage(user=account, asset=_int(_get(action, "asset", w), "action.asset"),
-                                is_cross=_bool(_get(action, "isCross", w), "action.isCross"),
-                                leverage=_int(_get(action, "leverage", w), "action.leverage"))
+        return A.UpdateLeverage(
+            user=account,
+            asset=_int(_get(action, "asset", w), "action.asset"),
+            is_cross=_bool(_get(action, "isCross", w), "action.isCross"),
+            leverage=_int(_get(action, "leverage", w), "action.leverage"),
+        )
     if kind == "updateIsolatedMargin":
         ntli = _int(_get(action, "ntli", w), "action.ntli")
-        return A.UpdateIsolatedMargin(user=account, asset=_int(_get(action, "asset", w), "action.asset"),
-                                      amount=Decimal(ntli).scaleb(-6))
+        return A.UpdateIsolatedMargin(
+            user=account,
+            asset=_int(_get(action, "asset", w), "action.asset"),
+            amount=Decimal(ntli).scaleb(-6),
+        )
     if kind == "usdClassTransfer":
         raw = str(_get(action, "amount", w))
         amount = raw.split(" subaccount:", 1)[0]
-        return A.UsdClassTransfer(user=account, amount=_dec(amount, "action.amount"),
-                                  to_perp=_bool(_get(action, "toPerp", w), "action.toPerp"))
+        return A.UsdClassTransfer(
+            user=account,
+            amount=_dec(amount, "action.amount"),
+            to_perp=_bool(_get(action, "toPerp", w), "action.toPerp"),
+        )
     if kind == "usdSend":
-        return A.UsdSend(user=account, destination=str(_get(action, "destination", w)),
-                         amount=_dec(_get(action, "amount", w), "action.amount"))
+        return A.UsdSend(
+            user=account,
+            destination=str(_get(action, "destination", w)),
+            amount=_dec(_get(action, "amount", w), "action.amount"),
+        )
     if kind == "spotSend":
-        return A.SpotSend(user=account, destination=str(_get(action, "destination", w)),
-                          token=_token_name(reg, _get(action, "token", w), "action.token"),
-                          amount=_dec(_get(action, "amount", w), "action.amount"))
+        return A.SpotSend(
+            user=account,
+            destination=str(_get(action, "destination", w)),
+            token=_token_name(reg, _get(action, "token", w), "action.token"),
+            amount=_dec(_get(action, "amount", w), "action.amount"),
+        )
     if kind == "withdraw3":
         return A.Withdraw(user=account, amount=_dec(_get(action, "amount", w), "action.amount"))
     if kind == "approveAgent":
         agent_name = action.get("agentName")
-        return A.ApproveAgent(user=account, agent=str(_get(action, "agentAddress", w)),
-                              name=agent_name if isinstance(agent_name, str) and agent_name else None)
+        return A.ApproveAgent(
+            user=account,
+            agent=str(_get(action, "agentAddress", w)),
+            name=agent_name if isinstance(agent_name, str) and agent_name else None,
+        )
     if kind == "userSetAbstraction":
         return A.SetAbstraction(user=account, abstraction=_abstraction(_get(action, "abstraction", w), False))
     if kind == "agentSetAbstraction":
@@ -167,20 +209,30 @@ def to_engine(reg: Registry, action: dict[str, Any], account: str) -> A.Action:
         if op not in ("supply", "withdraw", "borrow", "repay"):
             raise InvalidAction("action.operation", "must be supply, withdraw, borrow or repay")
         raw_amount = action.get("amount")
-        return A.BorrowLend(user=account, operation=op, token=_int(_get(action, "token", w), "action.token"),
-                            amount=None if raw_amount is None else _dec(raw_amount, "action.amount"))
+        return A.BorrowLend(
+            user=account,
+            operation=op,
+            token=_int(_get(action, "token", w), "action.token"),
+            amount=None if raw_amount is None else _dec(raw_amount, "action.amount"),
+        )
     if kind == "createSubAccount":
         return A.CreateSubAccount(user=account, name=str(_get(action, "name", w)))
     if kind == "subAccountTransfer":
         usd = _int(_get(action, "usd", w), "action.usd")
-        return A.SubAccountTransfer(user=account, sub_account=str(_get(action, "subAccountUser", w)),
-                                    is_deposit=_bool(_get(action, "isDeposit", w), "action.isDeposit"),
-                                    amount=Decimal(usd).scaleb(-6))
+        return A.SubAccountTransfer(
+            user=account,
+            sub_account=str(_get(action, "subAccountUser", w)),
+            is_deposit=_bool(_get(action, "isDeposit", w), "action.isDeposit"),
+            amount=Decimal(usd).scaleb(-6),
+        )
     if kind == "subAccountSpotTransfer":
-        return A.SubAccountTransfer(user=account, sub_account=str(_get(action, "subAccountUser", w)),
-                                    is_deposit=_bool(_get(action, "isDeposit", w), "action.isDeposit"),
-                                    amount=_dec(_get(action, "amount", w), "action.amount"),
-                                    token=_token_name(reg, _get(action, "token", w), "action.token"))
+        return A.SubAccountTransfer(
+            user=account,
+            sub_account=str(_get(action, "subAccountUser", w)),
+            is_deposit=_bool(_get(action, "isDeposit", w), "action.isDeposit"),
+            amount=_dec(_get(action, "amount", w), "action.amount"),
+            token=_token_name(reg, _get(action, "token", w), "action.token"),
+        )
     raise InvalidAction("action.type", f"{kind!r} is not supported by this server")
 
 
@@ -195,7 +247,12 @@ def _abstraction(raw: Any, agent: bool) -> Any:
 
 
 # ---------------------------------------------------------------------------- responses
-_STATUS_RESPONSES = {"order": "order", "cancel": "cancel", "cancelByCloid": "cancel", "batchModify": "batchModify"}
+_STATUS_RESPONSES = {
+    "order": "order",
+    "cancel": "cancel",
+    "cancelByCloid": "cancel",
+    "batchModify": "batchModify",
+}
 
 
 def ok_response(kind: str, events: list[Event]) -> dict[str, Any]:

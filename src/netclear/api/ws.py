@@ -72,7 +72,14 @@ def _validate(ex: Exchange, sub: dict[str, Any]) -> None:
     kind = sub.get("type")
     if kind in ("l2Book", "trades", "bbo", "activeAssetCtx"):
         ex.info({"type": "l2Book", "coin": _coin_of(sub)})
-    elif kind in ("userFills", "userFundings", "userNonFundingLedgerUpdates", "userEvents", "orderUpdates", "spotState"):
+    elif kind in (
+        "userFills",
+        "userFundings",
+        "userNonFundingLedgerUpdates",
+        "userEvents",
+        "orderUpdates",
+        "spotState",
+    ):
         _user_of(sub)
     elif kind == "activeAssetData":
         _user_of(sub)
@@ -91,7 +98,7 @@ def render(ex: Exchange, s: Subscription, *, snapshot: bool) -> list[dict[str, A
         book_name, field_name = USER_HISTORY[kind]
         user = _user_of(sub)
         records = getattr(hist, book_name).get(user, [])
-        new = records[s.cursor:]
+        new = records[s.cursor :]
         s.cursor = len(records)
         if snapshot or new:
             items = [r["delta"] | {"time": r["time"]} if book_name == "funding" else r for r in new]
@@ -101,7 +108,7 @@ def render(ex: Exchange, s: Subscription, *, snapshot: bool) -> list[dict[str, A
         user = _user_of(sub)
         book = hist.orders if kind == "orderUpdates" else hist.fills
         records = book.get(user, [])
-        new = records[s.cursor:]
+        new = records[s.cursor :]
         s.cursor = len(records)
         if new and not snapshot:
             if kind == "orderUpdates":
@@ -112,7 +119,7 @@ def render(ex: Exchange, s: Subscription, *, snapshot: bool) -> list[dict[str, A
     if kind == "trades":
         coin = ex.info({"type": "l2Book", "coin": _coin_of(sub)})["coin"]
         records = hist.trades.get(coin, [])
-        new = records[s.cursor:]
+        new = records[s.cursor :]
         s.cursor = len(records)
         if new and not snapshot:
             out.append({"channel": "trades", "data": [{k: v for k, v in t.items()} for t in new]})
@@ -134,8 +141,14 @@ def _view(ex: Exchange, sub: dict[str, Any]) -> dict[str, Any]:
     if kind == "bbo":
         book = ex.info({"type": "l2Book", "coin": _coin_of(sub)})
         bids, asks = book["levels"]
-        return {"channel": "bbo", "data": {"coin": book["coin"], "time": book["time"],
-                                           "bbo": [bids[0] if bids else None, asks[0] if asks else None]}}
+        return {
+            "channel": "bbo",
+            "data": {
+                "coin": book["coin"],
+                "time": book["time"],
+                "bbo": [bids[0] if bids else None, asks[0] if asks else None],
+            },
+        }
     if kind == "activeAssetCtx":
         coin = _coin_of(sub)
         reg = ex.registry
@@ -147,12 +160,16 @@ def _view(ex: Exchange, sub: dict[str, Any]) -> dict[str, Any]:
         ctxs = ex.info({"type": "metaAndAssetCtxs", "dex": perp.dex.name})[1]
         return {"channel": "activeAssetCtx", "data": {"coin": coin, "ctx": ctxs[perp.index_in_dex]}}
     if kind == "activeAssetData":
-        return {"channel": "activeAssetData",
-                "data": ex.info({"type": "activeAssetData", "user": _user_of(sub), "coin": _coin_of(sub)})}
+        return {
+            "channel": "activeAssetData",
+            "data": ex.info({"type": "activeAssetData", "user": _user_of(sub), "coin": _coin_of(sub)}),
+        }
     if kind == "spotState":
         user = _user_of(sub)
-        return {"channel": "spotState",
-                "data": {"user": user, "spotState": ex.info({"type": "spotClearinghouseState", "user": user})}}
+        return {
+            "channel": "spotState",
+            "data": {"user": user, "spotState": ex.info({"type": "spotClearinghouseState", "user": user})},
+        }
     raise InvalidAction("subscription.type", f"unknown subscription {kind!r}")
 
 

@@ -14,7 +14,9 @@ from rich.table import Table
 
 from netclear.errors import NetclearError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="netclear: portfolio-margin clearinghouse and risk lab")
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="netclear: portfolio-margin clearinghouse and risk lab"
+)
 console = Console()
 
 
@@ -31,7 +33,9 @@ def _load_json(path: Path | None) -> dict[str, Any]:
 
 @app.command()
 def margin(
-    file: Annotated[Path | None, typer.Argument(help="portfolio JSON (default: the bundled basis-trade example)")] = None,
+    file: Annotated[
+        Path | None, typer.Argument(help="portfolio JSON (default: the bundled basis-trade example)")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the full JSON result")] = False,
 ) -> None:
     """Margin of a portfolio under standard, unified and portfolio margin, side by side."""
@@ -81,12 +85,20 @@ def margin(
 
 @app.command()
 def serve(
-    preset: Annotated[str, typer.Option(help="bundled preset name or TOML path (ignored for an existing log)")] = "hyperliquid",
-    db: Annotated[str, typer.Option(help="action log: a SQLite file, or postgresql://...")] = "netclear.sqlite",
+    preset: Annotated[
+        str, typer.Option(help="bundled preset name or TOML path (ignored for an existing log)")
+    ] = "hyperliquid",
+    db: Annotated[
+        str, typer.Option(help="action log: a SQLite file, or postgresql://...")
+    ] = "netclear.sqlite",
     host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port (the SDK's LOCAL_API_URL uses 3001)")] = 3001,
-    chain: Annotated[str, typer.Option(help="signature chain: Testnet (what the SDK signs for local URLs) or Mainnet")] = "Testnet",
-    operator_token: Annotated[str | None, typer.Option(help="bearer token for /operator/* (default: random, printed)")] = None,
+    chain: Annotated[
+        str, typer.Option(help="signature chain: Testnet (what the SDK signs for local URLs) or Mainnet")
+    ] = "Testnet",
+    operator_token: Annotated[
+        str | None, typer.Option(help="bearer token for /operator/* (default: random, printed)")
+    ] = None,
     demo: Annotated[bool, typer.Option(help="run a demo price feed and market maker")] = False,
 ) -> None:
     """Run the exchange: Hyperliquid-compatible /info, /exchange and /ws over a durable action log."""
@@ -101,9 +113,13 @@ def serve(
     if chain not in ("Testnet", "Mainnet"):
         raise typer.BadParameter("chain must be Testnet or Mainnet")
     app_ = create_app(node, chain=chain, operator_token=operator_token)  # type: ignore[arg-type]
-    console.print(f"netclear {node.config.preset.name}: log {db} at seq {node.seq} (replayed {node.replayed}), "
-                  f"state {node.exchange.state_hash()[:16]}")
-    console.print(f"API http://{host}:{port}  (info, exchange, ws)  operator token: {app_.state.operator_token}")
+    console.print(
+        f"netclear {node.config.preset.name}: log {db} at seq {node.seq} (replayed {node.replayed}), "
+        f"state {node.exchange.state_hash()[:16]}"
+    )
+    console.print(
+        f"API http://{host}:{port}  (info, exchange, ws)  operator token: {app_.state.operator_token}"
+    )
     if demo:
         from netclear.api.demo import DemoMarket
 
@@ -114,7 +130,9 @@ def serve(
 
 @app.command()
 def replay(
-    db: Annotated[str, typer.Option(help="action log: a SQLite file, or postgresql://...")] = "netclear.sqlite",
+    db: Annotated[
+        str, typer.Option(help="action log: a SQLite file, or postgresql://...")
+    ] = "netclear.sqlite",
     full: Annotated[bool, typer.Option(help="ignore snapshots and replay from the first action")] = False,
 ) -> None:
     """Re-derive the state from the action log and print its sequence number and state hash."""
@@ -130,8 +148,16 @@ def replay(
         console.print(f"[red]error[/red] {exc.field}: {exc.rule}")
         raise typer.Exit(2) from None
     took = time.perf_counter() - start
-    print(json.dumps({"seq": seq, "time": exchange.state.time_ms, "stateHash": exchange.state_hash(),
-                      "seconds": round(took, 3)}))
+    print(
+        json.dumps(
+            {
+                "seq": seq,
+                "time": exchange.state.time_ms,
+                "stateHash": exchange.state_hash(),
+                "seconds": round(took, 3),
+            }
+        )
+    )
 
 
 @app.command()

@@ -16,7 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 def _exact_decimal(value: object) -> object:
     if isinstance(value, float):
-        raise ValueError("write decimals as strings (e.g. \"0.05\"), not TOML floats")
+        raise ValueError('write decimals as strings (e.g. "0.05"), not TOML floats')
     if isinstance(value, bool):
         raise ValueError("expected a decimal string, got a boolean")
     if isinstance(value, int):
@@ -26,7 +26,7 @@ def _exact_decimal(value: object) -> object:
 
 def _fraction(value: object) -> Fraction:
     if isinstance(value, float | bool):
-        raise ValueError("write ratios as strings (\"2/3\" or \"0.5\"), not TOML floats")
+        raise ValueError('write ratios as strings ("2/3" or "0.5"), not TOML floats')
     if isinstance(value, Fraction):
         return value
     if isinstance(value, int | Decimal):
@@ -70,7 +70,9 @@ class TokenConfig(_Model):
     @model_validator(mode="after")
     def _decimals(self) -> TokenConfig:
         if self.sz_decimals > self.wei_decimals:
-            raise ValueError(f"sz_decimals ({self.sz_decimals}) must not exceed wei_decimals ({self.wei_decimals})")
+            raise ValueError(
+                f"sz_decimals ({self.sz_decimals}) must not exceed wei_decimals ({self.wei_decimals})"
+            )
         return self
 
 

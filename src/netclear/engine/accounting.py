@@ -197,7 +197,9 @@ class Valuer:
             pool.positions.append(pv)
         return pool
 
-    def isolated(self, acct: Account, *, token: int | None = None, dex: str | None = None) -> list[IsolatedValue]:
+    def isolated(
+        self, acct: Account, *, token: int | None = None, dex: str | None = None
+    ) -> list[IsolatedValue]:
         out = []
         for pos in acct.positions.values():
             if pos.szi == 0 or pos.is_cross:

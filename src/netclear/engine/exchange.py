@@ -18,11 +18,11 @@ import msgspec
 
 from netclear.config import ExchangeConfig, resolve
 from netclear.engine import actions as A
+from netclear.engine import market_clock
+from netclear.engine import order_actions as O
 from netclear.engine.accounting import Valuer
 from netclear.engine.context import Ctx
 from netclear.engine.events import Event
-from netclear.engine import market_clock
-from netclear.engine import order_actions as O
 from netclear.engine.handlers import funds, lending_actions, modes, orders, prices, trading
 from netclear.engine.solvency import rebalance
 from netclear.engine.state import Account, ExchangeState, Mode, OrderInfo
@@ -64,7 +64,9 @@ _GLOBAL_ACTIONS: tuple[type[A.Action], ...] = (A.SetPrices,)
 class Exchange:
     """A clearinghouse instance over one configuration."""
 
-    def __init__(self, config: ExchangeConfig | str | Path = "hyperliquid", state: ExchangeState | None = None) -> None:
+    def __init__(
+        self, config: ExchangeConfig | str | Path = "hyperliquid", state: ExchangeState | None = None
+    ) -> None:
         cfg = config if isinstance(config, ExchangeConfig) else resolve(config)
         self.config = cfg
         self.registry = Registry.from_config(cfg)
@@ -119,7 +121,9 @@ class Exchange:
         if isinstance(at, bool) or not isinstance(at, int) or at < 0:
             raise InvalidAction("time", f"must be a non-negative integer of milliseconds, got {at!r}")
         if at < self.state.time_ms:
-            raise InvalidAction("time", f"{at} is before the exchange clock {self.state.time_ms}; time never goes back")
+            raise InvalidAction(
+                "time", f"{at} is before the exchange clock {self.state.time_ms}; time never goes back"
+            )
         if at == self.state.time_ms:
             return
         tx = Tx(self.state)
@@ -146,7 +150,9 @@ class Exchange:
             for acct in sorted(tx.touched_pm_accounts(), key=lambda a: a.address):
                 rebalance(tx, self.registry, acct, gains={})
             if at // hour > (at - 1) // hour or tx.touched_accounts():
-                liquidation_engine.run(ctx, {a.address for a in tx.touched_accounts() if a.positions or a.borrow_basis})
+                liquidation_engine.run(
+                    ctx, {a.address for a in tx.touched_accounts() if a.positions or a.borrow_basis}
+                )
         except Exception:
             tx.rollback()
             raise
@@ -159,9 +165,12 @@ class Exchange:
         if isinstance(action, A.SetPrices):
             reg = self.registry
             assets = {reg.perp(k).asset for k in (*action.oracle, *action.marks)}
-            tokens = {t.index for t in reg.tokens.values()
-                      if (t.perp is not None and reg.perp(t.perp).asset in assets)
-                      or (t.spot_pair is not None and reg.spot_pairs[t.spot_pair].name in action.spot)}
+            tokens = {
+                t.index
+                for t in reg.tokens.values()
+                if (t.perp is not None and reg.perp(t.perp).asset in assets)
+                or (t.spot_pair is not None and reg.spot_pairs[t.spot_pair].name in action.spot)
+            }
             out = set()
             for address, acct in self.state.accounts.items():
                 if any(a in assets for a in acct.positions) or (
@@ -170,8 +179,11 @@ class Exchange:
                     out.add(address)
             return out
         accounts = self.state.accounts
-        touched = ctx.at_risk | {a.address for a in ctx.tx.touched_accounts()
-                                 if not isinstance(action, O.PlaceOrder | O.Cancel | O.CancelByCloid)}
+        touched = ctx.at_risk | {
+            a.address
+            for a in ctx.tx.touched_accounts()
+            if not isinstance(action, O.PlaceOrder | O.Cancel | O.CancelByCloid)
+        }
         return {a for a in touched if a in accounts and (accounts[a].positions or accounts[a].borrow_basis)}
 
     def _pm_accounts(self, ctx: Ctx, action: A.Action) -> list[Account]:
@@ -199,7 +211,11 @@ class Exchange:
                 prior = before[acct.address]
             else:
                 original = ctx.tx.original(acct.address)
-                prior = _free_by_token(v, original) if original is not None and original.mode is Mode.PORTFOLIO else {}
+                prior = (
+                    _free_by_token(v, original)
+                    if original is not None and original.mode is Mode.PORTFOLIO
+                    else {}
+                )
             after = _free_by_token(v, live)
             gains = {t: after[t] - prior.get(t, 0) for t in after if after[t] > prior.get(t, 0)}
             rebalance(ctx.tx, self.registry, live, gains=gains, allow_auto=not explicit_lending)
@@ -231,8 +247,23 @@ def _books(state: ExchangeState) -> dict[str, list[list[object]]]:
         rows = []
         for o in state.books[asset].iter_orders():
             info = o.tag if isinstance(o.tag, OrderInfo) else OrderInfo()
-            rows.append([o.oid, o.user, o.is_buy, o.px, o.sz, o.orig_sz, o.time, o.cloid, o.reduce_only, o.tif,
-                         info.hold, info.hold_token, info.opening_sz])
+            rows.append(
+                [
+                    o.oid,
+                    o.user,
+                    o.is_buy,
+                    o.px,
+                    o.sz,
+                    o.orig_sz,
+                    o.time,
+                    o.cloid,
+                    o.reduce_only,
+                    o.tif,
+                    info.hold,
+                    info.hold_token,
+                    info.opening_sz,
+                ]
+            )
         if rows:
             out[str(asset)] = rows
     return out

@@ -17,8 +17,8 @@ from netclear.lending.rates import (
     INDEX_SCALE,
     basis_for,
     borrow_rate,
-    growth_factor,
     grow_index,
+    growth_factor,
     utilization,
     value_of,
 )
@@ -110,13 +110,20 @@ def supply(tx: Tx, reg: Registry, acct: Account, token: Token, amount: int, *, f
     user_cap, global_cap = _require_lendable(reg, token, "token")
     spot = acct.spot.get(token.index, 0) - acct.spot_hold.get(token.index, 0)
     if amount > spot:
-        raise InsufficientBalance(field, f"supply {fmt_units(amount, token.wei_decimals)} {token.name} exceeds free balance {fmt_units(max(spot, 0), token.wei_decimals)}")
+        raise InsufficientBalance(
+            field,
+            f"supply {fmt_units(amount, token.wei_decimals)} {token.name} exceeds free balance {fmt_units(max(spot, 0), token.wei_decimals)}",
+        )
     res = reserve(tx, reg, token.index)
     current = value_of(acct.supply_basis.get(token.index, 0), res.supply_index, debt=False)
     if current + amount > user_cap:
-        raise CapReached(field, f"user supply cap of {fmt_units(user_cap, token.wei_decimals)} {token.name} reached")
+        raise CapReached(
+            field, f"user supply cap of {fmt_units(user_cap, token.wei_decimals)} {token.name} reached"
+        )
     if res.total_supplied + amount > global_cap:
-        raise CapReached(field, f"global supply cap of {fmt_units(global_cap, token.wei_decimals)} {token.name} reached")
+        raise CapReached(
+            field, f"global supply cap of {fmt_units(global_cap, token.wei_decimals)} {token.name} reached"
+        )
     basis = basis_for(amount, res.supply_index, debt=False)
     acct.supply_basis[token.index] = acct.supply_basis.get(token.index, 0) + basis
     res.scaled_supply += basis
@@ -135,7 +142,9 @@ def supply_headroom(tx: Tx, reg: Registry, acct: Account, token: int) -> int:
     return max(0, min(caps[0] - current, caps[1] - res.total_supplied))
 
 
-def withdraw(tx: Tx, reg: Registry, acct: Account, token: Token, amount: int | None, *, field: str = "amount") -> int:
+def withdraw(
+    tx: Tx, reg: Registry, acct: Account, token: Token, amount: int | None, *, field: str = "amount"
+) -> int:
     """Withdraw supplied ``amount`` (None: everything) back to spot; blocked when the pool lacks cash.
 
     research §3.2 FAQ: at 100% utilization suppliers "will not be able to withdraw ... until more
@@ -153,7 +162,10 @@ def withdraw(tx: Tx, reg: Registry, acct: Account, token: Token, amount: int | N
         if amount <= 0:
             raise InvalidAction(field, "must be positive")
         if amount > current:
-            raise InsufficientBalance(field, f"withdraw {fmt_units(amount, token.wei_decimals)} exceeds supplied {fmt_units(current, token.wei_decimals)} {token.name}")
+            raise InsufficientBalance(
+                field,
+                f"withdraw {fmt_units(amount, token.wei_decimals)} exceeds supplied {fmt_units(current, token.wei_decimals)} {token.name}",
+            )
         burn = basis if amount == current else min(basis, -((-amount * INDEX_SCALE) // res.supply_index))
     if amount > res.cash:
         u = utilization(res.total_borrowed, res.total_supplied)
@@ -181,11 +193,19 @@ def borrow(tx: Tx, reg: Registry, acct: Account, token: Token, amount: int, *, f
     res = reserve(tx, reg, token.index)
     owed = value_of(acct.borrow_basis.get(token.index, 0), res.borrow_index, debt=True)
     if owed + amount > params.user_borrow_cap:
-        raise CapReached(field, f"user borrow cap of {fmt_units(params.user_borrow_cap, token.wei_decimals)} {token.name} reached")
+        raise CapReached(
+            field,
+            f"user borrow cap of {fmt_units(params.user_borrow_cap, token.wei_decimals)} {token.name} reached",
+        )
     if res.total_borrowed + amount > params.global_borrow_cap:
-        raise CapReached(field, f"global borrow cap of {fmt_units(params.global_borrow_cap, token.wei_decimals)} {token.name} reached")
+        raise CapReached(
+            field,
+            f"global borrow cap of {fmt_units(params.global_borrow_cap, token.wei_decimals)} {token.name} reached",
+        )
     if amount > res.cash:
-        raise LiquidityError(field, f"reserve {token.name} has only {fmt_units(res.cash, token.wei_decimals)} to lend")
+        raise LiquidityError(
+            field, f"reserve {token.name} has only {fmt_units(res.cash, token.wei_decimals)} to lend"
+        )
     basis = basis_for(amount, res.borrow_index, debt=True)
     acct.borrow_basis[token.index] = acct.borrow_basis.get(token.index, 0) + basis
     res.scaled_borrow += basis
@@ -204,7 +224,9 @@ def borrow_headroom(tx: Tx, reg: Registry, acct: Account, token: int) -> int:
     return max(0, min(params.user_borrow_cap - owed, params.global_borrow_cap - res.total_borrowed, res.cash))
 
 
-def repay(tx: Tx, reg: Registry, acct: Account, token: Token, amount: int | None, *, field: str = "amount") -> int:
+def repay(
+    tx: Tx, reg: Registry, acct: Account, token: Token, amount: int | None, *, field: str = "amount"
+) -> int:
     """Repay ``amount`` (None: all) from spot; the debt is rounded up, so repaying all clears it."""
     basis = acct.borrow_basis.get(token.index, 0)
     if basis <= 0:

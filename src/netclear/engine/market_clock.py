@@ -112,7 +112,9 @@ def pay_funding(ctx: Ctx, boundary_ms: int) -> None:
         avg = sampler.average()
         dex = perp.dex
         rate = params.hourly_rate(
-            avg, multiplier=dex.funding_multiplier if dex.is_builder else 1, interest_rate_8h=dex.interest_rate_8h
+            avg,
+            multiplier=dex.funding_multiplier if dex.is_builder else 1,
+            interest_rate_8h=dex.interest_rate_8h,
         )
         rates[asset] = rate
         ms.funding_rate = rate
@@ -120,7 +122,12 @@ def pay_funding(ctx: Ctx, boundary_ms: int) -> None:
         ctx.record(
             "funding_rates",
             perp.name,
-            {"coin": perp.name, "fundingRate": fmt_decimal(rate, 12), "premium": fmt_decimal(avg, 12), "time": boundary_ms},
+            {
+                "coin": perp.name,
+                "fundingRate": fmt_decimal(rate, 12),
+                "premium": fmt_decimal(avg, 12),
+                "time": boundary_ms,
+            },
         )
     if not rates:
         return
@@ -138,7 +145,9 @@ def pay_funding(ctx: Ctx, boundary_ms: int) -> None:
             perp = ctx.reg.perps[asset]
             coll = perp.collateral
             oracle = ctx.state.prices.oracle[asset]
-            pay = funding_rules.funding_payment(pos.szi, oracle, rates[asset], perp.sz_decimals, coll.wei_decimals)
+            pay = funding_rules.funding_payment(
+                pos.szi, oracle, rates[asset], perp.sz_decimals, coll.wei_decimals
+            )
             if pay == 0:
                 continue
             if not pos.is_cross:

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from fractions import Fraction
 
@@ -116,7 +117,9 @@ def require_margin(
         return
     pools = v.cross_pools(acct)
     pm = acct.mode is Mode.PORTFOLIO
-    for token in sorted(tokens | {reg.perps[p.asset].collateral.index for p in _touched_positions(acct, dexes, reg)}):
+    for token in sorted(
+        tokens | {reg.perps[p.asset].collateral.index for p in _touched_positions(acct, dexes, reg)}
+    ):
         tok = reg.tokens[token]
         pool: MarginPool | None = pools.get(token)
         short = _shortfall(v, acct, token, pool)
@@ -128,7 +131,9 @@ def require_margin(
             reason = _describe_shortfall(tok, short)
             if pm and reg.borrowable(token) is not None:
                 reason += " after auto-borrow (LTV, borrow caps or reserve liquidity reached)"
-            raise InsufficientMargin(field, reason) if pool is not None else InsufficientBalance(field, reason)
+            raise (
+                InsufficientMargin(field, reason) if pool is not None else InsufficientBalance(field, reason)
+            )
     if pm and acct.has_borrows():
         require_collateral_cover(v, acct, field=field)
 
@@ -191,10 +196,8 @@ def rebalance(
         im = pool.im if pool is not None else 0
         liquid = acct.spot.get(token, 0) + ntl
         if liquid < 0:
-            try:
+            with contextlib.suppress(CapReached, LiquidityError, InsufficientBalance):
                 fund(tx, reg, acct, tok, -liquid)
-            except (CapReached, LiquidityError, InsufficientBalance):
-                pass
             liquid = acct.spot.get(token, 0) + ntl
         if not allow_auto:
             continue

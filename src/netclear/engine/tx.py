@@ -34,7 +34,9 @@ class Tx:
 
     def _new_layer(self) -> _Layer:
         st = self.state
-        return _Layer(counters=(st.next_tid, st.next_oid), ext_in=dict(st.external_in), ext_out=dict(st.external_out))
+        return _Layer(
+            counters=(st.next_tid, st.next_oid), ext_in=dict(st.external_in), ext_out=dict(st.external_out)
+        )
 
     # -------------------------------------------------------------- accessors
     def account(self, address: str, *, create: bool = True) -> Account:

@@ -78,7 +78,9 @@ class ActionLog(Protocol):
     def close(self) -> None: ...
 
 
-def verify(records: Iterator[tuple[int, int, bytes, bytes]], prev_seq: int, prev_digest: bytes) -> Iterator[LogRecord]:
+def verify(
+    records: Iterator[tuple[int, int, bytes, bytes]], prev_seq: int, prev_digest: bytes
+) -> Iterator[LogRecord]:
     """Check sequence continuity and the hash chain of raw rows ``(seq, time, payload, digest)``."""
     expected = prev_seq + 1
     prev = prev_digest

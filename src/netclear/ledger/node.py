@@ -12,6 +12,7 @@ store (a trusted local file, written by this process) with its state hash, check
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pickle
 import threading
@@ -63,8 +64,11 @@ def bind_config(log: ActionLog, config: ExchangeConfig | str | None) -> Exchange
     if config is not None:
         given = config if isinstance(config, ExchangeConfig) else resolve(config)
         if given.model_dump_json() != stored:
-            raise ConfigError("preset", f"the log was written under preset {cfg.preset.name!r} (its own "
-                                        f"configuration), not {given.preset.name!r}; replay it without a preset")
+            raise ConfigError(
+                "preset",
+                f"the log was written under preset {cfg.preset.name!r} (its own "
+                f"configuration), not {given.preset.name!r}; replay it without a preset",
+            )
     return cfg
 
 
@@ -150,7 +154,9 @@ class Node:
         action = decode_action(bytes(env.action))
         return self._apply(action, time_ms, env.signer, env.nonce, self.seq + 1)
 
-    def _apply(self, action: Action, time_ms: int, signer: str | None, nonce: int | None, seq: int) -> Outcome:
+    def _apply(
+        self, action: Action, time_ms: int, signer: str | None, nonce: int | None, seq: int
+    ) -> Outcome:
         if signer is not None and nonce is not None:
             self.nonces.commit(signer, nonce)
         try:
@@ -180,7 +186,10 @@ class Node:
             for sub, rec in zip(batch, records, strict=True):
                 out.append(self._apply(sub.action, rec.time_ms, sub.signer, sub.nonce, rec.seq))
                 self.seq = rec.seq
-            if self.snapshot_every and self.seq // self.snapshot_every != (self.seq - len(batch)) // self.snapshot_every:
+            if (
+                self.snapshot_every
+                and self.seq // self.snapshot_every != (self.seq - len(batch)) // self.snapshot_every
+            ):
                 self.snapshot()
             return out
 
@@ -201,7 +210,9 @@ class Node:
             self.log.close()
 
 
-def replay(config: ExchangeConfig | str | None, log: ActionLog, *, from_snapshot: bool = True) -> tuple[Exchange, int]:
+def replay(
+    config: ExchangeConfig | str | None, log: ActionLog, *, from_snapshot: bool = True
+) -> tuple[Exchange, int]:
     """Re-derive the state from the log (optionally ignoring snapshots); returns the exchange and seq."""
     if from_snapshot:
         node = Node(config, log, snapshot_every=0)
@@ -213,9 +224,7 @@ def replay(config: ExchangeConfig | str | None, log: ActionLog, *, from_snapshot
         env = _envelope_decoder.decode(record.payload)
         if env.signer is not None and env.nonce is not None:
             nonces.commit(env.signer, env.nonce)
-        try:
+        with contextlib.suppress(NetclearError):  # rejected then, rejected again: same state
             exchange.apply(decode_action(bytes(env.action)), at=record.time_ms)
-        except NetclearError:
-            pass
         seq = record.seq
     return exchange, seq

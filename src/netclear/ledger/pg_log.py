@@ -41,7 +41,9 @@ class PostgresLog:
 
     def last(self) -> tuple[int, bytes]:
         with self._db.transaction():
-            row = self._db.execute("SELECT seq, digest FROM netclear_log ORDER BY seq DESC LIMIT 1").fetchone()
+            row = self._db.execute(
+                "SELECT seq, digest FROM netclear_log ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
         return (0, GENESIS) if row is None else (int(row[0]), bytes(row[1]))
 
     def append_many(self, records: Sequence[LogRecord]) -> None:
@@ -57,7 +59,9 @@ class PostgresLog:
         seq = max(seq, 1)
         with self._db.transaction():
             if seq > 1:
-                row = self._db.execute("SELECT digest FROM netclear_log WHERE seq = %s", (seq - 1,)).fetchone()
+                row = self._db.execute(
+                    "SELECT digest FROM netclear_log WHERE seq = %s", (seq - 1,)
+                ).fetchone()
                 if row is None:
                     raise LogCorruption(seq - 1, "record is missing")
                 prev = bytes(row[0])

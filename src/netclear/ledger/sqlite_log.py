@@ -77,7 +77,9 @@ class SqliteLog:
         seq = max(seq, 1)
         try:
             prev = self._digest_before(seq)
-            cur = self._db.execute("SELECT seq, time_ms, payload, digest FROM log WHERE seq >= ? ORDER BY seq", (seq,))
+            cur = self._db.execute(
+                "SELECT seq, time_ms, payload, digest FROM log WHERE seq >= ? ORDER BY seq", (seq,)
+            )
             yield from verify(iter(cur), seq - 1, prev)
         except sqlite3.DatabaseError as exc:
             raise LogCorruption(seq, f"database error: {exc}") from None
@@ -89,7 +91,9 @@ class SqliteLog:
         )
 
     def latest_snapshot(self) -> Snapshot | None:
-        row = self._db.execute("SELECT seq, state_hash, blob FROM snapshots ORDER BY seq DESC LIMIT 1").fetchone()
+        row = self._db.execute(
+            "SELECT seq, state_hash, blob FROM snapshots ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
         return None if row is None else Snapshot(int(row[0]), str(row[1]), bytes(row[2]))
 
     def get_meta(self, key: str) -> str | None:

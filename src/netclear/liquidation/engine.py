@@ -123,7 +123,6 @@ def _vaults(ctx: Ctx) -> set[str]:
     return {a for a in out if a in ctx.state.accounts}
 
 
-
 # ---------------------------------------------------------------------------- standard and unified
 def _liquidate_pools(ctx: Ctx, acct: Account) -> None:
     v = ctx.valuer()
@@ -234,8 +233,16 @@ def _limit_price(ctx: Ctx, perp: Perp, pv: PositionValue, equity: int, is_buy: b
     return round_price_to_grid(px * PX_SCALE, perp.sz_decimals, False, rounding="floor" if is_buy else "ceil")
 
 
-def _record(ctx: Ctx, acct: Account, kind: str, value: int, ntl: int, positions: list[dict[str, str]],
-            wd: int, outcome: str) -> None:
+def _record(
+    ctx: Ctx,
+    acct: Account,
+    kind: str,
+    value: int,
+    ntl: int,
+    positions: list[dict[str, str]],
+    wd: int,
+    outcome: str,
+) -> None:
     delta = {
         "type": "liquidation",
         "liquidatedNtlPos": fmt_units(ntl, wd),
@@ -356,7 +363,9 @@ def _adl_close(ctx: Ctx, acct: Account, perp: Perp) -> dict[str, int]:
         pools = v.cross_pools(other)
         key: str | int = perp.dex.name if other.mode is Mode.STANDARD else perp.collateral.index
         av = pools[key].account_value if opos.is_cross else opos.raw_usd + opv.ntl
-        rank = rules.adl_rank(Fraction(opv.mark, PX_SCALE), entry, Fraction(opv.abs_ntl), Fraction(av), opos.szi > 0)
+        rank = rules.adl_rank(
+            Fraction(opv.mark, PX_SCALE), entry, Fraction(opv.abs_ntl), Fraction(av), opos.szi > 0
+        )
         candidates.append(rules.AdlCandidate(address, abs(opos.szi), rank))
     needed = abs(pos.szi)
     if ctx.reg.config.liquidation.adl == "pro_rata":
@@ -368,7 +377,9 @@ def _adl_close(ctx: Ctx, acct: Account, perp: Perp) -> dict[str, int]:
         other = ctx.tx.account(address)
         buyer, seller = (other, acct) if is_long else (acct, other)
         settle_trade(ctx, buyer, seller, perp, lots, mark, 0, 0, check_buyer=False, check_seller=False)
-        weights[address] = weights.get(address, 0) + notional(lots, mark, perp.sz_decimals, perp.collateral.wei_decimals)
+        weights[address] = weights.get(address, 0) + notional(
+            lots, mark, perp.sz_decimals, perp.collateral.wei_decimals
+        )
     if weights:
         ctx.emit("adl", acct.address, coin=perp.name, px=fmt_px(mark), counterparties=sorted(weights))
     return weights
@@ -405,9 +416,17 @@ def _cover_deficit(ctx: Ctx, acct: Account, perp: Perp, deficit: int, adl_weight
         # nobody left to deleverage: the vault carries it (its balance goes negative, recorded)
         _move_cash(vault, acct, perp, rest)
         wf.vault += rest
-    ctx.record("liquidations", acct.address, {"time": ctx.now, "kind": "perpDeficit", "coin": perp.name,
-                                               "deficit": fmt_units(deficit, coll.wei_decimals),
-                                               "waterfall": wf.as_dict(coll.wei_decimals)})
+    ctx.record(
+        "liquidations",
+        acct.address,
+        {
+            "time": ctx.now,
+            "kind": "perpDeficit",
+            "coin": perp.name,
+            "deficit": fmt_units(deficit, coll.wei_decimals),
+            "waterfall": wf.as_dict(coll.wei_decimals),
+        },
+    )
 
 
 # ---------------------------------------------------------------------------- portfolio margin
@@ -434,7 +453,9 @@ def _liquidate_pm(ctx: Ctx, acct: Account) -> None:
             continue
         live = ctx.valuer().position_value(pos, pv.perp)
         pools = ctx.valuer().cross_pools(acct)
-        equity = pools[pv.perp.collateral.index].account_value + ctx.valuer().supplied(acct, pv.perp.collateral.index)
+        equity = pools[pv.perp.collateral.index].account_value + ctx.valuer().supplied(
+            acct, pv.perp.collateral.index
+        )
         filled = _market_liquidate(ctx, acct, live, max(equity, 0))
         if filled:
             liquidated.append({"coin": pv.perp.name, "szi": fmt_units(filled, pv.perp.sz_decimals)})
@@ -444,8 +465,16 @@ def _liquidate_pm(ctx: Ctx, acct: Account) -> None:
             break
         takeovers += 1
     if liquidated or takeovers:
-        _record(ctx, acct, "Cross", start_value, 0, liquidated, ctx.reg.quote.wei_decimals,
-                "pmTakeover" if takeovers else "market")
+        _record(
+            ctx,
+            acct,
+            "Cross",
+            start_value,
+            0,
+            liquidated,
+            ctx.reg.quote.wei_decimals,
+            "pmTakeover" if takeovers else "market",
+        )
     _liquidate_isolated_only(ctx, acct)
 
 
@@ -469,13 +498,17 @@ def _takeover_step(ctx: Ctx, acct: Account) -> bool:
         return False
     value = sum((c.value for c in coll), Fraction(0))
     ltv = sum((c.value * c.ltv for c in coll), Fraction(0)) / value if value else Fraction(0)
-    health = pm_rules.borrow_health(borrowed, value, ltv, pm.partial_threshold_fraction, pm.full_threshold_fraction)
+    health = pm_rules.borrow_health(
+        borrowed, value, ltv, pm.partial_threshold_fraction, pm.full_threshold_fraction
+    )
     share = Fraction(1) if health == "full" or value == 0 else pm.takeover_step
     backstop = _system(ctx, pm.backstop_address, Mode.PORTFOLIO)
     debt_taken = borrowed * share
     # collateral worth debt_taken at the takeover price, spread by value; capped by what is there
     takeover_value = sum((c.value * (c.ltv + 2) / 3 for c in coll), Fraction(0))
-    coll_share = Fraction(1) if share == 1 or takeover_value == 0 else min(Fraction(1), debt_taken / takeover_value)
+    coll_share = (
+        Fraction(1) if share == 1 or takeover_value == 0 else min(Fraction(1), debt_taken / takeover_value)
+    )
     moved = False
     for c in coll:
         moved |= _move_supply(ctx, acct, backstop, c.token, coll_share)
@@ -483,10 +516,19 @@ def _takeover_step(ctx: Ctx, acct: Account) -> bool:
         moved |= _move_borrow(ctx, acct, backstop, token, share)
     if moved:
         ctx.emit("pmTakeover", acct.address, share=str(share), collateralShare=str(coll_share), health=health)
-        ctx.record("liquidations", acct.address, {
-            "time": ctx.now, "kind": "pmTakeover", "health": health, "debtShare": str(share),
-            "collateralShare": str(coll_share), "debtValue": str(borrowed), "collateralValue": str(value),
-        })
+        ctx.record(
+            "liquidations",
+            acct.address,
+            {
+                "time": ctx.now,
+                "kind": "pmTakeover",
+                "health": health,
+                "debtShare": str(share),
+                "collateralShare": str(coll_share),
+                "debtValue": str(borrowed),
+                "collateralValue": str(value),
+            },
+        )
     return moved
 
 
@@ -575,7 +617,9 @@ def _sell_spot(ctx: Ctx, backstop: Account, token: int, amount: int) -> None:
     p = order_engine.Parsed(pair, False, px, lots, False, "Ioc", None, False, None, None)
     oid = ctx.state.next_oid
     ctx.state.next_oid += 1
-    order_engine._match(ctx, backstop, p, oid, lots, OrderInfo(), book, _NoLiquidationFee(ctx, backstop.address))
+    order_engine._match(
+        ctx, backstop, p, oid, lots, OrderInfo(), book, _NoLiquidationFee(ctx, backstop.address)
+    )
 
 
 def _write_off(ctx: Ctx, backstop: Account, token: int) -> None:
@@ -606,7 +650,15 @@ def _write_off(ctx: Ctx, backstop: Account, token: int) -> None:
         res.supply_index = new_index
         wf.socialized = rest
     res.bad_debt += owed
-    ctx.record("liquidations", backstop.address, {"time": ctx.now, "kind": "badDebt", "token": tok.name,
-                                                   "amount": fmt_units(owed, tok.wei_decimals),
-                                                   "waterfall": wf.as_dict(tok.wei_decimals)})
+    ctx.record(
+        "liquidations",
+        backstop.address,
+        {
+            "time": ctx.now,
+            "kind": "badDebt",
+            "token": tok.name,
+            "amount": fmt_units(owed, tok.wei_decimals),
+            "waterfall": wf.as_dict(tok.wei_decimals),
+        },
+    )
     ctx.emit("badDebt", backstop.address, token=tok.name, amount=fmt_units(owed, tok.wei_decimals))

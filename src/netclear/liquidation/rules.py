@@ -19,7 +19,7 @@ def pool_liquidatable(account_value: int, maintenance: int) -> bool:
 
 
 def backstop_due(account_value: int, maintenance: int, fraction: Fraction) -> bool:
-    """"If the account equity drops below 2/3 of the maintenance margin without successful
+    """ "If the account equity drops below 2/3 of the maintenance margin without successful
     liquidation through the book", the liquidator vault takes over (§2.3)."""
     return maintenance > 0 and account_value * fraction.denominator < maintenance * fraction.numerator
 
@@ -50,7 +50,9 @@ def bankruptcy_price(mark: Fraction, szi: Fraction, equity: Fraction) -> Fractio
     return mark - equity / szi
 
 
-def adl_rank(mark: Fraction, entry: Fraction, notional: Fraction, account_value: Fraction, is_long: bool) -> Fraction:
+def adl_rank(
+    mark: Fraction, entry: Fraction, notional: Fraction, account_value: Fraction, is_long: bool
+) -> Fraction:
     """Auto-deleveraging priority ``(mark / entry) x (notional / account_value)`` (§2.5).
 
     Read as profit ratio times leverage, so for a short the price ratio is ``entry / mark`` (the

@@ -148,7 +148,9 @@ def _portfolio(v: Valuer, acct: Account) -> dict[str, Any]:
     }
 
 
-def _section(reg: Registry, portfolio: dict[str, Any], mode: Mode) -> tuple[dict[str, Any], ExchangeState, Account]:
+def _section(
+    reg: Registry, portfolio: dict[str, Any], mode: Mode
+) -> tuple[dict[str, Any], ExchangeState, Account]:
     state, acct = build_state(reg, portfolio, mode)
     v = Valuer(reg, state)
     if mode is Mode.STANDARD:
@@ -172,7 +174,18 @@ def _top_level(reg: Registry, state: ExchangeState, acct: Account, section: dict
         for ap in ch["assetPositions"]:
             pos = ap["position"]
             out["positions"].append(
-                {k: pos[k] for k in ("coin", "szi", "entryPx", "positionValue", "unrealizedPnl", "marginUsed", "liquidationPx")}
+                {
+                    k: pos[k]
+                    for k in (
+                        "coin",
+                        "szi",
+                        "entryPx",
+                        "positionValue",
+                        "unrealizedPnl",
+                        "marginUsed",
+                        "liquidationPx",
+                    )
+                }
             )
     if acct.mode.unified:
         spot = spot_clearinghouse_state(v, acct)

@@ -64,7 +64,9 @@ def liquidation_value(leg: BorrowableLeg, collateral: Iterable[CollateralHolding
     DESIGN reading: the collateral term is summed over collateral assets c (research §3.5).
     """
     cap_usdc = leg.borrow_cap * leg.price
-    term = sum((min(cap_usdc, c.counted * c.price * c.liquidation_threshold) for c in collateral), Fraction(0))
+    term = sum(
+        (min(cap_usdc, c.counted * c.price * c.liquidation_threshold) for c in collateral), Fraction(0)
+    )
     return leg.portfolio_balance + term
 
 

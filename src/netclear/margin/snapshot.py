@@ -136,7 +136,10 @@ def _supply_collateral(reg: Registry, state: ExchangeState, acct: Account) -> No
         if bal <= 0:
             continue
         res = _reserve(state, token)
-        room = min(params.user_supply_cap - acct.supply_basis.get(token, 0), params.global_supply_cap - res.scaled_supply)
+        room = min(
+            params.user_supply_cap - acct.supply_basis.get(token, 0),
+            params.global_supply_cap - res.scaled_supply,
+        )
         amount = min(bal, max(room, 0))
         if amount > 0:
             acct.spot[token] = bal - amount
@@ -158,7 +161,9 @@ def _positions(reg: Registry, state: ExchangeState, acct: Account, positions: li
         szi = to_units(p.get("szi", "0"), perp.sz_decimals, field=f"{key}.szi", allow_negative=True)
         if szi == 0:
             raise InvalidAction(f"{key}.szi", "must not be zero")
-        entry = to_px(p.get("entryPx", state.prices.mark[perp.asset] / 10**PX_DECIMALS), field=f"{key}.entryPx")
+        entry = to_px(
+            p.get("entryPx", state.prices.mark[perp.asset] / 10**PX_DECIMALS), field=f"{key}.entryPx"
+        )
         lev = p.get("leverage") or {"type": "cross", "value": min(20, perp.max_leverage)}
         if not isinstance(lev, dict) or lev.get("type") not in ("cross", "isolated"):
             raise InvalidAction(f"{key}.leverage", 'must be {"type": "cross"|"isolated", "value": n}')
@@ -178,7 +183,9 @@ def _positions(reg: Registry, state: ExchangeState, acct: Account, positions: li
         if is_cross:
             pool_delta = cash_leg
         elif "rawUsd" in lev:
-            pos.raw_usd = to_units(lev["rawUsd"], coll.wei_decimals, field=f"{key}.leverage.rawUsd", allow_negative=True)
+            pos.raw_usd = to_units(
+                lev["rawUsd"], coll.wei_decimals, field=f"{key}.leverage.rawUsd", allow_negative=True
+            )
         else:
             margin = initial_margin(cash_leg, value)
             pos.raw_usd = margin + cash_leg

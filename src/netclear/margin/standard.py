@@ -41,7 +41,9 @@ def maintenance_margin(notional: int, table: MarginTable, unit: int) -> int:
     return frac_ceil(ntl * frac_tier.mmr - frac_tier.deduction * unit)
 
 
-def transfer_margin_required(initial_margin_total: int, notional_total: int, min_ntl_fraction: Fraction) -> int:
+def transfer_margin_required(
+    initial_margin_total: int, notional_total: int, min_ntl_fraction: Fraction
+) -> int:
     """``max(initial_margin_required, 0.1 * total_position_value)`` (research §1.4)."""
     return max(initial_margin_total, frac_ceil(abs(notional_total) * min_ntl_fraction))
 

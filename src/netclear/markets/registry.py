@@ -70,7 +70,9 @@ class MarginTable:
     id: int
     description: str
     tiers: tuple[MarginTier, ...]
-    _int_cache: dict[int, tuple[tuple[int, int, int], ...] | None] = field(default_factory=dict, compare=False)
+    _int_cache: dict[int, tuple[tuple[int, int, int], ...] | None] = field(
+        default_factory=dict, compare=False
+    )
 
     def int_tiers(self, unit: int) -> tuple[tuple[int, int, int], ...] | None:
         """Tiers as integers in wei of a collateral with ``unit`` = 10**weiDecimals:
@@ -261,7 +263,9 @@ class Registry:
                 raise fail(f"tokens[{i}].index", f"duplicate token index {t.index}")
             if t.name in reg.token_by_name:
                 raise fail(f"tokens[{i}].name", f"duplicate token name {t.name!r}")
-            tok = Token(t.index, t.name, t.sz_decimals, t.wei_decimals, t.full_name, t.token_id, t.spot_pair, t.perp)
+            tok = Token(
+                t.index, t.name, t.sz_decimals, t.wei_decimals, t.full_name, t.token_id, t.spot_pair, t.perp
+            )
             reg.tokens[t.index] = tok
             reg.token_by_name[t.name] = tok
         if "USDC" not in reg.token_by_name:
@@ -459,7 +463,9 @@ def _build_pm(reg: Registry, cfg: ExchangeConfig, fail: object) -> PortfolioMarg
             raise err(f"{key}.user_borrow_cap", "must not exceed global_borrow_cap")
         if b.user_supply_cap > b.global_supply_cap:
             raise err(f"{key}.user_supply_cap", "must not exceed global_supply_cap")
-        curve = RateCurve(Fraction(b.rate_curve.base), Fraction(b.rate_curve.kink), Fraction(b.rate_curve.slope))
+        curve = RateCurve(
+            Fraction(b.rate_curve.base), Fraction(b.rate_curve.kink), Fraction(b.rate_curve.slope)
+        )
         borrowable[tok.index] = BorrowableParams(
             tok,
             curve,
@@ -482,7 +488,9 @@ def _build_pm(reg: Registry, cfg: ExchangeConfig, fail: object) -> PortfolioMarg
         if c.ltv >= 1:
             raise err(f"{key}.ltv", "must be below 1")
         if tok.spot_pair is None and tok.perp is None:
-            raise err(f"{key}.token", f"{c.token} needs a spot_pair or perp to price it (borrow_oracle_price)")
+            raise err(
+                f"{key}.token", f"{c.token} needs a spot_pair or perp to price it (borrow_oracle_price)"
+            )
         if c.user_supply_cap > c.global_supply_cap:
             raise err(f"{key}.user_supply_cap", "must not exceed global_supply_cap")
         collateral[tok.index] = CollateralParams(

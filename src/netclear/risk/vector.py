@@ -96,15 +96,22 @@ class RiskBook:
                 continue
             pool_ids: dict[str | int, int] = {}
 
-            def pool_id(key: str | int, unit: int, *, a: str = address, acct_cash: int = 0) -> int:
-                if key not in pool_ids:
-                    pool_ids[key] = len(owners)
+            def pool_id(
+                key: str | int,
+                unit: int,
+                *,
+                a: str = address,
+                acct_cash: int = 0,
+                ids: dict[str | int, int] = pool_ids,
+            ) -> int:
+                if key not in ids:
+                    ids[key] = len(owners)
                     owners.append(a)
                     cash.append(acct_cash / unit)
                     pm_flags.append(False)
                     pm_req.append(0.0)
                     pm_val.append(0.0)
-                return pool_ids[key]
+                return ids[key]
 
             for asset, pos in acct.positions.items():
                 if pos.szi == 0:
@@ -120,7 +127,11 @@ class RiskBook:
                     pm_val.append(0.0)
                 else:
                     key: str | int = coll.index if acct.mode.unified else perp.dex.name
-                    start = acct.spot.get(coll.index, 0) if acct.mode.unified else acct.perp_cash.get(perp.dex.name, 0)
+                    start = (
+                        acct.spot.get(coll.index, 0)
+                        if acct.mode.unified
+                        else acct.perp_cash.get(perp.dex.name, 0)
+                    )
                     pid = pool_id(key, coll.unit, acct_cash=start)
                 pos_pool.append(pid)
                 pos_asset.append(self.asset_index[asset])
@@ -133,10 +144,16 @@ class RiskBook:
                     if leg.token != usdc.index:
                         continue
                     supplied = v.supplied(acct, leg.token) / usdc.unit
-                    coll_term = float(sum(min(leg.borrow_cap * leg.price, c.counted * c.price * c.liquidation_threshold)
-                                          for c in legs.collateral))
+                    coll_term = float(
+                        sum(
+                            min(leg.borrow_cap * leg.price, c.counted * c.price * c.liquidation_threshold)
+                            for c in legs.collateral
+                        )
+                    )
                     pm_flags[pid] = True
-                    pm_req[pid] = (float(reg.pm.min_borrow_offset) if leg.borrowed > 0 else 0.0) + float(leg.borrowed * leg.price)
+                    pm_req[pid] = (float(reg.pm.min_borrow_offset) if leg.borrowed > 0 else 0.0) + float(
+                        leg.borrowed * leg.price
+                    )
                     pm_val[pid] = supplied + coll_term
         self.pools = PoolArrays(
             owners,
@@ -167,8 +184,9 @@ class RiskBook:
         equity = p.cash + np.bincount(p.pos_pool, weights=ntl, minlength=n)
         abs_ntl = np.abs(ntl)
         bounds = self.tiers.bounds[p.pos_asset]
-        tier = (np.sum(abs_ntl[:, None] > bounds[:, 1:], axis=1) if bounds.shape[1] > 1
-                else np.zeros(len(ntl))).astype(np.int64)
+        tier = (
+            np.sum(abs_ntl[:, None] > bounds[:, 1:], axis=1) if bounds.shape[1] > 1 else np.zeros(len(ntl))
+        ).astype(np.int64)
         mmr = self.tiers.mmr[p.pos_asset, tier]
         ded = self.tiers.ded[p.pos_asset, tier]
         mm = np.bincount(p.pos_pool, weights=abs_ntl * mmr - ded, minlength=n).astype(np.float64)

@@ -41,9 +41,7 @@ def unrealized_pnl(pv: PositionValue) -> int:
     return int(pv.ntl - sign * entry_value)
 
 
-def _liq_px(
-    pv: PositionValue, *, equity: int, maintenance: int, isolated: bool, mode: Mode
-) -> str | None:
+def _liq_px(pv: PositionValue, *, equity: int, maintenance: int, isolated: bool, mode: Mode) -> str | None:
     if mode is Mode.PORTFOLIO:
         return None
     coll = pv.perp.collateral
@@ -57,7 +55,7 @@ def _liq_px(
         margin_available=margin_available,
         table=pv.perp.table,
         other_maintenance=Fraction(maintenance - pv.mm, unit),
-        equity=Fraction(equity, unit) if not isolated else Fraction(equity, unit),
+        equity=Fraction(equity, unit),
     )
     return fmt_decimal(px, PX_DECIMALS) if px is not None else None
 
@@ -139,7 +137,11 @@ def clearinghouse_state(v: Valuer, acct: Account, dex: str = "") -> dict[str, An
     return {
         "assetPositions": positions,
         "marginSummary": _summary(
-            pool.account_value + iso_margin, pool.total_ntl + iso_ntl, pool.cash + iso_raw, pool.im + iso_margin, wd
+            pool.account_value + iso_margin,
+            pool.total_ntl + iso_ntl,
+            pool.cash + iso_raw,
+            pool.im + iso_margin,
+            wd,
         ),
         "crossMarginSummary": _summary(pool.account_value, pool.total_ntl, pool.cash, pool.im, wd),
         "crossMaintenanceMarginUsed": fmt_units(pool.mm, wd),

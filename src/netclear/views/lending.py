@@ -37,7 +37,9 @@ def health(v: Valuer, acct: Account) -> tuple[str, Fraction | None]:
     if pm_rules.pm_liquidatable(legs.ratio, pm.liquidation_ratio):
         value = sum((c.value for c in coll), Fraction(0))
         ltv = sum((c.value * c.ltv for c in coll), Fraction(0)) / value if value else Fraction(0)
-        state = pm_rules.borrow_health(borrowed, value, ltv, pm.partial_threshold_fraction, pm.full_threshold_fraction)
+        state = pm_rules.borrow_health(
+            borrowed, value, ltv, pm.partial_threshold_fraction, pm.full_threshold_fraction
+        )
         return ("backstopLiquidatable" if state == "full" else "marketLiquidatable"), hf
     if hf is not None and hf < 1:
         return "atRisk", hf
@@ -54,10 +56,14 @@ def borrow_lend_user_state(v: Valuer, acct: Account) -> dict[str, Any]:
             [
                 token,
                 {
-                    "borrow": {"basis": fmt_units(acct.borrow_basis.get(token, 0), wd),
-                               "value": fmt_units(v.borrowed(acct, token), wd)},
-                    "supply": {"basis": fmt_units(acct.supply_basis.get(token, 0), wd),
-                               "value": fmt_units(v.supplied(acct, token), wd)},
+                    "borrow": {
+                        "basis": fmt_units(acct.borrow_basis.get(token, 0), wd),
+                        "value": fmt_units(v.borrowed(acct, token), wd),
+                    },
+                    "supply": {
+                        "basis": fmt_units(acct.supply_basis.get(token, 0), wd),
+                        "value": fmt_units(v.supplied(acct, token), wd),
+                    },
                 },
             ]
         )

@@ -26,9 +26,19 @@ if TYPE_CHECKING:
 Market = Perp | SpotPair
 
 INTERVALS_MS = {
-    "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000, "1h": 3_600_000,
-    "2h": 7_200_000, "4h": 14_400_000, "8h": 28_800_000, "12h": 43_200_000, "1d": 86_400_000,
-    "3d": 259_200_000, "1w": 604_800_000,
+    "1m": 60_000,
+    "3m": 180_000,
+    "5m": 300_000,
+    "15m": 900_000,
+    "30m": 1_800_000,
+    "1h": 3_600_000,
+    "2h": 7_200_000,
+    "4h": 14_400_000,
+    "8h": 28_800_000,
+    "12h": 43_200_000,
+    "1d": 86_400_000,
+    "3d": 259_200_000,
+    "1w": 604_800_000,
 }
 
 
@@ -56,8 +66,11 @@ def l2_book(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
     def level(px: int, sz: int, n: int) -> dict[str, Any]:
         return {"px": fmt_px(px), "sz": fmt_units(sz, szd), "n": n}
 
-    return {"coin": m.name, "time": ex.state.time_ms,
-            "levels": [[level(*lv) for lv in bids], [level(*lv) for lv in asks]]}
+    return {
+        "coin": m.name,
+        "time": ex.state.time_ms,
+        "levels": [[level(*lv) for lv in bids], [level(*lv) for lv in asks]],
+    }
 
 
 @view("allMids")
@@ -119,7 +132,10 @@ def asset_ctx(ex: Exchange, perp: Perp) -> dict[str, Any]:
 @view("metaAndAssetCtxs")
 def meta_and_asset_ctxs(ex: Exchange, payload: dict[str, Any]) -> list[Any]:
     dex = payload.get("dex", "") or ""
-    return [meta_json(ex.registry, dex), [asset_ctx(ex, p) for p in ex.registry.perps_by_dex[ex.registry.dex(dex).name]]]
+    return [
+        meta_json(ex.registry, dex),
+        [asset_ctx(ex, p) for p in ex.registry.perps_by_dex[ex.registry.dex(dex).name]],
+    ]
 
 
 @view("spotMetaAndAssetCtxs")
@@ -130,16 +146,18 @@ def spot_meta_and_asset_ctxs(ex: Exchange, payload: dict[str, Any]) -> list[Any]
         ms = ex.state.markets.get(pair.asset) or MarketState()
         mid = _mid(ex, pair.asset)
         mark = mid or ms.last_px or ex.state.prices.spot.get(pair.index)
-        ctxs.append({
-            "coin": pair.name,
-            "dayNtlVlm": fmt_units(ms.day_ntl_vlm, pair.quote.wei_decimals),
-            "dayBaseVlm": fmt_units(ms.day_base_vlm, pair.base.sz_decimals),
-            "markPx": fmt_px(mark) if mark else "0.0",
-            "midPx": fmt_px(mid) if mid else None,
-            "prevDayPx": fmt_px(ms.prev_day_px) if ms.prev_day_px else (fmt_px(mark) if mark else "0.0"),
-            "circulatingSupply": "0.0",
-            "totalSupply": "0.0",
-        })
+        ctxs.append(
+            {
+                "coin": pair.name,
+                "dayNtlVlm": fmt_units(ms.day_ntl_vlm, pair.quote.wei_decimals),
+                "dayBaseVlm": fmt_units(ms.day_base_vlm, pair.base.sz_decimals),
+                "markPx": fmt_px(mark) if mark else "0.0",
+                "midPx": fmt_px(mid) if mid else None,
+                "prevDayPx": fmt_px(ms.prev_day_px) if ms.prev_day_px else (fmt_px(mark) if mark else "0.0"),
+                "circulatingSupply": "0.0",
+                "totalSupply": "0.0",
+            }
+        )
     return [spot_meta_json(reg), ctxs]
 
 
@@ -179,12 +197,19 @@ def order_status(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
     if isinstance(ref, bool) or not isinstance(ref, int | str):
         raise InvalidAction("oid", "an order id or a cloid")
     for live in _order_views(ex, user):
-        if (isinstance(ref, int) and live["oid"] == ref) or (isinstance(ref, str) and live.get("cloid") == ref):
-            return {"status": "order", "order": {"order": live, "status": "open", "statusTimestamp": ex.state.time_ms}}
+        if (isinstance(ref, int) and live["oid"] == ref) or (
+            isinstance(ref, str) and live.get("cloid") == ref
+        ):
+            return {
+                "status": "order",
+                "order": {"order": live, "status": "open", "statusTimestamp": ex.state.time_ms},
+            }
     records = ex.state.history.orders.get(user, [])
     for rec in reversed(records):
         order = rec["order"]
-        if (isinstance(ref, int) and order["oid"] == ref) or (isinstance(ref, str) and order.get("cloid") == ref):
+        if (isinstance(ref, int) and order["oid"] == ref) or (
+            isinstance(ref, str) and order.get("cloid") == ref
+        ):
             return {"status": "order", "order": rec}
     return {"status": "unknownOid"}
 
@@ -217,7 +242,10 @@ def _available_perp(v: Valuer, acct: Account, perp: Perp) -> tuple[int, int]:
     if acct.mode is Mode.PORTFOLIO and reg.borrowable(perp.collateral.index) is not None:
         free += v.supplied(acct, perp.collateral.index)
         tx = Tx(v.state)
-        free += min(ltv_borrow_capacity(v, acct, perp.collateral), borrow_headroom(tx, reg, acct, perp.collateral.index))
+        free += min(
+            ltv_borrow_capacity(v, acct, perp.collateral),
+            borrow_headroom(tx, reg, acct, perp.collateral.index),
+        )
         tx.rollback()
     free = max(free, 0)
     return free, free
@@ -235,10 +263,17 @@ def active_asset_data(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
         base_free = max(0, acct.spot.get(m.base.index, 0) - acct.spot_hold.get(m.base.index, 0))
         buy_sz = quote_free * PX_SCALE * 10**m.base.sz_decimals // (px * m.quote.unit) if px else 0
         sell_sz = base_free // 10 ** (m.base.wei_decimals - m.base.sz_decimals)
-        return {"user": user, "coin": m.name, "leverage": {"type": "cross", "value": 1},
-                "maxTradeSzs": [fmt_units(buy_sz, m.sz_decimals), fmt_units(sell_sz, m.sz_decimals)],
-                "availableToTrade": [fmt_units(quote_free, m.quote.wei_decimals), fmt_units(base_free, m.base.wei_decimals)],
-                "markPx": fmt_px(px) if px else "0.0"}
+        return {
+            "user": user,
+            "coin": m.name,
+            "leverage": {"type": "cross", "value": 1},
+            "maxTradeSzs": [fmt_units(buy_sz, m.sz_decimals), fmt_units(sell_sz, m.sz_decimals)],
+            "availableToTrade": [
+                fmt_units(quote_free, m.quote.wei_decimals),
+                fmt_units(base_free, m.base.wei_decimals),
+            ],
+            "markPx": fmt_px(px) if px else "0.0",
+        }
     lev = leverage_of(acct, m)
     mark = ex.state.prices.mark.get(m.asset)
     buy, sell = _available_perp(v, acct, m) if mark else (0, 0)
@@ -256,9 +291,14 @@ def active_asset_data(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
     pos = acct.positions.get(m.asset)
     if not lev.is_cross and pos is not None:
         leverage["rawUsd"] = fmt_units(pos.raw_usd, coll.wei_decimals)
-    return {"user": user, "coin": m.name, "leverage": leverage, "maxTradeSzs": szs,
-            "availableToTrade": [fmt_units(buy, coll.wei_decimals), fmt_units(sell, coll.wei_decimals)],
-            "markPx": fmt_px(mark) if mark else "0.0"}
+    return {
+        "user": user,
+        "coin": m.name,
+        "leverage": leverage,
+        "maxTradeSzs": szs,
+        "availableToTrade": [fmt_units(buy, coll.wei_decimals), fmt_units(sell, coll.wei_decimals)],
+        "markPx": fmt_px(mark) if mark else "0.0",
+    }
 
 
 @view("userFees")
@@ -273,8 +313,14 @@ def user_fees(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
     daily = []
     for day in sorted(master.volume_days):
         p, s = master.volume_days[day]
-        daily.append({"date": day, "userCross": fmt_units(p + s, reg.quote.wei_decimals), "userAdd": "0.0",
-                      "exchange": "0.0"})
+        daily.append(
+            {
+                "date": day,
+                "userCross": fmt_units(p + s, reg.quote.wei_decimals),
+                "userAdd": "0.0",
+                "exchange": "0.0",
+            }
+        )
     return {
         "dailyUserVlm": daily,
         "feeSchedule": {
@@ -282,8 +328,16 @@ def user_fees(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
             "add": fmt_decimal(reg.perp_fee_tiers[0].maker, 8),
             "spotCross": fmt_decimal(reg.spot_fee_tiers[0].taker, 8),
             "spotAdd": fmt_decimal(reg.spot_fee_tiers[0].maker, 8),
-            "tiers": {"vip": [{"ntlCutoff": fmt_decimal(t.min_volume, 2), "cross": fmt_decimal(t.taker, 8),
-                               "add": fmt_decimal(t.maker, 8)} for t in reg.perp_fee_tiers]},
+            "tiers": {
+                "vip": [
+                    {
+                        "ntlCutoff": fmt_decimal(t.min_volume, 2),
+                        "cross": fmt_decimal(t.taker, 8),
+                        "add": fmt_decimal(t.maker, 8),
+                    }
+                    for t in reg.perp_fee_tiers
+                ]
+            },
         },
         "userCrossRate": fmt_decimal(perp.taker, 8),
         "userAddRate": fmt_decimal(perp.maker, 8),
@@ -314,8 +368,18 @@ def candle_snapshot(ex: Exchange, payload: dict[str, Any]) -> list[dict[str, Any
         px, sz = Fraction(t["px"]), Fraction(t["sz"])
         c = candles.get(open_t)
         if c is None:
-            candles[open_t] = {"t": open_t, "T": open_t + step - 1, "s": m.name, "i": interval, "o": px, "c": px,
-                               "h": px, "l": px, "v": sz, "n": 1}
+            candles[open_t] = {
+                "t": open_t,
+                "T": open_t + step - 1,
+                "s": m.name,
+                "i": interval,
+                "o": px,
+                "c": px,
+                "h": px,
+                "l": px,
+                "v": sz,
+                "n": 1,
+            }
         else:
             c["c"], c["h"], c["l"] = px, max(c["h"], px), min(c["l"], px)
             c["v"] += sz
@@ -325,4 +389,3 @@ def candle_snapshot(ex: Exchange, payload: dict[str, Any]) -> list[dict[str, Any
         c = candles[open_t]
         out.append({**c, **{k: fmt_decimal(c[k], 8) for k in ("o", "c", "h", "l", "v")}})
     return out
-

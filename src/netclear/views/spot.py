@@ -26,8 +26,13 @@ def spot_clearinghouse_state(v: Valuer, acct: Account) -> dict[str, Any]:
     unified = acct.mode.unified
     pm = acct.mode is Mode.PORTFOLIO
     pools = v.cross_pools(acct) if unified else {}
-    tokens = sorted(set(acct.spot) | set(acct.supply_basis) | set(acct.borrow_basis) | set(acct.spot_hold)
-                    | ({k for k in pools if isinstance(k, int) and pools[k].positions} if unified else set()))
+    tokens = sorted(
+        set(acct.spot)
+        | set(acct.supply_basis)
+        | set(acct.borrow_basis)
+        | set(acct.spot_hold)
+        | ({k for k in pools if isinstance(k, int) and pools[k].positions} if unified else set())
+    )
     balances: list[dict[str, Any]] = []
     available: list[list[Any]] = []
     for token in tokens:

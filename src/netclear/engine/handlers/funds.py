@@ -45,7 +45,10 @@ def deposit(ctx: Ctx, a: Deposit) -> None:
     if token.index == ctx.reg.quote.index:
         ctx.ledger(acct.address, {"type": "deposit", "usdc": fmt_units(amount, token.wei_decimals)})
     else:
-        ctx.ledger(acct.address, {"type": "spotGenesis", "token": token.name, "amount": fmt_units(amount, token.wei_decimals)})
+        ctx.ledger(
+            acct.address,
+            {"type": "spotGenesis", "token": token.name, "amount": fmt_units(amount, token.wei_decimals)},
+        )
 
 
 def withdraw(ctx: Ctx, a: Withdraw) -> None:
@@ -60,8 +63,17 @@ def withdraw(ctx: Ctx, a: Withdraw) -> None:
     if token.index == ctx.reg.quote.index:
         ctx.ledger(acct.address, {"type": "withdraw", "usdc": text, "nonce": ctx.now, "fee": "0.0"})
     else:
-        ctx.ledger(acct.address, {"type": "spotTransfer", "token": token.name, "amount": text, "user": acct.address,
-                                  "destination": "0x2000000000000000000000000000000000000000", "fee": "0.0"})
+        ctx.ledger(
+            acct.address,
+            {
+                "type": "spotTransfer",
+                "token": token.name,
+                "amount": text,
+                "user": acct.address,
+                "destination": "0x2000000000000000000000000000000000000000",
+                "fee": "0.0",
+            },
+        )
 
 
 def _transfer(ctx: Ctx, src: Account, dst: Account, token: Token, amount: int, *, perp: bool) -> None:
@@ -82,7 +94,13 @@ def usd_send(ctx: Ctx, a: UsdSend) -> None:
     _transfer(ctx, src, dst, token, amount, perp=True)
     text = fmt_units(amount, token.wei_decimals)
     ctx.emit("usdSend", src.address, destination=dst.address, amount=text)
-    delta = {"type": "internalTransfer", "usdc": text, "user": src.address, "destination": dst.address, "fee": "0.0"}
+    delta = {
+        "type": "internalTransfer",
+        "usdc": text,
+        "user": src.address,
+        "destination": dst.address,
+        "fee": "0.0",
+    }
     ctx.ledger(src.address, delta)
     ctx.ledger(dst.address, delta)
 
@@ -95,8 +113,14 @@ def spot_send(ctx: Ctx, a: SpotSend) -> None:
     _transfer(ctx, src, dst, token, amount, perp=False)
     text = fmt_units(amount, token.wei_decimals)
     ctx.emit("spotSend", src.address, destination=dst.address, token=token.name, amount=text)
-    delta = {"type": "spotTransfer", "token": token.name, "amount": text, "user": src.address,
-             "destination": dst.address, "fee": "0.0"}
+    delta = {
+        "type": "spotTransfer",
+        "token": token.name,
+        "amount": text,
+        "user": src.address,
+        "destination": dst.address,
+        "fee": "0.0",
+    }
     ctx.ledger(src.address, delta)
     ctx.ledger(dst.address, delta)
 
@@ -104,7 +128,10 @@ def spot_send(ctx: Ctx, a: SpotSend) -> None:
 def usd_class_transfer(ctx: Ctx, a: UsdClassTransfer) -> None:
     acct = ctx.existing_account(a.user)
     if acct.mode is not Mode.STANDARD:
-        raise ModeError("type", f"usdClassTransfer is for standard accounts; under {acct.mode.value} spot and perps share one balance")
+        raise ModeError(
+            "type",
+            f"usdClassTransfer is for standard accounts; under {acct.mode.value} spot and perps share one balance",
+        )
     dex = ctx.reg.dex(a.dex)
     token = dex.collateral
     amount = ctx.amount(a.amount, token)
@@ -155,11 +182,23 @@ def sub_account_transfer(ctx: Ctx, a: SubAccountTransfer) -> None:
     perp = token.index == ctx.reg.quote.index
     _transfer(ctx, src, dst, token, amount, perp=perp)
     text = fmt_units(amount, token.wei_decimals)
-    ctx.emit("subAccountTransfer", master.address, subAccount=sub.address, isDeposit=a.is_deposit,
-             token=token.name, amount=text)
+    ctx.emit(
+        "subAccountTransfer",
+        master.address,
+        subAccount=sub.address,
+        isDeposit=a.is_deposit,
+        token=token.name,
+        amount=text,
+    )
     delta = {"type": "subAccountTransfer", "usdc": text, "user": src.address, "destination": dst.address}
     if not perp:
-        delta = {"type": "spotTransfer", "token": token.name, "amount": text, "user": src.address,
-                 "destination": dst.address, "fee": "0.0"}
+        delta = {
+            "type": "spotTransfer",
+            "token": token.name,
+            "amount": text,
+            "user": src.address,
+            "destination": dst.address,
+            "fee": "0.0",
+        }
     ctx.ledger(src.address, delta)
     ctx.ledger(dst.address, delta)

@@ -5,7 +5,12 @@ from __future__ import annotations
 from netclear.engine import lending
 from netclear.engine.actions import BorrowLend
 from netclear.engine.context import Ctx
-from netclear.engine.solvency import ltv_borrow_capacity, require_collateral_cover, require_margin, supply_collateral
+from netclear.engine.solvency import (
+    ltv_borrow_capacity,
+    require_collateral_cover,
+    require_margin,
+    supply_collateral,
+)
 from netclear.engine.state import Account, Mode
 from netclear.errors import InsufficientBalance, InsufficientMargin, InvalidAction, ModeError
 from netclear.fixedpoint import fmt_units
@@ -38,7 +43,9 @@ def borrow_lend(ctx: Ctx, a: BorrowLend) -> None:
             require_collateral_cover(ctx.valuer(), acct, field="amount")
     elif a.operation == "borrow":
         if acct.mode is not Mode.PORTFOLIO:
-            raise ModeError("operation", "borrowing requires portfolio margin (userSetAbstraction portfolioMargin)")
+            raise ModeError(
+                "operation", "borrowing requires portfolio margin (userSetAbstraction portfolioMargin)"
+            )
         if amount is None:
             raise InsufficientMargin("amount", "borrow needs an explicit amount")
         supply_collateral(ctx.tx, reg, acct)
@@ -67,6 +74,11 @@ def borrow_lend(ctx: Ctx, a: BorrowLend) -> None:
     ctx.emit("borrowLend", acct.address, operation=a.operation, token=token.index, amount=text)
     ctx.ledger(
         acct.address,
-        {"type": "borrowLend", "token": token.name, "operation": a.operation, "amount": text,
-         "interestAmount": fmt_units(interest, token.wei_decimals)},
+        {
+            "type": "borrowLend",
+            "token": token.name,
+            "operation": a.operation,
+            "amount": text,
+            "interestAmount": fmt_units(interest, token.wei_decimals),
+        },
     )

@@ -34,7 +34,9 @@ def set_abstraction(ctx: Ctx, a: SetAbstraction) -> None:
     if target is acct.mode:
         return
     if acct.has_positions():
-        raise ModeError("abstraction", "close all open positions before changing account mode (research §3.2)")
+        raise ModeError(
+            "abstraction", "close all open positions before changing account mode (research §3.2)"
+        )
     if acct.open_orders:
         raise ModeError("abstraction", "cancel all open orders before changing account mode (research §3.2)")
     if target is Mode.PORTFOLIO:
@@ -63,7 +65,10 @@ def _check_pm_eligibility(ctx: Ctx, acct: Account) -> None:
     v = ctx.valuer()
     value = v.account_value_usdc(acct)
     if pm.max_account_value is not None and value >= pm.max_account_value:
-        raise ModeError("abstraction", f"account value {float(value):,.2f} USDC is not below the {float(pm.max_account_value):,.0f} USDC limit")
+        raise ModeError(
+            "abstraction",
+            f"account value {float(value):,.2f} USDC is not below the {float(pm.max_account_value):,.0f} USDC limit",
+        )
     master = ctx.state.accounts.get(acct.master) if acct.master else acct
     assert master is not None
     fees = ctx.reg.config.fees
@@ -71,7 +76,11 @@ def _check_pm_eligibility(ctx: Ctx, acct: Account) -> None:
     by_volume = volume > pm.min_weighted_volume
     by_value = pm.min_account_value is not None and value > pm.min_account_value
     if not (by_volume or by_value):
-        alt = f" or account value above {float(pm.min_account_value):,.0f} USDC" if pm.min_account_value is not None else ""
+        alt = (
+            f" or account value above {float(pm.min_account_value):,.0f} USDC"
+            if pm.min_account_value is not None
+            else ""
+        )
         raise ModeError(
             "abstraction",
             f"portfolio margin needs master weighted volume above {float(pm.min_weighted_volume):,.0f} USDC{alt} "
@@ -117,7 +126,10 @@ def update_leverage(ctx: Ctx, a: UpdateLeverage) -> None:
                 margin = std_rules.isolated_margin_used(pos.raw_usd, pv.ntl)
                 need = std_rules.initial_margin(pv.abs_ntl, a.leverage)
                 if margin < need:
-                    raise InsufficientMargin("leverage", f"isolated margin {fmt_units(margin, perp.collateral.wei_decimals)} is below {a.leverage}x initial margin {fmt_units(need, perp.collateral.wei_decimals)}")
+                    raise InsufficientMargin(
+                        "leverage",
+                        f"isolated margin {fmt_units(margin, perp.collateral.wei_decimals)} is below {a.leverage}x initial margin {fmt_units(need, perp.collateral.wei_decimals)}",
+                    )
     acct.leverage[perp.asset] = LeverageSetting(a.is_cross, a.leverage)
     ctx.emit("leverage", acct.address, coin=perp.name, isCross=a.is_cross, leverage=a.leverage)
 
@@ -190,7 +202,10 @@ def approve_agent(ctx: Ctx, a: ApproveAgent) -> None:
     # work on a copy so a rejection leaves the registry untouched
     agents = {k: v for k, v in ctx.state.agents.items() if not (v[0] == acct.address and v[1] == name)}
     agents.pop(agent, None)
-    if name is not None and sum(1 for v in agents.values() if v[0] == acct.address and v[1] is not None) >= MAX_NAMED_AGENTS:
+    if (
+        name is not None
+        and sum(1 for v in agents.values() if v[0] == acct.address and v[1] is not None) >= MAX_NAMED_AGENTS
+    ):
         raise InvalidAction("name", f"at most {MAX_NAMED_AGENTS} named agents")
     agents[agent] = (acct.address, name, a.valid_until)
     ctx.state.agents.clear()

@@ -25,7 +25,6 @@ from fractions import Fraction
 from typing import Any, Literal
 
 from netclear.book.orderbook import Decision, OrderBook, RestingOrder
-from netclear.engine.accounting import Valuer
 from netclear.engine.context import Ctx
 from netclear.engine.handlers.modes import leverage_of
 from netclear.engine.handlers.trading import settle_trade
@@ -126,8 +125,9 @@ def parse_order(ctx: Ctx, spec: OrderSpec) -> Parsed:
         tif = "Ioc" if spec.limit.tif == "FrontendMarket" else spec.limit.tif
     if not spec.reduce_only:
         quote = market.quote.name if isinstance(market, SpotPair) else None
-        ticks.check_min_notional(px, sz, szd, min_notional=Fraction(ctx.reg.config.orders.min_notional), quote=quote,
-                                 field="s")
+        ticks.check_min_notional(
+            px, sz, szd, min_notional=Fraction(ctx.reg.config.orders.min_notional), quote=quote, field="s"
+        )
     if isinstance(market, Perp):
         ticks.check_max_order_value(px, sz, szd, market.max_leverage, tif == "Ioc" or is_market, field="s")
         if market.is_delisted and not spec.reduce_only:
@@ -192,7 +192,9 @@ def _release(acct: Account, asset: int, is_buy: bool, info: OrderInfo, amount: i
         acct.order_margin.pop(asset, None)
 
 
-def _release_part(acct: Account, asset: int, is_buy: bool, info: OrderInfo, part: int, remaining: int) -> None:
+def _release_part(
+    acct: Account, asset: int, is_buy: bool, info: OrderInfo, part: int, remaining: int
+) -> None:
     """Release the hold of ``part`` lots out of ``remaining`` (the last part releases the rest)."""
     amount = info.hold if part >= remaining else info.hold * part // remaining
     _release(acct, asset, is_buy, info, amount)
@@ -208,9 +210,24 @@ def _require(ctx: Ctx, acct: Account, m: Market, field: str) -> None:
 
 
 # ---------------------------------------------------------------------------- status records
-def order_json(ctx: Ctx, *, oid: int, user: str, m: Market, is_buy: bool, px: int, sz: int, orig_sz: int,
-               time: int, cloid: str | None, reduce_only: bool, tif: str | None, trigger: TriggerOrder | None = None,
-               order_type: str = "Limit", children: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def order_json(
+    ctx: Ctx,
+    *,
+    oid: int,
+    user: str,
+    m: Market,
+    is_buy: bool,
+    px: int,
+    sz: int,
+    orig_sz: int,
+    time: int,
+    cloid: str | None,
+    reduce_only: bool,
+    tif: str | None,
+    trigger: TriggerOrder | None = None,
+    order_type: str = "Limit",
+    children: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     szd = m.sz_decimals
     out: dict[str, Any] = {
         "coin": m.name,
@@ -235,7 +252,9 @@ def order_json(ctx: Ctx, *, oid: int, user: str, m: Market, is_buy: bool, px: in
         out["isPositionTpsl"] = trigger.position_tpsl
         side = "above" if _fires_above(trigger) else "below"
         out["triggerCondition"] = f"Price {side} {fmt_px(trigger.trigger_px)}"
-        out["orderType"] = ("Take Profit " if trigger.tpsl == "tp" else "Stop ") + ("Market" if trigger.is_market else "Limit")
+        out["orderType"] = ("Take Profit " if trigger.tpsl == "tp" else "Stop ") + (
+            "Market" if trigger.is_market else "Limit"
+        )
         out["tif"] = None
     return out
 
@@ -247,14 +266,40 @@ def record_status(ctx: Ctx, user: str, order: dict[str, Any], status: str) -> No
 def _resting_json(ctx: Ctx, ro: RestingOrder) -> dict[str, Any]:
     m = market_of(ctx, ro.asset)
     info = ro.tag if isinstance(ro.tag, OrderInfo) else OrderInfo()
-    return order_json(ctx, oid=ro.oid, user=ro.user, m=m, is_buy=ro.is_buy, px=ro.px, sz=ro.sz, orig_sz=ro.orig_sz,
-                      time=ro.time, cloid=ro.cloid, reduce_only=ro.reduce_only, tif=ro.tif, order_type=info.order_type)
+    return order_json(
+        ctx,
+        oid=ro.oid,
+        user=ro.user,
+        m=m,
+        is_buy=ro.is_buy,
+        px=ro.px,
+        sz=ro.sz,
+        orig_sz=ro.orig_sz,
+        time=ro.time,
+        cloid=ro.cloid,
+        reduce_only=ro.reduce_only,
+        tif=ro.tif,
+        order_type=info.order_type,
+    )
 
 
 def _trigger_json(ctx: Ctx, t: TriggerOrder) -> dict[str, Any]:
     m = market_of(ctx, t.asset)
-    return order_json(ctx, oid=t.oid, user=t.user, m=m, is_buy=t.is_buy, px=t.limit_px, sz=t.sz, orig_sz=t.sz,
-                      time=t.time, cloid=t.cloid, reduce_only=t.reduce_only, tif=None, trigger=t)
+    return order_json(
+        ctx,
+        oid=t.oid,
+        user=t.user,
+        m=m,
+        is_buy=t.is_buy,
+        px=t.limit_px,
+        sz=t.sz,
+        orig_sz=t.sz,
+        time=t.time,
+        cloid=t.cloid,
+        reduce_only=t.reduce_only,
+        tif=None,
+        trigger=t,
+    )
 
 
 # ---------------------------------------------------------------------------- fees
@@ -290,7 +335,9 @@ class FeeBook:
         return r
 
 
-def _fees(fb: FeeBook, m: Market, taker: Account, maker: Account, taker_is_buyer: bool, sz: int, px: int) -> tuple[int, int]:
+def _fees(
+    fb: FeeBook, m: Market, taker: Account, maker: Account, taker_is_buyer: bool, sz: int, px: int
+) -> tuple[int, int]:
     """(buyer_fee, seller_fee): perps in collateral on notional; spot in the token each side receives."""
     is_spot = isinstance(m, SpotPair)
     t_rate, m_rate = fb.rates(taker, is_spot).taker, fb.rates(maker, is_spot).maker
@@ -310,11 +357,21 @@ def _error(p_asset: int | str, message: str) -> dict[str, Any]:
 
 def _open_order_limit(ctx: Ctx, acct: Account) -> None:
     if acct.open_orders >= ctx.reg.config.orders.max_open_orders:
-        raise InvalidAction("orders", f"Too many open orders (limit {ctx.reg.config.orders.max_open_orders}).")
+        raise InvalidAction(
+            "orders", f"Too many open orders (limit {ctx.reg.config.orders.max_open_orders})."
+        )
 
 
-def place(ctx: Ctx, acct: Account, spec: OrderSpec, fb: FeeBook, *, parent: int | None = None,
-          grouping: str = "na", oid: int | None = None) -> tuple[dict[str, Any], int | None, bool]:
+def place(
+    ctx: Ctx,
+    acct: Account,
+    spec: OrderSpec,
+    fb: FeeBook,
+    *,
+    parent: int | None = None,
+    grouping: str = "na",
+    oid: int | None = None,
+) -> tuple[dict[str, Any], int | None, bool]:
     """Place one order. Returns (status, oid, fully_filled)."""
     try:
         p = parse_order(ctx, spec)
@@ -341,25 +398,45 @@ def _cloid_taken(ctx: Ctx, user: str, cloid: str) -> bool:
     return any(t.user == user and t.cloid == cloid for t in ctx.state.triggers.values())
 
 
-def _place_trigger(ctx: Ctx, acct: Account, p: Parsed, oid: int, grouping: str, parent: int | None) -> tuple[dict[str, Any], int, bool]:
+def _place_trigger(
+    ctx: Ctx, acct: Account, p: Parsed, oid: int, grouping: str, parent: int | None
+) -> tuple[dict[str, Any], int, bool]:
     if p.is_spot:
         return _error(p.asset, "Trigger orders are for perps only."), oid, False
     if grouping == "positionTpsl":
         pos = acct.positions.get(p.asset)
         if pos is None or pos.szi == 0:
             return _error(p.asset, "No position for a position TP/SL."), oid, False
-    t = TriggerOrder(oid, acct.address, p.asset, p.is_buy, p.sz, p.px, p.trigger_px or 0, p.is_market,
-                     p.tpsl or "sl", p.reduce_only, ctx.now, p.cloid, grouping, parent)
+    t = TriggerOrder(
+        oid,
+        acct.address,
+        p.asset,
+        p.is_buy,
+        p.sz,
+        p.px,
+        p.trigger_px or 0,
+        p.is_market,
+        p.tpsl or "sl",
+        p.reduce_only,
+        ctx.now,
+        p.cloid,
+        grouping,
+        parent,
+    )
     ctx.state.triggers[oid] = t
     acct.open_orders += 1
-    record_status(ctx, acct.address, _trigger_json(ctx, t), "waitingForFill" if parent is not None else "open")
+    record_status(
+        ctx, acct.address, _trigger_json(ctx, t), "waitingForFill" if parent is not None else "open"
+    )
     status: dict[str, Any] = {"resting": {"oid": oid}}
     if p.cloid:
         status["resting"]["cloid"] = p.cloid
     return status, oid, False
 
 
-def _place_limit(ctx: Ctx, acct: Account, p: Parsed, oid: int, fb: FeeBook) -> tuple[dict[str, Any], int, bool]:
+def _place_limit(
+    ctx: Ctx, acct: Account, p: Parsed, oid: int, fb: FeeBook
+) -> tuple[dict[str, Any], int, bool]:
     m = p.market
     tx = ctx.tx
     sz = p.sz
@@ -388,13 +465,38 @@ def _place_limit(ctx: Ctx, acct: Account, p: Parsed, oid: int, fb: FeeBook) -> t
     tx.release(sp)
     filled, quote_sum = _match(ctx, acct, p, oid, sz, info, book, fb)
     remaining = sz - filled
+
     def order_view(sz_left: int) -> dict[str, Any]:
-        return order_json(ctx, oid=oid, user=acct.address, m=m, is_buy=p.is_buy, px=p.px, sz=sz_left,
-                          orig_sz=p.sz, time=ctx.now, cloid=p.cloid, reduce_only=p.reduce_only, tif=p.tif)
+        return order_json(
+            ctx,
+            oid=oid,
+            user=acct.address,
+            m=m,
+            is_buy=p.is_buy,
+            px=p.px,
+            sz=sz_left,
+            orig_sz=p.sz,
+            time=ctx.now,
+            cloid=p.cloid,
+            reduce_only=p.reduce_only,
+            tif=p.tif,
+        )
 
     if remaining and p.tif in ("Gtc", "Alo"):
-        ro = RestingOrder(oid, acct.address, p.asset, p.is_buy, p.px, remaining, p.sz, ctx.now, p.cloid,
-                          p.reduce_only, p.tif, info)
+        ro = RestingOrder(
+            oid,
+            acct.address,
+            p.asset,
+            p.is_buy,
+            p.px,
+            remaining,
+            p.sz,
+            ctx.now,
+            p.cloid,
+            p.reduce_only,
+            p.tif,
+            info,
+        )
         book.add(ro)
         acct.open_orders += 1
         record_status(ctx, acct.address, order_view(remaining), "open")
@@ -408,14 +510,21 @@ def _place_limit(ctx: Ctx, acct: Account, p: Parsed, oid: int, fb: FeeBook) -> t
         return _error(p.asset, "Order could not immediately match against any resting orders."), oid, False
     record_status(ctx, acct.address, order_view(0), "filled" if remaining == 0 else "canceled")
     avg = Fraction(quote_sum, filled)
-    status = {"filled": {"totalSz": fmt_units(filled, m.sz_decimals), "avgPx": fmt_decimal(avg / PX_SCALE, 8), "oid": oid}}
+    status = {
+        "filled": {
+            "totalSz": fmt_units(filled, m.sz_decimals),
+            "avgPx": fmt_decimal(avg / PX_SCALE, 8),
+            "oid": oid,
+        }
+    }
     if p.cloid:
         status["filled"]["cloid"] = p.cloid
     return status, oid, remaining == 0
 
 
-def _match(ctx: Ctx, acct: Account, p: Parsed, oid: int, sz: int, info: OrderInfo, book: OrderBook,
-           fb: FeeBook) -> tuple[int, int]:
+def _match(
+    ctx: Ctx, acct: Account, p: Parsed, oid: int, sz: int, info: OrderInfo, book: OrderBook, fb: FeeBook
+) -> tuple[int, int]:
     """Match against the book; returns (filled lots, Σ px x lots)."""
     tx = ctx.tx
     m = p.market
@@ -437,10 +546,21 @@ def _match(ctx: Ctx, acct: Account, p: Parsed, oid: int, sz: int, info: OrderInf
         buyer, seller = (acct, maker_acct) if p.is_buy else (maker_acct, acct)
         bfee, sfee = _fees(fb, m, acct, maker_acct, p.is_buy, fill_sz, maker.px)
         try:
-            settle_trade(ctx, buyer, seller, m, fill_sz, maker.px, bfee, sfee,
-                         check_buyer=not (p.is_buy and p.reduce_only), check_seller=not (not p.is_buy and p.reduce_only),
-                         buyer_oid=oid if p.is_buy else maker.oid, seller_oid=maker.oid if p.is_buy else oid,
-                         taker_is_buyer=p.is_buy)
+            settle_trade(
+                ctx,
+                buyer,
+                seller,
+                m,
+                fill_sz,
+                maker.px,
+                bfee,
+                sfee,
+                check_buyer=not (p.is_buy and p.reduce_only),
+                check_seller=not (not p.is_buy and p.reduce_only),
+                buyer_oid=oid if p.is_buy else maker.oid,
+                seller_oid=maker.oid if p.is_buy else oid,
+                taker_is_buyer=p.is_buy,
+            )
         except (InsufficientMargin, InsufficientBalance) as exc:
             tx.rollback_to(sp)
             maker_side = "buyer" if maker.is_buy else "seller"
@@ -541,8 +661,15 @@ def run_triggers(ctx: Ctx, assets: set[int], fb: FeeBook | None = None) -> None:
             px, tif = t.limit_px, "Gtc"
         from netclear.engine.order_actions import LimitSpec
 
-        spec = OrderSpec(asset=t.asset, is_buy=t.is_buy, px=_dec(px), sz=_dec_sz(sz, perp.sz_decimals),
-                         reduce_only=t.reduce_only or t.position_tpsl, limit=LimitSpec(tif=tif), cloid=None)
+        spec = OrderSpec(
+            asset=t.asset,
+            is_buy=t.is_buy,
+            px=_dec(px),
+            sz=_dec_sz(sz, perp.sz_decimals),
+            reduce_only=t.reduce_only or t.position_tpsl,
+            limit=LimitSpec(tif=tif),
+            cloid=None,
+        )
         status, _, _ = place(ctx, acct, spec, fb, oid=t.oid)
         ctx.emit("triggered", t.user, oid=t.oid, status=status)
 
@@ -642,7 +769,9 @@ def cancel(ctx: Ctx, a: Cancel) -> None:
     for c in a.cancels:
         m = market_of(ctx, c.asset)
         ok = cancel_oid(ctx, acct, m.asset, c.oid)
-        statuses.append("success" if ok else _error(m.asset, "Order was never placed, already canceled, or filled."))
+        statuses.append(
+            "success" if ok else _error(m.asset, "Order was never placed, already canceled, or filled.")
+        )
     ctx.emit("orderStatuses", acct.address, statuses=statuses)
 
 
@@ -654,7 +783,9 @@ def cancel_by_cloid(ctx: Ctx, a: CancelByCloid) -> None:
         _check_cloid(c.cloid)
         oid = _oid_for_cloid(ctx, acct.address, m.asset, c.cloid)
         ok = oid is not None and cancel_oid(ctx, acct, m.asset, oid)
-        statuses.append("success" if ok else _error(m.asset, "Order was never placed, already canceled, or filled."))
+        statuses.append(
+            "success" if ok else _error(m.asset, "Order was never placed, already canceled, or filled.")
+        )
     ctx.emit("orderStatuses", acct.address, statuses=statuses)
 
 

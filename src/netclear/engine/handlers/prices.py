@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from netclear.engine import lending, market_clock
-from netclear.engine.handlers import orders
 from netclear.engine.actions import AdvanceTime, SetPrices
 from netclear.engine.context import Ctx
+from netclear.engine.handlers import orders
 from netclear.errors import InvalidAction
 from netclear.fixedpoint import fmt_units, to_px
 from netclear.lending.rates import HOUR_MS, INDEX_SCALE
@@ -81,6 +81,10 @@ def _record_interest(ctx: Ctx, boundary: int) -> None:
                 ctx.record(
                     "interest",
                     address,
-                    {"time": boundary, "token": tok.name, "borrow": fmt_units(b, tok.wei_decimals),
-                     "supply": fmt_units(s, tok.wei_decimals)},
+                    {
+                        "time": boundary,
+                        "token": tok.name,
+                        "borrow": fmt_units(b, tok.wei_decimals),
+                        "supply": fmt_units(s, tok.wei_decimals),
+                    },
                 )

@@ -77,7 +77,9 @@ def _pool_cash(acct: Account, perp: Perp, amount: int) -> None:
         acct.spot[t] = acct.spot.get(t, 0) + amount
 
 
-def apply_perp_side(ctx: Ctx, acct: Account, perp: Perp, delta: int, px: int, cash_leg: int, fee: int) -> SideResult:
+def apply_perp_side(
+    ctx: Ctx, acct: Account, perp: Perp, delta: int, px: int, cash_leg: int, fee: int
+) -> SideResult:
     """Apply a signed size change ``delta`` at ``px``; ``cash_leg`` is the signed cash (−px·delta)."""
     pos = acct.positions.get(perp.asset)
     if pos is None or pos.szi == 0:
@@ -86,10 +88,8 @@ def apply_perp_side(ctx: Ctx, acct: Account, perp: Perp, delta: int, px: int, ca
         acct.positions[perp.asset] = pos
     start = pos.szi
     coll = perp.collateral
-    if start == 0 or (start > 0) == (delta > 0):
-        close_sz = 0
-    else:
-        close_sz = min(abs(delta), abs(start))
+    same_side = start == 0 or (start > 0) == (delta > 0)
+    close_sz = 0 if same_side else min(abs(delta), abs(start))
     open_sz = abs(delta) - close_sz
     close_cash = 0 if close_sz == 0 else (cash_leg * close_sz) // abs(delta)
     open_cash = cash_leg - close_cash
@@ -109,7 +109,7 @@ def apply_perp_side(ctx: Ctx, acct: Account, perp: Perp, delta: int, px: int, ca
         else:
             _pool_cash(acct, perp, close_cash)
         pos.entry_ntl -= entry_part
-        pos.szi += (close_sz if delta > 0 else -close_sz)
+        pos.szi += close_sz if delta > 0 else -close_sz
         if pos.szi == 0:
             if not pos.is_cross and pos.raw_usd:
                 _pool_cash(acct, perp, pos.raw_usd)
@@ -185,9 +185,13 @@ def settle_trade(
         b = apply_spot_side(ctx, buyer, market, True, base_amt, quote_amt, buyer_fee)
         s = apply_spot_side(ctx, seller, market, False, base_amt, quote_amt, seller_fee)
         require_margin(ctx.tx, ctx.reg, buyer, tokens=[market.quote.index, market.base.index], field="buyer")
-        require_margin(ctx.tx, ctx.reg, seller, tokens=[market.base.index, market.quote.index], field="seller")
+        require_margin(
+            ctx.tx, ctx.reg, seller, tokens=[market.base.index, market.quote.index], field="seller"
+        )
         ntl = quote_amt
-        usdc_ntl = ntl if market.quote.index == ctx.reg.quote.index else ctx.valuer().to_usdc_wei(market.quote, ntl)
+        usdc_ntl = (
+            ntl if market.quote.index == ctx.reg.quote.index else ctx.valuer().to_usdc_wei(market.quote, ntl)
+        )
         _add_volume(ctx, buyer, 0, usdc_ntl)
         _add_volume(ctx, seller, 0, usdc_ntl)
     else:
@@ -263,7 +267,12 @@ def _direction(market: Perp | SpotPair, start: int, is_buy: bool) -> str:
 
 
 def _record(
-    ctx: Ctx, trade: Trade, market: Perp | SpotPair, buyer_oid: int, seller_oid: int, taker_is_buyer: bool | None
+    ctx: Ctx,
+    trade: Trade,
+    market: Perp | SpotPair,
+    buyer_oid: int,
+    seller_oid: int,
+    taker_is_buyer: bool | None,
 ) -> None:
     szd = market.sz_decimals
     trade_hash = "0x" + format(trade.tid, "064x")
@@ -296,11 +305,27 @@ def _record(
     ctx.record(
         "trades",
         trade.coin,
-        {"coin": trade.coin, "side": taker_side, "px": fmt_px(trade.px), "sz": fmt_units(trade.sz, szd),
-         "time": ctx.now, "hash": trade_hash, "tid": trade.tid, "users": [trade.buyer.address, trade.seller.address]},
+        {
+            "coin": trade.coin,
+            "side": taker_side,
+            "px": fmt_px(trade.px),
+            "sz": fmt_units(trade.sz, szd),
+            "time": ctx.now,
+            "hash": trade_hash,
+            "tid": trade.tid,
+            "users": [trade.buyer.address, trade.seller.address],
+        },
     )
-    ctx.emit("fill", None, tid=trade.tid, coin=trade.coin, px=fmt_px(trade.px), sz=fmt_units(trade.sz, szd),
-             buyer=trade.buyer.address, seller=trade.seller.address)
+    ctx.emit(
+        "fill",
+        None,
+        tid=trade.tid,
+        coin=trade.coin,
+        px=fmt_px(trade.px),
+        sz=fmt_units(trade.sz, szd),
+        buyer=trade.buyer.address,
+        seller=trade.seller.address,
+    )
 
 
 def settle_fill(ctx: Ctx, a: SettleFill) -> None:
@@ -308,7 +333,7 @@ def settle_fill(ctx: Ctx, a: SettleFill) -> None:
     buyer = ctx.existing_account(a.buyer, "buyer")
     seller = ctx.existing_account(a.seller, "seller")
     market: Perp | SpotPair
-    if isinstance(a.asset, int) and ctx.reg.is_spot_asset(a.asset) or (
+    if (isinstance(a.asset, int) and ctx.reg.is_spot_asset(a.asset)) or (
         isinstance(a.asset, str) and a.asset in ctx.reg.spot_by_name
     ):
         market = ctx.reg.spot_pair(a.asset)
@@ -329,5 +354,18 @@ def settle_fill(ctx: Ctx, a: SettleFill) -> None:
     bfee = to_units(a.buyer_fee, fee_tokens[0].wei_decimals, field="buyer_fee", allow_negative=True)
     sfee = to_units(a.seller_fee, fee_tokens[1].wei_decimals, field="seller_fee", allow_negative=True)
     if buyer.is_system or seller.is_system:
-        raise InvalidAction("buyer" if buyer.is_system else "seller", "system accounts trade only through the engine")
-    settle_trade(ctx, buyer, seller, market, sz, px, bfee, sfee, check_buyer=a.check_margin, check_seller=a.check_margin)
+        raise InvalidAction(
+            "buyer" if buyer.is_system else "seller", "system accounts trade only through the engine"
+        )
+    settle_trade(
+        ctx,
+        buyer,
+        seller,
+        market,
+        sz,
+        px,
+        bfee,
+        sfee,
+        check_buyer=a.check_margin,
+        check_seller=a.check_margin,
+    )
