@@ -54,6 +54,12 @@ class ModeError(NetclearError):
     code = "mode"
 
 
+class InternalError(NetclearError):
+    """An engine defect met while applying an action; the action was rolled back."""
+
+    code = "internal"
+
+
 class LiquidityError(NetclearError):
     """A lending reserve lacks cash (e.g. supplier withdrawal at 100% utilization)."""
 

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -56,6 +57,10 @@ class PricesRequest(BaseModel):
 class TimeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     advanceMs: int = Field(ge=0)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def _client_error(status: int, msg: str, data: Any = None) -> JSONResponse:
@@ -97,19 +102,32 @@ def create_app(
         await hub.stop()
 
     # ------------------------------------------------------------------ /info
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(x) for x in first.get("loc", ()) if x != "body") or "body"
+        return _client_error(422, f"{where}: {first.get('msg', 'invalid request')}")
+
     @app.post("/info", responses={422: {"model": ApiError}})
-    def info(payload: dict[str, Any]) -> Any:
+    async def info(request: Request) -> Any:
         try:
-            return node.read(lambda ex: ex.info(payload))
+            payload = json.loads(await request.body(), parse_constant=_reject_constant)
+        except ValueError:
+            return _client_error(422, "Failed to deserialize the JSON body")
+        if not isinstance(payload, dict):
+            return _client_error(422, "body: must be a JSON object with a type")
+        try:
+            result = await asyncio.get_running_loop().run_in_executor(None, node.read, lambda ex: ex.info(payload))
         except NetclearError as exc:
             return _client_error(422, f"{exc.field}: {exc.rule}")
+        return result
 
     # ------------------------------------------------------------------ /exchange
     @app.post("/exchange", responses={422: {"model": ApiError}})
     async def exchange(request: Request) -> Any:
         raw = await request.body()
         try:
-            body = json.loads(raw)
+            body = json.loads(raw, parse_constant=_reject_constant)
         except ValueError:
             return _client_error(422, "Failed to deserialize the JSON body")
         if not isinstance(body, dict):

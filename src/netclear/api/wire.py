@@ -20,7 +20,9 @@ from netclear.markets.registry import Registry
 ABSTRACTION_CODES = {"u": "unifiedAccount", "p": "portfolioMargin", "i": "disabled"}
 
 
-def _get(d: dict[str, Any], key: str, where: str) -> Any:
+def _get(d: Any, key: str, where: str) -> Any:
+    if not isinstance(d, dict):
+        raise InvalidAction(where, "must be an object")
     if key not in d:
         raise InvalidAction(f"{where}.{key}", "is required")
     return d[key]
@@ -39,6 +41,12 @@ def _int(value: Any, where: str) -> int:
 def _bool(value: Any, where: str) -> bool:
     if not isinstance(value, bool):
         raise InvalidAction(where, "must be true or false")
+    return value
+
+
+def _oid_ref(value: Any, where: str) -> int | str:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InvalidAction(where, "an order id or a cloid")
     return value
 
 
@@ -135,10 +143,8 @@ def to_engine(reg: Registry, action: dict[str, Any], account: str) -> A.Action:
             ],
         )
     if kind == "modify":
-        oid = _get(action, "oid", w)
-        if isinstance(oid, bool) or not isinstance(oid, int | str):
-            raise InvalidAction("action.oid", "an order id or a cloid")
-        return O.Modify(user=account, oid=oid, order=order_spec(_get(action, "order", w), "action.order"))
+        return O.Modify(user=account, oid=_oid_ref(_get(action, "oid", w), "action.oid"),
+                        order=order_spec(_get(action, "order", w), "action.order"))
     if kind == "batchModify":
         mods = _get(action, "modifies", w)
         if not isinstance(mods, list):
@@ -147,7 +153,7 @@ def to_engine(reg: Registry, action: dict[str, Any], account: str) -> A.Action:
             user=account,
             modifies=[
                 O.ModifySpec(
-                    _get(m, "oid", f"action.modifies[{i}]"),
+                    _oid_ref(_get(m, "oid", f"action.modifies[{i}]"), f"action.modifies[{i}].oid"),
                     order_spec(_get(m, "order", f"action.modifies[{i}]"), f"action.modifies[{i}].order"),
                 )
                 for i, m in enumerate(mods)
@@ -237,6 +243,8 @@ def to_engine(reg: Registry, action: dict[str, Any], account: str) -> A.Action:
 
 
 def _abstraction(raw: Any, agent: bool) -> Any:
+    if not isinstance(raw, str):
+        raise InvalidAction("action.abstraction", "must be a string")
     if agent:
         if raw not in ABSTRACTION_CODES:
             raise InvalidAction("action.abstraction", 'must be "u", "p" or "i"')
@@ -262,6 +270,9 @@ def ok_response(kind: str, events: list[Event]) -> dict[str, Any]:
         return {"status": "ok", "response": {"type": _STATUS_RESPONSES[kind], "data": {"statuses": statuses}}}
     if kind == "modify" and statuses and isinstance(statuses[0], dict) and "error" in statuses[0]:
         return {"status": "err", "response": statuses[0]["error"]}
+    created = next((e.data.get("subAccount") for e in events if e.kind == "createSubAccount"), None)
+    if kind == "createSubAccount" and created is not None:
+        return {"status": "ok", "response": {"type": "createSubAccount", "data": created}}
     return {"status": "ok", "response": {"type": "default"}}
 
 

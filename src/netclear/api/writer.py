@@ -17,7 +17,7 @@ from typing import Any
 from netclear.api.nonces import NonceError
 from netclear.engine.actions import Action
 from netclear.errors import NetclearError
-from netclear.ledger.node import Node, Outcome, Submission
+from netclear.ledger.node import Node, Outcome, Submission, check_replayable
 
 MAX_BATCH = 512
 
@@ -69,6 +69,11 @@ class Writer:
         seen: set[tuple[str, int]] = set()
         now = self.node.now()
         for job in batch:
+            try:
+                check_replayable(job.action)
+            except NetclearError as exc:
+                job.future.set_exception(exc)
+                continue
             if job.signer is not None and job.nonce is not None:
                 key = (job.signer, job.nonce)
                 try:

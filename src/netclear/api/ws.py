@@ -47,7 +47,7 @@ class Subscription:
     last: str | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Connection:
     socket: WebSocket
     subs: dict[str, Subscription] = field(default_factory=dict)

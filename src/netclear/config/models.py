@@ -176,7 +176,6 @@ class PortfolioMarginConfig(_Model):
     """Full borrow liquidation when borrowed > collateral * (LTV + (1-LTV) * this) (FAQ: 2/3)."""
     takeover_step: Ratio = Decimal("0.2")
     collateral_twap_half_life_s: int = Field(default=600, ge=1)
-    stable_rate_curve_default: RateCurveConfig | None = None
     borrowable: list[BorrowableConfig] = Field(default_factory=list)
     collateral: list[CollateralConfig] = Field(default_factory=list)
     eligibility: EligibilityConfig = EligibilityConfig()
@@ -220,7 +219,6 @@ class LiquidationConfig(_Model):
     cooldown_s: int = Field(default=30, ge=0)
     backstop_fraction: Frac = Fraction(2, 3)
     liquidator_vault: str = "0x1000000000000000000000000000000000000001"
-    insurance: str = "0x1000000000000000000000000000000000000002"
     adl: Literal["queue", "pro_rata"] = "queue"
 
 

@@ -379,6 +379,13 @@ class Valuer:
         return (perp_total + weight * spot_total) / self.reg.quote.unit
 
 
+def unrealized_pnl(pv: PositionValue) -> int:
+    """``szi x (mark - entryPx)`` in collateral wei (research §1.8), from the stored entry notional."""
+    pos, perp = pv.position, pv.perp
+    entry_value = pos.entry_ntl * perp.collateral.unit // int(10 ** (perp.sz_decimals + PX_DECIMALS))
+    return int(pv.ntl - (entry_value if pos.szi > 0 else -entry_value))
+
+
 def px_fraction(px: int) -> Fraction:
     return Fraction(px, 10**PX_DECIMALS)
 

@@ -88,6 +88,7 @@ class Exchange:
         tx = Tx(self.state)
         ctx = Ctx(tx, self.registry)
         try:
+            self._count_user_action(ctx, action)
             before = self._free_snapshot(ctx, action)
             handler(ctx, action)
             self._after(ctx, action, before)
@@ -158,6 +159,22 @@ class Exchange:
             raise
         for kind, user, record in ctx.records:
             self.state.history.add(kind, user, record)
+
+    def _count_user_action(self, ctx: Ctx, action: A.Action) -> None:
+        """"Portfolio margin and unified account are limited to 50k user actions per day" (research §1.9)."""
+        user = getattr(action, "user", None)
+        if not isinstance(user, str):
+            return
+        acct = self.state.accounts.get(user.lower())
+        if acct is None or not acct.mode.unified:
+            return
+        day = self.state.time_ms // 86_400_000
+        d, n = acct.actions_today
+        n = n if d == day else 0
+        limit = self.config.max_user_actions_per_day
+        if n >= limit:
+            raise InvalidAction("user", f"{acct.mode.value} accounts are limited to {limit} actions per day")
+        ctx.tx.account(acct.address).actions_today = (day, n + 1)
 
     def _liquidation_candidates(self, ctx: Ctx, action: A.Action) -> set[str]:
         """Accounts whose equity the action may have lowered: holders of repriced assets (and PM
@@ -286,6 +303,8 @@ def canonical_state(state: ExchangeState) -> bytes:
         "scheduled_cancels": state.scheduled_cancels,
         "last_funding_hour": state.last_funding_hour,
         "agents": state.agents,
+        "liquidation_cooldown": state.liquidation_cooldown,
+        "last_twap_ms": state.last_twap_ms,
     }
     return msgspec.json.encode(msgspec.to_builtins(core, str_keys=True, enc_hook=_plain), order="sorted")
 

@@ -2,7 +2,7 @@
 
 Every operation first accrues the reserve to the current time, so rates always apply to the
 utilization that held over the elapsed interval. Caps and liquidity are enforced here; collateral
-(LTV) limits are enforced by :mod:`netclear.engine.portfolio`, which knows the whole account.
+(LTV) limits are enforced by :mod:`netclear.engine.solvency`, which knows the whole account.
 """
 
 from __future__ import annotations

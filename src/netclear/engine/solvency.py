@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from fractions import Fraction
 
 from netclear.engine import lending
-from netclear.engine.accounting import MarginPool, Valuer
+from netclear.engine.accounting import MarginPool, Valuer, unrealized_pnl
 from netclear.engine.state import Account, Mode, Position
 from netclear.engine.tx import Tx
 from netclear.errors import CapReached, InsufficientBalance, InsufficientMargin, LiquidityError
@@ -95,6 +95,8 @@ def require_margin(
     ``tokens``: token indices whose balance the action used (unified pools and spot balances);
     ``dexes``: standard-mode dexes whose cross pool the action used.
     """
+    if acct.is_system:
+        return  # vaults and backstops are the loss absorbers: they are not margined
     v = Valuer(reg, tx.state)
     tokens = set(tokens)
     if acct.mode is Mode.STANDARD:
@@ -135,7 +137,7 @@ def require_margin(
                 InsufficientMargin(field, reason) if pool is not None else InsufficientBalance(field, reason)
             )
     if pm and acct.has_borrows():
-        require_collateral_cover(v, acct, field=field)
+        require_collateral_cover(v, acct, field=field, before=tx.original(acct.address))
 
 
 def _touched_positions(acct: Account, dexes: Iterable[str], reg: Registry) -> list[Position]:
@@ -152,10 +154,19 @@ def _shortfall(v: Valuer, acct: Account, token: int, pool: MarginPool | None) ->
     return pool.im + v.order_margin(acct, token) + hold - pool.account_value
 
 
-def require_collateral_cover(v: Valuer, acct: Account, *, field: str = "collateral") -> None:
-    """Borrowed value must stay within borrowing power: health factor >= 100% (research §3.6 FAQ)."""
+def require_collateral_cover(
+    v: Valuer, acct: Account, *, field: str = "collateral", before: Account | None = None
+) -> None:
+    """Borrowed value must stay within borrowing power: health factor >= 100% (research §3.6 FAQ).
+
+    Below 100% "the account won't be able to borrow more", and collateral cannot be removed; other
+    actions stay allowed. With ``before`` (the account before the action) only an action that raised
+    the debt or lowered the collateral is refused.
+    """
     borrowed = v.borrowed_value(acct)
     power = v.borrowing_power(acct)
+    if before is not None and (v.borrowed_value(before) >= borrowed and v.borrowing_power(before) <= power):
+        return
     if borrowed > power:
         hf = power / borrowed if borrowed else Fraction(0)
         raise InsufficientMargin(
@@ -213,8 +224,11 @@ def rebalance(
             free -= paid
             if v.borrowed(acct, token) > 0:
                 continue
-        cash = acct.spot.get(token, 0)
-        # idle balance earns: supply real cash only, never unrealized profit (docs/rules/lending.md)
-        amount = min(free, cash, lending.supply_headroom(tx, reg, acct, token))
+        cash = acct.spot.get(token, 0) - acct.spot_hold.get(token, 0)
+        # idle balance earns: supply realized cash only, never unrealized profit (docs/rules/lending.md)
+        upnl_gains = sum(max(0, unrealized_pnl(pv)) for pv in pool.positions) if pool is not None else 0
+        amount = min(free - upnl_gains, cash, lending.supply_headroom(tx, reg, acct, token))
         if amount > 0:
-            lending.supply(tx, reg, acct, tok, amount)
+            # best effort: housekeeping never fails the user's action
+            with contextlib.suppress(CapReached, LiquidityError, InsufficientBalance):
+                lending.supply(tx, reg, acct, tok, amount)

@@ -101,6 +101,8 @@ class Account:
     open_orders: int = 0
     order_margin: dict[int, tuple[int, int]] = field(default_factory=dict)
     """Perp asset -> (buy, sell) initial margin reserved by resting orders; the pool holds the larger."""
+    actions_today: tuple[int, int] = (0, 0)
+    """(UTC day, accepted user actions): unified and PM accounts are capped per day (research §1.9)."""
 
     def clone(self) -> Account:
         return Account(
@@ -119,6 +121,7 @@ class Account:
             dict(self.volume_days),
             self.open_orders,
             dict(self.order_margin),
+            self.actions_today,
         )
 
     def copy_from(self, other: Account) -> None:

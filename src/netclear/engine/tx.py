@@ -96,7 +96,20 @@ class Tx:
 
     # -------------------------------------------------------------- savepoints
     def savepoint(self) -> int:
-        self._layers.append(self._new_layer())
+        """Open a layer. Objects already touched are copied now, because callers hold references to
+        them and may mutate them without going through :meth:`account` again."""
+        layer = self._new_layer()
+        st = self.state
+        for lower in self._layers:
+            for address in lower.accounts:
+                if address not in layer.accounts:
+                    acct = st.accounts.get(address)
+                    layer.accounts[address] = acct.clone() if acct is not None else None
+            for token in lower.reserves:
+                if token not in layer.reserves:
+                    res = st.reserves.get(token)
+                    layer.reserves[token] = res.clone() if res is not None else None
+        self._layers.append(layer)
         return len(self._layers) - 1
 
     def release(self, depth: int) -> None:

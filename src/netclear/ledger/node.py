@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import pickle
 import threading
 import time
@@ -30,8 +31,11 @@ from netclear.config import ExchangeConfig
 from netclear.engine.actions import Action, decode_action, encode_action
 from netclear.engine.events import Event
 from netclear.engine.exchange import Exchange
-from netclear.errors import ConfigError, NetclearError
+from netclear.errors import ConfigError, InternalError, InvalidAction, NetclearError
 from netclear.ledger.actionlog import ActionLog, LogCorruption, Snapshot, make_records
+
+
+log = logging.getLogger("netclear.node")
 
 
 class Envelope(msgspec.Struct, frozen=True):
@@ -70,6 +74,15 @@ def bind_config(log: ActionLog, config: ExchangeConfig | str | None) -> Exchange
                 f"configuration), not {given.preset.name!r}; replay it without a preset",
             )
     return cfg
+
+
+def check_replayable(action: Action) -> None:
+    """Only an action that decodes back from its own encoding may enter the log (a struct built in
+    Python is not type-checked; replay must never meet an unreadable record)."""
+    try:
+        decode_action(encode_action(action))
+    except (msgspec.ValidationError, msgspec.EncodeError, TypeError, ValueError) as exc:
+        raise InvalidAction("action", f"malformed action: {exc}") from None
 
 
 def wall_clock_ms() -> int:
@@ -164,6 +177,9 @@ class Node:
             return Outcome(seq, time_ms, events, None)
         except NetclearError as exc:
             return Outcome(seq, time_ms, None, exc)
+        except Exception as exc:  # an engine defect: the action was rolled back; replay does the same
+            log.exception("engine error applying seq %s", seq)
+            return Outcome(seq, time_ms, None, InternalError("engine", f"internal error: {type(exc).__name__}"))
 
     # ------------------------------------------------------------------ writing
     def submit(self, action: Action, *, signer: str | None = None, nonce: int | None = None) -> Outcome:
@@ -177,6 +193,7 @@ class Node:
             now = max(self.now(), self.exchange.state.time_ms)
             items = []
             for sub in batch:
+                check_replayable(sub.action)
                 env = Envelope(msgspec.Raw(encode_action(sub.action)), sub.signer, sub.nonce)
                 items.append((now, msgspec.json.encode(env)))
             last_seq, last_digest = self.log.last()
@@ -224,7 +241,7 @@ def replay(
         env = _envelope_decoder.decode(record.payload)
         if env.signer is not None and env.nonce is not None:
             nonces.commit(env.signer, env.nonce)
-        with contextlib.suppress(NetclearError):  # rejected then, rejected again: same state
+        with contextlib.suppress(Exception):  # rejected then (or engine error), rejected again: same state
             exchange.apply(decode_action(bytes(env.action)), at=record.time_ms)
         seq = record.seq
     return exchange, seq

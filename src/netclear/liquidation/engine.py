@@ -438,12 +438,23 @@ def _liquidate_pm(ctx: Ctx, acct: Account) -> None:
     pm = ctx.reg.pm
     if pm is None:
         return
+    # Dexes whose collateral is not borrowable (e.g. USDH) are outside the PMR: their cross pool is
+    # margined on its own, like a unified account's (docs/rules/portfolio-margin.md).
+    for key, pool in sorted(ctx.valuer().cross_pools(acct).items(), key=lambda kv: str(kv[0])):
+        if isinstance(key, int) and ctx.reg.borrowable(key) is None and pool.positions:
+            if rules.pool_liquidatable(pool.account_value, pool.mm):
+                _liquidate_cross(ctx, acct, key)
     if not pm_rules.pm_liquidatable(_pm_ratio(ctx, acct), pm.liquidation_ratio):
         _liquidate_isolated_only(ctx, acct)
         return
     v = ctx.valuer()
     start_value = int(v.account_value_usdc(acct) * ctx.reg.quote.unit)
-    positions = [pv for pool in v.cross_pools(acct).values() for pv in pool.positions]
+    positions = [
+        pv
+        for key, pool in v.cross_pools(acct).items()
+        if not isinstance(key, int) or ctx.reg.borrowable(key) is not None
+        for pv in pool.positions
+    ]
     liquidated: list[dict[str, str]] = []
     for pv in sorted(positions, key=lambda p: (-p.abs_ntl, p.perp.asset)):
         if not pm_rules.pm_liquidatable(_pm_ratio(ctx, acct), pm.liquidation_ratio):

@@ -28,7 +28,7 @@ from netclear.errors import InvalidAction
 from netclear.fixedpoint import fmt_decimal
 from netclear.margin import portfolio as pm_rules
 from netclear.margin.snapshot import build_state
-from netclear.margin.unified import INFINITE
+from netclear.margin.unified import INFINITE, unified_liquidatable
 from netclear.markets.registry import Registry
 from netclear.views.clearinghouse import clearinghouse_state
 from netclear.views.lending import borrow_lend_user_state
@@ -108,7 +108,7 @@ def _unified(v: Valuer, acct: Account) -> dict[str, Any]:
         "marginAvailable": usd(avail),
         "excessMargin": usd(avail - req),
         "unifiedAccountRatio": _ratio(ratio),
-        "liquidatable": ratio >= 1 or any(i.margin_used < i.value.mm for i in v.isolated(acct)),
+        "liquidatable": unified_liquidatable(ratio) or any(i.margin_used < i.value.mm for i in v.isolated(acct)),
         "spotClearinghouseState": spot_clearinghouse_state(v, acct),
     }
 

@@ -4,7 +4,7 @@ For each collateral token: ``crossMargin = Σ crossMaintenanceMarginUsed`` over 
 collateral, ``available = spotTotal(token) - Σ isolated marginUsed(token)``;
 ``ratio = max_token crossMargin / available`` over tokens with ``available > 0``.
 Our reading (docs/rules/unified.md): an account with maintenance but no positive available balance
-for that token has ratio +infinity (it is liquidatable); the account is liquidatable at ratio >= 1.
+for that token has ratio +infinity (it is liquidatable); the account is liquidatable at ratio > 1.
 """
 
 from __future__ import annotations
@@ -29,5 +29,6 @@ def unified_account_ratio(cross_maintenance: Mapping[int, int], available: Mappi
 
 
 def unified_liquidatable(ratio: Fraction) -> bool:
-    """Equity below maintenance for some collateral token (our reading of §1.9: ratio >= 1)."""
-    return ratio >= 1
+    """Equity below maintenance for some collateral token: ratio > 1 ("account equity falls below the
+    maintenance margin", research §2.1; at exactly 1 equity equals maintenance and nothing happens)."""
+    return ratio > 1

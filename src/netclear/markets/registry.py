@@ -94,7 +94,7 @@ class MarginTable:
         return result
 
     def tier_for(self, notional_usd: Fraction) -> MarginTier:
-        """The tier whose range contains ``notional_usd`` (bounds belong to the upper tier)."""
+        """The tier whose range contains ``notional_usd``; a bound belongs to the lower tier (">150M")."""
         chosen = self.tiers[0]
         for tier in self.tiers[1:]:
             if notional_usd > tier.lower_bound:
@@ -384,7 +384,7 @@ class Registry:
 
     # ------------------------------------------------------------------ lookups
     def token(self, key: int | str, *, field: str = "token") -> Token:
-        if isinstance(key, bool):
+        if isinstance(key, bool) or not isinstance(key, int | str):
             raise UnknownEntity(field, f"unknown token {key!r}")
         if isinstance(key, int):
             tok = self.tokens.get(key)
@@ -397,12 +397,16 @@ class Registry:
         return tok
 
     def perp(self, key: int | str, *, field: str = "asset") -> Perp:
+        if isinstance(key, bool) or not isinstance(key, int | str):
+            raise UnknownEntity(field, f"unknown perp {key!r}")
         p = self.perps.get(key) if isinstance(key, int) else self.perp_by_name.get(key)
         if p is None:
             raise UnknownEntity(field, f"unknown perp {key!r}")
         return p
 
     def spot_pair(self, key: int | str, *, field: str = "asset") -> SpotPair:
+        if isinstance(key, bool) or not isinstance(key, int | str):
+            raise UnknownEntity(field, f"unknown spot pair {key!r}")
         if isinstance(key, int):
             pair = self.spot_pairs.get(key - SPOT_ASSET_OFFSET) if key >= SPOT_ASSET_OFFSET else None
         else:
@@ -412,6 +416,8 @@ class Registry:
         return pair
 
     def dex(self, name: str, *, field: str = "dex") -> Dex:
+        if not isinstance(name, str):
+            raise UnknownEntity(field, f"unknown dex {name!r}")
         d = self.dex_by_name.get(name)
         if d is None:
             raise UnknownEntity(field, f"unknown dex {name!r}")

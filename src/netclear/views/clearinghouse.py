@@ -16,7 +16,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from netclear.engine.accounting import MarginPool, PositionValue, Valuer
+from netclear.engine.accounting import MarginPool, PositionValue, Valuer, unrealized_pnl
 from netclear.engine.availability import transfer_requirement, withdrawable
 from netclear.engine.state import Account, Mode
 from netclear.fixedpoint import PX_DECIMALS, PX_SCALE, fmt_decimal, fmt_px, fmt_units
@@ -31,14 +31,6 @@ if TYPE_CHECKING:
 def entry_px(pv: PositionValue) -> Fraction:
     pos = pv.position
     return Fraction(pos.entry_ntl, abs(pos.szi) * PX_SCALE) if pos.szi else Fraction(0)
-
-
-def unrealized_pnl(pv: PositionValue) -> int:
-    pos, perp = pv.position, pv.perp
-    coll = perp.collateral
-    sign = 1 if pos.szi > 0 else -1
-    entry_value = pos.entry_ntl * coll.unit // int(10 ** (perp.sz_decimals + PX_DECIMALS))
-    return int(pv.ntl - sign * entry_value)
 
 
 def _liq_px(pv: PositionValue, *, equity: int, maintenance: int, isolated: bool, mode: Mode) -> str | None:
@@ -133,7 +125,8 @@ def clearinghouse_state(v: Valuer, acct: Account, dex: str = "") -> dict[str, An
     if acct.mode.unified:
         w = withdrawable(v, acct, d.collateral)
     else:
-        w = std_rules.withdrawable(pool.account_value, transfer_requirement(reg, pool.im, pool.total_ntl))
+        im = pool.im + v.order_margin(acct, d.name)
+        w = std_rules.withdrawable(pool.account_value, transfer_requirement(reg, im, pool.total_ntl))
     return {
         "assetPositions": positions,
         "marginSummary": _summary(

@@ -77,7 +77,7 @@ def l2_book(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
 def all_mids(ex: Exchange, payload: dict[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     reg, prices = ex.registry, ex.state.prices
-    dex = payload.get("dex", "") or ""
+    dex = reg.dex(payload.get("dex", "") or "").name
     for perp in reg.perps_by_dex.get(dex, []):
         mid = _mid(ex, perp.asset) or prices.mark.get(perp.asset)
         if mid is not None:
@@ -315,7 +315,7 @@ def user_fees(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
         p, s = master.volume_days[day]
         daily.append(
             {
-                "date": day,
+                "date": _date(day),
                 "userCross": fmt_units(p + s, reg.quote.wei_decimals),
                 "userAdd": "0.0",
                 "exchange": "0.0",
@@ -356,10 +356,12 @@ def candle_snapshot(ex: Exchange, payload: dict[str, Any]) -> list[dict[str, Any
         raise InvalidAction("req", "expected {coin, interval, startTime, endTime}")
     m = _market(ex, req.get("coin"), "req.coin")
     interval = req.get("interval")
-    if interval not in INTERVALS_MS:
+    if not isinstance(interval, str) or interval not in INTERVALS_MS:
         raise InvalidAction("req.interval", f"one of {', '.join(INTERVALS_MS)}")
     step = INTERVALS_MS[interval]
     start, end = req.get("startTime", 0), req.get("endTime")
+    if isinstance(start, bool) or not isinstance(start, int) or (end is not None and (isinstance(end, bool) or not isinstance(end, int))):
+        raise InvalidAction("req.startTime", "startTime and endTime are integer milliseconds")
     candles: dict[int, dict[str, Any]] = {}
     for t in ex.state.history.trades.get(m.name, []):
         if t["time"] < start or (end is not None and t["time"] > end):
@@ -389,3 +391,33 @@ def candle_snapshot(ex: Exchange, payload: dict[str, Any]) -> list[dict[str, Any
         c = candles[open_t]
         out.append({**c, **{k: fmt_decimal(c[k], 8) for k in ("o", "c", "h", "l", "v")}})
     return out
+
+
+def _date(day: int) -> str:
+    """UTC day number -> "YYYY-MM-DD" (the shape of ``userFees.dailyUserVlm``)."""
+    import datetime
+
+    return (datetime.date(1970, 1, 1) + datetime.timedelta(days=day)).isoformat()
+
+
+@view("subAccounts")
+def sub_accounts(ex: Exchange, payload: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The master's sub-accounts with their states (SDK ``Info.query_sub_accounts``)."""
+    from netclear.views.clearinghouse import clearinghouse_state
+    from netclear.views.spot import spot_clearinghouse_state
+
+    master = user_of(payload)
+    v = ex.valuer()
+    subs = [a for a in ex.state.accounts.values() if a.master == master]
+    if not subs:
+        return None
+    return [
+        {
+            "name": a.name,
+            "subAccountUser": a.address,
+            "master": master,
+            "clearinghouseState": clearinghouse_state(v, a, ""),
+            "spotState": spot_clearinghouse_state(v, a),
+        }
+        for a in sorted(subs, key=lambda a: a.address)
+    ]

@@ -40,7 +40,7 @@ def borrow_lend(ctx: Ctx, a: BorrowLend) -> None:
     elif a.operation == "withdraw":
         done = lending.withdraw(ctx.tx, reg, acct, token, amount)
         if acct.mode is Mode.PORTFOLIO and acct.has_borrows():
-            require_collateral_cover(ctx.valuer(), acct, field="amount")
+            require_collateral_cover(ctx.valuer(), acct, field="amount", before=ctx.tx.original(acct.address))
     elif a.operation == "borrow":
         if acct.mode is not Mode.PORTFOLIO:
             raise ModeError(

@@ -89,13 +89,10 @@ def _check_pm_eligibility(ctx: Ctx, acct: Account) -> None:
 
 
 def _unwind_collateral_supply(ctx: Ctx, acct: Account) -> None:
-    """Collateral supplied automatically under PM returns to spot when the account leaves PM."""
-    pm = ctx.reg.pm
-    if pm is None:
-        return
-    for token, params in pm.collateral.items():
-        if acct.supply_basis.get(token):
-            lending.withdraw(ctx.tx, ctx.reg, acct, params.token, None)
+    """What portfolio margin supplied automatically (collateral, idle balances) returns to spot when the
+    account leaves PM; if a reserve is lent out the switch waits (LiquidityError names the token)."""
+    for token in sorted(acct.supply_basis):
+        lending.withdraw(ctx.tx, ctx.reg, acct, ctx.reg.tokens[token], None, field="abstraction")
 
 
 # ---------------------------------------------------------------------------- leverage

@@ -541,6 +541,7 @@ def _match(
                 return Decision.CANCEL_MAKER
             fill_sz = min(fill_sz, closable)
         sp = tx.savepoint()
+        holds = (info.hold, minfo.hold)
         _release_part(acct, m.asset, p.is_buy, info, fill_sz, state["left"])
         _release_part(maker_acct, m.asset, maker.is_buy, minfo, fill_sz, maker.sz)
         buyer, seller = (acct, maker_acct) if p.is_buy else (maker_acct, acct)
@@ -563,6 +564,7 @@ def _match(
             )
         except (InsufficientMargin, InsufficientBalance) as exc:
             tx.rollback_to(sp)
+            info.hold, minfo.hold = holds  # order holds live outside the Tx
             maker_side = "buyer" if maker.is_buy else "seller"
             if exc.field == maker_side:
                 _drop(ctx, maker_acct, maker, minfo, "marginCanceled")
@@ -734,6 +736,10 @@ def place_orders(ctx: Ctx, a: PlaceOrder) -> None:
         raise InvalidAction("user", "system accounts trade only through the engine")
     if not a.orders:
         raise InvalidAction("orders", "no orders given")
+    if a.grouping == "positionTpsl" and any(spec.trigger is None for spec in a.orders):
+        raise InvalidAction("grouping", "positionTpsl orders are trigger orders")
+    # Everything that can reject the action whole is checked above: from here on each order only gets
+    # a status, so books and triggers (which live outside the transaction) never need undoing.
     fb = FeeBook(ctx)
     statuses: list[dict[str, Any]] = []
     if a.grouping == "normalTpsl":
@@ -756,8 +762,6 @@ def place_orders(ctx: Ctx, a: PlaceOrder) -> None:
             _activate_children(ctx, parent_oid)
     else:
         for spec in a.orders:
-            if a.grouping == "positionTpsl" and spec.trigger is None:
-                raise InvalidAction("grouping", "positionTpsl orders are trigger orders")
             st, _, _ = place(ctx, acct, spec, fb, grouping=a.grouping)
             statuses.append(st)
     ctx.emit("orderStatuses", acct.address, statuses=statuses)
@@ -765,9 +769,12 @@ def place_orders(ctx: Ctx, a: PlaceOrder) -> None:
 
 def cancel(ctx: Ctx, a: Cancel) -> None:
     acct = ctx.existing_account(a.user)
+    markets = [market_of(ctx, c.asset, f"cancels[{i}].asset") for i, c in enumerate(a.cancels)]
+    for i, c in enumerate(a.cancels):
+        if isinstance(c.oid, bool) or not isinstance(c.oid, int):
+            raise InvalidAction(f"cancels[{i}].oid", "must be an order id")
     statuses: list[Any] = []
-    for c in a.cancels:
-        m = market_of(ctx, c.asset)
+    for c, m in zip(a.cancels, markets, strict=True):
         ok = cancel_oid(ctx, acct, m.asset, c.oid)
         statuses.append(
             "success" if ok else _error(m.asset, "Order was never placed, already canceled, or filled.")
@@ -777,10 +784,11 @@ def cancel(ctx: Ctx, a: Cancel) -> None:
 
 def cancel_by_cloid(ctx: Ctx, a: CancelByCloid) -> None:
     acct = ctx.existing_account(a.user)
-    statuses: list[Any] = []
+    markets = [market_of(ctx, c.asset, f"cancels[{i}].asset") for i, c in enumerate(a.cancels)]
     for c in a.cancels:
-        m = market_of(ctx, c.asset)
         _check_cloid(c.cloid)
+    statuses: list[Any] = []
+    for c, m in zip(a.cancels, markets, strict=True):
         oid = _oid_for_cloid(ctx, acct.address, m.asset, c.cloid)
         ok = oid is not None and cancel_oid(ctx, acct, m.asset, oid)
         statuses.append(
@@ -805,12 +813,23 @@ def _modify_one(ctx: Ctx, acct: Account, ref: int | str, spec: OrderSpec, fb: Fe
 
 def modify(ctx: Ctx, a: Modify) -> None:
     acct = ctx.existing_account(a.user)
+    _check_modify(ctx, a.oid, a.order, "modify")
     st = _modify_one(ctx, acct, a.oid, a.order, FeeBook(ctx))
     ctx.emit("orderStatuses", acct.address, statuses=[st])
 
 
+def _check_modify(ctx: Ctx, ref: object, spec: OrderSpec, where: str) -> None:
+    market_of(ctx, spec.asset, f"{where}.order.asset")
+    if isinstance(ref, str):
+        _check_cloid(ref)
+    elif isinstance(ref, bool) or not isinstance(ref, int):
+        raise InvalidAction(f"{where}.oid", "an order id or a cloid")
+
+
 def batch_modify(ctx: Ctx, a: BatchModify) -> None:
     acct = ctx.existing_account(a.user)
+    for i, mod in enumerate(a.modifies):
+        _check_modify(ctx, mod.oid, mod.order, f"modifies[{i}]")
     fb = FeeBook(ctx)
     statuses = [_modify_one(ctx, acct, m.oid, m.order, fb) for m in a.modifies]
     ctx.emit("orderStatuses", acct.address, statuses=statuses)

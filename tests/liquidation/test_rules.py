@@ -1,0 +1,189 @@
+"""The pure liquidation rules (``netclear.liquidation.rules``), every expected value worked by hand.
+
+research/hyperliquid.md §2.1-§2.5 (perp trigger, partials, backstop, bankruptcy, ADL) and §3.6-§3.7
+(portfolio-margin takeover steps, collateral TWAP).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+
+from netclear.liquidation.rules import (
+    AdlCandidate,
+    adl_pro_rata,
+    adl_queue,
+    adl_rank,
+    backstop_due,
+    bankruptcy_price,
+    liquidation_size,
+    pool_liquidatable,
+    takeover_fraction,
+    twap_fraction,
+)
+
+USDC = 10**8
+FIFTH = Fraction(1, 5)
+TWO_THIRDS = Fraction(2, 3)
+
+
+# --------------------------------------------------------------------------- §2.1 trigger
+def test_pool_liquidatable_is_strictly_below_maintenance() -> None:
+    """§2.1: "account equity falls below the maintenance margin"; no maintenance, nothing to liquidate."""
+    assert pool_liquidatable(99, 100)
+    assert not pool_liquidatable(100, 100)  # equal is not below
+    assert not pool_liquidatable(-5, 0)  # no position, no maintenance
+
+
+# --------------------------------------------------------------------------- §2.2 market liquidation size
+def test_liquidation_size_whole_position_at_or_below_the_partial_threshold() -> None:
+    """§2.2: positions up to 100k USDC are sent whole (the sign of the position does not matter)."""
+    # 0.5 BTC (50,000 lots of 1e-5) worth 50,000 USDC
+    assert liquidation_size(50_000, 50_000 * USDC, 100_000 * USDC, FIFTH, False) == 50_000
+    assert liquidation_size(-50_000, -50_000 * USDC, 100_000 * USDC, FIFTH, False) == 50_000
+    # exactly 100k is not "larger than 100k"
+    assert liquidation_size(100_000, 100_000 * USDC, 100_000 * USDC, FIFTH, False) == 100_000
+
+
+def test_liquidation_size_twenty_percent_above_the_threshold() -> None:
+    """§2.2: "larger than 100k USDC" -> only 20% is sent: 1,234 lots -> floor(1,234 / 5) = 246."""
+    assert liquidation_size(1_234, 100_000 * USDC + 1, 100_000 * USDC, FIFTH, False) == 246
+    assert liquidation_size(-200_000, -190_000 * USDC, 100_000 * USDC, FIFTH, False) == 40_000
+    # a position too small in lots for 20% to be one lot still sends the one-lot floor: 3 // 5 = 0 -> 1
+    assert liquidation_size(3, 150_000 * USDC, 100_000 * USDC, FIFTH, False) == 1
+    # testnet threshold 10k (§2.2): 20,000 USDC is above it
+    assert liquidation_size(1_000, 20_000 * USDC, 10_000 * USDC, FIFTH, False) == 200
+
+
+def test_liquidation_size_whole_position_during_the_cooldown() -> None:
+    """§2.2: during the 30 s cooldown "all market liquidation orders for that user will be for the
+    entire position"."""
+    assert liquidation_size(1_234, 500_000 * USDC, 100_000 * USDC, FIFTH, True) == 1_234
+    assert liquidation_size(-160_000, -150_400 * USDC, 100_000 * USDC, FIFTH, True) == 160_000
+
+
+# --------------------------------------------------------------------------- §2.3 backstop
+def test_backstop_due_at_the_two_thirds_boundary() -> None:
+    """§2.3: backstop when equity < 2/3 x maintenance. MM 300 -> boundary 200: 200 is not below it,
+    199 is; with MM 113.75 (0.1 BTC at 91,000 / 80) the boundary is 75.8333..."""
+    assert not backstop_due(200, 300, TWO_THIRDS)
+    assert backstop_due(199, 300, TWO_THIRDS)
+    mm = 11_375_000_000  # 113.75 USDC
+    assert not backstop_due(7_583_333_334, mm, TWO_THIRDS)  # 75.83333334 > 75.8333...
+    assert backstop_due(7_583_333_333, mm, TWO_THIRDS)  # 75.83333333 < 75.8333...
+    assert backstop_due(-1, mm, TWO_THIRDS)
+    assert not backstop_due(-1, 0, TWO_THIRDS)  # nothing to maintain
+
+
+# --------------------------------------------------------------------------- §2.4 bankruptcy price
+def test_bankruptcy_price_long_and_short() -> None:
+    """Closing ``szi`` at ``mark - equity / szi`` leaves zero equity.
+
+    Long 0.1 BTC, mark 91,000, equity 100 -> 91,000 - 100 / 0.1 = 90,000.
+    Short 0.1 BTC, mark 91,000, equity 100 -> 91,000 + 1,000 = 92,000.
+    Negative equity puts a long's bankruptcy price above the mark: -100 -> 92,000."""
+    tenth = Fraction(1, 10)
+    assert bankruptcy_price(Fraction(91_000), tenth, Fraction(100)) == 90_000
+    assert bankruptcy_price(Fraction(91_000), -tenth, Fraction(100)) == 92_000
+    assert bankruptcy_price(Fraction(91_000), tenth, Fraction(-100)) == 92_000
+    # 1.6 BTC at 94,900 with 1,800 equity: 94,900 - 1,125 = 93,775
+    assert bankruptcy_price(Fraction(94_900), Fraction(8, 5), Fraction(1_800)) == 93_775
+
+
+# --------------------------------------------------------------------------- §2.5 ADL
+def test_adl_rank_long_and_short() -> None:
+    """§2.5: (mark / entry) x (notional / account value); for a short the profit ratio is entry / mark.
+
+    Long entry 100, mark 110, notional 1,100, account value 220: 1.1 x 5 = 11/2.
+    Short entry 100, mark 80, notional 800, account value 400: 1.25 x 2 = 5/2.
+    Short entry 113,000, mark 101,000, notional 10,100, account value 6,200: 113/101 x 101/62 = 113/62.
+    """
+    assert adl_rank(Fraction(110), Fraction(100), Fraction(1_100), Fraction(220), True) == Fraction(11, 2)
+    assert adl_rank(Fraction(80), Fraction(100), Fraction(800), Fraction(400), False) == Fraction(5, 2)
+    assert adl_rank(
+        Fraction(101_000), Fraction(113_000), Fraction(10_100), Fraction(6_200), False
+    ) == Fraction(113, 62)
+    # a losing short ranks lower than the same position winning: entry 100, mark 125 -> 0.8 x 2
+    assert adl_rank(Fraction(125), Fraction(100), Fraction(1_000), Fraction(500), False) == Fraction(8, 5)
+    # no positive account value: ranked first ("infinitely levered")
+    assert adl_rank(Fraction(1), Fraction(1), Fraction(10), Fraction(0), True) == Fraction(10**30)
+    assert adl_rank(Fraction(1), Fraction(1), Fraction(10), Fraction(-3), False) == Fraction(10**30)
+
+
+def _cands() -> list[AdlCandidate]:
+    return [
+        AdlCandidate("0xbob", 10_000, Fraction(100, 99)),
+        AdlCandidate("0xcarol", 5_000, Fraction(100, 39)),
+        AdlCandidate("0xdave", 10_000, Fraction(113, 62)),
+    ]
+
+
+def test_adl_queue_highest_rank_first_each_closed_fully() -> None:
+    """§2.5 queue: ranks carol 2.564 > dave 1.823 > bob 1.010; 20,000 lots needed:
+    carol 5,000 (all), dave 10,000 (all), bob the 5,000 left of his 10,000."""
+    assert adl_queue(_cands(), 20_000) == [("0xcarol", 5_000), ("0xdave", 10_000), ("0xbob", 5_000)]
+    # fewer needed: carol covers 3,000 alone
+    assert adl_queue(_cands(), 3_000) == [("0xcarol", 3_000)]
+    # more needed than held: everyone closed, the queue stops at what exists
+    assert adl_queue(_cands(), 99_999) == [("0xcarol", 5_000), ("0xdave", 10_000), ("0xbob", 10_000)]
+    assert adl_queue(_cands(), 0) == []
+    # equal ranks: address order
+    tie = [AdlCandidate("0xb", 1, Fraction(1)), AdlCandidate("0xa", 1, Fraction(1))]
+    assert adl_queue(tie, 1) == [("0xa", 1)]
+
+
+def test_adl_pro_rata_exact_allocation_with_largest_remainder() -> None:
+    """Pro rata: sizes 10,000 / 5,000 / 10,000 (total 25,000), 20,000 needed: 8,000 / 4,000 / 8,000 exactly.
+
+    Sizes 3 / 3 / 4 (total 10), 5 needed: floors 1 (rem 5), 1 (rem 5), 2 (rem 0) = 4; the one lot left
+    goes to the largest remainder, tie broken by address: a. Result a 2, b 1, c 2 (sum 5)."""
+    assert adl_pro_rata(_cands(), 20_000) == [("0xbob", 8_000), ("0xcarol", 4_000), ("0xdave", 8_000)]
+    three = [
+        AdlCandidate("0xc", 4, Fraction(9)),
+        AdlCandidate("0xb", 3, Fraction(1)),
+        AdlCandidate("0xa", 3, Fraction(5)),
+    ]
+    assert adl_pro_rata(three, 5) == [("0xa", 2), ("0xb", 1), ("0xc", 2)]
+    # 7 needed of 10: floors 2 (rem 1), 2 (rem 1), 2 (rem 8) = 6; the lot goes to c -> a 2, b 2, c 3
+    assert adl_pro_rata(three, 7) == [("0xa", 2), ("0xb", 2), ("0xc", 3)]
+    # 1 needed: floors 0 / 0 / 0, remainders 3 / 3 / 4 -> c
+    assert adl_pro_rata(three, 1) == [("0xc", 1)]
+    # capped at what exists; nothing held or nothing needed gives nothing
+    assert adl_pro_rata(three, 50) == [("0xa", 3), ("0xb", 3), ("0xc", 4)]
+    assert adl_pro_rata(three, 0) == []
+    assert adl_pro_rata([], 5) == []
+    # the allocation is always exactly ``needed``
+    for needed in range(1, 11):
+        assert sum(n for _, n in adl_pro_rata(three, needed)) == needed
+
+
+# --------------------------------------------------------------------------- §3.7 PM backstop
+def test_twap_fraction_ten_minute_half_life() -> None:
+    """§3.7 TWAP with a 10-minute half-life: 1 - 2^(-dt / 600 s). 10 min -> 1/2, 20 min -> 3/4."""
+    assert twap_fraction(600_000, 600) == Decimal("0.5")
+    assert twap_fraction(1_200_000, 600) == Decimal("0.75")
+    assert twap_fraction(1_800_000, 600) == Decimal("0.875")
+    assert twap_fraction(0, 600) == 0
+    assert twap_fraction(-5, 600) == 0
+    # 5 min: 1 - 1/sqrt(2) = 0.29289321881345247559915563789515096071516...
+    assert abs(twap_fraction(300_000, 600) - Decimal("0.2928932188134524755991556378951509607")) < Decimal(
+        "1e-36"
+    )
+    # two 5-minute steps compound to one 10-minute step: (1 - f)^2 = 1/2
+    f = twap_fraction(300_000, 600)
+    assert abs((1 - f) * (1 - f) - Decimal("0.5")) < Decimal("1e-38")
+
+
+def test_takeover_fraction_full_partial_healthy() -> None:
+    """§3.7: "fully taken over" past the full threshold, "20% intervals" in the partial band."""
+    assert takeover_fraction("full", FIFTH) == 1
+    assert takeover_fraction("partial", FIFTH) == Fraction(1, 5)
+    assert takeover_fraction("healthy", FIFTH) == 0
+
+
+@pytest.mark.parametrize(("sz", "expected"), [(5, 1), (10, 2), (11, 2), (14, 2), (15, 3)])
+def test_liquidation_size_floor_of_twenty_percent(sz: int, expected: int) -> None:
+    """§2.2: 20% of the lots, rounded down (never more than the position), at least one lot."""
+    assert liquidation_size(sz, 200_000 * USDC, 100_000 * USDC, FIFTH, False) == expected
