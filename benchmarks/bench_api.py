@@ -43,7 +43,12 @@ def stream(n: int) -> list[A.Action]:
     for i in range(n):
         u = USERS[i % len(USERS)]
         px = D(90_000 + (i % 900))
-        out.append(O.PlaceOrder(user=u, orders=[O.OrderSpec(asset=0, is_buy=True, px=px, sz=D("0.001"), limit=O.LimitSpec("Alo"))]))
+        out.append(
+            O.PlaceOrder(
+                user=u,
+                orders=[O.OrderSpec(asset=0, is_buy=True, px=px, sz=D("0.001"), limit=O.LimitSpec("Alo"))],
+            )
+        )
     return out
 
 
@@ -76,7 +81,7 @@ def bench_log(actions: list[A.Action], url: str, batch: int) -> float:
 
 def bench_replay(url: str) -> tuple[float, int]:
     t0 = time.perf_counter()
-    ex, seq = replay(None, open_log(url), from_snapshot=False)
+    _, seq = replay(None, open_log(url), from_snapshot=False)
     return seq / (time.perf_counter() - t0), seq
 
 
@@ -89,7 +94,12 @@ def _free_port() -> int:
 def bench_http(n: int, clients: int) -> dict[str, float]:
     import eth_account
     import uvicorn
-    from hyperliquid.utils.signing import get_timestamp_ms, order_request_to_order_wire, order_wires_to_order_action, sign_l1_action
+    from hyperliquid.utils.signing import (
+        get_timestamp_ms,
+        order_request_to_order_wire,
+        order_wires_to_order_action,
+        sign_l1_action,
+    )
 
     from netclear.api.server import create_app
 
@@ -111,16 +121,27 @@ def bench_http(n: int, clients: int) -> dict[str, float]:
     requests.post(url + "/operator/prices", json={"oracle": {"BTC": "100000"}}, headers=op, timeout=10)
     wallets = [eth_account.Account.create() for _ in range(clients)]
     for w in wallets:
-        requests.post(url + "/operator/deposit", json={"user": w.address, "amount": "10000000"}, headers=op, timeout=10)
+        requests.post(
+            url + "/operator/deposit", json={"user": w.address, "amount": "10000000"}, headers=op, timeout=10
+        )
     bodies: list[list[dict[str, Any]]] = [[] for _ in wallets]
     base = get_timestamp_ms()
     for i in range(n):
         k = i % clients
-        order = {"coin": "BTC", "is_buy": True, "sz": 0.001, "limit_px": 90000 + (i % 900), "order_type": {"limit": {"tif": "Alo"}}, "reduce_only": False}
+        order = {
+            "coin": "BTC",
+            "is_buy": True,
+            "sz": 0.001,
+            "limit_px": 90000 + (i % 900),
+            "order_type": {"limit": {"tif": "Alo"}},
+            "reduce_only": False,
+        }
         action = order_wires_to_order_action([order_request_to_order_wire(order, 0)], None)
         nonce = base + i
         sig = sign_l1_action(wallets[k], action, None, nonce, None, False)
-        bodies[k].append({"action": action, "nonce": nonce, "signature": sig, "vaultAddress": None, "expiresAfter": None})
+        bodies[k].append(
+            {"action": action, "nonce": nonce, "signature": sig, "vaultAddress": None, "expiresAfter": None}
+        )
 
     def run(kind: str) -> tuple[list[float], float]:
         lat: list[float] = []
@@ -134,7 +155,11 @@ def bench_http(n: int, clients: int) -> dict[str, float]:
                     r = s.post(url + "/exchange", json=body, timeout=30).json()
                     assert r.get("status") == "ok", r
                 else:
-                    s.post(url + "/info", json={"type": "userAbstraction", "user": wallets[k].address}, timeout=30)
+                    s.post(
+                        url + "/info",
+                        json={"type": "userAbstraction", "user": wallets[k].address},
+                        timeout=30,
+                    )
                 out.append(time.perf_counter() - t)
             return out
 
@@ -174,15 +199,25 @@ def main() -> None:
     for batch in (1, args.batch):
         url = str(Path(tmp) / f"log{batch}.sqlite")
         rate = bench_log(actions, url, batch)
-        print(f"SQLite log+apply, batch {batch:<4}          {rate:10,.0f} actions/s  ({rate / apply_rate:.2f}x apply)")
+        print(
+            f"SQLite log+apply, batch {batch:<4}          {rate:10,.0f} actions/s  ({rate / apply_rate:.2f}x apply)"
+        )
     if args.pg:
         rate = bench_log(actions, args.pg, args.batch)
-        print(f"PostgreSQL log+apply, batch {args.batch:<4}      {rate:10,.0f} actions/s  ({rate / apply_rate:.2f}x apply)")
+        print(
+            f"PostgreSQL log+apply, batch {args.batch:<4}      {rate:10,.0f} actions/s  ({rate / apply_rate:.2f}x apply)"
+        )
     rate, seq = bench_replay(str(Path(tmp) / f"log{args.batch}.sqlite"))
-    print(f"replay from SQLite ({seq:,} actions)     {rate:10,.0f} actions/s  ({rate / apply_rate:.2f}x apply)")
+    print(
+        f"replay from SQLite ({seq:,} actions)     {rate:10,.0f} actions/s  ({rate / apply_rate:.2f}x apply)"
+    )
     http = bench_http(min(args.n, 2000), args.clients)
-    print(f"signed orders over loopback           {http['orders/s']:10,.0f} orders/s  p50 {http['order p50 ms']:.1f} ms  p99 {http['order p99 ms']:.1f} ms")
-    print(f"/info userAbstraction (baseline)   {http['info/s']:10,.0f} req/s     p50 {http['info p50 ms']:.1f} ms  p99 {http['info p99 ms']:.1f} ms")
+    print(
+        f"signed orders over loopback           {http['orders/s']:10,.0f} orders/s  p50 {http['order p50 ms']:.1f} ms  p99 {http['order p99 ms']:.1f} ms"
+    )
+    print(
+        f"/info userAbstraction (baseline)   {http['info/s']:10,.0f} req/s     p50 {http['info p50 ms']:.1f} ms  p99 {http['info p99 ms']:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from hyperliquid.exchange import Exchange  # type: ignore[import-untyped]
 from hyperliquid.info import Info  # type: ignore[import-untyped]
-from hyperliquid.utils.error import ClientError  # type: ignore[import-untyped]
 from hyperliquid.utils.signing import get_timestamp_ms, sign_l1_action  # type: ignore[import-untyped]
 from hyperliquid.utils.types import Cloid  # type: ignore[import-untyped]
 

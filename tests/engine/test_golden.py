@@ -110,7 +110,9 @@ def test_eth_isolated_example_liquidation_price() -> None:
     """
     ch = _eth_doc_state()
     liq = Decimal(ch["assetPositions"][0]["position"]["liquidationPx"])
-    exact = Decimal("2985.9") - (Decimal("4.967826") - Decimal("1.0002765")) / Decimal("0.0335") / Decimal("0.99")
+    exact = Decimal("2985.9") - (Decimal("4.967826") - Decimal("1.0002765")) / Decimal("0.0335") / Decimal(
+        "0.99"
+    )
     assert abs(liq - exact) < Decimal("1e-8")
     assert abs(liq - Decimal("2866.26936529")) < Decimal("0.00002")
 
@@ -230,7 +232,9 @@ def _faq_exchange(preset: str = "hyperliquid") -> Exchange:
 def test_faq_health_factor() -> None:
     """research §3.6: BTC 1 @ 80,000 x 50% + HYPE 200 @ 50 x 50% = 45,000; borrowed 42,000 -> 107.14%."""
     ex = _faq_exchange()
-    ex.apply(A.SetPrices(oracle={"BTC": "80000", "HYPE": "50"}, spot={"@142": "80000", "@107": "50"}), at=1000)
+    ex.apply(
+        A.SetPrices(oracle={"BTC": "80000", "HYPE": "50"}, spot={"@142": "80000", "@107": "50"}), at=1000
+    )
     fund_lender(ex, "100000")
     ex.apply(A.Deposit(user=ALICE, token="UBTC", amount=D(1)))
     ex.apply(A.Deposit(user=ALICE, token="HYPE", amount=D(200)))

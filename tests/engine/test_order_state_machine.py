@@ -38,8 +38,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 import msgspec
-import pytest
-from hypothesis import HealthCheck, Phase, event, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 

@@ -21,7 +21,10 @@ UBTC_WEI = 10**10
 
 def _setup() -> Exchange:
     ex = Exchange("hyperliquid")
-    ex.apply(A.SetPrices(oracle={"BTC": D(100000), "HYPE": D(40)}, spot={"@142": D(100000), "@107": D(40)}), at=1_000)
+    ex.apply(
+        A.SetPrices(oracle={"BTC": D(100000), "HYPE": D(40)}, spot={"@142": D(100000), "@107": D(40)}),
+        at=1_000,
+    )
     fund_lender(ex, "1000000")
     ex.apply(A.Deposit(user=MAKER, amount=D(100000)))
     ex.apply(A.Deposit(user=MAKER, token="UBTC", amount=D(1)))
@@ -40,10 +43,22 @@ def _setup() -> Exchange:
 
 
 def _orders(ex: Exchange, user: str) -> list[dict]:  # type: ignore[type-arg]
-    spot = ex.apply(O.PlaceOrder(user=user, orders=[
-        O.OrderSpec(asset="@142", is_buy=True, px=D(100000), sz=D("0.1"), limit=O.LimitSpec("Ioc"))]))
-    perp = ex.apply(O.PlaceOrder(user=user, orders=[
-        O.OrderSpec(asset="BTC", is_buy=False, px=D(100000), sz=D("0.1"), limit=O.LimitSpec("Ioc"))]))
+    spot = ex.apply(
+        O.PlaceOrder(
+            user=user,
+            orders=[
+                O.OrderSpec(asset="@142", is_buy=True, px=D(100000), sz=D("0.1"), limit=O.LimitSpec("Ioc"))
+            ],
+        )
+    )
+    perp = ex.apply(
+        O.PlaceOrder(
+            user=user,
+            orders=[
+                O.OrderSpec(asset="BTC", is_buy=False, px=D(100000), sz=D("0.1"), limit=O.LimitSpec("Ioc"))
+            ],
+        )
+    )
     return [spot[-1].data["statuses"][0], perp[-1].data["statuses"][0]]
 
 

@@ -112,23 +112,39 @@ class ClearinghouseMachine(RuleBasedStateMachine):
         scale = {"USDC": 1, "USDT0": 1, "HYPE": 100, "UBTC": 100_000}[token]
         self.do(A.Withdraw(user=user, token=token, amount=Decimal(amount) / scale))
 
-    @rule(src=st.sampled_from(USERS), dst=st.sampled_from(USERS), amount=st.integers(1, 5_000), spot=st.booleans())
+    @rule(
+        src=st.sampled_from(USERS),
+        dst=st.sampled_from(USERS),
+        amount=st.integers(1, 5_000),
+        spot=st.booleans(),
+    )
     def transfer(self, src: str, dst: str, amount: int, spot: bool) -> None:
         if spot:
             self.do(A.SpotSend(user=src, destination=dst, token="HYPE", amount=Decimal(amount) / 100))
         else:
             self.do(A.UsdSend(user=src, destination=dst, amount=Decimal(amount)))
 
-    @rule(user=st.sampled_from(USERS), amount=st.integers(1, 5_000), to_perp=st.booleans(),
-          dex=st.sampled_from(["", "xyz", "cash"]))
+    @rule(
+        user=st.sampled_from(USERS),
+        amount=st.integers(1, 5_000),
+        to_perp=st.booleans(),
+        dex=st.sampled_from(["", "xyz", "cash"]),
+    )
     def class_transfer(self, user: str, amount: int, to_perp: bool, dex: str) -> None:
         self.do(A.UsdClassTransfer(user=user, amount=Decimal(amount), to_perp=to_perp, dex=dex))
 
-    @rule(user=st.sampled_from(USERS), mode=st.sampled_from(["disabled", "unifiedAccount", "portfolioMargin"]))
+    @rule(
+        user=st.sampled_from(USERS), mode=st.sampled_from(["disabled", "unifiedAccount", "portfolioMargin"])
+    )
     def set_mode(self, user: str, mode: str) -> None:
         self.do(A.SetAbstraction(user=user, abstraction=mode))  # type: ignore[arg-type]
 
-    @rule(user=st.sampled_from(USERS), coin=st.sampled_from(list(PERPS)), cross=st.booleans(), lev=st.integers(1, 25))
+    @rule(
+        user=st.sampled_from(USERS),
+        coin=st.sampled_from(list(PERPS)),
+        cross=st.booleans(),
+        lev=st.integers(1, 25),
+    )
     def leverage(self, user: str, coin: str, cross: bool, lev: int) -> None:
         self.do(A.UpdateLeverage(user=user, asset=coin, is_cross=cross, leverage=lev))
 
@@ -136,23 +152,52 @@ class ClearinghouseMachine(RuleBasedStateMachine):
     def isolated_margin(self, user: str, coin: str, amount: int) -> None:
         self.do(A.UpdateIsolatedMargin(user=user, asset=coin, amount=Decimal(amount)))
 
-    @rule(buyer=st.sampled_from(USERS), seller=st.sampled_from(USERS), coin=st.sampled_from(list(PERPS)),
-          size=st.integers(1, 400), skew=st.integers(-20, 20))
+    @rule(
+        buyer=st.sampled_from(USERS),
+        seller=st.sampled_from(USERS),
+        coin=st.sampled_from(list(PERPS)),
+        size=st.integers(1, 400),
+        skew=st.integers(-20, 20),
+    )
     def perp_fill(self, buyer: str, seller: str, coin: str, size: int, skew: int) -> None:
         _, szd = PERPS[coin]
         px = max(1, self.marks[coin] + skew * self.marks[coin] // 1000)
-        self.do(A.SettleFill(buyer=buyer, seller=seller, asset=coin, sz=Decimal(size) / 10**szd, px=Decimal(px),
-                             buyer_fee=Decimal(size % 3), seller_fee=Decimal(-(size % 2)) / 10))
+        self.do(
+            A.SettleFill(
+                buyer=buyer,
+                seller=seller,
+                asset=coin,
+                sz=Decimal(size) / 10**szd,
+                px=Decimal(px),
+                buyer_fee=Decimal(size % 3),
+                seller_fee=Decimal(-(size % 2)) / 10,
+            )
+        )
 
-    @rule(buyer=st.sampled_from(USERS), seller=st.sampled_from(USERS), pair=st.sampled_from(list(SPOTS)),
-          size=st.integers(1, 300))
+    @rule(
+        buyer=st.sampled_from(USERS),
+        seller=st.sampled_from(USERS),
+        pair=st.sampled_from(list(SPOTS)),
+        size=st.integers(1, 300),
+    )
     def spot_fill(self, buyer: str, seller: str, pair: str, size: int) -> None:
         _, _, szd = SPOTS[pair]
-        self.do(A.SettleFill(buyer=buyer, seller=seller, asset=pair, sz=Decimal(size) / 10**szd,
-                             px=Decimal(self.spot[pair])))
+        self.do(
+            A.SettleFill(
+                buyer=buyer,
+                seller=seller,
+                asset=pair,
+                sz=Decimal(size) / 10**szd,
+                px=Decimal(self.spot[pair]),
+            )
+        )
 
-    @rule(user=st.sampled_from(USERS), op=st.sampled_from(["supply", "withdraw", "borrow", "repay"]),
-          token=st.sampled_from(["USDC", "HYPE", "USDT0"]), amount=st.one_of(st.none(), st.integers(1, 30_000)))
+    @rule(
+        user=st.sampled_from(USERS),
+        op=st.sampled_from(["supply", "withdraw", "borrow", "repay"]),
+        token=st.sampled_from(["USDC", "HYPE", "USDT0"]),
+        amount=st.one_of(st.none(), st.integers(1, 30_000)),
+    )
     def borrow_lend(self, user: str, op: str, token: str, amount: int | None) -> None:
         value = None if amount is None else Decimal(amount) / (100 if token == "HYPE" else 1)
         self.do(A.BorrowLend(user=user, operation=op, token=token, amount=value))  # type: ignore[arg-type]
@@ -231,7 +276,9 @@ class ClearinghouseMachine(RuleBasedStateMachine):
             claims = sum(v.supplied(a, token) for a in st_.accounts.values())
             dust = res.cash + debts - claims - res.buffer_raw // INDEX_SCALE
             assert dust >= 0, f"reserve {token} short by {-dust}"
-            assert dust <= 2 * len(st_.accounts) + 2 * st_.last_index_hour + 1000, f"reserve {token} dust {dust}"
+            assert dust <= 2 * len(st_.accounts) + 2 * st_.last_index_hour + 1000, (
+                f"reserve {token} dust {dust}"
+            )
 
     @invariant()
     def no_unexplained_negative_balance(self) -> None:
@@ -255,7 +302,9 @@ class ClearinghouseMachine(RuleBasedStateMachine):
                         tx = Tx(self.ex.state)
                         room = min(ltv_borrow_capacity(v, acct, tok), L.borrow_headroom(tx, reg, acct, t))
                         tx.rollback()
-                        assert room <= 1, f"{acct.address} negative {tok.name} balance with borrow room {room}"
+                        assert room <= 1, (
+                            f"{acct.address} negative {tok.name} balance with borrow room {room}"
+                        )
 
     @invariant()
     def pm_ratio_matches_recomputation(self) -> None:
@@ -283,8 +332,12 @@ class ClearinghouseMachine(RuleBasedStateMachine):
             for t, b in pm.borrowable.items():
                 unit = b.token.unit
                 res = st_.reserves.get(t)
-                borrowed = (acct.borrow_basis.get(t, 0) * res.borrow_index / INDEX_SCALE / unit) if res else 0.0
-                supplied = (acct.supply_basis.get(t, 0) * res.supply_index / INDEX_SCALE / unit) if res else 0.0
+                borrowed = (
+                    (acct.borrow_basis.get(t, 0) * res.borrow_index / INDEX_SCALE / unit) if res else 0.0
+                )
+                supplied = (
+                    (acct.supply_basis.get(t, 0) * res.supply_index / INDEX_SCALE / unit) if res else 0.0
+                )
                 ntl = mm = 0.0
                 for pos in acct.positions.values():
                     perp = reg.perps[pos.asset]
@@ -302,7 +355,9 @@ class ClearinghouseMachine(RuleBasedStateMachine):
                 req = (float(pm.min_borrow_offset) if borrowed > 0 else 0.0) + mm * px + borrowed * px
                 if req <= 0:
                     continue
-                lv = (cash + ntl + supplied) * px + sum(min(float(b.user_borrow_cap) / unit * px, x) for x in coll_terms)
+                lv = (cash + ntl + supplied) * px + sum(
+                    min(float(b.user_borrow_cap) / unit * px, x) for x in coll_terms
+                )
                 worst = float("inf") if lv <= 0 else max(worst, req / lv)
             if worst == float("inf"):
                 assert ratio >= 10**20
@@ -311,7 +366,10 @@ class ClearinghouseMachine(RuleBasedStateMachine):
             view = self.ex.info({"type": "spotClearinghouseState", "user": acct.address})
             assert view["portfolioMarginEnabled"] is True
             if ratio < 10**9:
-                assert abs(Decimal(view["portfolioMarginRatio"]) - Decimal(ratio.numerator) / Decimal(ratio.denominator)) < Decimal("1e-9")
+                assert abs(
+                    Decimal(view["portfolioMarginRatio"])
+                    - Decimal(ratio.numerator) / Decimal(ratio.denominator)
+                ) < Decimal("1e-9")
 
     def teardown(self) -> None:
         replay = Exchange(CONFIG)

@@ -22,7 +22,10 @@ def _exact(ex) -> set[str]:  # type: ignore[no-untyped-def]
     return {
         a
         for a, acct in ex.state.accounts.items()
-        if any(p.positions and rules.pool_liquidatable(p.account_value, p.mm) for p in v.cross_pools(acct).values())
+        if any(
+            p.positions and rules.pool_liquidatable(p.account_value, p.mm)
+            for p in v.cross_pools(acct).values()
+        )
     }
 
 

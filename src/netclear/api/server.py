@@ -117,7 +117,9 @@ def create_app(
         if not isinstance(payload, dict):
             return _client_error(422, "body: must be a JSON object with a type")
         try:
-            result = await asyncio.get_running_loop().run_in_executor(None, node.read, lambda ex: ex.info(payload))
+            result = await asyncio.get_running_loop().run_in_executor(
+                None, node.read, lambda ex: ex.info(payload)
+            )
         except NetclearError as exc:
             return _client_error(422, f"{exc.field}: {exc.rule}")
         return result

@@ -143,8 +143,11 @@ def to_engine(reg: Registry, action: dict[str, Any], account: str) -> A.Action:
             ],
         )
     if kind == "modify":
-        return O.Modify(user=account, oid=_oid_ref(_get(action, "oid", w), "action.oid"),
-                        order=order_spec(_get(action, "order", w), "action.order"))
+        return O.Modify(
+            user=account,
+            oid=_oid_ref(_get(action, "oid", w), "action.oid"),
+            order=order_spec(_get(action, "order", w), "action.order"),
+        )
     if kind == "batchModify":
         mods = _get(action, "modifies", w)
         if not isinstance(mods, list):

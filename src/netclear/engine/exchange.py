@@ -161,7 +161,7 @@ class Exchange:
             self.state.history.add(kind, user, record)
 
     def _count_user_action(self, ctx: Ctx, action: A.Action) -> None:
-        """"Portfolio margin and unified account are limited to 50k user actions per day" (research §1.9)."""
+        """ "Portfolio margin and unified account are limited to 50k user actions per day" (research §1.9)."""
         user = getattr(action, "user", None)
         if not isinstance(user, str):
             return

@@ -34,7 +34,6 @@ from netclear.engine.exchange import Exchange
 from netclear.errors import ConfigError, InternalError, InvalidAction, NetclearError
 from netclear.ledger.actionlog import ActionLog, LogCorruption, Snapshot, make_records
 
-
 log = logging.getLogger("netclear.node")
 
 
@@ -179,7 +178,9 @@ class Node:
             return Outcome(seq, time_ms, None, exc)
         except Exception as exc:  # an engine defect: the action was rolled back; replay does the same
             log.exception("engine error applying seq %s", seq)
-            return Outcome(seq, time_ms, None, InternalError("engine", f"internal error: {type(exc).__name__}"))
+            return Outcome(
+                seq, time_ms, None, InternalError("engine", f"internal error: {type(exc).__name__}")
+            )
 
     # ------------------------------------------------------------------ writing
     def submit(self, action: Action, *, signer: str | None = None, nonce: int | None = None) -> Outcome:

@@ -441,9 +441,9 @@ def _liquidate_pm(ctx: Ctx, acct: Account) -> None:
     # Dexes whose collateral is not borrowable (e.g. USDH) are outside the PMR: their cross pool is
     # margined on its own, like a unified account's (docs/rules/portfolio-margin.md).
     for key, pool in sorted(ctx.valuer().cross_pools(acct).items(), key=lambda kv: str(kv[0])):
-        if isinstance(key, int) and ctx.reg.borrowable(key) is None and pool.positions:
-            if rules.pool_liquidatable(pool.account_value, pool.mm):
-                _liquidate_cross(ctx, acct, key)
+        own_pool = isinstance(key, int) and ctx.reg.borrowable(key) is None and pool.positions
+        if own_pool and rules.pool_liquidatable(pool.account_value, pool.mm):
+            _liquidate_cross(ctx, acct, key)
     if not pm_rules.pm_liquidatable(_pm_ratio(ctx, acct), pm.liquidation_ratio):
         _liquidate_isolated_only(ctx, acct)
         return

@@ -108,7 +108,8 @@ def _unified(v: Valuer, acct: Account) -> dict[str, Any]:
         "marginAvailable": usd(avail),
         "excessMargin": usd(avail - req),
         "unifiedAccountRatio": _ratio(ratio),
-        "liquidatable": unified_liquidatable(ratio) or any(i.margin_used < i.value.mm for i in v.isolated(acct)),
+        "liquidatable": unified_liquidatable(ratio)
+        or any(i.margin_used < i.value.mm for i in v.isolated(acct)),
         "spotClearinghouseState": spot_clearinghouse_state(v, acct),
     }
 

@@ -163,7 +163,8 @@ def _positions(reg: Registry, state: ExchangeState, acct: Account, positions: li
         if szi == 0:
             raise InvalidAction(f"{key}.szi", "must not be zero")
         entry = to_px(
-            p.get("entryPx", Decimal(state.prices.mark[perp.asset]).scaleb(-PX_DECIMALS)), field=f"{key}.entryPx"
+            p.get("entryPx", Decimal(state.prices.mark[perp.asset]).scaleb(-PX_DECIMALS)),
+            field=f"{key}.entryPx",
         )
         lev = p.get("leverage") or {"type": "cross", "value": min(20, perp.max_leverage)}
         if not isinstance(lev, dict) or lev.get("type") not in ("cross", "isolated"):

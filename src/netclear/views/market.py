@@ -360,7 +360,11 @@ def candle_snapshot(ex: Exchange, payload: dict[str, Any]) -> list[dict[str, Any
         raise InvalidAction("req.interval", f"one of {', '.join(INTERVALS_MS)}")
     step = INTERVALS_MS[interval]
     start, end = req.get("startTime", 0), req.get("endTime")
-    if isinstance(start, bool) or not isinstance(start, int) or (end is not None and (isinstance(end, bool) or not isinstance(end, int))):
+    if (
+        isinstance(start, bool)
+        or not isinstance(start, int)
+        or (end is not None and (isinstance(end, bool) or not isinstance(end, int)))
+    ):
         raise InvalidAction("req.startTime", "startTime and endTime are integer milliseconds")
     candles: dict[int, dict[str, Any]] = {}
     for t in ex.state.history.trades.get(m.name, []):
