@@ -138,6 +138,23 @@ if not any(isinstance(f, _ExceptionWithoutTraceback) for f in _UVICORN_ERRORS.fi
     _UVICORN_ERRORS.addFilter(_ExceptionWithoutTraceback())
 
 
+def copy_of_log(db: Path, dest: Path) -> Path:
+    """A consistent copy of a live server's SQLite log (the online backup API), to open beside it.
+
+    A log has one opener (``ledger/sqlite.py`` locks it), so tests read a running server's log
+    through a copy taken between two commits.
+    """
+    import sqlite3
+
+    src, dst = sqlite3.connect(db), sqlite3.connect(dest)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+    return dest
+
+
 def start_server(db: Path, *, bootstrap: bool = True, clock: Callable[[], int] | None = None) -> Server:
     """Serve a node over ``db`` on a free loopback port from a background thread.
 

@@ -32,7 +32,7 @@ from eth_account.signers.local import LocalAccount
 from hyperliquid.exchange import Exchange  # type: ignore[import-untyped]
 
 from netclear.engine import actions as A
-from netclear.ledger.actionlog import LogCorruption
+from netclear.ledger.log import LogCorruption
 from netclear.ledger.node import Node, open_log, replay
 
 NETCLEAR = Path(sys.executable).with_name("netclear")
@@ -201,7 +201,7 @@ def read_log(db: Path) -> tuple[int, dict[int, dict[str, Any]], set[tuple[str, i
             assert rec.seq == expected
             envelopes[rec.seq] = json.loads(rec.payload)
             expected += 1
-        assert log.last()[0] == expected - 1
+        assert log.last_seq() == expected - 1
     finally:
         log.close()
     signed = {(e["signer"], e["nonce"]) for e in envelopes.values() if e["signer"] is not None}
@@ -292,13 +292,13 @@ def small_log(tmp_path: Path) -> Iterator[Path]:
 def tamper(db: Path, seq: int, how: str) -> None:
     conn = sqlite3.connect(db)
     try:
-        (payload,) = conn.execute("SELECT payload FROM log WHERE seq = ?", (seq,)).fetchone()
+        (payload,) = conn.execute("SELECT payload FROM records WHERE seq = ?", (seq,)).fetchone()
         data = bytearray(payload)
         if how == "flip":
             data[len(data) // 2] ^= 0x01
         elif how == "torn":
             data = data[: len(data) // 2]
-        conn.execute("UPDATE log SET payload = ? WHERE seq = ?", (bytes(data), seq))
+        conn.execute("UPDATE records SET payload = ? WHERE seq = ?", (bytes(data), seq))
         conn.commit()
     finally:
         conn.close()
@@ -316,35 +316,40 @@ def test_damaged_log_is_refused_naming_the_record(
 ) -> None:
     tamper(small_log, seq, how)
 
-    with pytest.raises(LogCorruption) as exc:
-        Node(None, open_log(small_log))
+    with open_log(small_log) as log, pytest.raises(LogCorruption) as exc:
+        Node(None, log)
     assert exc.value.seq == seq
-    with pytest.raises(LogCorruption) as exc:
-        replay(None, open_log(small_log), from_snapshot=False)
+    with open_log(small_log) as log, pytest.raises(LogCorruption) as exc:
+        replay(None, log, from_snapshot=False)
     assert exc.value.seq == seq
     # nothing before the damage is lost: records 1..seq-1 still read
     assert [r.seq for r in _read_until_corrupt(small_log)] == list(range(1, seq))
 
-    # the CLI, all three at once: serve refuses to start, replay (full or from a snapshot) reports it
+    # the CLI: serve refuses to start, replay (full or from a snapshot) reports it (one at a time: a
+    # log has one opener)
     port = str(free_port())
     commands = {
         "serve": ["serve", "--db", str(small_log), "--port", port, "--operator-token", TOKEN],
         "replay --full": ["replay", "--db", str(small_log), "--full"],
         "replay": ["replay", "--db", str(small_log)],
     }
-    procs = {
-        name: subprocess.Popen(
-            [str(NETCLEAR), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV
+    results = {}
+    for name, args in commands.items():
+        done = subprocess.run(
+            [str(NETCLEAR), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=ENV,
+            timeout=60,
         )
-        for name, args in commands.items()
-    }
-    results = {name: (p.communicate(timeout=60)[0], p.returncode) for name, p in procs.items()}
+        results[name] = (done.stdout, done.returncode)
     text, rc = results.pop("serve")
     assert rc != 0, text
-    assert "LogCorruption" in squash(text) and f"log[{seq}]" in text, text
+    assert "LogCorruption" in squash(text) and f"log seq {seq}" in text, text
     for name, (text, rc) in results.items():
         assert rc == 2, (name, text)
-        assert f"log[{seq}]" in text and "checksum mismatch" in squash(text), (name, text)
+        assert f"log seq {seq}" in text and "checksum mismatch" in squash(text), (name, text)
         assert "stateHash" not in text, name
 
 

@@ -29,6 +29,7 @@ from fastapi.testclient import TestClient
 from hyperliquid.utils import signing  # type: ignore[import-untyped]
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
+from tests.api.conftest import copy_of_log
 
 from netclear.api.demo import DemoMarket
 from netclear.api.server import create_app
@@ -446,11 +447,11 @@ def test_signed_user_actions_with_odd_strings(target: Target, spec: Any, strings
     check(target, resp, before)
 
 
-def test_the_log_replays_to_the_live_state_after_fuzzing(target: Target) -> None:
+def test_the_log_replays_to_the_live_state_after_fuzzing(target: Target, tmp_path: Path) -> None:
     """Runs last in this module: every fuzzed action that was logged replays to the same state."""
     live = target.health()
     assert live["seq"] > 10, "the fuzzers above reached the log"
-    log = open_log(target.db)
+    log = open_log(copy_of_log(target.db, tmp_path / "copy.sqlite"))
     try:
         exchange, seq = replay(None, log, from_snapshot=False)
         assert (seq, exchange.state_hash()) == (live["seq"], live["stateHash"])
@@ -517,7 +518,7 @@ def test_fixed_batch_modify_odd_oid_poisons_the_log(app_client: Any, oid: Any) -
     resp = client.post("/exchange", json=signed_body(wallet, action))
     assert resp.status_code == 200
     live = client.get("/health").json()
-    restarted = Node(None, open_log(db))
+    restarted = Node(None, open_log(copy_of_log(db, db.with_name("copy.sqlite"))))
     try:
         assert (restarted.seq, restarted.exchange.state_hash()) == (live["seq"], live["stateHash"])
     finally:

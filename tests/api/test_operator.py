@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 from fastapi.testclient import TestClient
+from tests.api.conftest import copy_of_log
 
 from netclear.api.server import _is_loopback, create_app
 from netclear.ledger.node import Node, open_log
@@ -87,14 +88,14 @@ def test_time_advances_the_clock(server: Server) -> None:
     assert second["seq"] == first["seq"] + 1 and second["time"] >= first["time"] + 120_000
 
 
-def test_snapshot_matches_health_and_is_stored(server: Server) -> None:
+def test_snapshot_matches_health_and_is_stored(server: Server, tmp_path: Path) -> None:
     post(server, "deposit", {"user": USER, "amount": "1"}, auth(server.token))
     r = post(server, "snapshot", {}, auth(server.token))
     assert r.status_code == 200
     snap = r.json()
     health = server.health()
     assert snap == {"status": "ok", "seq": health["seq"], "stateHash": health["stateHash"]}
-    log = open_log(server.db)
+    log = open_log(copy_of_log(server.db, tmp_path / "copy.sqlite"))
     try:
         stored = log.latest_snapshot()
         assert stored is not None and (stored.seq, stored.state_hash) == (snap["seq"], snap["stateHash"])

@@ -614,8 +614,11 @@ def test_modify_is_cancel_and_replace_with_a_new_oid() -> None:
     ev = ex.apply(O.Modify(user=ALICE, oid=CLOID_A, order=spec("BTC", False, 102000, "0.2", cloid=CLOID_A)))
     assert ev[-1].data["statuses"] == [{"resting": {"oid": 5, "cloid": CLOID_A}}]
     assert ex.state.accounts[ALICE].order_margin == {BTC: (0, usd(1020))}  # 0.2 x 102,000 / 20
-    ev = ex.apply(O.Modify(user=ALICE, oid=999, order=spec("BTC", False, 102000, "0.2")))
-    assert ev[-1].data["statuses"] == [err(BTC, "Cannot modify canceled or filled order.")]
+    before = ex.state_hash()
+    with pytest.raises(InvalidAction) as rejected:  # a single modify of no open order: rejected whole
+        ex.apply(O.Modify(user=ALICE, oid=999, order=spec("BTC", False, 102000, "0.2")))
+    assert {"error": rejected.value.rule} == err(BTC, "Cannot modify canceled or filled order.")
+    assert ex.state_hash() == before
     # batchModify: both orders replaced, each with a new oid
     order(ex, ALICE, "BTC", True, 98000, "0.1")  # oid 6 (a failed modify allocates no oid)
     buy = ex.info({"type": "openOrders", "user": ALICE})[-1]["oid"]

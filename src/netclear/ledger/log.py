@@ -103,6 +103,14 @@ class ActionLog(Protocol):
         """The newest snapshot, verified against its checksum and the log; ``None`` if there is none."""
         ...
 
+    def get_meta(self, key: str) -> str | None:
+        """A value the log keeps beside its records (e.g. the configuration it was written under)."""
+        ...
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store ``key = value`` durably; ``format`` and ``log_id`` are the log's own."""
+        ...
+
     def close(self) -> None:
         """Release the connection and the writer lock (idempotent)."""
         ...

@@ -1,18 +1,21 @@
-"""The sequencer: log first, then apply, then acknowledge; snapshots; start-up and replay.
+"""A node: one exchange behind the :class:`~netclear.ledger.sequencer.Sequencer` and its durable log.
 
-``Node.submit_many`` takes a batch of actions, gives each the next sequence number and a timestamp
+``Node.submit_many`` hands a batch of actions to the sequencer, which numbers and time-stamps them
 (never earlier than the last), appends them to the log in **one** durable transaction (group commit)
 and only then applies them in order; a caller is answered after its action is both logged and
 applied. A rejected action is logged too: replay rejects it again the same way, so the log is the
 full input history and replay reproduces the state hash.
 
-Start-up = latest snapshot + replay of the tail. A snapshot is the pickled engine state and nonce
-store (a trusted local file, written by this process) with its state hash, checked on load.
+An exception from the engine that is not a rule rejection is an engine defect. The transaction it
+ran in is rolled back (``engine/tx.py``) and the action is answered as an :class:`InternalError`;
+replay converts it identically, so the node and a replay stay equal (docs/ledger.md).
+
+Start-up = latest verified snapshot + replay of the tail. A snapshot is the pickled engine state and
+nonce store (written by this process into its own log) with its state hash, checked on load.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import pickle
@@ -32,9 +35,19 @@ from netclear.engine.actions import Action, decode_action, encode_action
 from netclear.engine.events import Event
 from netclear.engine.exchange import Exchange
 from netclear.errors import ConfigError, InternalError, InvalidAction, NetclearError
-from netclear.ledger.actionlog import ActionLog, LogCorruption, Snapshot, make_records
+from netclear.ledger.log import ActionLog, Snapshot
+from netclear.ledger.sequencer import Receipt, Rejection, Sequencer
+from netclear.ledger.sequencer import replay as replay_log
+from netclear.ledger.store import ChainedLog
 
 log = logging.getLogger("netclear.node")
+
+
+@dataclass(slots=True)
+class Submission:
+    action: Action
+    signer: str | None = None
+    nonce: int | None = None
 
 
 class Envelope(msgspec.Struct, frozen=True):
@@ -46,6 +59,17 @@ class Envelope(msgspec.Struct, frozen=True):
 
 
 _envelope_decoder = msgspec.json.Decoder(Envelope)
+
+
+def encode_submission(sub: Submission) -> bytes:
+    """A log record's payload; refuses an action that would not decode back (see ``check_replayable``)."""
+    check_replayable(sub.action)
+    return msgspec.json.encode(Envelope(msgspec.Raw(encode_action(sub.action)), sub.signer, sub.nonce))
+
+
+def decode_submission(payload: bytes) -> Submission:
+    env = _envelope_decoder.decode(payload)
+    return Submission(decode_action(bytes(env.action)), env.signer, env.nonce)
 
 
 def bind_config(log: ActionLog, config: ExchangeConfig | str | None) -> ExchangeConfig:
@@ -96,21 +120,14 @@ class Outcome:
     error: NetclearError | None
 
 
-@dataclass(slots=True)
-class Submission:
-    action: Action
-    signer: str | None = None
-    nonce: int | None = None
-
-
-def open_log(url: str | Path) -> ActionLog:
+def open_log(url: str | Path) -> ChainedLog:
     """``sqlite:///path.db`` or a plain path (SQLite), ``postgresql://...`` (PostgreSQL)."""
     text = str(url)
     if text.startswith(("postgresql://", "postgres://")):
-        from netclear.ledger.pg_log import PostgresLog
+        from netclear.ledger.postgres import PostgresLog
 
         return PostgresLog(text)
-    from netclear.ledger.sqlite_log import SqliteLog
+    from netclear.ledger.sqlite import SqliteLog
 
     return SqliteLog(text.removeprefix("sqlite:///").removeprefix("sqlite://"))
 
@@ -133,54 +150,42 @@ class Node:
         self.lock = threading.RLock()
         self.exchange = Exchange(self.config)
         self.nonces = NonceStore()
-        self.seq = 0
-        self.replayed = 0
         self.clock_offset_ms = 0
         """Operator time travel (``/operator/time``): added to the clock; replay reads logged times."""
-        self._recover()
+        result = replay_log(log, self._apply, decode_submission, from_snapshot=self._restore)
+        self.replayed = result.last_seq - result.snapshot_seq
+        self.sequencer: Sequencer[Submission, list[Event]] = Sequencer(
+            log, self._apply, encode_submission, self._sequencer_clock
+        )
+
+    @property
+    def seq(self) -> int:
+        """Sequence number of the last logged (and applied) action."""
+        return self.sequencer.seq
 
     def now(self) -> int:
         return self.clock() + self.clock_offset_ms
 
+    def _sequencer_clock(self) -> int:
+        return max(self.now(), self.exchange.state.time_ms)
+
     # ------------------------------------------------------------------ start-up
-    def _recover(self) -> None:
-        snap = self.log.latest_snapshot()
-        start = 1
-        if snap is not None:
-            state, nonces = pickle.loads(zlib.decompress(snap.blob))
-            exchange = Exchange(self.config, state=state)
-            if exchange.state_hash() != snap.state_hash:
-                raise LogCorruption(snap.seq, "snapshot does not match its recorded state hash")
-            self.exchange, self.nonces, self.seq = exchange, nonces, snap.seq
-            start = snap.seq + 1
-        for record in self.log.read_from(start):
-            self._apply_record(record.payload, record.time_ms)
-            self.seq = record.seq
-            self.replayed += 1
-        last_seq, _ = self.log.last()
-        if last_seq != self.seq:
-            raise LogCorruption(self.seq + 1, f"log ends at {last_seq} but replay stopped at {self.seq}")
+    def _restore(self, snap: Snapshot) -> str:
+        state, nonces = pickle.loads(zlib.decompress(snap.blob))
+        self.exchange, self.nonces = Exchange(self.config, state=state), nonces
+        return self.exchange.state_hash()
 
-    def _apply_record(self, payload: bytes, time_ms: int) -> Outcome:
-        env = _envelope_decoder.decode(payload)
-        action = decode_action(bytes(env.action))
-        return self._apply(action, time_ms, env.signer, env.nonce, self.seq + 1)
-
-    def _apply(
-        self, action: Action, time_ms: int, signer: str | None, nonce: int | None, seq: int
-    ) -> Outcome:
-        if signer is not None and nonce is not None:
-            self.nonces.commit(signer, nonce)
+    def _apply(self, sub: Submission, time_ms: int) -> list[Event]:
+        """The one apply path, live and in replay: commit the nonce, then run the engine."""
+        if sub.signer is not None and sub.nonce is not None:
+            self.nonces.commit(sub.signer, sub.nonce)
         try:
-            events = self.exchange.apply(action, at=time_ms)
-            return Outcome(seq, time_ms, events, None)
-        except NetclearError as exc:
-            return Outcome(seq, time_ms, None, exc)
+            return self.exchange.apply(sub.action, at=time_ms)
+        except NetclearError:
+            raise
         except Exception as exc:  # an engine defect: the action was rolled back; replay does the same
-            log.exception("engine error applying seq %s", seq)
-            return Outcome(
-                seq, time_ms, None, InternalError("engine", f"internal error: {type(exc).__name__}")
-            )
+            log.exception("engine error applying %s", type(sub.action).__name__)
+            raise InternalError("engine", f"internal error: {type(exc).__name__}") from exc
 
     # ------------------------------------------------------------------ writing
     def submit(self, action: Action, *, signer: str | None = None, nonce: int | None = None) -> Outcome:
@@ -191,32 +196,16 @@ class Node:
         if not batch:
             return []
         with self.lock:
-            now = max(self.now(), self.exchange.state.time_ms)
-            items = []
-            for sub in batch:
-                check_replayable(sub.action)
-                env = Envelope(msgspec.Raw(encode_action(sub.action)), sub.signer, sub.nonce)
-                items.append((now, msgspec.json.encode(env)))
-            last_seq, last_digest = self.log.last()
-            records = make_records(last_seq, last_digest, items)
-            self.log.append_many(records)
-            out = []
-            for sub, rec in zip(batch, records, strict=True):
-                out.append(self._apply(sub.action, rec.time_ms, sub.signer, sub.nonce, rec.seq))
-                self.seq = rec.seq
-            if (
-                self.snapshot_every
-                and self.seq // self.snapshot_every != (self.seq - len(batch)) // self.snapshot_every
-            ):
+            before = self.seq
+            receipts = self.sequencer.submit_many(batch)
+            if self.snapshot_every and self.seq // self.snapshot_every != before // self.snapshot_every:
                 self.snapshot()
-            return out
+            return [_outcome(r) for r in receipts]
 
     def snapshot(self) -> Snapshot:
         with self.lock:
             blob = zlib.compress(pickle.dumps((self.exchange.state, self.nonces), protocol=5))
-            snap = Snapshot(self.seq, self.exchange.state_hash(), blob)
-            self.log.save_snapshot(snap)
-            return snap
+            return self.sequencer.snapshot(lambda: (self.exchange.state_hash(), blob))
 
     def read(self, fn: Callable[[Exchange], Any]) -> Any:
         """Run a read against a consistent state (views)."""
@@ -228,6 +217,15 @@ class Node:
             self.log.close()
 
 
+def _outcome(receipt: Receipt[list[Event]]) -> Outcome:
+    result = receipt.result
+    if isinstance(result, Rejection):
+        error = result.error
+        assert isinstance(error, NetclearError)
+        return Outcome(receipt.seq, receipt.time_ms, None, error)
+    return Outcome(receipt.seq, receipt.time_ms, result, None)
+
+
 def replay(
     config: ExchangeConfig | str | None, log: ActionLog, *, from_snapshot: bool = True
 ) -> tuple[Exchange, int]:
@@ -237,12 +235,16 @@ def replay(
         return node.exchange, node.seq
     exchange = Exchange(bind_config(log, config))
     nonces = NonceStore()
-    seq = 0
-    for record in log.read_from(1):
-        env = _envelope_decoder.decode(record.payload)
-        if env.signer is not None and env.nonce is not None:
-            nonces.commit(env.signer, env.nonce)
-        with contextlib.suppress(Exception):  # rejected then (or engine error), rejected again: same state
-            exchange.apply(decode_action(bytes(env.action)), at=record.time_ms)
-        seq = record.seq
-    return exchange, seq
+
+    def apply(sub: Submission, time_ms: int) -> None:
+        if sub.signer is not None and sub.nonce is not None:
+            nonces.commit(sub.signer, sub.nonce)
+        try:
+            exchange.apply(sub.action, at=time_ms)
+        except NetclearError:
+            raise
+        except Exception as exc:  # as live: an engine defect rejects (and rolls back) the action
+            raise InternalError("engine", f"internal error: {type(exc).__name__}") from exc
+
+    result = replay_log(log, apply, decode_submission)
+    return exchange, result.last_seq

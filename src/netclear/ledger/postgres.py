@@ -195,6 +195,19 @@ class PostgresLog(ChainedLog):
         row: SnapshotRow | None = cur.fetchone()
         return row
 
+    def _get_meta(self, key: str) -> str | None:
+        row = self.conn.execute(self._q("SELECT value FROM {s}.meta WHERE key = %s"), (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.conn.execute(
+            self._q(
+                "INSERT INTO {s}.meta (key, value) VALUES (%s, %s)"
+                " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
+            ),
+            (key, value),
+        )
+
     def _release(self) -> None:
         if self._conn is not None:
             conn, self._conn = self._conn, None

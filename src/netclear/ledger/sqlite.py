@@ -179,6 +179,15 @@ class SqliteLog(ChainedLog):
             ).fetchone()
             return row
 
+    def _get_meta(self, key: str) -> str | None:
+        with self._guard(0):
+            row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            return None if row is None else str(row[0])
+
+    def _set_meta(self, key: str, value: str) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
     def _release(self) -> None:
         try:
             if self._db is not None:

@@ -18,6 +18,9 @@ from typing import Self
 from netclear.ledger.chain import DIGEST_SIZE, Chain, Row, genesis, snapshot_checksum
 from netclear.ledger.log import Entry, LogClosed, LogCorruption, LogRecord, Snapshot
 
+RESERVED_META = frozenset({"format", "log_id"})
+"""Meta keys the log writes itself; :meth:`ChainedLog.set_meta` refuses them."""
+
 SnapshotRow = tuple[object, object, object, object, object]
 """``(seq, state_hash, blob, log_checksum, checksum)`` as stored."""
 
@@ -76,6 +79,13 @@ class ChainedLog(ABC):
     @abstractmethod
     def _get_snapshot(self) -> SnapshotRow | None:
         """The stored snapshot with the highest ``seq``."""
+
+    @abstractmethod
+    def _get_meta(self, key: str) -> str | None: ...
+
+    @abstractmethod
+    def _set_meta(self, key: str, value: str) -> None:
+        """Store ``key = value`` durably (insert or replace)."""
 
     @abstractmethod
     def _release(self) -> None:
@@ -197,6 +207,18 @@ class ChainedLog(ABC):
                     seq, "snapshot does not match the log at this record: the log was rewritten"
                 )
             return Snapshot(seq, state_hash, blob)
+
+    def get_meta(self, key: str) -> str | None:
+        with self._mutex:
+            self._check_open()
+            return self._get_meta(key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        if key in RESERVED_META:
+            raise ValueError(f"meta key {key!r} belongs to the log itself")
+        with self._mutex:
+            self._check_open()
+            self._set_meta(key, value)
 
     def close(self) -> None:
         with self._mutex:

@@ -811,9 +811,26 @@ def _modify_one(ctx: Ctx, acct: Account, ref: int | str, spec: OrderSpec, fb: Fe
     return status
 
 
+def _is_open_order_of(ctx: Ctx, acct: Account, asset: int, ref: int | str) -> bool:
+    oid = _oid_for_cloid(ctx, acct.address, asset, ref) if isinstance(ref, str) else ref
+    if oid is None:
+        return False
+    book = ctx.state.books.get(asset)
+    ro = book.get(oid) if book is not None else None
+    if ro is not None:
+        return ro.user == acct.address
+    t = ctx.state.triggers.get(oid)
+    return t is not None and t.user == acct.address and t.asset == asset
+
+
 def modify(ctx: Ctx, a: Modify) -> None:
+    """A single modify of an order that is not open is rejected as a whole (the wire answers
+    ``{"status": "err"}``), so it changes nothing, not even the action count."""
     acct = ctx.existing_account(a.user)
     _check_modify(ctx, a.oid, a.order, "modify")
+    asset = market_of(ctx, a.order.asset).asset
+    if not _is_open_order_of(ctx, acct, asset, a.oid):
+        raise InvalidAction("oid", _error(asset, "Cannot modify canceled or filled order.")["error"])
     st = _modify_one(ctx, acct, a.oid, a.order, FeeBook(ctx))
     ctx.emit("orderStatuses", acct.address, statuses=[st])
 
