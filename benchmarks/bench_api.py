@@ -9,12 +9,13 @@ Measured in one run, each against a baseline from the same run:
    signing function) to ``/exchange`` on a running server, p50/p99 latency and orders/s, vs posting a
    trivial ``/info`` request to the same server.
 
-Run: ``python benchmarks/bench_api.py [--n 5000] [--pg postgresql://...]``.
+Run: ``python benchmarks/bench_api.py [--n 5000] [--pg postgresql://...|auto]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import platform
 import socket
 import statistics
@@ -70,7 +71,13 @@ def bench_apply(actions: list[A.Action]) -> float:
 
 def bench_log(actions: list[A.Action], url: str, batch: int) -> float:
     clock = iter(range(1_000, 10**12))
-    node = Node(_config(), open_log(url), clock=lambda: next(clock), snapshot_every=0)
+    if url.startswith("host="):  # a libpq keyword conninfo (the throwaway cluster of --pg auto)
+        from netclear.ledger.postgres import PostgresLog
+
+        log: Any = PostgresLog(url, schema=f"bench_{batch}")
+    else:
+        log = open_log(url)
+    node = Node(_config(), log, clock=lambda: next(clock), snapshot_every=0)
     t0 = time.perf_counter()
     for i in range(0, len(actions), batch):
         node.submit_many([Submission(a) for a in actions[i : i + batch]])
@@ -80,9 +87,10 @@ def bench_log(actions: list[A.Action], url: str, batch: int) -> float:
 
 
 def bench_replay(url: str) -> tuple[float, int]:
-    t0 = time.perf_counter()
-    _, seq = replay(None, open_log(url), from_snapshot=False)
-    return seq / (time.perf_counter() - t0), seq
+    with open_log(url) as log:
+        t0 = time.perf_counter()
+        _, seq = replay(None, log, from_snapshot=False)
+        return seq / (time.perf_counter() - t0), seq
 
 
 def _free_port() -> int:
@@ -189,7 +197,11 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=5000)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--clients", type=int, default=4)
-    ap.add_argument("--pg", default=None, help="PostgreSQL DSN to include the PostgreSQL backend")
+    ap.add_argument(
+        "--pg",
+        default=None,
+        help="PostgreSQL DSN (or 'auto': a throwaway local cluster) to include PostgreSQL",
+    )
     args = ap.parse_args()
     actions = stream(args.n)
     print(f"machine: {platform.machine()} python {platform.python_version()}; {len(actions):,} actions")
@@ -203,10 +215,17 @@ def main() -> None:
             f"SQLite log+apply, batch {batch:<4}          {rate:10,.0f} actions/s  ({rate / apply_rate:.2f}x apply)"
         )
     if args.pg:
-        rate = bench_log(actions, args.pg, args.batch)
-        print(
-            f"PostgreSQL log+apply, batch {args.batch:<4}      {rate:10,.0f} actions/s  ({rate / apply_rate:.2f}x apply)"
-        )
+        with contextlib.ExitStack() as stack:
+            dsn = args.pg
+            if dsn == "auto":
+                from netclear.ledger.pgtemp import TempCluster
+
+                dsn = stack.enter_context(TempCluster()).conninfo
+            for batch in (1, args.batch):
+                rate = bench_log(actions, dsn, batch)
+                print(
+                    f"PostgreSQL log+apply, batch {batch:<4}      {rate:10,.0f} actions/s  ({rate / apply_rate:.2f}x apply)"
+                )
     rate, seq = bench_replay(str(Path(tmp) / f"log{args.batch}.sqlite"))
     print(
         f"replay from SQLite ({seq:,} actions)     {rate:10,.0f} actions/s  ({rate / apply_rate:.2f}x apply)"

@@ -979,11 +979,6 @@ def test_active_asset_data_portfolio_margin_includes_borrowable_capacity() -> No
     assert aad["availableToTrade"] == ["25500", "25500"] and aad["maxTradeSzs"] == ["5.1", "5.1"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ENGINE BUG: activeAssetData for a spot pair ignores portfolio margin: a PM account that can "
-    "buy by auto-borrow and sell its supplied collateral is shown availableToTrade ['0.0', '0.0']",
-)
 def test_active_asset_data_spot_under_portfolio_margin() -> None:
     ex = _pm_exchange()
     aad = ex.info({"type": "activeAssetData", "user": PM_USER, "coin": "@107"})

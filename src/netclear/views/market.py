@@ -15,7 +15,7 @@ from netclear.engine.tx import Tx
 from netclear.errors import InvalidAction
 from netclear.fixedpoint import PX_SCALE, fmt_decimal, fmt_px, fmt_units
 from netclear.markets import fees as fee_rules
-from netclear.markets.registry import Perp, SpotPair
+from netclear.markets.registry import Perp, SpotPair, Token
 from netclear.views import view
 from netclear.views.common import account_or_empty, time_filter, user_of
 from netclear.views.meta import meta_json, spot_meta_json
@@ -240,15 +240,21 @@ def _available_perp(v: Valuer, acct: Account, perp: Perp) -> tuple[int, int]:
     if acct.mode.unified:
         free -= acct.spot_hold.get(perp.collateral.index, 0)
     if acct.mode is Mode.PORTFOLIO and reg.borrowable(perp.collateral.index) is not None:
-        free += v.supplied(acct, perp.collateral.index)
-        tx = Tx(v.state)
-        free += min(
-            ltv_borrow_capacity(v, acct, perp.collateral),
-            borrow_headroom(tx, reg, acct, perp.collateral.index),
-        )
-        tx.rollback()
+        free += _pm_spendable(v, acct, perp.collateral)
     free = max(free, 0)
     return free, free
+
+
+def _pm_spendable(v: Valuer, acct: Account, token: Token) -> int:
+    """Under portfolio margin, what an order can use beyond the free balance (wei): the supplied
+    balance (withdrawn from the pool on use) and, for a borrowable token, the auto-borrow capacity
+    ``min(LTV capacity, cap headroom)`` (research §3.3)."""
+    extra = v.supplied(acct, token.index)
+    if v.reg.borrowable(token.index) is not None:
+        tx = Tx(v.state)
+        extra += min(ltv_borrow_capacity(v, acct, token), borrow_headroom(tx, v.reg, acct, token.index))
+        tx.rollback()
+    return extra
 
 
 @view("activeAssetData")
@@ -261,6 +267,9 @@ def active_asset_data(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
         px = _mid(ex, m.asset) or ex.state.prices.spot.get(m.index) or 0
         quote_free = max(0, acct.spot.get(m.quote.index, 0) - acct.spot_hold.get(m.quote.index, 0))
         base_free = max(0, acct.spot.get(m.base.index, 0) - acct.spot_hold.get(m.base.index, 0))
+        if acct.mode is Mode.PORTFOLIO:
+            quote_free += _pm_spendable(v, acct, m.quote)
+            base_free += _pm_spendable(v, acct, m.base)
         buy_sz = quote_free * PX_SCALE * 10**m.base.sz_decimals // (px * m.quote.unit) if px else 0
         sell_sz = base_free // 10 ** (m.base.wei_decimals - m.base.sz_decimals)
         return {
