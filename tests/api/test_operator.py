@@ -171,6 +171,7 @@ def test_is_loopback() -> None:
     assert _is_loopback("127.0.0.1") and _is_loopback("::1") and _is_loopback("localhost")
     assert not _is_loopback(None) and not _is_loopback("10.0.0.1") and not _is_loopback("0.0.0.0")
     assert not _is_loopback("::ffff:10.0.0.1") and not _is_loopback("example.com") and not _is_loopback("")
+    assert _is_loopback("::ffff:127.0.0.1")  # an IPv4 loopback peer on a dual-stack socket
 
 
 def test_forwarded_remote_client_is_refused(server: Server) -> None:

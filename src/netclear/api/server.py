@@ -71,9 +71,11 @@ def _is_loopback(host: str | None) -> bool:
     if host is None:
         return False
     try:
-        return ipaddress.ip_address(host).is_loopback
+        addr = ipaddress.ip_address(host)
     except ValueError:
         return host in ("localhost", "testclient")
+    mapped = addr.ipv4_mapped if isinstance(addr, ipaddress.IPv6Address) else None
+    return (mapped or addr).is_loopback  # a dual-stack socket shows IPv4 peers as ::ffff:a.b.c.d
 
 
 def create_app(
