@@ -7,7 +7,7 @@ Measured in one run, each against a baseline from the same run:
 2. replay speed: re-deriving the state from the SQLite log (actions/s), vs the same apply loop;
 3. signed orders over loopback: clients post pre-signed ``order`` actions (signed with the SDK's own
    signing function) to ``/exchange`` on a running server, p50/p99 latency and orders/s, vs posting a
-   trivial ``/info`` request to the same server.
+   trivial ``/info`` request to the same server (``netclear serve`` in its own process).
 
 Run: ``python benchmarks/bench_api.py [--n 5000] [--pg postgresql://...|auto]``.
 """
@@ -19,8 +19,9 @@ import contextlib
 import platform
 import socket
 import statistics
+import subprocess
+import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal as D
@@ -99,9 +100,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+AUTH = ("--operator-token", "bench")
+
+
 def bench_http(n: int, clients: int) -> dict[str, float]:
     import eth_account
-    import uvicorn
     from hyperliquid.utils.signing import (
         get_timestamp_ms,
         order_request_to_order_wire,
@@ -109,21 +112,25 @@ def bench_http(n: int, clients: int) -> dict[str, float]:
         sign_l1_action,
     )
 
-    from netclear.api.server import create_app
-
+    # the server runs in its own process (`netclear serve`, as a user runs it), so the client threads
+    # below do not share its interpreter lock
     tmp = tempfile.mkdtemp()
-    node = Node(_config(), open_log(Path(tmp) / "api.sqlite"), snapshot_every=0)
-    app = create_app(node, operator_token="bench")
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    netclear = Path(sys.executable).with_name("netclear")
+    server = subprocess.Popen(
+        [str(netclear), "serve", "--db", str(Path(tmp) / "api.sqlite"), "--port", str(port), *AUTH],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
     while True:
         try:
             requests.get(url + "/health", timeout=1)
             break
         except requests.ConnectionError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("netclear serve did not start") from None
             time.sleep(0.05)
     op = {"authorization": "Bearer bench"}
     requests.post(url + "/operator/prices", json={"oracle": {"BTC": "100000"}}, headers=op, timeout=10)
@@ -179,8 +186,8 @@ def bench_http(n: int, clients: int) -> dict[str, float]:
 
     base_lat, base_rate = run("info")
     lat, rate = run("order")
-    server.should_exit = True
-    thread.join(timeout=10)
+    server.terminate()
+    server.wait(timeout=30)
     q = statistics.quantiles
     return {
         "orders/s": rate,
