@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,4 +80,7 @@ class Ctx:
 
 
 def _hash_of(ctx: Ctx) -> str:
-    return "0x" + format(len(ctx.records) + 1, "064x")
+    """The action's hash, shared by every ledger record it writes (on Hyperliquid, the L1 transaction
+    hash). Ours is ``blake2b`` of the engine's action sequence number: unique, and equal in replay."""
+    seq = ctx.tx.state.seq.to_bytes(8, "big")
+    return "0x" + hashlib.blake2b(b"netclear-action:" + seq, digest_size=32).hexdigest()
