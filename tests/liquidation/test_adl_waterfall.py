@@ -1,5 +1,6 @@
 """Auto-deleveraging and the perp loss waterfall (research/hyperliquid.md §2.5; peers.md §F lessons 7-8;
-engine docstring: user collateral -> liquidator vault's free equity -> ADL counterparties pro rata).
+engine docstring: user collateral -> liquidator vault's free equity -> the reserve's protocol buffer ->
+ADL counterparties pro rata, each at most its equity -> the vault carries the rest).
 
 The bankrupt account is made by a fill settled at an off-market price (an operator ``SettleFill`` with
 ``check_margin=False``, e.g. a print from an external venue): the account is underwater at both the
@@ -31,11 +32,10 @@ from __future__ import annotations
 from decimal import Decimal as D
 from typing import Any
 
-import pytest
-
 from netclear.engine import actions as A
 from netclear.engine.exchange import Exchange
-from tests.conftest import ALICE, BOB, CAROL, LENDER, config_with, fund_lender
+from netclear.lending.rates import INDEX_SCALE
+from tests.conftest import ALICE, BOB, CAROL, LENDER, config_with, fund_lender, open_gates
 from tests.liquidation import assert_conserved, ledger_liquidations, set_marks, usd
 
 DAVE = "0x" + "d0" * 20
@@ -284,16 +284,6 @@ def test_user_without_positions_never_pays_and_conservation_holds() -> None:
 
 
 # --------------------------------------------------------------------------- the price-gap case
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "ENGINE BUG: a price gap straight past bankruptcy (equity < 0 at the new mark, no bids) is "
-        "auto-deleveraged at the *previous* mark, where the user was still solvent: the user keeps her "
-        "whole pre-gap collateral and the ADL counterparties absorb the entire gap (1,100 here) instead "
-        "of only the 100 deficit after the user's collateral and the vault (waterfall order of "
-        "liquidation/engine.py and peers.md §F.8 broken)."
-    ),
-)
 def test_price_gap_bankruptcy_consumes_the_user_collateral_first() -> None:
     """Alice (1,000 USDC) long 0.1 BTC at 100,000 from Bob; the vault holds 1,000 USDC. The mark gaps
     to 89,000 with an empty book: Alice's equity 1,000 - 1,100 = -100 (bankrupt, §2.5).
@@ -301,7 +291,11 @@ def test_price_gap_bankruptcy_consumes_the_user_collateral_first() -> None:
     Expected per the waterfall (user collateral -> vault -> counterparties): Alice's 1,000 is lost
     whatever the closing price, the 100 beyond it is the deficit (vault first), and Bob, the ADL'd
     counterparty, loses at most that deficit against the mark: his value at 89,000 is
-    10,000 + 10,000 - 8,900 = 11,100, so he must keep >= 11,000."""
+    10,000 + 10,000 - 8,900 = 11,100, so he must keep >= 11,000.
+
+    The engine (rules.adl_price: the previous mark unless the current one is worse for the bankrupt
+    side) closes at 89,000: Alice's cash -9,000 + 8,900 = -100, the vault's free 1,000 pays the 100
+    (900 left), Bob keeps his 11,100 and nothing is socialized."""
     ex = Exchange("hyperliquid")
     set_marks(ex, {"BTC": 100_000}, at=1_000)
     ex.apply(A.Deposit(user=ALICE, amount=D(1_000)))
@@ -312,9 +306,12 @@ def test_price_gap_bankruptcy_consumes_the_user_collateral_first() -> None:
     accts = ex.state.accounts
     assert accts[ALICE].positions == {}
     assert_conserved(ex)
-    # the engine closes both at 100,000: Alice keeps 1,000 and Bob ends at 10,000 (1,100 below his value)
     assert accts[ALICE].perp_cash[""] == 0
     assert accts[BOB].perp_cash[""] >= usd(11_000)
+    assert accts[BOB].perp_cash[""] == usd(11_100) and accts[BOB].positions == {}
+    assert accts[VAULT].perp_cash[""] == usd(900)
+    wf = _deficits(ex, ALICE)[0]["waterfall"]
+    assert (wf["vault"], wf["socialized"], wf["socializedTo"]) == ("100", "0.0", {})
 
 
 # --------------------------------------------------------------------------- socialization bounds
@@ -333,20 +330,14 @@ def _bankrupt_alice_against(bob_setup: Any, bad_px: int) -> Exchange:
     return ex
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "ENGINE BUG: the socialized share of a deficit is not capped at the counterparty's equity "
-        "(liquidation/engine.py _cover_deficit): an ADL'd counterparty with 600 USDC is charged 1,000 and "
-        "left at -400 (no position, nothing records it as a deficit of its own, nobody liquidates it)"
-    ),
-)
 def test_socialized_share_never_exceeds_the_counterparty_equity() -> None:
     """Bob (600 USDC) is short 0.1 BTC at 100,000 (sold to Carol). Alice's bad fill at 120,000: cash
     1,000 - 12,000 = -11,000, 0.1 BTC at 100,000 -> -1,000 (no vault capital). Opposite side: Bob rank
     1 x 10,000 / 600 = 16.7, Dave (short at 120,000, value 1,002,000) 1.2 x 10,000 / 1,002,000: Bob is
     closed first and covers the 0.1. The 1,000 deficit is all socialized on Bob's 10,000 of notional,
-    but Bob only has 600: he must not be left below 0 (the rest belongs to the next layer)."""
+    but Bob only has 600: he must not be left below 0 (the rest belongs to the next layer). Bob pays
+    his 600 (cash 600 + 10,000 - 10,000 - 600 = 0); the other 400 is carried by the (unfunded) vault,
+    recorded in its layer."""
 
     def bob(ex: Exchange) -> None:
         ex.apply(A.Deposit(user=BOB, amount=D(600)))
@@ -356,24 +347,20 @@ def test_socialized_share_never_exceeds_the_counterparty_equity() -> None:
     assert_conserved(ex)
     assert _szi(ex, BOB) == 0 and _szi(ex, DAVE) == -10_000
     assert _deficits(ex, ALICE)[0]["deficit"] == "1000"
-    assert ex.state.accounts[BOB].perp_cash[""] >= 0  # the engine: -400
+    assert ex.state.accounts[BOB].perp_cash[""] >= 0
+    wf = _deficits(ex, ALICE)[0]["waterfall"]
+    assert (wf["socializedTo"], wf["vault"]) == ({BOB: "600"}, "400")
+    assert ex.state.accounts[VAULT].perp_cash[""] == -usd(400)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "ENGINE BUG: a deficit socialized onto an ADL'd *isolated* position is taken from the "
-        "counterparty's cross balance (_cover_deficit moves pool cash), beyond the isolated position's "
-        "equity: isolated margin no longer confines the loss (research §1.1)"
-    ),
-)
 def test_socialized_share_of_an_isolated_counterparty_stays_isolated() -> None:
     """Bob (3,000 USDC) shorts 0.1 BTC at 100,000 isolated 10x: margin 1,000, cross balance 2,000.
     Alice's bad fill at 140,000: cash -13,000, at 100,000 -> deficit 3,000. Bob's isolated short ranks
     first (1 x 10,000 / 1,000 = 10 vs Dave's 1.4 x 10,000 / 1,004,000) and is closed at 100,000: its
     1,000 of equity returns to the cross balance (3,000). The 3,000 deficit is then charged to Bob, all
     from his cross balance, which falls to 0: the isolated position lost 3x its margin. At most the
-    isolated position's own 1,000 may go: his cross balance must stay >= 2,000."""
+    isolated position's own 1,000 may go: his cross balance must stay >= 2,000. Bob pays 1,000 and
+    keeps 2,000; the (unfunded) vault carries the other 2,000, recorded."""
 
     def bob(ex: Exchange) -> None:
         ex.apply(A.Deposit(user=BOB, amount=D(3_000)))
@@ -385,4 +372,89 @@ def test_socialized_share_of_an_isolated_counterparty_stays_isolated() -> None:
     assert_conserved(ex)
     assert _szi(ex, BOB) == 0
     assert _deficits(ex, ALICE)[0]["deficit"] == "3000"
-    assert ex.state.accounts[BOB].perp_cash[""] >= usd(2_000)  # the engine: 0
+    assert ex.state.accounts[BOB].perp_cash[""] >= usd(2_000)
+    wf = _deficits(ex, ALICE)[0]["waterfall"]
+    assert (wf["socializedTo"], wf["vault"]) == ({BOB: "1000"}, "2000")
+
+
+def test_partially_deleveraged_isolated_counterparty_pays_only_what_the_close_released() -> None:
+    """Bob (5,000 USDC) shorts 0.2 BTC at 100,000 isolated 10x: margin 2,000, rawUsd 22,000, cross 3,000.
+    Alice's bad fill at 140,000 (deficit 3,000 at 100,000) needs 0.1: Bob's isolated short ranks first
+    (1 x 20,000 / 2,000 = 10) and half of it is closed, releasing half its equity, 1,000, to his cross
+    balance (4,000). He pays that 1,000 and no more (cross 3,000); the 0.1 left keeps its own margin
+    (rawUsd 22,000 - 1,000 - 10,000 = 11,000, equity 1,000); the vault carries the other 2,000."""
+
+    def bob(ex: Exchange) -> None:
+        ex.apply(A.Deposit(user=BOB, amount=D(5_000)))
+        ex.apply(A.UpdateLeverage(user=BOB, asset="BTC", is_cross=False, leverage=10))
+        ex.apply(A.SettleFill(buyer=CAROL, seller=BOB, asset="BTC", sz=D("0.2"), px=D(100_000)))
+
+    ex = _bankrupt_alice_against(bob, 140_000)
+    bob_acct = ex.state.accounts[BOB]
+    assert bob_acct.perp_cash[""] == usd(3_000)
+    assert bob_acct.positions[BTC].szi == -10_000 and bob_acct.positions[BTC].raw_usd == usd(11_000)
+    wf = _deficits(ex, ALICE)[0]["waterfall"]
+    assert (wf["socializedTo"], wf["vault"], wf["socialized"]) == ({BOB: "1000"}, "2000", "1000")
+    assert _szi(ex, DAVE) == -10_000
+    assert_conserved(ex)
+
+
+def test_reserve_buffer_pays_after_the_vault_before_the_counterparties() -> None:
+    """The perp waterfall's third layer (engine docstring, peers §F.8): the USDC reserve's protocol buffer
+    (10% of the interest paid). Eve borrows 5,000 USDC against HYPE under PM and pays 30 days of interest,
+    so the buffer holds about 2 USDC. Alice's bad fill (deficit 1,000, no vault capital) takes the whole
+    buffer, whole wei, out of the reserve's cash; Bob (short 0.1 against Carol, the first in the queue:
+    1 x 10,000 / ~100,000 against Dave's 1.2 x 10,000 / 1,002,000) is closed and pays the rest."""
+    ex = Exchange(config_with(mutate=open_gates))
+    set_marks(ex, {"BTC": 100_000, "HYPE": 40}, at=1_000, spot={"@107": 40})
+    fund_lender(ex, "10000")
+    ex.apply(A.Deposit(user=EVE, token="HYPE", amount=D(1_000)))
+    ex.apply(A.SetAbstraction(user=EVE, abstraction="portfolioMargin"))
+    ex.apply(A.BorrowLend(user=EVE, operation="borrow", token="USDC", amount=D(5_000)))
+    for user, amount in ((ALICE, 1_000), (BOB, 100_000), (CAROL, 100_000), (DAVE, 1_000_000)):
+        ex.apply(A.Deposit(user=user, amount=D(amount)))
+    ex.apply(A.SettleFill(buyer=CAROL, seller=BOB, asset="BTC", sz=D("0.1"), px=D(100_000)))
+    ex.apply(A.AdvanceTime(), at=1_000 + 30 * 86_400_000)
+    set_marks(ex, {"BTC": 100_000, "HYPE": 40}, spot={"@107": 40})
+    before = ex.state.reserves[0].clone()
+    buffer = before.buffer_raw // INDEX_SCALE
+    assert usd(2) < buffer < usd(3)
+    ex.apply(
+        A.SettleFill(buyer=ALICE, seller=DAVE, asset="BTC", sz=D("0.1"), px=D(120_000), check_margin=False)
+    )
+    rec = _deficits(ex, ALICE)[0]
+    wf = rec["waterfall"]
+    assert rec["deficit"] == "1000" and wf["vault"] == "0.0"
+    # the whole buffer, accrued to the fill (it grew a little since the last touch of the reserve)
+    take = usd(wf["reserveBuffer"])
+    assert buffer <= take < buffer + usd("0.00001")
+    assert usd(wf["socialized"]) == usd(1_000) - take and set(wf["socializedTo"]) == {BOB}
+    res = ex.state.reserves[0]
+    assert res.buffer_raw < INDEX_SCALE  # spent to the last whole wei
+    assert res.cash == before.cash - take
+    assert_conserved(ex)
+
+
+def test_flat_account_left_below_zero_goes_down_the_waterfall() -> None:
+    """A close at a price past bankruptcy leaves a pool below zero with no position (found by the state
+    machine: two opposite off-market fills). Alice (1,000 USDC) buys 0.1 BTC at 100,000 from Dave, then
+    sells it back at 89,000 (operator fill, no margin check): cash 1,000 - 10,000 + 8,900 = -100, flat.
+    Nothing is left to deleverage, so the deficit goes down the waterfall at once: the vault's 150 pays
+    the 100 and the record says so; Dave, who has no position left with her, is not charged."""
+    ex = Exchange("hyperliquid")
+    set_marks(ex, {"BTC": 100_000}, at=1_000)
+    for user, amount in ((ALICE, 1_000), (DAVE, 100_000), (VAULT, 150)):
+        ex.apply(A.Deposit(user=user, amount=D(amount)))
+    ex.apply(A.SettleFill(buyer=ALICE, seller=DAVE, asset="BTC", sz=D("0.1"), px=D(100_000)))
+    ex.apply(
+        A.SettleFill(buyer=DAVE, seller=ALICE, asset="BTC", sz=D("0.1"), px=D(89_000), check_margin=False),
+        at=2_000,
+    )
+    accts = ex.state.accounts
+    assert accts[ALICE].positions == {} and accts[ALICE].perp_cash[""] == 0
+    assert accts[DAVE].perp_cash[""] == usd(101_100)
+    assert accts[VAULT].perp_cash[""] == usd(50)
+    rec = _deficits(ex, ALICE)[0]
+    assert rec["deficit"] == "100"
+    assert (rec["waterfall"]["vault"], rec["waterfall"]["socialized"]) == ("100", "0.0")
+    assert_conserved(ex)

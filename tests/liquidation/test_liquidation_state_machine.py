@@ -13,22 +13,22 @@ a portfolio-margin account borrows against HYPE (and trades perps in the PM vari
 * no non-system account is left with negative equity: a standard or unified cross pool, or an isolated
   position, with negative value must have been resolved (no position left, the deficit recorded in
   ``history.liquidations``); a portfolio-margin account with positions has non-negative total value.
-  Accounts charged a socialized deficit are exempt from the pool check: the engine does not cap the
-  charge at their equity (strict xfails in test_adl_waterfall.py "socialization bounds");
+  Accounts charged a socialized deficit are held to the same check: a share is capped at the
+  counterparty's equity (test_adl_waterfall.py "socialization bounds");
 * the waterfall reconciles: every ``perpDeficit`` record's layers add up to its deficit and its
   ``socializedTo`` to its socialized amount; every ``badDebt`` record's layers add up to its amount and
   the reserve's ``bad_debt`` is their sum;
 * reserves solvent: cash + debts - claims - protocol buffer >= 0, with only rounding dust;
 and at the end, replaying the action log from scratch reproduces ``state_hash``.
 
-Known engine defects are kept out of the way so the other invariants are exercised (each has its strict
-xfail elsewhere): trader positions are opened with ``SettleFill`` (all-or-nothing) rather than IOC orders,
+Two engine defects, since fixed (their tests now pass), shaped choices that are kept: trader positions are opened with ``SettleFill`` (all-or-nothing) rather than IOC orders,
 and the maker is funded far beyond its margin, so the savepoint defect of ``orders._match``
 (tests/engine/test_orders.py) is never triggered by a trader or the maker; the spot maker fee is 0 so the
 backstop's TWAP sale defect (test_pm_takeover.py::test_backstop_twap_sale_is_a_real_fill) loses no fee.
 The portfolio-margin trader borrows against HYPE and spends it (the lending takeover, TWAP and bad-debt
-paths); it trades perps only in ``TestLiquidationMachinePmPerps``, an xfail of the engine defect that leaves
-a bankrupt PM account with open perps (test_pm_takeover.py::test_bankrupt_pm_account_perps_are_deleveraged).
+paths); it trades perps only in ``TestLiquidationMachinePmPerps`` (market liquidation against the whole
+account's equity, takeover steps, and for a bankrupt account auto-deleveraging with the backstop taking
+its cross margin: test_pm_takeover.py::test_bankrupt_pm_account_perps_are_deleveraged).
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, Phase, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -339,8 +338,6 @@ class LiquidationMachine(RuleBasedStateMachine):
         ex = self.ex
         v = ex.valuer()
         liqs = ex.state.history.liquidations
-        deficits = [r for recs in liqs.values() for r in recs if r["kind"] == "perpDeficit"]
-        charged = {a for r in deficits for a in r["waterfall"]["socializedTo"]}
         for acct in ex.state.accounts.values():
             if acct.is_system:
                 continue
@@ -352,11 +349,6 @@ class LiquidationMachine(RuleBasedStateMachine):
             else:
                 for key, pool in v.cross_pools(acct).items():
                     if pool.account_value >= 0:
-                        continue
-                    if acct.address in charged:
-                        # known engine defect: a socialized share is not capped at the counterparty's
-                        # equity (test_adl_waterfall.py::test_socialized_share_never_exceeds_...)
-                        event("negative after a socialized deficit (known defect)")
                         continue
                     assert not pool.positions, f"{acct.address} pool {key!r} {pool.account_value} open"
                     assert recorded, f"{acct.address} pool {key!r} negative without a record"
@@ -432,8 +424,4 @@ TestLiquidationMachine = LiquidationMachine.TestCase
 PmPerpsMachine.TestCase.settings = settings(
     SETTINGS, derandomize=True, database=None, phases=[Phase.explicit, Phase.generate]
 )
-TestLiquidationMachinePmPerps = pytest.mark.xfail(
-    strict=True,
-    reason="ENGINE BUG: a bankrupt portfolio-margin account keeps its perp positions with negative value "
-    "(no backstop or ADL for PM perps; see test_pm_takeover.py::test_bankrupt_pm_account_perps_are_deleveraged)",
-)(PmPerpsMachine.TestCase)
+TestLiquidationMachinePmPerps = PmPerpsMachine.TestCase

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-import pytest
-
 from netclear.engine import actions as A
 from netclear.engine.exchange import Exchange
 from tests.conftest import ALICE, BOB, CAROL, MAKER, config_with
@@ -311,14 +309,6 @@ def test_isolated_backstop_moves_only_that_position_and_its_margin() -> None:
     assert_conserved(ex)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "ENGINE BUG: the isolated liquidation ledger delta reports the margin left *after* the market "
-        "fills as accountValue (liquidation/engine.py _liquidate_isolated reassigns `margin` before "
-        "_record), while the cross path reports the value before the liquidation"
-    ),
-)
 def test_isolated_ledger_reports_the_margin_before_liquidation() -> None:
     """ETH mark 3,640: isolated equity 40 (< 2/3 x 72.8 = 48.53). One 0.1 ETH bid at 3,630 fills (limit
     3,600): 0.1 of the equity at 3,630, (-3,600 + 3,630) x 0.1 = 3, returns to cross; rawUsd -3,600 - 3 +
@@ -334,7 +324,7 @@ def test_isolated_ledger_reports_the_margin_before_liquidation() -> None:
     delta = ledger_liquidations(ex, ALICE)[-1]
     assert delta["liquidatedPositions"] == [{"coin": "ETH", "szi": "0.1"}]
     assert delta["liquidatedNtlPos"] == "3640"
-    assert delta["accountValue"] == "40"  # the engine writes 36
+    assert delta["accountValue"] == "40"
 
 
 def test_cross_liquidation_leaves_isolated_position_alone() -> None:

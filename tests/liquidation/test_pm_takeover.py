@@ -361,7 +361,8 @@ def test_pm_perps_market_liquidated_first_then_takeover() -> None:
     Alice: 10 HYPE at 40 + 300 USDC; long 0.1 BTC at 20x: IM 500 = her 300 + 200 borrowed;
     USDC balance 300 + 200 - 10,000 = -9,500. Mark BTC 95,300 and HYPE 25 together:
     PMR = (20 + 95,300 x 0.1 / 80 + 200) / (-9,500 + 9,530 + 10 x 25 x 0.75) = 339.125 / 217.5 = 1.559.
-    The perp goes first: limit 95,300 - 30 / 0.1 = 95,000, filled at the 95,200 bid -> USDC balance
+    The perp goes first: limit the account's bankruptcy price 95,300 - 80 / 0.1 = 94,500 (value 30 +
+    250 - 200 = 80, docs/rules/liquidation.md), filled at the 95,200 bid -> USDC balance
     -9,500 + 9,520 = 20. Still PMR = 220 / (20 + 187.5) = 1.060 > 0.95 with debt 200 in the partial band
     (187.5 .. 208.3): 20% steps, each moving 0.2 x D of debt and 0.2 x D / (25 x 5/6) HYPE, until
     (20 + D) / (20 + 18.75 x H) <= 0.95: 7 steps, D = 200 x 0.8^7 = 41.94304, H = 10 - 7.58673408."""
@@ -402,13 +403,6 @@ def test_pm_perps_market_liquidated_first_then_takeover() -> None:
     assert_conserved(ex)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "ENGINE BUG: the PM liquidation ledger delta reports liquidatedNtlPos 0.0 although a 9,530 USDC "
-        "BTC position was liquidated (liquidation/engine.py _liquidate_pm passes 0 to _record)."
-    ),
-)
 def test_pm_liquidation_ledger_reports_the_liquidated_notional() -> None:
     """research §2.6: liquidatedNtlPos is the liquidated notional, 0.1 x 95,300 = 9,530 here."""
     ex = _pm_with_perp("10", "300")
@@ -417,48 +411,39 @@ def test_pm_liquidation_ledger_reports_the_liquidated_notional() -> None:
     assert ledger_liquidations(ex, ALICE)[-1]["liquidatedNtlPos"] == "9530"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "ENGINE BUG: a PM perp whose USDC pool equity is <= 0 is never market-liquidated (the IOC limit "
-        "is the bankruptcy price of the USDC pool alone, here the mark itself, ignoring the HYPE "
-        "collateral), so the backstop strips collateral in 50 'healthy' 20% steps (PM_STEP_LIMIT) and "
-        "leaves the account still liquidatable (PMR 1.36, worse than before) with its position open."
-    ),
-)
 def test_pm_perp_with_negative_usdc_pool_is_sold_before_collateral_is_taken() -> None:
     """Alice: 25 HYPE at 40 (borrowing power 500) and no USDC; long 0.1 BTC at 20x, IM 500 borrowed:
     USDC balance 500 - 10,000 = -9,500. Mark BTC 93,000, HYPE 40: USDC pool -9,500 + 9,300 = -200
     (no borrowing power left to cover it), PMR = (20 + 116.25 + 500) / (-200 + 25 x 40 x 0.75) = 1.1633.
     The account is solvent (1,000 of HYPE against 500 of debt and a 200 pool deficit). Sold at the
     92,500 bid the pool is -250 and PMR (20 + 500) / (-250 + 750) = 1.04; then 20% steps bring it under
-    0.95 after 5 steps (debt 500 x 0.8^5 = 163.84). The engine instead never fills the bid."""
+    0.95 after 5 steps (debt 500 x 0.8^5 = 163.84). The IOC limit is the bankruptcy price of the whole
+    account (value -200 + 1,000 - 500 = 300): 93,000 - 300 / 0.1 = 90,000, so the bid fills."""
     ex = _pm_with_perp("25", None)
     rest(ex, MAKER, "BTC", True, 92_500, "0.1")
     set_marks(ex, {"BTC": 93_000, "HYPE": 40}, spot={"@107": 40})
     alice = ex.state.accounts[ALICE]
     v = ex.valuer()
-    assert alice.positions == {}  # the engine leaves the 0.1 BTC open (the bid never fills)
+    assert alice.positions == {}
     assert ex.state.history.fills[ALICE][-1]["px"] == "92500"
-    assert v.pm_legs(alice).ratio <= Fraction(95, 100)  # the engine ends at 1.3625
-    assert len(_takeovers(ex)) == 5  # the engine takes 50
+    assert v.pm_legs(alice).ratio <= Fraction(95, 100)
+    assert len(_takeovers(ex)) == 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "ENGINE BUG: a bankrupt portfolio-margin account keeps its perp positions: _liquidate_pm has no "
-        "backstop or auto-deleveraging step (§2.3, §2.5 'if a user's account value ... becomes negative'), "
-        "only market orders and borrow takeovers; with no book the takeover runs its 50 steps and the "
-        "account is left short 0.2 BTC with value -2,343 USDC and PMR infinite, its counterparty untouched."
-    ),
-)
 def test_bankrupt_pm_account_perps_are_deleveraged() -> None:
     """Mainnet preset (HYPE LTV 0.65), gates open. Alice under PM with 100 HYPE at 40 (4,000 USDC of
     collateral, 2,600 of borrowing power) shorts 0.2 BTC at 100,000 to Bob (20x: IM 1,000 borrowed).
     BTC squeezes to 130,000 with no asks: the short loses 6,000 > 4,000 of collateral: the account value
     is negative, so (§2.5) the short must be closed against the opposite side (Bob, long 0.2) and the
-    deficit go down the waterfall; Alice must not be left with an open position and negative value."""
+    deficit go down the waterfall; Alice must not be left with an open position and negative value.
+
+    By hand: the squeeze first borrows the 1,600 of power left (margin sharing): USDC balance 20,000 +
+    1,000 + 1,600 = 22,600, debt 2,600. The short is closed against Bob at 130,000 (the current mark is
+    worse for the short than the previous 100,000, rules.adl_price): balance -3,400, so the account is
+    worth -3,400 + 4,000 - 2,600 = -2,000. The backstop takes the whole cross margin (100 HYPE, the 2,600
+    debt, the -3,400 balance): Alice's collateral net of debt, 1,400, absorbs first; the 2,000 deficit
+    (plus a second's interest) is paid to the backstop by the reserve buffer (a few wei) and Bob, the
+    only deleveraged counterparty (no vault capital), so the backstop is left at net 0."""
     ex = Exchange(config_with(mutate=open_gates))
     set_marks(ex, {"HYPE": 40, "BTC": 100_000}, at=T0, spot={"@107": 40})
     fund_lender(ex, "100000")
@@ -470,6 +455,58 @@ def test_bankrupt_pm_account_perps_are_deleveraged() -> None:
     set_marks(ex, {"BTC": 130_000}, at=T0 + 1_000)
     alice = ex.state.accounts[ALICE]
     assert_conserved(ex)
-    assert alice.positions == {}  # the engine leaves -0.2 BTC open
-    assert ex.valuer().account_value_usdc(alice) >= 0  # the engine: -2,343.39
+    assert alice.positions == {}
+    assert ex.valuer().account_value_usdc(alice) >= 0
     assert ex.state.accounts[BOB].positions == {}  # Bob deleveraged
+    assert alice.spot == {} and alice.supply_basis == {} and alice.borrow_basis == {}
+    [rec] = [r for r in ex.state.history.liquidations[ALICE] if r["kind"] == "perpDeficit"]
+    wf = rec["waterfall"]
+    deficit = usd(rec["deficit"])
+    assert usd(2_000) <= deficit < usd("2000.01")
+    assert usd("1399.99") < usd(wf["userCollateral"]) <= usd(1_400)
+    assert wf["vault"] == "0.0" and set(wf["socializedTo"]) == {BOB}
+    assert usd(wf["reserveBuffer"]) + usd(wf["socialized"]) == deficit
+    assert ex.state.accounts[BOB].perp_cash[""] == usd(106_000) - usd(wf["socialized"])
+    backstop = ex.state.accounts[BACKSTOP]
+    assert ex.valuer().supplied(backstop, HYPE) == 100 * 10**8
+    assert abs(ex.valuer().account_value_usdc(backstop)) < Fraction(1, 10**6)
+    assert ledger_liquidations(ex, ALICE)[-1]["liquidatedNtlPos"] == "26000"
+
+
+def test_bankrupt_pm_account_non_collateral_spot_absorbs_first_and_is_sold_by_the_twap() -> None:
+    """The same squeeze with 0.25 UETH (not collateral, not borrowable) also held: the whole cross margin
+    is the user's collateral (§3.5 perps and spot margined together), so the UETH, worth 1,000, counts
+    before anybody else pays: value -2,000 + 1,000 = -1,000 is the deficit and the user's own assets net
+    of debt cover 4,000 + 1,000 - 2,600 = 2,400. The backstop takes the UETH with the rest and sells it
+    by the same TWAP (§3.7): 10 minutes later half of it, 0.125 UETH, at the 4,000 bid = 500 USDC."""
+    ueth = 221
+    ex = Exchange(config_with(mutate=open_gates))
+    set_marks(ex, {"HYPE": 40, "BTC": 100_000, "ETH": 4_000}, at=T0, spot={"@107": 40, "@151": 4_000})
+    fund_lender(ex, "100000")
+    ex.apply(A.Deposit(user=ALICE, token="HYPE", amount=D(100)))
+    ex.apply(A.Deposit(user=ALICE, token="UETH", amount=D("0.25")))
+    ex.apply(A.SetAbstraction(user=ALICE, abstraction="portfolioMargin"))
+    ex.apply(A.Deposit(user=BOB, amount=D(100_000)))
+    ex.apply(A.SettleFill(buyer=BOB, seller=ALICE, asset="BTC", sz=D("0.2"), px=D(100_000)))
+    set_marks(ex, {"BTC": 130_000}, at=T0 + 1_000)
+    alice = ex.state.accounts[ALICE]
+    assert (
+        alice.positions == {} and alice.spot == {} and alice.supply_basis == {} and alice.borrow_basis == {}
+    )
+    [rec] = [r for r in ex.state.history.liquidations[ALICE] if r["kind"] == "perpDeficit"]
+    assert usd(1_000) <= usd(rec["deficit"]) < usd("1000.01")
+    assert usd("2399.99") < usd(rec["waterfall"]["userCollateral"]) <= usd(2_400)
+    backstop = ex.state.accounts[BACKSTOP]
+    assert backstop.spot[ueth] == 25 * 10**7  # 0.25 UETH (9 decimals)
+    assert abs(ex.valuer().account_value_usdc(backstop)) < Fraction(1, 10**6)
+    assert_conserved(ex)
+
+    ex.apply(A.Deposit(user=MAKER, amount=D(10_000)))
+    ex.apply(A.UsdClassTransfer(user=MAKER, amount=D(10_000), to_perp=False))
+    rest(ex, MAKER, "@151", True, 4_000, 1)
+    usdc_before = ex.state.accounts[BACKSTOP].spot[USDC_T]
+    ex.apply(A.AdvanceTime(), at=T0 + 1_000 + 10 * MINUTE)
+    backstop = ex.state.accounts[BACKSTOP]
+    assert backstop.spot[ueth] == 125 * 10**6
+    assert backstop.spot[USDC_T] == usdc_before + usd(500)  # still below 0: nothing repaid yet
+    assert_conserved(ex)

@@ -13,6 +13,8 @@ import pytest
 
 from netclear.liquidation.rules import (
     AdlCandidate,
+    ShareSlot,
+    adl_price,
     adl_pro_rata,
     adl_queue,
     adl_rank,
@@ -20,6 +22,7 @@ from netclear.liquidation.rules import (
     bankruptcy_price,
     liquidation_size,
     pool_liquidatable,
+    socialize,
     takeover_fraction,
     twap_fraction,
 )
@@ -157,6 +160,53 @@ def test_adl_pro_rata_exact_allocation_with_largest_remainder() -> None:
     # the allocation is always exactly ``needed``
     for needed in range(1, 11):
         assert sum(n for _, n in adl_pro_rata(three, needed)) == needed
+
+
+def test_adl_price_previous_mark_never_better_for_the_bankrupt_side() -> None:
+    """§2.5 "at the previous mark", unless the mark at which bankruptcy was detected is worse for the
+    bankrupt side (docs/rules/liquidation.md). A long gapped 100,000 -> 89,000 closes at 89,000 (not at
+    100,000, where it was solvent); a long made bankrupt by an off-market fill with the mark up from
+    100,000 to 101,000 closes at the previous 100,000; shorts mirror it; no previous mark: the mark."""
+    assert adl_price(100_000, 89_000, True) == 89_000
+    assert adl_price(100_000, 101_000, True) == 100_000
+    assert adl_price(100_000, 130_000, False) == 130_000
+    assert adl_price(100_000, 90_000, False) == 100_000
+    assert adl_price(None, 95_000, True) == 95_000
+    assert adl_price(0, 95_000, False) == 95_000
+
+
+def test_socialize_pro_rata_capped_at_equity() -> None:
+    """peers §F.8 / docs "The loss waterfall": shares pro rata to weights, none above its cap.
+
+    300 over weights 5 / 5 / 10 with room: 75 / 75 / 150.
+    1,000 on one slot capped at 600: 600, the other 400 left for the next layer.
+    300 over weights 1 / 1 / 1 with caps 50 / 1,000 / 1,000: a's share 100 > 50, so a pays 50 and the
+    250 left splits 125 / 125 between b and c."""
+    assert socialize(
+        300, [ShareSlot("b", 5, 10**9), ShareSlot("c", 5, 10**9), ShareSlot("d", 10, 10**9)]
+    ) == {
+        "b": 75,
+        "c": 75,
+        "d": 150,
+    }
+    assert socialize(1_000, [ShareSlot("bob", 10_000, 600)]) == {"bob": 600}
+    slots = [ShareSlot("a", 1, 50), ShareSlot("b", 1, 1_000), ShareSlot("c", 1, 1_000)]
+    assert socialize(300, slots) == {"a": 50, "b": 125, "c": 125}
+    # the last wei go by largest weight, then key: 10 over 1 / 1 / 1 -> 3 each + 1 to a
+    assert socialize(10, [ShareSlot("c", 1, 99), ShareSlot("a", 1, 99), ShareSlot("b", 1, 99)]) == {
+        "a": 4,
+        "b": 3,
+        "c": 3,
+    }
+    # nothing can hold more than the caps; zero caps or weights take nothing
+    assert socialize(500, [ShareSlot("a", 3, 100), ShareSlot("b", 1, 0), ShareSlot("c", 0, 50)]) == {"a": 100}
+    assert socialize(0, slots) == {}
+    assert socialize(7, []) == {}
+    # always min(amount, sum of caps), never a cap exceeded
+    for amount in range(0, 2_200, 37):
+        out = socialize(amount, slots)
+        assert sum(out.values()) == min(amount, 2_050)
+        assert all(out.get(s.key, 0) <= s.cap for s in slots)
 
 
 # --------------------------------------------------------------------------- §3.7 PM backstop

@@ -3,26 +3,36 @@ explicit loss waterfall (research/hyperliquid.md §2, §3.5-§3.7; peers.md §F 
 
 Order of work for one account, deterministic (docs/rules/liquidation.md):
 
-1. **Cross pools and isolated positions** (standard and unified accounts; the cross pool of a
-   portfolio-margin account when its PMR is liquidatable): positions are sent to the book as
+1. **Cross pools and isolated positions** (standard and unified accounts; the pools of a
+   portfolio-margin account margined apart from the PMR): positions are sent to the book as
    reduce-only IOC orders with no fee, largest notional first, 20% at a time above the partial
    threshold unless in the 30 s cooldown (§2.2); the limit price never passes the position's
    bankruptcy price. Then, if equity is below 2/3 of maintenance, the liquidator vault takes over the
    pool's positions and cash (§2.3; the user keeps nothing of it); if equity is negative, the
    positions are auto-deleveraged instead (§2.5) and the deficit goes down the waterfall.
-2. **Portfolio-margin borrows** (PMR still above 0.95): the backstop takes over collateral and debt,
-   fully past the full threshold, else 20% of the debt at a time until the account is no longer
-   liquidatable (§3.7). Collateral is taken at ``oracle x (LTV + 2) / 3``, the full threshold's price,
-   so partial steps improve health exactly while the account is inside the partial band.
+2. **Portfolio-margin accounts** (PMR above 0.95): cross perps are sent to the book first, the limit
+   being the bankruptcy price of the whole account (its collateral counts); then the backstop takes
+   over collateral and debt, fully past the full threshold, else 20% of the debt at a time until the
+   account is no longer liquidatable (§3.7). Collateral is taken at ``oracle x (LTV + 2) / 3``, the
+   full threshold's price, so partial steps improve health exactly while the account is inside the
+   partial band. An account whose value is negative with perps still open skips the steps: its perps
+   are auto-deleveraged, the backstop takes its whole cross margin and the deficit goes down the
+   waterfall.
 
-Loss waterfall, recorded per event: user collateral -> liquidator vault (perps) or PM backstop
-balance (lending) -> the reserve's protocol buffer (the 10% interest cut) -> auto-deleveraged
-counterparties (perps) or a haircut of suppliers through the supply index (lending).
+Auto-deleveraging closes at the previous mark (§2.5) unless the current mark is worse for the
+bankrupt side (:func:`rules.adl_price`): the user's collateral is always consumed first.
+
+Loss waterfall, recorded per event: user collateral -> liquidator vault's free equity (perps) or PM
+backstop balance (lending) -> the reserve's protocol buffer (the 10% interest cut) ->
+auto-deleveraged counterparties, each at most its equity (perps; then the vault carries the rest), or
+a haircut of suppliers through the supply index (lending).
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -33,12 +43,13 @@ from netclear.engine.context import Ctx
 from netclear.engine.handlers import orders as order_engine
 from netclear.engine.handlers.trading import apply_perp_side, settle_trade
 from netclear.engine.state import Account, MarketState, Mode, OrderInfo
+from netclear.errors import InvalidAction
 from netclear.fixedpoint import PX_SCALE, fmt_px, fmt_units, frac_ceil, frac_floor, notional
 from netclear.lending.rates import INDEX_SCALE, value_of
 from netclear.liquidation import rules
 from netclear.margin import portfolio as pm_rules
 from netclear.markets import fees as fee_rules
-from netclear.markets.registry import Perp
+from netclear.markets.registry import Perp, Token
 
 HIP3_BACKSTOP_BASE = 0x4000000000000000000000000000000000000000
 PM_STEP_LIMIT = 50
@@ -108,6 +119,10 @@ def run(ctx: Ctx, candidates: set[str]) -> None:
             _liquidate_pm(ctx, acct)
         else:
             _liquidate_pools(ctx, acct)
+    for address in sorted(ctx.at_risk | candidates):
+        acct = ctx.state.accounts.get(address)
+        if acct is not None and not acct.is_system and acct.mode is not Mode.PORTFOLIO:
+            _cover_flat_deficits(ctx, ctx.tx.account(address))
     if not candidates:
         return
     for address in sorted(candidates | _vaults(ctx)):
@@ -170,9 +185,9 @@ def _liquidate_cross(ctx: Ctx, acct: Account, key: str | int) -> None:
 def _liquidate_isolated(ctx: Ctx, acct: Account, perp: Perp) -> None:
     v = ctx.valuer()
     pv = v.position_value(acct.positions[perp.asset], perp)
-    margin = acct.positions[perp.asset].raw_usd + pv.ntl
+    start_margin = acct.positions[perp.asset].raw_usd + pv.ntl
     start_ntl = pv.abs_ntl
-    filled = _market_liquidate(ctx, acct, pv, margin)
+    filled = _market_liquidate(ctx, acct, pv, start_margin)
     liquidated = [{"coin": perp.name, "szi": fmt_units(filled, perp.sz_decimals)}] if filled else []
     pos = acct.positions.get(perp.asset)
     outcome = "market"
@@ -187,7 +202,10 @@ def _liquidate_isolated(ctx: Ctx, acct: Account, perp: Perp) -> None:
                 _adl_position(ctx, acct, perp)
                 outcome = "adl"
     if liquidated or outcome != "market":
-        _record(ctx, acct, "Isolated", margin, start_ntl, liquidated, perp.collateral.wei_decimals, outcome)
+        # like the cross path, the record carries the margin the liquidation started from (§2.6)
+        _record(
+            ctx, acct, "Isolated", start_margin, start_ntl, liquidated, perp.collateral.wei_decimals, outcome
+        )
 
 
 def _market_liquidate(ctx: Ctx, acct: Account, pv: PositionValue, equity: int) -> int:
@@ -259,13 +277,28 @@ def _pool_cash_key(acct: Account, perp: Perp) -> tuple[str, str | int]:
     return ("perp", perp.dex.name) if acct.mode is Mode.STANDARD else ("spot", perp.collateral.index)
 
 
+def _add_cash(acct: Account, perp: Perp, amount: int) -> None:
+    """Add ``amount`` to the account's cross pool for ``perp`` (dex cash, or the unified balance)."""
+    if acct.mode is Mode.STANDARD:
+        acct.perp_cash[perp.dex.name] = acct.perp_cash.get(perp.dex.name, 0) + amount
+    else:
+        t = perp.collateral.index
+        acct.spot[t] = acct.spot.get(t, 0) + amount
+
+
+def _cash(acct: Account, perp: Perp) -> int:
+    if acct.mode is Mode.STANDARD:
+        return acct.perp_cash.get(perp.dex.name, 0)
+    return acct.spot.get(perp.collateral.index, 0)
+
+
 def _move_cash(src: Account, dst: Account, perp: Perp, amount: int) -> None:
-    for acct, sign in ((src, -1), (dst, 1)):
-        if acct.mode is Mode.STANDARD:
-            acct.perp_cash[perp.dex.name] = acct.perp_cash.get(perp.dex.name, 0) + sign * amount
-        else:
-            t = perp.collateral.index
-            acct.spot[t] = acct.spot.get(t, 0) + sign * amount
+    _add_cash(src, perp, -amount)
+    _add_cash(dst, perp, amount)
+
+
+def _pool_key(acct: Account, perp: Perp) -> str | int:
+    return perp.dex.name if acct.mode is Mode.STANDARD else perp.collateral.index
 
 
 def _transfer_position(ctx: Ctx, user: Account, vault: Account, perp: Perp) -> None:
@@ -304,6 +337,21 @@ def _any_perp_of_pool(ctx: Ctx, key: str | int, acct: Account) -> Perp:
 
 
 # ---------------------------------------------------------------------------- auto-deleveraging
+@dataclass(slots=True)
+class _Deleveraged:
+    """What auto-deleveraging did, per counterparty *slot*: its cross pool, or one isolated position.
+
+    ``weights``: notional deleveraged (collateral wei), the weights of a socialized deficit;
+    ``released``: for an isolated slot, the equity the close released into the counterparty's cross
+    balance, the most a socialized share may take from it (research §1.1: isolated margin confines the
+    loss); ``owners``: slot -> (address, isolated, pool key, asset of the first position closed in it).
+    """
+
+    weights: dict[str, int] = field(default_factory=dict)
+    released: dict[str, int] = field(default_factory=dict)
+    owners: dict[str, tuple[str, bool, str | int, int]] = field(default_factory=dict)
+
+
 def _adl_if_bankrupt(ctx: Ctx, acct: Account) -> None:
     v = ctx.valuer()
     for key, pool in sorted(v.cross_pools(acct).items(), key=lambda kv: str(kv[0])):
@@ -314,41 +362,59 @@ def _adl_if_bankrupt(ctx: Ctx, acct: Account) -> None:
             _adl_position(ctx, acct, iso.value.perp)
 
 
+def _cover_flat_deficits(ctx: Ctx, acct: Account) -> None:
+    """A cross pool left below zero with no position (a close at a price past bankruptcy, or its fee):
+    nothing is left to deleverage, so the deficit goes down the waterfall at once (vault, reserve
+    buffer, then the vault carries it) and is recorded, like any other (docs/rules/liquidation.md)."""
+    cash = acct.perp_cash if acct.mode is Mode.STANDARD else acct.spot
+    if all(c >= 0 for c in cash.values()):
+        return  # a pool with no position is worth its cash: nothing can be below zero
+    for key, pool in sorted(ctx.valuer().cross_pools(acct).items(), key=lambda kv: str(kv[0])):
+        if pool.positions or pool.account_value >= 0:
+            continue
+        perp = next((p for p in ctx.reg.perps.values() if _pool_key(acct, p) == key), None)
+        if perp is not None:
+            _cover_deficit(ctx, acct, acct, perp, -pool.account_value, _Deleveraged())
+
+
 def _adl_pool(ctx: Ctx, acct: Account, key: str | int) -> None:
     pool = _pool(ctx, acct, key)
-    socialized: dict[str, int] = {}
+    dl = _Deleveraged()
     for pv in sorted(pool.positions, key=lambda p: p.perp.asset):
-        for addr, amt in _adl_close(ctx, acct, pv.perp).items():
-            socialized[addr] = socialized.get(addr, 0) + amt
+        _adl_close(ctx, acct, pv.perp, dl)
     pool = _pool(ctx, acct, key)
     if pool.account_value < 0:
         perp = _any_perp_of_pool(ctx, key, acct)
-        _cover_deficit(ctx, acct, perp, -pool.account_value, socialized)
+        _cover_deficit(ctx, acct, acct, perp, -pool.account_value, dl)
 
 
 def _adl_position(ctx: Ctx, acct: Account, perp: Perp) -> None:
     """A bankrupt isolated position: deleverage it; its negative equity, released into the pool by the
     close, is covered from the waterfall so the user's cross margin does not pay for it (§1.1)."""
     pos = acct.positions[perp.asset]
-    ms = ctx.state.markets.get(perp.asset) or MarketState()
-    px = ms.prev_mark or ctx.valuer().mark(perp.asset)
+    px = _adl_px(ctx, perp, pos.szi > 0)
     equity = pos.raw_usd + notional(pos.szi, px, perp.sz_decimals, perp.collateral.wei_decimals)
-    weights = _adl_close(ctx, acct, perp)
+    dl = _Deleveraged()
+    _adl_close(ctx, acct, perp, dl)
     if equity < 0 and perp.asset not in acct.positions:
-        _cover_deficit(ctx, acct, perp, -equity, weights)
+        _cover_deficit(ctx, acct, acct, perp, -equity, dl)
 
 
-def _adl_close(ctx: Ctx, acct: Account, perp: Perp) -> dict[str, int]:
-    """Close ``acct``'s position against the opposite side at the previous mark (§2.5).
+def _adl_px(ctx: Ctx, perp: Perp, bankrupt_is_long: bool) -> int:
+    ms = ctx.state.markets.get(perp.asset) or MarketState()
+    return rules.adl_price(ms.prev_mark, ctx.valuer().mark(perp.asset), bankrupt_is_long)
 
-    Returns the notional deleveraged per counterparty, the weights for any deficit left.
+
+def _adl_close(ctx: Ctx, acct: Account, perp: Perp, dl: _Deleveraged) -> None:
+    """Close ``acct``'s position against the opposite side (§2.5) at :func:`rules.adl_price`.
+
+    Adds the notional deleveraged per counterparty slot to ``dl`` (the weights for any deficit left).
     """
     pos = acct.positions.get(perp.asset)
     if pos is None or pos.szi == 0:
-        return {}
-    ms = ctx.state.markets.get(perp.asset) or MarketState()
-    mark = ms.prev_mark or ctx.valuer().mark(perp.asset)
+        return
     is_long = pos.szi > 0
+    mark = _adl_px(ctx, perp, is_long)
     v = ctx.valuer()
     candidates = []
     for address in sorted(ctx.state.accounts):
@@ -361,8 +427,7 @@ def _adl_close(ctx: Ctx, acct: Account, perp: Perp) -> dict[str, int]:
         opv = v.position_value(opos, perp)
         entry = Fraction(opos.entry_ntl, abs(opos.szi) * PX_SCALE)
         pools = v.cross_pools(other)
-        key: str | int = perp.dex.name if other.mode is Mode.STANDARD else perp.collateral.index
-        av = pools[key].account_value if opos.is_cross else opos.raw_usd + opv.ntl
+        av = pools[_pool_key(other, perp)].account_value if opos.is_cross else opos.raw_usd + opv.ntl
         rank = rules.adl_rank(
             Fraction(opv.mark, PX_SCALE), entry, Fraction(opv.abs_ntl), Fraction(av), opos.szi > 0
         )
@@ -372,49 +437,110 @@ def _adl_close(ctx: Ctx, acct: Account, perp: Perp) -> dict[str, int]:
         plan = rules.adl_pro_rata(candidates, needed)
     else:
         plan = rules.adl_queue(candidates, needed)
-    weights: dict[str, int] = {}
+    closed: list[str] = []
     for address, lots in plan:
         other = ctx.tx.account(address)
+        isolated = not other.positions[perp.asset].is_cross
+        key = _pool_key(other, perp)
+        slot = f"{address}|{'i' if isolated else 'c'}|{perp.asset if isolated else key}"
+        cash_before = _cash(other, perp)
         buyer, seller = (other, acct) if is_long else (acct, other)
         settle_trade(ctx, buyer, seller, perp, lots, mark, 0, 0, check_buyer=False, check_seller=False)
-        weights[address] = weights.get(address, 0) + notional(
+        dl.owners.setdefault(slot, (address, isolated, key, perp.asset))
+        dl.weights[slot] = dl.weights.get(slot, 0) + notional(
             lots, mark, perp.sz_decimals, perp.collateral.wei_decimals
         )
-    if weights:
-        ctx.emit("adl", acct.address, coin=perp.name, px=fmt_px(mark), counterparties=sorted(weights))
-    return weights
+        if isolated:
+            # no fee in ADL: the only cash into the pool is the equity the isolated close released
+            dl.released[slot] = dl.released.get(slot, 0) + _cash(other, perp) - cash_before
+        closed.append(address)
+    if closed:
+        ctx.emit("adl", acct.address, coin=perp.name, px=fmt_px(mark), counterparties=sorted(set(closed)))
 
 
-def _cover_deficit(ctx: Ctx, acct: Account, perp: Perp, deficit: int, adl_weights: dict[str, int]) -> None:
-    """Loss waterfall for a bankrupt perp account: vault, then the ADL counterparties pro rata."""
+def _share_cap(ctx: Ctx, dl: _Deleveraged, slot: str, perp: Perp) -> int:
+    """The most a counterparty slot may be charged: an isolated slot, the equity its close released;
+    a cross slot, its pool's equity (for a portfolio-margin account, the account's value) less what
+    its isolated slots released into that pool (they are charged on their own)."""
+    address, isolated, key, _ = dl.owners[slot]
+    if isolated:
+        return max(0, dl.released.get(slot, 0))
+    other = ctx.tx.account(address)
+    pools = ctx.valuer().cross_pools(other)
+    equity = pools[key].account_value if key in pools else 0
+    if other.mode is Mode.PORTFOLIO:
+        with contextlib.suppress(InvalidAction):  # an asset without a price: its pool alone
+            equity = _pm_value_wei(ctx, other, perp.collateral)
+    iso_in_pool = sum(
+        amt for s, amt in dl.released.items() if dl.owners[s][0] == address and dl.owners[s][2] == key
+    )
+    return max(0, equity - max(0, iso_in_pool))
+
+
+def _take_reserve_buffer(ctx: Ctx, payee: Account, perp: Perp, amount: int) -> int:
+    """The lending reserve's protocol buffer of the collateral token pays up to ``amount`` (whole wei)."""
+    token = perp.collateral.index
+    known = ctx.state.reserves.get(token)
+    if known is None or (known.buffer_raw < INDEX_SCALE and not known.scaled_borrow):
+        return 0
+    res = lending.reserve(ctx.tx, ctx.reg, token)
+    take = min(amount, res.buffer_raw // INDEX_SCALE, res.cash)
+    if take <= 0:
+        return 0
+    res.buffer_raw -= take * INDEX_SCALE
+    res.cash -= take
+    _add_cash(payee, perp, take)
+    return take
+
+
+def _cover_deficit(
+    ctx: Ctx,
+    acct: Account,
+    payee: Account,
+    perp: Perp,
+    deficit: int,
+    dl: _Deleveraged,
+    user_collateral: int = 0,
+) -> None:
+    """Loss waterfall for a bankrupt perp account, after its own collateral (peers.md §F.8): the vault's
+    free equity, the reserve's protocol buffer, the ADL counterparties pro rata to the notional
+    deleveraged, each at most its equity; what none of them can hold, the vault carries (recorded).
+
+    ``payee`` receives the cover: the bankrupt account, or the PM backstop that took its book over.
+    """
     coll = perp.collateral
-    wf = Waterfall(coll.name)
+    wf = Waterfall(coll.name, user_collateral=user_collateral)
     vault = _system(ctx, vault_address(ctx, perp))
     pools = ctx.valuer().cross_pools(vault)
-    vkey: str | int = perp.dex.name if vault.mode is Mode.STANDARD else coll.index
+    vkey = _pool_key(vault, perp)
     vault_free = max(0, pools[vkey].account_value - pools[vkey].mm) if vkey in pools else 0
     take = min(deficit, vault_free)
     if take:
-        _move_cash(vault, acct, perp, take)
+        _move_cash(vault, payee, perp, take)
         wf.vault = take
     rest = deficit - take
-    if rest and adl_weights:
-        total = sum(adl_weights.values())
-        shares = {a: rest * w // total for a, w in adl_weights.items()}
-        left = rest - sum(shares.values())
-        for a in sorted(shares, key=lambda a: (-adl_weights[a], a)):
-            if left <= 0:
-                break
-            shares[a] += 1
-            left -= 1
-        for a, amt in sorted(shares.items()):
-            if amt:
-                _move_cash(ctx.tx.account(a), acct, perp, amt)
-                wf.socialized_to[a] = amt
-        wf.socialized = rest
-    elif rest:
-        # nobody left to deleverage: the vault carries it (its balance goes negative, recorded)
-        _move_cash(vault, acct, perp, rest)
+    if rest:
+        wf.reserve_buffer = _take_reserve_buffer(ctx, payee, perp, rest)
+        rest -= wf.reserve_buffer
+    # counterparties in the deficit's collateral token (a PM account's perps may span several)
+    weights = {
+        k: w for k, w in dl.weights.items() if ctx.reg.perps[dl.owners[k][3]].collateral.index == coll.index
+    }
+    if rest and weights:
+        slots = [rules.ShareSlot(k, w, _share_cap(ctx, dl, k, perp)) for k, w in sorted(weights.items())]
+        for slot, amt in sorted(rules.socialize(rest, slots).items()):
+            address, _, _, asset = dl.owners[slot]
+            # from the slot's own pool (its dex's cash in standard mode), into the payee's
+            src = ctx.tx.account(address)
+            _add_cash(src, ctx.reg.perps[asset], -amt)
+            _add_cash(payee, perp, amt)
+            wf.socialized_to[address] = wf.socialized_to.get(address, 0) + amt
+            wf.socialized += amt
+        rest -= wf.socialized
+    if rest:
+        # beyond every layer (nobody deleveraged, or their equity exhausted): the vault carries it,
+        # its balance going negative, recorded
+        _move_cash(vault, payee, perp, rest)
         wf.vault += rest
     ctx.record(
         "liquidations",
@@ -449,44 +575,140 @@ def _liquidate_pm(ctx: Ctx, acct: Account) -> None:
         return
     v = ctx.valuer()
     start_value = int(v.account_value_usdc(acct) * ctx.reg.quote.unit)
-    positions = [
-        pv
-        for key, pool in v.cross_pools(acct).items()
-        if not isinstance(key, int) or ctx.reg.borrowable(key) is not None
-        for pv in pool.positions
-    ]
+    start = {pv.perp.asset: pv for pv in _pm_positions(ctx, acct)}
+    sent: set[int] = set()
     liquidated: list[dict[str, str]] = []
-    for pv in sorted(positions, key=lambda p: (-p.abs_ntl, p.perp.asset)):
+    for pv in sorted(start.values(), key=lambda p: (-p.abs_ntl, p.perp.asset)):
         if not pm_rules.pm_liquidatable(_pm_ratio(ctx, acct), pm.liquidation_ratio):
             break
         pos = acct.positions.get(pv.perp.asset)
         if pos is None:
             continue
         live = ctx.valuer().position_value(pos, pv.perp)
-        pools = ctx.valuer().cross_pools(acct)
-        equity = pools[pv.perp.collateral.index].account_value + ctx.valuer().supplied(
-            acct, pv.perp.collateral.index
-        )
+        # the bankruptcy price of the whole portfolio-margin account: its collateral counts (§3.5)
+        equity = _pm_value_wei(ctx, acct, pv.perp.collateral)
         filled = _market_liquidate(ctx, acct, live, max(equity, 0))
         if filled:
+            sent.add(pv.perp.asset)
             liquidated.append({"coin": pv.perp.name, "szi": fmt_units(filled, pv.perp.sz_decimals)})
+    outcome = "market"
     takeovers = 0
-    while acct.has_borrows() and pm_rules.pm_liquidatable(_pm_ratio(ctx, acct), pm.liquidation_ratio):
-        if takeovers >= PM_STEP_LIMIT or not _takeover_step(ctx, acct):
-            break
-        takeovers += 1
-    if liquidated or takeovers:
-        _record(
-            ctx,
-            acct,
-            "Cross",
-            start_value,
-            0,
-            liquidated,
-            ctx.reg.quote.wei_decimals,
-            "pmTakeover" if takeovers else "market",
-        )
+    if not _pm_bankrupt(ctx, acct):
+        while acct.has_borrows() and pm_rules.pm_liquidatable(_pm_ratio(ctx, acct), pm.liquidation_ratio):
+            if takeovers >= PM_STEP_LIMIT or not _takeover_step(ctx, acct):
+                break
+            takeovers += 1
+        if takeovers:
+            outcome = "pmTakeover"
+    if _pm_bankrupt(ctx, acct):
+        sent |= _pm_deleverage(ctx, acct)
+        outcome = "adl"
+    if liquidated or outcome != "market":
+        ntl = sum(v.to_usdc_wei(pv.perp.collateral, pv.abs_ntl) for a, pv in start.items() if a in sent)
+        _record(ctx, acct, "Cross", start_value, ntl, liquidated, ctx.reg.quote.wei_decimals, outcome)
     _liquidate_isolated_only(ctx, acct)
+
+
+def _pm_positions(ctx: Ctx, acct: Account) -> list[PositionValue]:
+    """Cross positions margined by the PMR: those of dexes whose collateral is borrowable."""
+    return [
+        pv
+        for key, pool in ctx.valuer().cross_pools(acct).items()
+        if not isinstance(key, int) or ctx.reg.borrowable(key) is not None
+        for pv in pool.positions
+    ]
+
+
+def _pm_value(ctx: Ctx, acct: Account) -> Fraction:
+    """USDC value of a portfolio-margin account's cross margin: everything it owns net of its debts
+    (research §3.5: cross perps and spot balances margined together), less its isolated positions and
+    the pools of dexes whose collateral is not borrowable, which are margined apart."""
+    v = ctx.valuer()
+    total = v.account_value_usdc(acct)
+    for iso in v.isolated(acct):
+        total -= v.usdc_value(iso.value.perp.collateral, iso.margin_used)
+    for key, pool in v.cross_pools(acct).items():
+        if isinstance(key, int) and ctx.reg.borrowable(key) is None:
+            total -= v.usdc_value(pool.token, pool.account_value)
+    return total
+
+
+def _pm_value_wei(ctx: Ctx, acct: Account, token: Token) -> int:
+    """:func:`_pm_value` in wei of ``token`` (rounded down)."""
+    value = _pm_value(ctx, acct) / ctx.valuer().token_price(token) * token.unit
+    return frac_floor(value)
+
+
+def _pm_bankrupt(ctx: Ctx, acct: Account) -> bool:
+    """§2.5 "a user's account value ... becomes negative", with cross perps still open."""
+    return bool(_pm_positions(ctx, acct)) and _pm_value(ctx, acct) < 0
+
+
+def _pm_deleverage(ctx: Ctx, acct: Account) -> set[int]:
+    """A bankrupt portfolio-margin account (docs/rules/liquidation.md "Portfolio margin"):
+
+    1. its cross perps are auto-deleveraged (§2.5) at :func:`rules.adl_price`;
+    2. its open orders are cancelled and its whole cross margin (every spot balance outside the
+       separately margined pools, every supply and every borrow) goes to the PM backstop: the user's
+       collateral absorbs the loss first and the account is left with nothing (§2.3 "all cross
+       positions and cross margin are transferred", §3.7 takeover);
+    3. the deficit, what the book is worth below zero, is paid to the backstop down the perp
+       waterfall (vault, reserve buffer, the deleveraged counterparties, the vault).
+
+    Returns the assets deleveraged.
+    """
+    pm = ctx.reg.pm
+    assert pm is not None
+    positions = sorted(_pm_positions(ctx, acct), key=lambda p: p.perp.asset)
+    order_engine.cancel_all(ctx, acct)
+    dl = _Deleveraged()
+    for pv in positions:
+        _adl_close(ctx, acct, pv.perp, dl)
+    # the perp whose vault and collateral carry the deficit: the account's largest position
+    perp = max(positions, key=lambda p: (p.abs_ntl, -p.perp.asset)).perp
+    coll = perp.collateral
+    v = ctx.valuer()
+    value = _pm_value(ctx, acct)
+    own = _own_pool_tokens(ctx)
+    holes = sum(
+        (v.usdc_value(ctx.reg.tokens[t], bal) for t, bal in acct.spot.items() if bal < 0 and t not in own),
+        Fraction(0),
+    )
+    assets = {pv.perp.asset for pv in positions}
+    if value >= 0:  # cannot happen (the close is never better for the user than the mark): kept safe
+        return assets
+    price = v.token_price(coll)
+    backstop = _system(ctx, pm.backstop_address, Mode.PORTFOLIO)
+    _take_cross_margin(ctx, acct, backstop)
+    deficit = frac_ceil(-value / price * coll.unit)
+    user_collateral = frac_floor(max(Fraction(0), value - holes) / price * coll.unit)
+    _cover_deficit(ctx, acct, backstop, perp, deficit, dl, user_collateral)
+    return assets
+
+
+def _own_pool_tokens(ctx: Ctx) -> set[int]:
+    """Collateral tokens of dexes margined apart from the PMR (not borrowable, e.g. USDH)."""
+    return {d.collateral.index for d in ctx.reg.dexes if ctx.reg.borrowable(d.collateral.index) is None}
+
+
+def _take_cross_margin(ctx: Ctx, acct: Account, backstop: Account) -> None:
+    """Move every balance of the account's cross margin to the backstop: spot balances (negative ones
+    too) except the collateral of separately margined pools, supplies and borrows."""
+    own = _own_pool_tokens(ctx)
+    for token in sorted(acct.spot):
+        if token in own:
+            continue
+        bal = acct.spot[token]
+        amount = bal if bal < 0 else bal - acct.spot_hold.get(token, 0)
+        if amount:
+            acct.spot[token] = bal - amount
+            backstop.spot[token] = backstop.spot.get(token, 0) + amount
+        if acct.spot[token] == 0:
+            del acct.spot[token]
+    for token in sorted(acct.supply_basis):
+        _move_supply(ctx, acct, backstop, token, Fraction(1))
+    for token in sorted(acct.borrow_basis):
+        _move_borrow(ctx, acct, backstop, token, Fraction(1))
 
 
 def _liquidate_isolated_only(ctx: Ctx, acct: Account) -> None:
@@ -584,7 +806,8 @@ def run_backstop_twap(ctx: Ctx, now_ms: int) -> None:
     if address not in state.accounts:
         return
     backstop = ctx.tx.account(address)
-    if not (backstop.supply_basis or backstop.borrow_basis):
+    spot_tokens = _spot_inventory(ctx, backstop)
+    if not (backstop.supply_basis or backstop.borrow_basis or spot_tokens):
         return
     frac = rules.twap_fraction(now_ms - last, pm.twap_half_life_s) if last else 0
     for token in sorted(pm.collateral):
@@ -592,20 +815,50 @@ def run_backstop_twap(ctx: Ctx, now_ms: int) -> None:
         held = ctx.valuer().supplied(backstop, token)
         if held <= 0 or not frac:
             continue
-        amount = held if held <= params.token.unit // 10**params.token.sz_decimals else int(held * frac)
-        amount -= amount % 10 ** (params.token.wei_decimals - params.token.sz_decimals)
+        amount = _twap_amount(params.token, held, frac)
         if amount <= 0:
             continue
         lending.withdraw(ctx.tx, ctx.reg, backstop, params.token, None if amount >= held else amount)
         _sell_spot(ctx, backstop, token, amount)
+    for token in spot_tokens:
+        # other assets taken over from a bankrupt account's cross margin (_take_cross_margin)
+        held = backstop.spot.get(token, 0) - backstop.spot_hold.get(token, 0)
+        amount = _twap_amount(ctx.reg.tokens[token], held, frac) if frac else 0
+        if amount > 0:
+            _sell_spot(ctx, backstop, token, amount)
     for token in sorted(backstop.borrow_basis):
         cash = backstop.spot.get(token, 0)
         owed = ctx.valuer().borrowed(backstop, token)
         if cash > 0 and owed > 0:
             lending.repay(ctx.tx, ctx.reg, backstop, ctx.reg.tokens[token], None if cash >= owed else cash)
-    if not any(ctx.valuer().supplied(backstop, t) for t in pm.collateral):
+    if not any(ctx.valuer().supplied(backstop, t) for t in pm.collateral) and not _spot_inventory(
+        ctx, backstop
+    ):
         for token in sorted(backstop.borrow_basis):
             _write_off(ctx, backstop, token)
+
+
+def _twap_amount(tok: Token, held: int, frac: Decimal | int) -> int:
+    """This interval's share of ``held`` (all of it once one lot or less is left), in whole lots."""
+    lot: int = 10 ** (tok.wei_decimals - tok.sz_decimals)
+    amount = held if held <= lot else int(held * frac)
+    return amount - amount % lot
+
+
+def _spot_inventory(ctx: Ctx, backstop: Account) -> list[int]:
+    """Spot assets the backstop holds that are neither borrowable nor PM collateral, with a spot pair
+    to sell them on (taken over from a bankrupt account's cross margin)."""
+    pm = ctx.reg.pm
+    if pm is None:
+        return []
+    return sorted(
+        t
+        for t, bal in backstop.spot.items()
+        if bal - backstop.spot_hold.get(t, 0) > 0
+        and ctx.reg.borrowable(t) is None
+        and t not in pm.collateral
+        and ctx.reg.tokens[t].spot_pair is not None
+    )
 
 
 def _sell_spot(ctx: Ctx, backstop: Account, token: int, amount: int) -> None:

@@ -50,6 +50,21 @@ def bankruptcy_price(mark: Fraction, szi: Fraction, equity: Fraction) -> Fractio
     return mark - equity / szi
 
 
+def adl_price(prev_mark: int | None, mark: int, bankrupt_is_long: bool) -> int:
+    """Price at which a bankrupt position is auto-deleveraged.
+
+    §2.5: positions are closed "at the previous mark price against the now underwater user". We never
+    close at a price better for the bankrupt side than the mark at which the bankruptcy was detected
+    (a long at ``min(previous, mark)``, a short at ``max(previous, mark)``): after a gap straight past
+    bankruptcy the previous mark would hand the user back the collateral the gap consumed and put the
+    whole gap on the counterparties, against the waterfall order (peers.md §F.8: user collateral
+    first). docs/rules/liquidation.md "Auto-deleveraging".
+    """
+    if not prev_mark:
+        return mark
+    return min(prev_mark, mark) if bankrupt_is_long else max(prev_mark, mark)
+
+
 def adl_rank(
     mark: Fraction, entry: Fraction, notional: Fraction, account_value: Fraction, is_long: bool
 ) -> Fraction:
@@ -103,6 +118,48 @@ def adl_pro_rata(candidates: Sequence[AdlCandidate], needed: int) -> list[tuple[
         if take:
             out.append((c.address, take))
     return sorted(out)
+
+
+@dataclass(frozen=True, slots=True)
+class ShareSlot:
+    """One payer of a socialized deficit: ``weight`` (notional deleveraged) and ``cap`` (its equity)."""
+
+    key: str
+    weight: int
+    cap: int
+
+
+def socialize(amount: int, slots: Sequence[ShareSlot]) -> dict[str, int]:
+    """Split ``amount`` over ``slots`` pro rata to their weights, no slot above its cap (§2.5, peers
+    §F.8; docs/rules/liquidation.md "The loss waterfall").
+
+    Water-filling: a slot whose pro-rata share reaches its cap pays its cap and the rest is split again
+    over the others. The last wei of a split go one each by largest weight, then key. What the caps
+    cannot hold is left over: the returned shares add up to ``min(amount, sum of caps)``.
+    """
+    out = {s.key: 0 for s in slots}
+    active = [s for s in slots if s.weight > 0 and s.cap > 0]
+    left = amount
+    while left > 0 and active:
+        total = sum(s.weight for s in active)
+        base = {s.key: left * s.weight // total for s in active}
+        full = [s for s in active if out[s.key] + base[s.key] >= s.cap]
+        if full:
+            for s in full:
+                left -= s.cap - out[s.key]
+                out[s.key] = s.cap
+            active = [s for s in active if out[s.key] < s.cap]
+            continue
+        for s in active:
+            out[s.key] += base[s.key]
+            left -= base[s.key]
+        for s in sorted(active, key=lambda s: (-s.weight, s.key)):
+            if left <= 0:
+                break
+            out[s.key] += 1  # base < cap strictly, so there is room for one more wei
+            left -= 1
+        break
+    return {k: v for k, v in out.items() if v}
 
 
 def twap_fraction(dt_ms: int, half_life_s: int) -> Decimal:
