@@ -458,3 +458,49 @@ def test_flat_account_left_below_zero_goes_down_the_waterfall() -> None:
     assert rec["deficit"] == "100"
     assert (rec["waterfall"]["vault"], rec["waterfall"]["socialized"]) == ("100", "0.0")
     assert_conserved(ex)
+
+
+# --------------------------------------------------------------------------- cascades
+def test_adl_counterparty_left_below_maintenance_is_liquidated_in_the_same_action() -> None:
+    """A liquidation spiral inside one action (liquidation/engine.py ``run``: rounds over the accounts
+    each round touched).
+
+    Bob (600 USDC, 40x) is short 0.2 BTC at 100,000 (sold to Carol). Alice's bad fill at 120,000:
+    cash 1,000 - 12,000 = -11,000; closed at 100,000 her 0.1 long leaves a 1,000 deficit (no vault capital,
+    no lending reserve). ADL: Bob ranks first (1 x 20,000 / 600 = 33.3; Dave, short at 120,000 and
+    rich, 1.2 x 10,000 / 1,002,000) and closes 0.1 of his 0.2 at 100,000; he is charged the 1,000 up to
+    his equity, 600, and the vault carries 400. Bob is left short 0.1 with value 0 < maintenance
+    10,000 / 80 = 125 (research §2.2, BTC tier 1 at 40x), and 0 < 2/3 x 125: the vault backstops him at
+    the mark in the same action (§2.3: it takes the position and the remaining margin, 0) instead of
+    leaving him open until the next BTC price update.
+
+    The vault, unfunded, now holds that short with -400 of cash: value -400, bankrupt in turn, so the
+    next round auto-deleverages it against the long side, Carol (the only long), at 100,000; its 400
+    deficit is socialized on her, the last layer (§2.5): Carol ends long 0.1 with cash
+    1,000,000 - 20,000 + 10,000 - 400 = 989,600, and the vault flat at 0."""
+
+    def bob(ex: Exchange) -> None:
+        ex.apply(A.Deposit(user=BOB, amount=D(600)))
+        ex.apply(A.UpdateLeverage(user=BOB, asset="BTC", is_cross=True, leverage=40))  # IM 500 <= 600
+        ex.apply(A.SettleFill(buyer=CAROL, seller=BOB, asset="BTC", sz=D("0.2"), px=D(100_000)))
+
+    ex = _bankrupt_alice_against(bob, 120_000)
+    accts = ex.state.accounts
+    wf = _deficits(ex, ALICE)[0]["waterfall"]
+    assert (wf["socializedTo"], wf["vault"]) == ({BOB: "600"}, "400")
+    assert accts[BOB].positions == {} and accts[BOB].perp_cash[""] == 0
+    assert ledger_liquidations(ex, BOB) == [
+        {
+            "type": "liquidation",
+            "liquidatedNtlPos": "10000",
+            "accountValue": "0.0",
+            "leverageType": "Cross",
+            "liquidatedPositions": [],  # backstopped, not sold (as §2.3's vault takeover)
+        }
+    ]
+    vault_wf = _deficits(ex, VAULT)[0]["waterfall"]
+    assert (_deficits(ex, VAULT)[0]["deficit"], vault_wf["socializedTo"]) == ("400", {CAROL: "400"})
+    assert _szi(ex, VAULT) == 0 and accts[VAULT].perp_cash[""] == 0
+    assert _szi(ex, CAROL) == 10_000 and accts[CAROL].perp_cash[""] == usd(989_600)
+    assert _szi(ex, DAVE) == -10_000
+    assert_conserved(ex)

@@ -108,8 +108,32 @@ def _system(ctx: Ctx, address: str, mode: Mode | None = None) -> Account:
 
 
 # ---------------------------------------------------------------------------- entry point
+MAX_CASCADE_ROUNDS = 16
+"""Rounds of :func:`run` per action: a liquidation's fills and ADL charges can make their
+counterparties liquidatable in turn (a spiral); each round checks the accounts the previous one
+touched. The bound only guards against a defect: each account is checked once per action."""
+
+
 def run(ctx: Ctx, candidates: set[str]) -> None:
-    """Liquidate every candidate that is liquidatable now, in address order (deterministic)."""
+    """Liquidate every candidate that is liquidatable now, then every account those liquidations
+    touched (book makers, ADL counterparties charged a share), round after round, in the same action;
+    in address order within a round (deterministic)."""
+    done: set[str] = set()
+    pending = set(candidates)
+    for _ in range(MAX_CASCADE_ROUNDS):
+        _run_round(ctx, pending)
+        done |= pending
+        accounts = ctx.state.accounts
+        pending = {
+            a
+            for a in ctx.at_risk - done
+            if a in accounts and (accounts[a].positions or accounts[a].borrow_basis)
+        }
+        if not pending:
+            return
+
+
+def _run_round(ctx: Ctx, candidates: set[str]) -> None:
     for address in sorted(candidates):
         acct = ctx.state.accounts.get(address)
         if acct is None or acct.is_system:
