@@ -510,3 +510,22 @@ def test_bankrupt_pm_account_non_collateral_spot_absorbs_first_and_is_sold_by_th
     assert backstop.spot[ueth] == 125 * 10**6
     assert backstop.spot[USDC_T] == usdc_before + usd(500)  # still below 0: nothing repaid yet
     assert_conserved(ex)
+
+
+def test_interest_alone_makes_a_borrower_liquidatable_at_the_hourly_index() -> None:
+    """Debt grows with time, not only with prices (research §3.4: interest accrues continuously and is
+    indexed hourly). The FAQ account at HYPE $38: PMR (20 + 250) / (10 x 38 x 0.75 = 285) = 0.9474,
+    healthy. Utilization 250 / 1,000 = 25% -> borrow rate 5% a year (§3.2 curve). 60 days later the debt
+    is 250 x e^(0.05 x 60/365) = 252.07 and PMR (20 + 252.07) / 285 = 0.9546 > 0.95: the account is
+    liquidated when the clock crosses the hour, though no action touched it."""
+    ex = _faq_account()
+    set_marks(ex, {"HYPE": 38}, at=T0 + 1, spot={"@107": 38})
+    alice = ex.state.accounts[ALICE]
+    assert ex.valuer().pm_legs(alice).ratio == Fraction(270, 285)
+    assert _takeovers(ex) == []
+    day = 86_400_000
+    ex.apply(A.AdvanceTime(), at=T0 + 60 * day)
+    assert _takeovers(ex), "the borrower was not checked at the hourly index"
+    assert _takeovers(ex)[0]["time"] == T0 + 60 * day
+    assert ex.valuer().pm_legs(ex.state.accounts[ALICE]).ratio <= Fraction(95, 100)
+    assert_conserved(ex)

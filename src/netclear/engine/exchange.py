@@ -130,6 +130,7 @@ class Exchange:
         tx = Tx(self.state)
         ctx = Ctx(tx, self.registry)
         state = self.state
+        before_ms = state.time_ms
         try:
             hour = 3_600_000
             if state.time_ms == 0:
@@ -150,10 +151,12 @@ class Exchange:
             liquidation_engine.run_backstop_twap(ctx, at)
             for acct in sorted(tx.touched_pm_accounts(), key=lambda a: a.address):
                 rebalance(tx, self.registry, acct, gains={})
-            if at // hour > (at - 1) // hour or tx.touched_accounts():
-                liquidation_engine.run(
-                    ctx, {a.address for a in tx.touched_accounts() if a.positions or a.borrow_basis}
-                )
+            candidates = {a.address for a in tx.touched_accounts() if a.positions or a.borrow_basis}
+            if at // hour > before_ms // hour:
+                # hourly indexing grew every debt (research §3.4) without touching the borrowers
+                candidates |= {a.address for a in state.accounts.values() if a.borrow_basis}
+            if candidates:
+                liquidation_engine.run(ctx, candidates)
         except Exception:
             tx.rollback()
             raise
