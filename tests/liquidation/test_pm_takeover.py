@@ -22,7 +22,7 @@ from netclear.engine import lending
 from netclear.engine.exchange import Exchange
 from netclear.fixedpoint import frac_ceil, frac_floor
 from netclear.lending.rates import INDEX_SCALE, grow_index, growth_factor, value_of
-from netclear.liquidation import engine as liq_engine
+from netclear.liquidation import twap as liq_twap
 from tests.conftest import ALICE, BOB, LENDER, MAKER, config_with, fund_lender, open_gates, set_collateral
 from tests.liquidation import assert_conserved, ledger_liquidations, rest, set_marks, usd
 
@@ -254,7 +254,7 @@ def test_collateral_exhausted_remaining_debt_written_off_down_the_waterfall(
     the supply index: index' = (scaled_supply x index - rest x 1e18) // scaled_supply.
     The reserve's state at the write-off is captured with a spy so each layer is checked exactly."""
     seen: dict[str, Any] = {}
-    original = liq_engine._write_off
+    original = liq_twap._write_off
 
     def spy(ctx: Any, backstop: Any, token: int) -> None:
         res = lending.reserve(ctx.tx, ctx.reg, token)
@@ -266,7 +266,7 @@ def test_collateral_exhausted_remaining_debt_written_off_down_the_waterfall(
         )
         original(ctx, backstop, token)
 
-    monkeypatch.setattr(liq_engine, "_write_off", spy)
+    monkeypatch.setattr(liq_twap, "_write_off", spy)
     ex = _taken_at_30(20)
     ex.apply(A.AdvanceTime(), at=T0 + 120 * MINUTE)
     backstop = ex.state.accounts[BACKSTOP]
