@@ -8,6 +8,7 @@ from typing import Any
 from netclear.engine import actions as A
 from netclear.engine import order_actions as O
 from netclear.engine.exchange import Exchange
+from netclear.engine.invariants import conservation_breaks
 
 USDC = 10**8
 """One USDC in wei (8 decimals)."""
@@ -18,33 +19,9 @@ def usd(x: str | int) -> int:
     return int(Decimal(str(x)) * USDC)
 
 
-def totals(ex: Exchange) -> dict[int, int]:
-    """Per token: Σ spot + Σ perp cash + Σ isolated raw_usd + reserve cash (state.py's identity)."""
-    st = ex.state
-    reg = ex.registry
-    out: dict[int, int] = {}
-    for acct in st.accounts.values():
-        for t, v in acct.spot.items():
-            out[t] = out.get(t, 0) + v
-        for dex, cash in acct.perp_cash.items():
-            t = reg.dex(dex).collateral.index
-            out[t] = out.get(t, 0) + cash
-        for pos in acct.positions.values():
-            if not pos.is_cross:
-                t = reg.perps[pos.asset].collateral.index
-                out[t] = out.get(t, 0) + pos.raw_usd
-    for t, res in st.reserves.items():
-        out[t] = out.get(t, 0) + res.cash
-    return out
-
-
 def assert_conserved(ex: Exchange) -> None:
-    """Every token: what is inside equals deposits - withdrawals (DESIGN rule 4)."""
-    st = ex.state
-    tot = totals(ex)
-    for t in set(tot) | set(st.external_in):
-        expected = st.external_in.get(t, 0) - st.external_out.get(t, 0)
-        assert tot.get(t, 0) == expected, f"token {t}: {tot.get(t, 0)} != {expected}"
+    """Every token: what is inside equals deposits - withdrawals (DESIGN rule 4; engine/invariants.py)."""
+    assert conservation_breaks(ex.state, ex.registry) == {}
 
 
 def set_marks(

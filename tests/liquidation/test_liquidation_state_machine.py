@@ -46,6 +46,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from netclear.engine import actions as A
 from netclear.engine import order_actions as O
 from netclear.engine.exchange import Exchange
+from netclear.engine.invariants import conservation_breaks
 from netclear.engine.state import Mode
 from netclear.errors import NetclearError
 from netclear.fixedpoint import PX_SCALE
@@ -314,24 +315,8 @@ class LiquidationMachine(RuleBasedStateMachine):
     # ------------------------------------------------------------------ invariants
     @invariant()
     def conservation(self) -> None:
-        st_ = self.ex.state
-        reg = self.ex.registry
-        totals: dict[int, int] = {}
-        for acct in st_.accounts.values():
-            for t, v in acct.spot.items():
-                totals[t] = totals.get(t, 0) + v
-            for dex, cash in acct.perp_cash.items():
-                t = reg.dex(dex).collateral.index
-                totals[t] = totals.get(t, 0) + cash
-            for pos in acct.positions.values():
-                if not pos.is_cross:
-                    t = reg.perps[pos.asset].collateral.index
-                    totals[t] = totals.get(t, 0) + pos.raw_usd
-        for t, res in st_.reserves.items():
-            totals[t] = totals.get(t, 0) + res.cash
-        for t in set(totals) | set(st_.external_in):
-            expected = st_.external_in.get(t, 0) - st_.external_out.get(t, 0)
-            assert totals.get(t, 0) == expected, f"token {t}: {totals.get(t, 0)} != {expected}"
+        """Per token: inside the exchange = deposits - withdrawals (engine/invariants.py)."""
+        assert conservation_breaks(self.ex.state, self.ex.registry) == {}
 
     @invariant()
     def no_unresolved_negative_equity(self) -> None:
