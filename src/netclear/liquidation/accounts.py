@@ -10,7 +10,7 @@ from typing import Any
 
 from netclear.engine.accounting import MarginPool, PositionValue
 from netclear.engine.context import Ctx
-from netclear.engine.handlers import orders as order_engine
+from netclear.engine.handlers.order_fees import FeeBook
 from netclear.engine.state import Account, Mode
 from netclear.fixedpoint import fmt_units, frac_floor
 from netclear.markets import fees as fee_rules
@@ -41,7 +41,7 @@ class Waterfall:
         }
 
 
-class NoLiquidationFee(order_engine.FeeBook):
+class NoLiquidationFee(FeeBook):
     """The liquidated side pays no fee ("no clearance fee on liquidations", §2.2); makers pay as usual."""
 
     def __init__(self, ctx: Ctx, liquidated: str) -> None:

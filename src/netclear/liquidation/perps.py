@@ -9,7 +9,8 @@ from fractions import Fraction
 
 from netclear.engine.accounting import PositionValue
 from netclear.engine.context import Ctx
-from netclear.engine.handlers import orders as order_engine
+from netclear.engine.handlers.matching import match
+from netclear.engine.handlers.order_parsing import Parsed
 from netclear.engine.handlers.trading import apply_perp_side
 from netclear.engine.state import Account, OrderInfo
 from netclear.fixedpoint import PX_SCALE, fmt_units, notional
@@ -109,10 +110,10 @@ def market_liquidate(ctx: Ctx, acct: Account, pv: PositionValue, equity: int) ->
     if limit is None:
         return 0
     before = abs(pos.szi)
-    p = order_engine.Parsed(perp, is_buy, limit, size, True, "Ioc", None, False, None, None)
+    p = Parsed(perp, is_buy, limit, size, True, "Ioc", None, False, None, None)
     oid = ctx.state.next_oid
     ctx.state.next_oid += 1
-    order_engine._match(ctx, acct, p, oid, size, OrderInfo(), book, NoLiquidationFee(ctx, acct.address))
+    match(ctx, acct, p, oid, size, OrderInfo(), book, NoLiquidationFee(ctx, acct.address))
     after = abs(acct.positions[perp.asset].szi) if perp.asset in acct.positions else 0
     filled = before - after
     if filled and size < before:

@@ -9,7 +9,7 @@ from fractions import Fraction
 
 from netclear.engine import lending
 from netclear.engine.context import Ctx
-from netclear.engine.handlers import orders as order_engine
+from netclear.engine.handlers.orders import cancel_all
 from netclear.engine.state import Account, Mode
 from netclear.fixedpoint import fmt_units, frac_ceil, frac_floor
 from netclear.liquidation import rules
@@ -103,7 +103,7 @@ def _pm_deleverage(ctx: Ctx, acct: Account) -> set[int]:
     pm = ctx.reg.pm
     assert pm is not None
     positions = sorted(pm_positions(ctx, acct), key=lambda p: p.perp.asset)
-    order_engine.cancel_all(ctx, acct)
+    cancel_all(ctx, acct)
     dl = Deleveraged()
     for pv in positions:
         adl_close(ctx, acct, pv.perp, dl)

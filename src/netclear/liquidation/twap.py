@@ -10,7 +10,8 @@ from fractions import Fraction
 from netclear.book.orderbook import OrderBook
 from netclear.engine import lending
 from netclear.engine.context import Ctx
-from netclear.engine.handlers import orders as order_engine
+from netclear.engine.handlers.matching import match
+from netclear.engine.handlers.order_parsing import Parsed
 from netclear.engine.state import Account, OrderInfo
 from netclear.fixedpoint import fmt_units
 from netclear.lending.rates import INDEX_SCALE, value_of
@@ -105,12 +106,10 @@ def _sell_spot(ctx: Ctx, backstop: Account, token: int, amount: int) -> None:
     from netclear.markets.ticks import round_price_to_grid
 
     px = round_price_to_grid(Fraction(px), pair.sz_decimals, True, rounding="ceil")
-    p = order_engine.Parsed(pair, False, px, lots, False, "Ioc", None, False, None, None)
+    p = Parsed(pair, False, px, lots, False, "Ioc", None, False, None, None)
     oid = ctx.state.next_oid
     ctx.state.next_oid += 1
-    order_engine._match(
-        ctx, backstop, p, oid, lots, OrderInfo(), book, NoLiquidationFee(ctx, backstop.address)
-    )
+    match(ctx, backstop, p, oid, lots, OrderInfo(), book, NoLiquidationFee(ctx, backstop.address))
 
 
 def _write_off(ctx: Ctx, backstop: Account, token: int) -> None:

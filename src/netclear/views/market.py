@@ -165,17 +165,17 @@ def spot_meta_and_asset_ctxs(ex: Exchange, payload: dict[str, Any]) -> list[Any]
 def _order_views(ex: Exchange, user: str) -> list[dict[str, Any]]:
     """Open orders of a user (resting and trigger), oldest first, in the frontend shape."""
     from netclear.engine.context import Ctx
-    from netclear.engine.handlers.orders import _resting_json, _trigger_json
+    from netclear.engine.handlers.order_records import resting_json, trigger_json
 
     ctx = Ctx(Tx(ex.state), ex.registry)
     out: list[tuple[int, dict[str, Any]]] = []
     for asset in sorted(ex.state.books):
         for ro in ex.state.books[asset].orders_of(user):
-            out.append((ro.oid, _resting_json(ctx, ro)))
+            out.append((ro.oid, resting_json(ctx, ro)))
     for oid in sorted(ex.state.triggers):
         t = ex.state.triggers[oid]
         if t.user == user:
-            out.append((oid, _trigger_json(ctx, t)))
+            out.append((oid, trigger_json(ctx, t)))
     return [o for _, o in sorted(out, key=lambda x: x[0])]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from netclear.engine import lending, market_clock
 from netclear.engine.actions import AdvanceTime, SetPrices
 from netclear.engine.context import Ctx
-from netclear.engine.handlers import orders
+from netclear.engine.handlers import triggers
 from netclear.errors import InvalidAction
 from netclear.fixedpoint import fmt_units, to_px
 from netclear.lending.rates import HOUR_MS, INDEX_SCALE
@@ -35,7 +35,7 @@ def set_prices(ctx: Ctx, a: SetPrices) -> None:
     if usdc is not None:
         prices.usdc_oracle = usdc
     changed = market_clock.update_marks(ctx, oracle, marks)
-    orders.run_triggers(ctx, changed)
+    triggers.run_triggers(ctx, changed)
     ctx.emit("prices", None, count=len(oracle) + len(marks) + len(spot))
 
 
