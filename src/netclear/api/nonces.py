@@ -5,7 +5,9 @@ Rules (Hyperliquid docs, "Nonces and API wallets", see ``docs/api-auth.md``):
 * the highest ``capacity`` (100) nonces are kept per signer, the signer being the address that produced
   the signature (the API wallet for agent-signed actions, not its master);
 * a new nonce must not be in the set and, once the set is full, must be larger than its smallest member;
-* it must lie in the open window ``(T - 2 days, T + 1 day)`` around the block time ``T`` (``now_ms``).
+* it must lie in the open window ``(T - 2 days, T + 1 day)`` around the time ``T`` (``now_ms``); the
+  server passes its wall clock, the clock signers use, not the operator-advanced exchange clock
+  (docs/api.md "Clocks").
 
 ``check`` only reads and ``commit`` only writes, so a request rejected anywhere between the two leaves no
 trace. The store is plain data (``dict[str, list[int]]``), deterministic, and round-trips through

@@ -229,6 +229,6 @@ def _authenticate(node: Node, body: dict[str, Any], chain: auth.Chain) -> tuple[
 
     agents, vaults = node.read(lookups)
     result = auth.verify_request(
-        body, chain=chain, now_ms=node.now(), nonce_store=node.nonces, agents=agents, vaults=vaults
+        body, chain=chain, now_ms=node.signer_now(), nonce_store=node.nonces, agents=agents, vaults=vaults
     )
     return result, wire.to_engine(node.exchange.registry, result.action, result.account)

@@ -67,7 +67,7 @@ class Writer:
     def _process(self, batch: list[Job]) -> None:
         accepted: list[Job] = []
         seen: set[tuple[str, int]] = set()
-        now = self.node.now()
+        now = self.node.signer_now()  # the nonce window follows the signers' clock
         for job in batch:
             try:
                 check_replayable(job.action)

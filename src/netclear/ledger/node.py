@@ -154,6 +154,8 @@ class Node:
         """Operator time travel (``/operator/time``): added to the clock; replay reads logged times."""
         result = replay_log(log, self._apply, decode_submission, from_snapshot=self._restore)
         self.replayed = result.last_seq - result.snapshot_seq
+        # a log that was advanced ahead of the wall clock keeps its lead across a restart
+        self.clock_offset_ms = max(0, self.exchange.state.time_ms - self.clock())
         self.sequencer: Sequencer[Submission, list[Event]] = Sequencer(
             log, self._apply, encode_submission, self._sequencer_clock
         )
@@ -164,7 +166,14 @@ class Node:
         return self.sequencer.seq
 
     def now(self) -> int:
+        """Exchange time: the clock plus operator time travel (drives interest, funding, TWAPs)."""
         return self.clock() + self.clock_offset_ms
+
+    def signer_now(self) -> int:
+        """The clock signers use (wall clock, without time travel): admission checks of nonces,
+        ``expiresAfter`` and API-wallet expiry read it, so an advanced exchange clock never locks
+        out clients that sign with wall-clock milliseconds (docs/api.md "Clocks")."""
+        return self.clock()
 
     def _sequencer_clock(self) -> int:
         return max(self.now(), self.exchange.state.time_ms)
