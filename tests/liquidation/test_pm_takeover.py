@@ -363,9 +363,10 @@ def test_pm_perps_market_liquidated_first_then_takeover() -> None:
     PMR = (20 + 95,300 x 0.1 / 80 + 200) / (-9,500 + 9,530 + 10 x 25 x 0.75) = 339.125 / 217.5 = 1.559.
     The perp goes first: limit the account's bankruptcy price 95,300 - 80 / 0.1 = 94,500 (value 30 +
     250 - 200 = 80, docs/rules/liquidation.md), filled at the 95,200 bid -> USDC balance
-    -9,500 + 9,520 = 20. Still PMR = 220 / (20 + 187.5) = 1.060 > 0.95 with debt 200 in the partial band
-    (187.5 .. 208.3): 20% steps, each moving 0.2 x D of debt and 0.2 x D / (25 x 5/6) HYPE, until
-    (20 + D) / (20 + 18.75 x H) <= 0.95: 7 steps, D = 200 x 0.8^7 = 41.94304, H = 10 - 7.58673408."""
+    -9,500 + 9,520 = 20, which repays 20 of the debt (the FAQ's auto-repay of realized profits): D = 180,
+    balance 0. Still PMR = 200 / 187.5 = 1.067 > 0.95 with debt 180 below the partial band (187.5 ..
+    208.3): 20% steps, each moving 0.2 x D of debt and 0.2 x D / (25 x 5/6) HYPE, until
+    (20 + D) / (18.75 x H) <= 0.95: 9 steps, D = 180 x 0.8^9 = 24.16, H = 2.51964115."""
     ex = _pm_with_perp("10", "300")
     alice = ex.state.accounts[ALICE]
     assert ex.valuer().borrowed(alice, USDC_T) == usd(200)
@@ -377,24 +378,24 @@ def test_pm_perps_market_liquidated_first_then_takeover() -> None:
     assert alice.positions == {}
     fill = ex.state.history.fills[ALICE][-1]
     assert (fill["px"], fill["sz"], fill["fee"]) == ("95200", "0.1", "0.0")
-    assert alice.spot[USDC_T] == usd(20)
+    assert alice.spot.get(USDC_T, 0) == 0  # the 20 realized repaid debt
 
     px = Fraction(25)
 
     def pmr(h: int, d: int) -> Fraction:
-        return (20 + Fraction(d, 10**8)) / (20 + Fraction(h, 10**8) * px * Fraction(3, 4))
+        return (20 + Fraction(d, 10**8)) / (Fraction(h, 10**8) * px * Fraction(3, 4))
 
-    hype_left, debt_left, steps = _replay_steps(10 * 10**8, 200 * 10**8, px, pmr)
-    assert (hype_left, debt_left, steps) == (241_326_592, 4_194_304_000, 7)
+    hype_left, debt_left, steps = _replay_steps(10 * 10**8, 180 * 10**8, px, pmr)
+    assert (hype_left, debt_left, steps) == (251_964_115, 2_415_919_104, 9)
     records = _takeovers(ex)
-    assert len(records) == 7
-    assert [r["health"] for r in records] == ["partial"] * 5 + ["healthy"] * 2
+    assert len(records) == 9
+    assert [r["health"] for r in records] == ["healthy"] * 9
     v = ex.valuer()
     assert v.supplied(alice, HYPE) == hype_left
     assert v.borrowed(alice, USDC_T) == debt_left
     backstop = ex.state.accounts[BACKSTOP]
     assert v.supplied(backstop, HYPE) == 10 * 10**8 - hype_left
-    assert v.borrowed(backstop, USDC_T) == 200 * 10**8 - debt_left
+    assert v.borrowed(backstop, USDC_T) == 180 * 10**8 - debt_left
     assert v.pm_legs(alice).ratio <= Fraction(95, 100)
     delta = ledger_liquidations(ex, ALICE)[-1]
     assert delta["liquidatedPositions"] == [{"coin": "BTC", "szi": "0.1"}]

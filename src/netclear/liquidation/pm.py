@@ -10,6 +10,7 @@ from fractions import Fraction
 from netclear.engine import lending
 from netclear.engine.context import Ctx
 from netclear.engine.handlers.orders import cancel_all
+from netclear.engine.solvency import rebalance
 from netclear.engine.state import Account, Mode
 from netclear.fixedpoint import fmt_units, frac_ceil, frac_floor
 from netclear.liquidation import rules
@@ -62,6 +63,10 @@ def liquidate_pm(ctx: Ctx, acct: Account) -> None:
         if filled:
             sent.add(pv.perp.asset)
             liquidated.append({"coin": pv.perp.name, "szi": fmt_units(filled, pv.perp.sz_decimals)})
+    if liquidated and not _pm_bankrupt(ctx, acct):
+        # the close realized PnL and released margin: that cash repays the debt, as after an ordinary
+        # close ("Deposits and realized profits are automatically applied as repayment", PM FAQ)
+        rebalance(ctx.tx, ctx.reg, acct, gains=None)
     outcome = "market"
     takeovers = 0
     if not _pm_bankrupt(ctx, acct):
@@ -163,7 +168,10 @@ def _liquidate_isolated_only(ctx: Ctx, acct: Account) -> None:
 def _takeover_step(ctx: Ctx, acct: Account) -> bool:
     """One backstop takeover (§3.7): full past the full threshold, else 20% of the debt.
 
-    Collateral is priced at ``oracle x (LTV + 2) / 3``; returns False when nothing could move.
+    Collateral is priced at ``oracle x (LTV + 2) / 3``; returns False when nothing could move. A debt
+    worth less than the minimum order value (``orders.min_notional``) is taken whole, with
+    collateral worth it at the takeover price: 20% steps would only shrink it towards dust while the
+    ``min_borrow_offset`` keeps the account liquidatable (docs/rules/liquidation.md "Dust").
     """
     pm = ctx.reg.pm
     assert pm is not None
@@ -177,14 +185,14 @@ def _takeover_step(ctx: Ctx, acct: Account) -> bool:
     health = pm_rules.borrow_health(
         borrowed, value, ltv, pm.partial_threshold_fraction, pm.full_threshold_fraction
     )
-    share = Fraction(1) if health == "full" or value == 0 else pm.takeover_step
+    full = health == "full" or value == 0
+    finish = not full and borrowed < Fraction(ctx.reg.config.orders.min_notional)
+    share = Fraction(1) if full or finish else pm.takeover_step
     backstop = system_account(ctx, pm.backstop_address, Mode.PORTFOLIO)
     debt_taken = borrowed * share
     # collateral worth debt_taken at the takeover price, spread by value; capped by what is there
     takeover_value = sum((c.value * (c.ltv + 2) / 3 for c in coll), Fraction(0))
-    coll_share = (
-        Fraction(1) if share == 1 or takeover_value == 0 else min(Fraction(1), debt_taken / takeover_value)
-    )
+    coll_share = Fraction(1) if full or takeover_value == 0 else min(Fraction(1), debt_taken / takeover_value)
     moved = False
     for c in coll:
         moved |= _move_supply(ctx, acct, backstop, c.token, coll_share)
