@@ -1433,7 +1433,7 @@ def test_pm_auto_borrow_stopped_by_user_borrow_cap() -> None:
         A.SettleFill(buyer=ALICE, seller=BOB, asset="BTC", sz=D("0.3"), px=D(100000)),
         InsufficientMargin,
         "buyer",
-        "short of 500 USDC after auto-borrow (LTV, borrow caps or reserve liquidity reached)",
+        "short of 500 USDC after auto-borrow, bound by the user borrow cap of 1000 USDC",
     )
     assert usdc_borrowed(ex, ALICE) == 0
     assert ex.info({"type": "borrowLendReserveState", "token": 0}) == reserve_before
@@ -1454,7 +1454,7 @@ def test_pm_auto_borrow_stopped_by_ltv() -> None:
         A.SettleFill(buyer=ALICE, seller=BOB, asset="BTC", sz=D("0.06"), px=D(100000)),
         InsufficientMargin,
         "buyer",
-        "short of 40 USDC after auto-borrow",
+        "short of 40 USDC after auto-borrow, bound by the LTV capacity (collateral x LTV)",
     )
     assert usdc_borrowed(ex, ALICE) == 0
 

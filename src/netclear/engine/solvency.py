@@ -77,6 +77,38 @@ def supply_collateral(tx: Tx, reg: Registry, acct: Account) -> None:
             lending.supply(tx, reg, acct, params.token, amount)
 
 
+def describe_borrow_limits(tx: Tx, reg: Registry, acct: Account, token: Token) -> str:
+    """Which limit stopped a borrow of ``token``, and what is left under each, e.g. "bound by the user
+    borrow cap of 1000 USDC (LTV capacity left 3000 USDC, user borrow cap left 0.0 USDC, ...)".
+
+    The four limits of docs/rules/lending.md: LTV (``collateral x borrow_oracle_price x ltv``, Hyperliquid
+    portfolio-margin page), the user and the global borrow caps, and the reserve's available cash.
+    """
+    params = reg.borrowable(token.index)
+    assert params is not None
+    v = Valuer(reg, tx.state)
+    res = lending.reserve(tx, reg, token.index)
+    owed = v.borrowed(acct, token.index)
+    wd, name = token.wei_decimals, token.name
+    left = {
+        "LTV capacity": ltv_borrow_capacity(v, acct, token),
+        "user borrow cap": max(0, params.user_borrow_cap - owed),
+        "global borrow cap": max(0, params.global_borrow_cap - res.total_borrowed),
+        "reserve liquidity": max(0, res.cash),
+    }
+    binding = min(left, key=lambda k: left[k])
+    totals = {
+        "LTV capacity": "LTV capacity (collateral x LTV)",
+        "user borrow cap": f"user borrow cap of {fmt_units(params.user_borrow_cap, wd)} {name}",
+        "global borrow cap": f"global borrow cap of {fmt_units(params.global_borrow_cap, wd)} {name}",
+        "reserve liquidity": f"reserve's available liquidity ({fmt_units(res.cash, wd)} {name})",
+    }
+    rest = ", ".join(
+        f"{k} {'left ' if k != 'reserve liquidity' else ''}{fmt_units(n, wd)} {name}" for k, n in left.items()
+    )
+    return f"bound by the {totals[binding]} ({rest})"
+
+
 def _describe_shortfall(token: Token, short: int) -> str:
     return f"short of {fmt_units(short, token.wei_decimals)} {token.name}"
 
@@ -132,7 +164,7 @@ def require_margin(
         if short > 0:
             reason = _describe_shortfall(tok, short)
             if pm and reg.borrowable(token) is not None:
-                reason += " after auto-borrow (LTV, borrow caps or reserve liquidity reached)"
+                reason += " after auto-borrow, " + describe_borrow_limits(tx, reg, acct, tok)
             raise (
                 InsufficientMargin(field, reason) if pool is not None else InsufficientBalance(field, reason)
             )

@@ -26,6 +26,28 @@ def free_balance(ctx: Ctx, acct: Account, token: int) -> int:
     return acct.spot.get(token, 0) - acct.spot_hold.get(token, 0)
 
 
+def _explain_standard_perp_balance(ctx: Ctx, acct: Account, token: int, amount: int) -> None:
+    """Standard mode keeps a dex's collateral in its perp balance, apart from spot (Hyperliquid's
+    "Account abstraction modes"): a supply short of spot balance says so and how to move it."""
+    if acct.mode is not Mode.STANDARD:
+        return
+    free = acct.spot.get(token, 0) - acct.spot_hold.get(token, 0)
+    if amount <= free:
+        return
+    perp = sum(cash for dex, cash in acct.perp_cash.items() if ctx.reg.dex(dex).collateral.index == token)
+    if perp <= 0:
+        return
+    tok = ctx.reg.tokens[token]
+    wd = tok.wei_decimals
+    raise InsufficientBalance(
+        "amount",
+        f"supply {fmt_units(amount, wd)} {tok.name} exceeds the free spot balance "
+        f"{fmt_units(max(free, 0), wd)} {tok.name}: in standard mode {tok.name} sits in the perp balance "
+        f"({fmt_units(perp, wd)} {tok.name}); move it to spot with usdClassTransfer (toPerp false), or "
+        "switch to unifiedAccount or portfolioMargin (userSetAbstraction), where one balance serves both",
+    )
+
+
 def borrow_lend(ctx: Ctx, a: BorrowLend) -> None:
     acct = ctx.existing_account(a.user)
     token = ctx.token(a.token)
@@ -35,6 +57,7 @@ def borrow_lend(ctx: Ctx, a: BorrowLend) -> None:
     if a.operation == "supply":
         if amount is None:
             amount = max(0, acct.spot.get(token.index, 0) - acct.spot_hold.get(token.index, 0))
+        _explain_standard_perp_balance(ctx, acct, token.index, amount)
         done = lending.supply(ctx.tx, reg, acct, token, amount)
         require_margin(ctx.tx, reg, acct, tokens=[token.index], field="amount")
     elif a.operation == "withdraw":

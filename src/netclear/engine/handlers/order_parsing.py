@@ -69,12 +69,12 @@ def parse_order(ctx: Ctx, spec: OrderSpec) -> Parsed:
     szd = market.sz_decimals
     if (spec.limit is None) == (spec.trigger is None):
         raise InvalidAction("t", "an order is either a limit or a trigger order")
-    px = to_units(spec.px, PX_DECIMALS, field="p")
-    sz = to_units(spec.sz, szd, field="s")
+    px = to_units(spec.px, PX_DECIMALS, field="p", allow_negative=True)
+    sz = to_units(spec.sz, szd, field="s", allow_negative=True)
     if sz <= 0:
-        raise InvalidAction("s", "Order has invalid size.")
+        raise InvalidAction("s", f"Order has invalid size: s (size) must be positive, got {spec.sz}.")
     if px <= 0:
-        raise InvalidAction("p", "Order has invalid price.")
+        raise InvalidAction("p", f"Order has invalid price: p (price) must be positive, got {spec.px}.")
     ticks.validate_price(px, szd, is_spot, field="p")
     check_cloid(spec.cloid)
     trigger_px = None
