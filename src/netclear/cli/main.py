@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from netclear.errors import NetclearError
@@ -18,16 +19,33 @@ app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="netclear: portfolio-margin clearinghouse and risk lab"
 )
 console = Console()
+err_console = Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def fail(message: str) -> NoReturn:
+    """Bad input: one line on stderr naming the file/option and the rule, exit code 2 (DESIGN rule 7)."""
+    err_console.print(f"[red]error[/red] {escape(message)}")
+    raise typer.Exit(2)
 
 
 def _load_json(path: Path | None) -> dict[str, Any]:
     if path is None:
         text = (resources.files("netclear.examples") / "basis-trade.json").read_text()
     else:
-        text = path.read_text()
-    data = json.loads(text)
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            fail(f"{path}: no such file")
+        except IsADirectoryError:
+            fail(f"{path}: is a directory, not a portfolio JSON file")
+        except (OSError, UnicodeDecodeError) as exc:
+            fail(f"{path}: cannot read it: {exc}")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
     if not isinstance(data, dict):
-        raise typer.BadParameter("the portfolio file must hold a JSON object")
+        fail(f"{path}: must hold a JSON object (a portfolio), not a {type(data).__name__}")
     return data
 
 
@@ -42,15 +60,16 @@ def margin(
     from netclear.margin import evaluate
 
     portfolio = _load_json(file)
+    source = str(file) if file else "bundled example basis-trade.json"
     try:
         result = evaluate(portfolio)
     except NetclearError as exc:
-        console.print(f"[red]error[/red] {exc.field}: {exc.rule}")
-        raise typer.Exit(2) from None
+        fail(f"{source}: {exc.field}: {exc.rule}")
+    except ArithmeticError as exc:  # e.g. an exponent too large for exact arithmetic
+        fail(f"{source}: a number is out of range ({type(exc).__name__})")
     if as_json:
         print(json.dumps(result, indent=2))
         return
-    source = str(file) if file else "bundled example basis-trade.json"
     table = Table(title=f"netclear margin - {source} (preset {result['preset']}, amounts in USDC)")
     table.add_column("")
     sections = ("standard", "unifiedAccount", "portfolioMargin")
@@ -83,11 +102,40 @@ def margin(
         console.print(f"capital freed by portfolio margin vs standard: [bold]{freed}[/bold] USDC")
 
 
+def _sqlite_file(db: str) -> Path | None:
+    """The file of a SQLite log URL (``None`` for PostgreSQL), as ``open_log`` reads it."""
+    if db.startswith(("postgresql://", "postgres://")):
+        return None
+    return Path(db.removeprefix("sqlite:///").removeprefix("sqlite://"))
+
+
+def _port_problem(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be bound now (checked before anything is written), or ``None``."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return f"cannot resolve {host}: {exc}"
+    family, _, _, _, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
 @app.command()
 def serve(
     preset: Annotated[
-        str, typer.Option(help="bundled preset name or TOML path (ignored for an existing log)")
-    ] = "hyperliquid",
+        str | None,
+        typer.Option(
+            help="bundled preset name or TOML path for a new log [default: hyperliquid]; an existing log "
+            "keeps the configuration it was started under, and a different --preset is refused"
+        ),
+    ] = None,
     db: Annotated[
         str, typer.Option(help="action log: a SQLite file, or postgresql://...")
     ] = "netclear.sqlite",
@@ -105,13 +153,36 @@ def serve(
     import uvicorn
 
     from netclear.api.server import create_app
+    from netclear.config import parse_config, resolve
     from netclear.ledger.node import Node, open_log
 
-    log = open_log(db)
-    existing = log.get_meta("config") is not None
-    node = Node(None if existing else preset, log)
+    # everything that can be refused is checked before the log is opened (which creates it)
     if chain not in ("Testnet", "Mainnet"):
-        raise typer.BadParameter("chain must be Testnet or Mainnet")
+        fail(f"--chain {chain}: must be Testnet or Mainnet")
+    try:
+        config = resolve(preset or "hyperliquid")
+    except NetclearError as exc:
+        fail(f"--preset {preset}: {exc.rule}")
+    problem = _port_problem(host, port)
+    if problem is not None:
+        fail(f"--port {port}: cannot listen on {host}:{port}: {problem} (another server running?)")
+    try:
+        log = open_log(db)
+        stored = log.get_meta("config")
+    except NetclearError as exc:
+        fail(f"--db {db}: {exc.field}: {exc.rule}")
+    if stored is not None and preset is not None and config.model_dump_json() != stored:
+        held = parse_config(json.loads(stored), source="log meta").preset.name
+        log.close()
+        fail(
+            f"--preset {preset}: the log {db} holds an exchange started under preset {held!r}; serve it "
+            "without --preset (it keeps its own configuration), or give a new --db"
+        )
+    try:
+        node = Node(None if stored is not None else config, log)
+    except NetclearError as exc:
+        log.close()
+        fail(f"--db {db}: {exc.field}: {exc.rule}")
     app_ = create_app(node, chain=chain, operator_token=operator_token)  # type: ignore[arg-type]
     console.print(
         f"netclear {node.config.preset.name}: log {db} at seq {node.seq} (replayed {node.replayed}), "
@@ -141,12 +212,14 @@ def replay(
     from netclear.ledger.node import open_log
     from netclear.ledger.node import replay as do_replay
 
+    path = _sqlite_file(db)
+    if path is not None and not path.is_file():
+        fail(f"--db {db}: no action log at {path}")
     start = time.perf_counter()
     try:
         exchange, seq = do_replay(None, open_log(db), from_snapshot=not full)
     except NetclearError as exc:
-        console.print(f"[red]error[/red] {exc.field}: {exc.rule}")
-        raise typer.Exit(2) from None
+        fail(f"--db {db}: {exc.field}: {exc.rule}")
     took = time.perf_counter() - start
     print(
         json.dumps(
