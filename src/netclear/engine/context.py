@@ -32,6 +32,9 @@ class Ctx:
     records: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     at_risk: set[str] = field(default_factory=set)
     """Accounts whose equity or margin the action may have lowered: the liquidation candidates."""
+    liquidation: dict[str, str] | None = None
+    """While a liquidation trades: Hyperliquid's ``FillLiquidation`` (``liquidatedUser``, ``markPx``,
+    ``method``), added to both sides' fill records (websocket "Subscriptions" page, ``WsFill``)."""
 
     @property
     def state(self) -> ExchangeState:

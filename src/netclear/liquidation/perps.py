@@ -11,9 +11,9 @@ from netclear.engine.accounting import PositionValue
 from netclear.engine.context import Ctx
 from netclear.engine.handlers.matching import match
 from netclear.engine.handlers.order_parsing import Parsed
-from netclear.engine.handlers.trading import apply_perp_side
+from netclear.engine.handlers.trading import apply_perp_side, record_transfer
 from netclear.engine.state import Account, OrderInfo
-from netclear.fixedpoint import PX_SCALE, fmt_units, notional
+from netclear.fixedpoint import PX_SCALE, fmt_px, fmt_units, notional
 from netclear.liquidation import rules
 from netclear.liquidation.accounts import (
     NoLiquidationFee,
@@ -113,7 +113,11 @@ def market_liquidate(ctx: Ctx, acct: Account, pv: PositionValue, equity: int) ->
     p = Parsed(perp, is_buy, limit, size, True, "Ioc", None, False, None, None)
     oid = ctx.state.next_oid
     ctx.state.next_oid += 1
-    match(ctx, acct, p, oid, size, OrderInfo(), book, NoLiquidationFee(ctx, acct.address))
+    ctx.liquidation = {"liquidatedUser": acct.address, "markPx": fmt_px(pv.mark), "method": "market"}
+    try:
+        match(ctx, acct, p, oid, size, OrderInfo(), book, NoLiquidationFee(ctx, acct.address))
+    finally:
+        ctx.liquidation = None
     after = abs(acct.positions[perp.asset].szi) if perp.asset in acct.positions else 0
     filled = before - after
     if filled and size < before:
@@ -147,8 +151,14 @@ def _transfer_position(ctx: Ctx, user: Account, vault: Account, perp: Perp) -> N
     if not pos.is_cross:
         isolated_cash = pos.raw_usd + cash  # the isolated margin at the mark, owed to the vault
     # user closes at the mark, vault opens at the mark: no value changes hands in the trade itself
-    apply_perp_side(ctx, user, perp, -size, mark, cash, 0)
-    apply_perp_side(ctx, vault, perp, size, mark, -cash, 0)
+    user_side = apply_perp_side(ctx, user, perp, -size, mark, cash, 0)
+    vault_side = apply_perp_side(ctx, vault, perp, size, mark, -cash, 0)
+    buyer, seller = (vault_side, user_side) if size > 0 else (user_side, vault_side)
+    ctx.liquidation = {"liquidatedUser": user.address, "markPx": fmt_px(mark), "method": "backstop"}
+    try:
+        record_transfer(ctx, perp, buyer, seller, abs(size), mark)
+    finally:
+        ctx.liquidation = None
     if not pos.is_cross:
         move_cash(user, vault, perp, isolated_cash)
 

@@ -232,6 +232,15 @@ def _market_stats(ctx: Ctx, trade: Trade, market: Perp | SpotPair) -> None:
         ms.open_interest += (max(b + trade.sz, 0) - max(b, 0)) + (max(s - trade.sz, 0) - max(s, 0))
 
 
+def record_transfer(ctx: Ctx, perp: Perp, buyer: SideResult, seller: SideResult, sz: int, px: int) -> None:
+    """Fill records (a new ``tid``) for a position moved between two accounts off the book at ``px``, as
+    the liquidator vault's takeover is (``ctx.liquidation`` marks it ``backstop``)."""
+    tid = ctx.state.next_tid
+    ctx.state.next_tid += 1
+    ntl = notional(sz, px, perp.sz_decimals, perp.collateral.wei_decimals, ceil=True)
+    _record(ctx, Trade(tid, perp.asset, perp.name, sz, px, ntl, buyer, seller), perp, 0, 0, None)
+
+
 def _check_perp_open(ctx: Ctx, v: Valuer, acct: Account, perp: Perp, field: str) -> None:
     pos = acct.positions.get(perp.asset)
     if pos is not None and len(perp.table.tiers) > 1:
@@ -299,7 +308,8 @@ def _record(
                 "fee": fmt_units(side.fee, side.fee_token.wei_decimals),
                 "tid": trade.tid,
                 "feeToken": side.fee_token.name,
-            },
+            }
+            | ({"liquidation": dict(ctx.liquidation)} if ctx.liquidation is not None else {}),
         )
     taker_side = "B" if taker_is_buyer in (None, True) else "A"
     ctx.record(
