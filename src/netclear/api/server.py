@@ -54,6 +54,11 @@ class PricesRequest(BaseModel):
     usdcOracle: str | None = None
 
 
+class DemoSwitch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    running: bool
+
+
 class TimeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     advanceMs: int = Field(ge=0)
@@ -168,7 +173,9 @@ def create_app(
         return None
 
     async def _submit(action: A.Action) -> Any:
-        outcome: Outcome = await asyncio.wrap_future(writer.submit(action))
+        return _answer(await asyncio.wrap_future(writer.submit(action)))
+
+    def _answer(outcome: Outcome) -> Any:
         if outcome.error is not None:
             return _client_error(422, f"{outcome.error.field}: {outcome.error.rule}")
         return {"status": "ok", "seq": outcome.seq, "time": outcome.time_ms}
@@ -194,7 +201,23 @@ def create_app(
             )
         except ArithmeticError:
             return _client_error(422, "prices must be decimal strings")
+        demo = getattr(app.state, "demo", None)  # `serve --demo`: the maker re-quotes around these first
+        if demo is not None:
+            return _answer(
+                await asyncio.get_running_loop().run_in_executor(None, demo.operator_prices, action)
+            )
         return await _submit(action)
+
+    @app.post("/operator/demo")
+    async def demo_switch(req: DemoSwitch, request: Request) -> Any:
+        denied = _operator(request)
+        if denied is not None:
+            return denied
+        demo = getattr(app.state, "demo", None)
+        if demo is None:
+            return _client_error(409, "no demo market on this server (start it with netclear serve --demo)")
+        demo.resume() if req.running else demo.pause()
+        return {"status": "ok", "running": not demo.paused}
 
     @app.post("/operator/time")
     async def advance(req: TimeRequest, request: Request) -> Any:

@@ -194,7 +194,8 @@ def serve(
     if demo:
         from netclear.api.demo import DemoMarket
 
-        DemoMarket(node, app_.state.writer).start()
+        app_.state.demo = DemoMarket(node, app_.state.writer)  # /operator/prices and /operator/demo use it
+        app_.state.demo.start()
         console.print("demo price feed and market maker running")
     uvicorn.run(app_, host=host, port=port, log_level="warning")
 
