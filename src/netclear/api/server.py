@@ -14,9 +14,11 @@ non-mainnet URL the SDK signs as testnet, which is this server's default chain.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
 import secrets
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -54,6 +56,12 @@ class PricesRequest(BaseModel):
     usdcOracle: str | None = None
 
 
+class EligibilityRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user: str
+    eligible: bool = True
+
+
 class DemoSwitch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     running: bool
@@ -86,27 +94,29 @@ def _is_loopback(host: str | None) -> bool:
 def create_app(
     node: Node, *, chain: auth.Chain = auth.DEFAULT_CHAIN, operator_token: str | None = None
 ) -> FastAPI:
+    hub = Hub(node)
+    writer = Writer(node, on_commit=hub.notify)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        hub.start(asyncio.get_running_loop())
+        try:
+            yield
+        finally:
+            writer.stop()
+            await hub.stop()
+
     app = FastAPI(
         title="netclear",
         version="0.1.0",
         description="Hyperliquid-compatible exchange API over the netclear clearinghouse",
+        lifespan=lifespan,
     )
-    hub = Hub(node)
-    writer = Writer(node, on_commit=hub.notify)
     token = operator_token or secrets.token_hex(16)
     app.state.node = node
     app.state.writer = writer
     app.state.hub = hub
     app.state.operator_token = token
-
-    @app.on_event("startup")
-    async def _start() -> None:
-        hub.start(asyncio.get_running_loop())
-
-    @app.on_event("shutdown")
-    async def _stop() -> None:
-        writer.stop()
-        await hub.stop()
 
     # ------------------------------------------------------------------ /info
     @app.exception_handler(RequestValidationError)
@@ -207,6 +217,17 @@ def create_app(
                 await asyncio.get_running_loop().run_in_executor(None, demo.operator_prices, action)
             )
         return await _submit(action)
+
+    @app.post("/operator/eligibility")
+    async def eligibility(req: EligibilityRequest, request: Request) -> Any:
+        denied = _operator(request)
+        if denied is not None:
+            return denied
+        answer = await _submit(A.GrantPmEligibility(address=req.user, eligible=req.eligible))
+        if isinstance(answer, JSONResponse):  # name the wire field, not the action's
+            body = json.loads(bytes(answer.body))
+            return _client_error(422, str(body["msg"]).replace("address:", "user:", 1))
+        return answer
 
     @app.post("/operator/demo")
     async def demo_switch(req: DemoSwitch, request: Request) -> Any:

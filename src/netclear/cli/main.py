@@ -148,6 +148,13 @@ def serve(
         str | None, typer.Option(help="bearer token for /operator/* (default: random, printed)")
     ] = None,
     demo: Annotated[bool, typer.Option(help="run a demo price feed and market maker")] = False,
+    grant_pm: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grant-pm",
+            help="let this address enable portfolio margin past the preset's eligibility gate (repeatable)",
+        ),
+    ] = None,
 ) -> None:
     """Run the exchange: Hyperliquid-compatible /info, /exchange and /ws over a durable action log."""
     import uvicorn
@@ -183,6 +190,15 @@ def serve(
     except NetclearError as exc:
         log.close()
         fail(f"--db {db}: {exc.field}: {exc.rule}")
+    for address in grant_pm or []:
+        from netclear.engine.actions import GrantPmEligibility
+
+        if address.lower() not in node.exchange.state.pm_grants:
+            outcome = node.submit(GrantPmEligibility(address=address))
+            if outcome.error is not None:
+                node.close()
+                fail(f"--grant-pm {address}: {outcome.error.rule}")
+        console.print(f"portfolio margin granted to {address.lower()}")
     app_ = create_app(node, chain=chain, operator_token=operator_token)  # type: ignore[arg-type]
     console.print(
         f"netclear {node.config.preset.name}: log {db} at seq {node.seq} (replayed {node.replayed}), "
@@ -198,6 +214,7 @@ def serve(
         app_.state.demo.start()
         console.print("demo price feed and market maker running")
     uvicorn.run(app_, host=host, port=port, log_level="warning")
+    node.close()
 
 
 @app.command()

@@ -151,6 +151,15 @@ class SetPrices(Action, tag="setPrices", frozen=True):
     usdc_oracle: Decimal | None = None
 
 
+class GrantPmEligibility(Action, tag="grantPmEligibility", frozen=True):
+    """Operator: let ``address`` (and its sub-accounts) enable portfolio margin without meeting the volume
+    or account-value gate (``eligible=False`` withdraws the grant). The account-value cap still applies.
+    Not a wire action: ``POST /operator/eligibility`` and ``netclear serve --grant-pm`` send it."""
+
+    address: str
+    eligible: bool = True
+
+
 class AdvanceTime(Action, tag="advanceTime", frozen=True):
     """Let time pass (interest indexing); the new time is the action's timestamp."""
 

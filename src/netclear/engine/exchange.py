@@ -49,6 +49,7 @@ HANDLERS: dict[type[A.Action], Handler] = {
     A.SettleFill: trading.settle_fill,
     A.SetPrices: prices.set_prices,
     A.AdvanceTime: prices.advance_time,
+    A.GrantPmEligibility: modes.grant_pm_eligibility,
     O.PlaceOrder: orders.place_orders,
     O.Cancel: orders.cancel,
     O.CancelByCloid: orders.cancel_by_cloid,
@@ -309,6 +310,8 @@ def canonical_state(state: ExchangeState) -> bytes:
         "liquidation_cooldown": state.liquidation_cooldown,
         "last_twap_ms": state.last_twap_ms,
     }
+    if state.pm_grants:  # only when used, so states without grants keep their hashes
+        core["pm_grants"] = sorted(state.pm_grants)
     return msgspec.json.encode(msgspec.to_builtins(core, str_keys=True, enc_hook=_plain), order="sorted")
 
 

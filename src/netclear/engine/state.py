@@ -308,6 +308,8 @@ class ExchangeState:
     liquidation_cooldown: dict[str, int] = field(default_factory=dict)
     """User -> time of the last partial liquidation (30 s cooldown, research §2.2)."""
     last_twap_ms: int = 0
+    pm_grants: set[str] = field(default_factory=set)
+    """Addresses the operator let enable portfolio margin past the eligibility gate (GrantPmEligibility)."""
     history: History = field(default_factory=History)
     fee_cache: dict[tuple[str, bool, int], Any] = field(default_factory=dict)
     """Derived, not hashed: fee rates per (master, spot?, UTC day). Tiers are assessed daily on the

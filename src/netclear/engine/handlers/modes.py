@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from netclear.engine import lending
-from netclear.engine.actions import ApproveAgent, SetAbstraction, UpdateIsolatedMargin, UpdateLeverage
+from netclear.engine.actions import (
+    ApproveAgent,
+    GrantPmEligibility,
+    SetAbstraction,
+    UpdateIsolatedMargin,
+    UpdateLeverage,
+)
 from netclear.engine.availability import transfer_requirement
 from netclear.engine.context import Ctx, normalize_address
 from netclear.engine.solvency import require_margin
@@ -57,6 +63,16 @@ def set_abstraction(ctx: Ctx, a: SetAbstraction) -> None:
     ctx.emit("abstraction", acct.address, previous=previous.value, abstraction=target.value)
 
 
+def grant_pm_eligibility(ctx: Ctx, a: GrantPmEligibility) -> None:
+    """Operator grant (or withdrawal) of portfolio-margin eligibility for an address (docs/api.md)."""
+    address = normalize_address(a.address, "address")
+    if a.eligible:
+        ctx.state.pm_grants.add(address)
+    else:
+        ctx.state.pm_grants.discard(address)
+    ctx.emit("pmEligibility", address, eligible=a.eligible)
+
+
 def _check_pm_eligibility(ctx: Ctx, acct: Account) -> None:
     """research §3.2: master >$5M weighted volume or account value >$10k; account value below the cap."""
     pm = ctx.reg.pm
@@ -71,6 +87,8 @@ def _check_pm_eligibility(ctx: Ctx, acct: Account) -> None:
         )
     master = ctx.state.accounts.get(acct.master) if acct.master else acct
     assert master is not None
+    if acct.address in ctx.state.pm_grants or master.address in ctx.state.pm_grants:
+        return  # granted by the operator: the volume / account-value gate is waived, the cap above stays
     fees = ctx.reg.config.fees
     volume = v.weighted_volume(master, fees.volume_window_days, ctx.reg.config.fees.spot_volume_weight)
     by_volume = volume > pm.min_weighted_volume
