@@ -29,7 +29,7 @@ from netclear.book import Decision, OrderBook, RestingOrder
 from netclear.book.side import BookSide, PriceLevel
 
 MID = 100_000 * 10**8  # 100,000.0 in 1e-8 units
-TICK = 10**8  # $1 tick (5 significant figures at 100k, research §4 tick rules)
+TICK = 10**8  # $1 tick (5 significant figures at 100k, Hyperliquid docs 'Tick and lot size')
 ALICE, BOB = "0x" + "a1" * 20, "0x" + "b0" * 20
 
 

@@ -27,10 +27,10 @@ print("limit buy", exchange.order("BTC", True, 0.01, 90000, {"limit": {"tif": "G
 print("market buy", exchange.market_open("ETH", True, 0.5))
 print("positions", [p["position"]["coin"] for p in info.user_state(wallet.address)["assetPositions"]])
 
-# Account modes change only with no open positions or orders (research §3.2): flatten first.
+# Account modes change only with no open positions or orders (Hyperliquid docs 'Portfolio margin'): flatten first.
 print("market close", exchange.market_close("ETH"))
 print("cancel", exchange.cancel("BTC", info.open_orders(wallet.address)[0]["oid"]))
-# Portfolio margin: eligible with an account value above 10k USDC (preset `hyperliquid`, research §3.2).
+# Portfolio margin: eligible with an account value above 10k USDC (preset `hyperliquid`, Hyperliquid docs 'Portfolio margin').
 print("portfolio margin", exchange.user_set_abstraction(wallet.address.lower(), "portfolioMargin"))
 print("market buy under PM", exchange.market_open("BTC", True, 0.05))
 spot = info.spot_user_state(wallet.address)

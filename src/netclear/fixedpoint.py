@@ -5,7 +5,7 @@ Every ledger amount is a Python ``int`` counted in a declared unit:
 * token amounts in the token's wei (``10**-weiDecimals``), like HyperCore's ``wei`` integers;
 * perp sizes in lots of ``10**-szDecimals`` of the asset;
 * prices in ``10**-PX_DECIMALS`` (1e-8), enough for perp prices (``6 - szDecimals`` decimals)
-  and spot prices (``8 - szDecimals`` decimals), see research/hyperliquid.md §4 "Tick/lot rules";
+  and spot prices (``8 - szDecimals`` decimals), see Hyperliquid docs 'Tick and lot size';
 * rates (fees, LTV, thresholds) as :class:`fractions.Fraction` taken from decimal config strings.
 
 ``Decimal`` appears only at the edges: parsing wire/config strings and formatting views. Rounding is
@@ -155,7 +155,7 @@ def notional(sz: int, px: int, sz_decimals: int, wei_decimals: int, *, ceil: boo
 def round_sig(px: int, sig_figs: int, max_decimals: int) -> int:
     """Round a 1e-8 price to ``sig_figs`` significant figures and ``max_decimals`` decimals (half up).
 
-    Integer prices are always allowed (research/hyperliquid.md §4), so an integer result is kept whole.
+    Integer prices are always allowed (Hyperliquid docs 'Order book'), so an integer result is kept whole.
     """
     if px <= 0:
         return px

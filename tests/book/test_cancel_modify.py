@@ -1,6 +1,6 @@
 """Cancel, reduce, modify, cloid lookup and open-order views.
 
-Modify (research/hyperliquid.md §4: "Modifies are categorized according to the new order they place";
+Modify (Hyperliquid docs 'Order book': "Modifies are categorized according to the new order they place";
 [3P] live Hyperliquid shows a modify as cancel of the old oid plus a new oid with the same cloid): the
 replacement always goes to the back of its level. ``reduce`` is an in-place size cut that keeps priority.
 """

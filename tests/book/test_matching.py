@@ -1,7 +1,7 @@
 """Matching: price-time priority, maker price, partial fills, sweeps and the taker remainder.
 
-Rules: research/hyperliquid.md §4 "Matching: price-time priority" (GitBook ``trading/order-book``),
-and §4 "TIF semantics" (the caller rests or drops ``remaining_sz``).
+Rules: Hyperliquid docs 'Order book' (GitBook ``trading/order-book``),
+and 'Order types' (the caller rests or drops ``remaining_sz``).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def test_mid_rounds_down_half_unit() -> None:
 
 
 def test_time_priority_within_a_level() -> None:
-    # §4: same price -> the earlier order fills first.
+    # 'Order book': same price -> the earlier order fills first.
     book = book_with(order(1, A, False, "100", 3), order(2, B, False, "100", 3), order(3, C, False, "100", 3))
     r = book.match(D, 10, True, px(100), 4)
     # 4 = 3 from oid 1 (fully filled) + 1 from oid 2 (partial, keeps its place at the head).
@@ -49,7 +49,7 @@ def test_time_priority_within_a_level() -> None:
 
 
 def test_price_priority_beats_time() -> None:
-    # §4: a better price fills first even if it arrived later.
+    # 'Order book': a better price fills first even if it arrived later.
     book = book_with(order(1, A, True, "99", 5), order(2, B, True, "100", 5))
     r = book.match(C, 10, False, px(98), 6)
     assert fills_of(r) == [(2, px(100), 5, True), (1, px(99), 1, False)]
@@ -75,7 +75,7 @@ def test_sweep_multiple_levels_and_remainder() -> None:
     assert fills_of(r) == [(1, px(100), 2, True), (2, px(101), 3, True), (3, px(102), 4, True)]
     assert r.remaining_sz == 3 and r.filled_sz == 9
     assert book.best_ask() == px(103)
-    # The caller rests the GTC remainder (§4 TIF): it no longer crosses.
+    # The caller rests the GTC remainder ('Order types'): it no longer crosses.
     assert not book.would_cross(True, px(102))
     book.add(RestingOrder(10, D, 0, True, px(102), 3, 12, 10))
     book.assert_consistent()

@@ -1,6 +1,6 @@
 """Property test: random place / cancel / reduce / modify sequences against a naive reference model.
 
-Invariants (research/hyperliquid.md §4): the book is never crossed after an operation; every fill
+Invariants (Hyperliquid docs 'Order book'): the book is never crossed after an operation; every fill
 follows price-time priority (checked by replaying each match on a brute-force model that sorts all
 orders by (price, arrival)); self-trade prevention expires the maker; FIFO holds within each level;
 and sizes are conserved per order: submitted = filled + canceled/expired + still resting.
@@ -150,7 +150,7 @@ class BookMachine(RuleBasedStateMachine):
     ) -> None:
         oid, px = self._new_oid(), tick * TICK
         self.submitted[oid] = sz
-        if tif == "Alo":  # §4: ALO is canceled instead of matching
+        if tif == "Alo":  # 'Order book': ALO is canceled instead of matching
             crosses = self.book.would_cross(is_buy, px)
             assert crosses == self.model.crosses(is_buy, px)
             if crosses:
@@ -172,7 +172,7 @@ class BookMachine(RuleBasedStateMachine):
         for o in result.expired + result.canceled_by_callback:
             self.canceled[o.oid] += o.sz
         rest = result.remaining_sz
-        if rest and (tif == "Ioc" or result.stopped):  # §4: IOC cancels the unfilled remainder
+        if rest and (tif == "Ioc" or result.stopped):  # 'Order book': IOC cancels the unfilled remainder
             self.canceled[oid] += rest
         elif rest:
             assert not self.book.would_cross(is_buy, px)  # everything that crossed was consumed

@@ -1,8 +1,8 @@
 """Self-trade prevention and the ``on_match`` decisions.
 
-Rules: research/hyperliquid.md §4 "Self-trade prevention" ("Trades between the same address cancel the
+Rules: Hyperliquid docs 'Self-trade prevention' ("Trades between the same address cancel the
 resting order instead of causing a fill. No fees are deducted", nothing in the trade feed: expire maker)
-and §1.2 (margin is checked "again for the resting side at the matching of each order", which the
+and 'Margining' (margin is checked "again for the resting side at the matching of each order", which the
 clearinghouse does in ``on_match``).
 """
 

@@ -1,6 +1,6 @@
 """Invalid input raises typed errors naming the field and the rule (DESIGN rule 7).
 
-Rules: research/hyperliquid.md §4 (prices and sizes are positive multiples of tick/lot, integer
+Rules: Hyperliquid docs 'Order book' (prices and sizes are positive multiples of tick/lot, integer
 units here; only GTC and ALO rest; crossing orders match before they rest).
 """
 
@@ -57,7 +57,7 @@ def test_add_rejects_duplicate_oid_and_crossing() -> None:
         book.add(order(1, B, True, "99", 1))
     assert e.value.field == "oid"
     with pytest.raises(InvalidAction) as e:
-        book.add(order(3, B, True, "101", 1))  # bid at the best ask crosses: match first (§4)
+        book.add(order(3, B, True, "101", 1))  # bid at the best ask crosses: match first ('Order book')
     assert e.value.field == "px" and "cross" in e.value.rule
     with pytest.raises(InvalidAction) as e:
         book.add(order(4, A, False, "100", 1))  # even against one's own bid

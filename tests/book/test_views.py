@@ -1,7 +1,7 @@
 """L2 aggregation, the ALO crossing test and impact prices.
 
-Rules: research/hyperliquid.md §4 (``l2Book`` levels ``{px, sz, n}``; "ALO is canceled instead of
-matching immediately") and §1.7 ("Impact prices are the average execution prices for
+Rules: Hyperliquid docs 'Order book' (``l2Book`` levels ``{px, sz, n}``; "ALO is canceled instead of
+matching immediately") and 'Funding' ("Impact prices are the average execution prices for
 impact_notional_usd"). Impact-price rounding is our documented choice: toward the side worse for the
 taker (buy average up, sell average down), last level taken fractionally.
 """

@@ -1,6 +1,7 @@
-"""Hourly funding and mark prices through the engine, computed by hand (research §1.6, §1.7).
+"""Hourly funding and mark prices through the engine, computed by hand (Hyperliquid docs 'Robust price
+indices', 'Funding').
 
-Funding (research §1.7, docs/rules/funding.md): premium = impact_price_difference / oracle with
+Funding (Hyperliquid docs 'Funding', docs/rules/funding.md): premium = impact_price_difference / oracle with
 impact_price_difference = max(impact_bid - oracle, 0) - max(oracle - impact_ask, 0); the impact prices are
 the average execution prices of 20,000 USDC for BTC; P = the average of the 5-second samples over the hour;
 F = P + clamp(0.0001 - P, -0.0005, 0.0005) is an 8-hour rate, each hour pays F / 8 capped at 4%/h, on
@@ -70,7 +71,8 @@ def setup(oracle: str = "100000", size: str = "1", deposit: int = 100_000) -> Ex
 # =========================================================================== rates
 def test_zero_premium_pays_interest_only_on_oracle_notional_with_dust_to_the_sink() -> None:
     ex = setup(oracle="100001", size="0.12345")
-    # a mark different from the oracle: funding must use the oracle (research §1.7 "not the mark price")
+    # a mark different from the oracle: funding must use the oracle (Hyperliquid docs 'Funding' "not the mark
+    # price")
     ex.apply(A.SetPrices(oracle={"BTC": D(100001)}, marks={"BTC": D(105000)}))
     assert ex.state.prices.mark[BTC] == 105000 * 10**8
     bob0, alice0, sink0 = cash(ex, BOB), cash(ex, ALICE), sink_usdc(ex)
@@ -171,7 +173,7 @@ def test_hourly_funding_from_impact_prices(
         assert "resting" in order(ex, MAKER, False, px, sz)
     bob0, alice0, sink0 = cash(ex, BOB), cash(ex, ALICE), sink_usdc(ex)
     ex.apply(A.AdvanceTime(), at=HOUR)
-    # every 5-second slot of the hour saw this book (research §1.7 "sampled every 5 seconds")
+    # every 5-second slot of the hour saw this book (Hyperliquid docs 'Funding' "sampled every 5 seconds")
     (hist,) = ex.info({"type": "fundingHistory", "coin": "BTC", "startTime": 0})
     assert hist == {"coin": "BTC", "fundingRate": rate, "premium": premium, "time": HOUR}
     # 1 BTC long pays 1 x oracle 100,000 x rate to the 1 BTC short, exactly: no dust
@@ -224,8 +226,9 @@ def test_funding_uses_the_oracle_at_the_hour_not_the_trade_price() -> None:
 def test_mark_is_the_oracle_rounded_to_the_price_grid_without_a_book() -> None:
     ex = Exchange("hyperliquid")
     ex.apply(A.SetPrices(oracle={"BTC": D("100000.123"), "HYPE": D("40.1235")}), at=T0)
-    # research §1.6 with only input 1 (oracle + an EMA with no value yet) -> the oracle, rounded half up onto
-    # the grid (docs/rules/mark-price.md): BTC >= 100,000 has integer ticks; HYPE (szDecimals 2) 5 sig figs
+    # Hyperliquid docs 'Robust price indices' with only input 1 (oracle + an EMA with no value yet) -> the
+    # oracle, rounded half up onto the grid (docs/rules/mark-price.md): BTC >= 100,000 has integer ticks; HYPE
+    # (szDecimals 2) 5 sig figs
     assert ex.state.prices.mark[BTC] == 100000 * 10**8
     assert ex.state.prices.mark[HYPE] == 40_124 * 10**5
     ctx = ex.info({"type": "metaAndAssetCtxs"})[1]
@@ -247,9 +250,10 @@ def test_mark_with_a_book_is_the_median_of_bid_ask_last(oracle: int) -> None:
     order(ex, MAKER, True, 99000, "0.1")  # best bid
     order(ex, MAKER, False, 101000, "0.1")  # best ask
     ex.apply(A.SetPrices(oracle={"BTC": D(oracle)}), at=T0 + 3_000)
-    # research §1.6 inputs: (1) oracle + EMA150(mid - oracle) = oracle + (100,000 - oracle) = 100,000 (one
-    # sample); (2) median(99,000, 101,000, 100,500) = 100,500; no external mids, so with exactly two inputs
-    # the 30 s EMA of (2) = 100,500 is added: median(100,000, 100,500, 100,500) = 100,500 for either oracle
+    # Hyperliquid docs 'Robust price indices' inputs: (1) oracle + EMA150(mid - oracle) = oracle + (100,000 -
+    # oracle) = 100,000 (one sample); (2) median(99,000, 101,000, 100,500) = 100,500; no external mids, so
+    # with exactly two inputs the 30 s EMA of (2) = 100,500 is added: median(100,000, 100,500, 100,500) =
+    # 100,500 for either oracle
     assert ex.state.prices.mark[BTC] == 100500 * 10**8
     assert ex.info({"type": "metaAndAssetCtxs"})[1][BTC]["markPx"] == "100500"
 
@@ -278,6 +282,7 @@ def test_isolated_position_pays_funding_from_its_own_margin() -> None:
     pos = ex.state.accounts[BOB].positions[BTC]
     raw0, cash0 = pos.raw_usd, cash(ex, BOB)
     ex.apply(A.AdvanceTime(), at=HOUR)
-    # 1 x 100,000 x 0.0000125 = 1.25 comes out of the isolated rawUsd, not the cross balance (research §1.5)
+    # 1 x 100,000 x 0.0000125 = 1.25 comes out of the isolated rawUsd, not the cross balance (Hyperliquid docs
+    # 'Info endpoint: Perpetuals')
     assert pos.raw_usd - raw0 == -usd("1.25") and cash(ex, BOB) == cash0
     assert cash(ex, ALICE) - 0 == usd(100_000) + usd(100_000) - usd(15) + usd("1.25")  # 0.015% maker fee

@@ -1,4 +1,4 @@
-"""Golden tests: every worked number of research/hyperliquid.md, to the published digits.
+"""Golden tests: every worked number of Hyperliquid's docs, to the published digits.
 
 Each test cites the section whose number it reproduces. Amounts are compared as decimal strings
 (the views' wire format) or exact Fractions.
@@ -35,9 +35,10 @@ from tests.conftest import (
 D = Decimal
 
 
-# --------------------------------------------------------------------------- §1.5 / §3.12
+# --------------------------------------------------------------------------- 'Info endpoint: Perpetuals' /
+# 'Info endpoint'
 def _eth_doc_registry() -> Registry:
-    # The doc sample's meta lists ETH with maxLeverage 50 (research §3.12 `meta` response).
+    # The doc sample's meta lists ETH with maxLeverage 50 (Hyperliquid docs 'Info endpoint' `meta` response).
     return Registry.from_config(
         config_with(mutate=lambda d: set_perp(d, "ETH", max_leverage=50, margin_table=None))
     )
@@ -64,7 +65,8 @@ def _eth_doc_state() -> dict:
 
 
 def test_eth_isolated_example_position_fields() -> None:
-    """research §1.5 identities on the doc's ETH isolated long (§3.12 clearinghouseState sample)."""
+    """Hyperliquid docs 'Info endpoint: Perpetuals' identities on the doc's ETH isolated long ('Info endpoint'
+    clearinghouseState sample)."""
     ch = _eth_doc_state()
     pos = ch["assetPositions"][0]["position"]
     assert pos["coin"] == "ETH"
@@ -83,8 +85,9 @@ def test_eth_isolated_example_position_fields() -> None:
 
 
 def test_eth_isolated_example_summaries_and_withdrawable() -> None:
-    """research §1.5: marginSummary = cross + isolated marginUsed; accountValue = totalRawUsd + ntl;
-    §1.4: withdrawable equals the cross account value when there are no cross positions."""
+    """Hyperliquid docs 'Info endpoint: Perpetuals': marginSummary = cross + isolated marginUsed; accountValue
+    = totalRawUsd + ntl; 'Margining': withdrawable equals the cross account value when there are no cross
+    positions."""
     ch = _eth_doc_state()
     assert ch["crossMarginSummary"] == {
         "accountValue": "13104.514502",
@@ -103,10 +106,12 @@ def test_eth_isolated_example_summaries_and_withdrawable() -> None:
 
 
 def test_eth_isolated_example_liquidation_price() -> None:
-    """research §2.4 formula with l = 1/(2 x 50): 2985.9 - (4.967826 - 1.0002765) / 0.0335 / 0.99.
+    """Hyperliquid docs 'Liquidations' formula with l = 1/(2 x 50): 2985.9 - (4.967826 - 1.0002765) / 0.0335 /
+    0.99.
 
     The doc prints 2866.26936529; from the rounded mark 2985.9 the formula gives 2866.2693813...;
-    the 1.6e-5 difference is the mark's rounding (research §1.5 table, last row).
+    the 1.6e-5 difference is the mark's rounding (Hyperliquid docs 'Info endpoint: Perpetuals' table, last
+    row).
     """
     ch = _eth_doc_state()
     liq = Decimal(ch["assetPositions"][0]["position"]["liquidationPx"])
@@ -117,9 +122,9 @@ def test_eth_isolated_example_liquidation_price() -> None:
     assert abs(liq - Decimal("2866.26936529")) < Decimal("0.00002")
 
 
-# --------------------------------------------------------------------------- §1.3 tiers
+# --------------------------------------------------------------------------- 'Margin tiers' tiers
 def test_tier_deductions_tiered_10x() -> None:
-    """research §1.3 [INF] example: table 51 "tiered 10x" (10x from 0, 5x from 3,000,000):
+    """Hyperliquid docs 'Margin tiers' [INF] example: table 51 "tiered 10x" (10x from 0, 5x from 3,000,000):
     mmr 5% then 10%, tier-1 deduction 3,000,000 x (0.10 - 0.05) = 150,000."""
     table = build_margin_table(51, "tiered 10x", [(Fraction(0), 10), (Fraction(3_000_000), 5)])
     assert [t.mmr for t in table.tiers] == [Fraction(1, 20), Fraction(1, 10)]
@@ -133,8 +138,8 @@ def test_tier_deductions_tiered_10x() -> None:
 
 
 def test_tier_deduction_btc_table() -> None:
-    """research §1.3 BTC tiers (0-150M 40x, >150M 20x): deduction 150M x (1/40 - 1/80) = 1,875,000;
-    at 200M notional MM = 200M / 40 - 1.875M = 3,125,000."""
+    """Hyperliquid docs 'Margin tiers' BTC tiers (0-150M 40x, >150M 20x): deduction 150M x (1/40 - 1/80) =
+    1,875,000; at 200M notional MM = 200M / 40 - 1.875M = 3,125,000."""
     reg = Registry.from_config(config_with())
     btc = reg.perp("BTC").table
     assert btc.tiers[1].deduction == 1_875_000
@@ -145,7 +150,7 @@ def test_tier_deduction_btc_table() -> None:
 
 
 def test_withdrawable_identity_with_cross_position(hl: Exchange) -> None:
-    """research §1.4: withdrawable = accountValue - max(totalMarginUsed, 0.1 x totalNtlPos)."""
+    """Hyperliquid docs 'Margining': withdrawable = accountValue - max(totalMarginUsed, 0.1 x totalNtlPos)."""
     hl.apply(A.SetPrices(oracle={"BTC": "100000"}), at=1)
     hl.apply(A.Deposit(user=ALICE, amount=D(5000)))
     hl.apply(A.Deposit(user=BOB, amount=D(5000)))
@@ -163,9 +168,10 @@ def test_withdrawable_identity_with_cross_position(hl: Exchange) -> None:
     assert ch_bob["withdrawable"] == "1000"
 
 
-# --------------------------------------------------------------------------- §3.4 rates
+# --------------------------------------------------------------------------- 'Portfolio margin' rates
 def test_rate_curve_kink_values() -> None:
-    """research §3.4: 0.05 + 4.75 x max(0, U - 0.8): 5% up to the kink, 52.5% at 90%, 100% at 100%."""
+    """Hyperliquid docs 'Portfolio margin': 0.05 + 4.75 x max(0, U - 0.8): 5% up to the kink, 52.5% at 90%,
+    100% at 100%."""
     curve = Registry.from_config(config_with()).pm.borrowable[0].curve  # type: ignore[union-attr]
     assert borrow_rate(curve, Fraction(0)) == Fraction(5, 100)
     assert borrow_rate(curve, Fraction(8, 10)) == Fraction(5, 100)
@@ -176,7 +182,8 @@ def test_rate_curve_kink_values() -> None:
 
 
 def test_supply_rate_formula_doc_reserve_state() -> None:
-    """research §3.4 [verified]: supplyYearlyRate = 0.05 x 0.018322226 x 0.9 = 0.00082450017."""
+    """Hyperliquid docs 'Portfolio margin' [verified]: supplyYearlyRate = 0.05 x 0.018322226 x 0.9 =
+    0.00082450017."""
     assert supply_rate(Fraction(5, 100), Fraction(18322226, 10**9), Fraction(1, 10)) == Fraction(
         82450017, 10**11
     )
@@ -188,8 +195,8 @@ def _pm_borrower(ex: Exchange, user: str, hype: str = "1000", px: str = "40") ->
 
 
 def test_reserve_state_supply_rate_through_the_engine() -> None:
-    """research §3.12 borrowLendReserveState sample: at utilization 0.018322226 the view reads
-    borrowYearlyRate "0.05" and supplyYearlyRate "0.0008245002"."""
+    """Hyperliquid docs 'Info endpoint' borrowLendReserveState sample: at utilization 0.018322226 the view
+    reads borrowYearlyRate "0.05" and supplyYearlyRate "0.0008245002"."""
     ex = Exchange("hyperliquid")
     ex.apply(A.SetPrices(oracle={"HYPE": "40"}, spot={"@107": "40"}), at=1000)
     fund_lender(ex, "1000")
@@ -206,7 +213,8 @@ def test_reserve_state_supply_rate_through_the_engine() -> None:
 
 
 def test_reserve_state_at_ninety_percent_utilization() -> None:
-    """research §3.4: 52.5% borrow APY at 90% utilization; supply = 0.525 x 0.9 x 0.9 = 0.42525."""
+    """Hyperliquid docs 'Portfolio margin': 52.5% borrow APY at 90% utilization; supply = 0.525 x 0.9 x 0.9 =
+    0.42525."""
     ex = Exchange("hyperliquid")
     ex.apply(A.SetPrices(oracle={"HYPE": "40"}, spot={"@107": "40"}), at=1000)
     fund_lender(ex, "1000")
@@ -218,9 +226,9 @@ def test_reserve_state_at_ninety_percent_utilization() -> None:
     assert state["supplyYearlyRate"] == "0.42525"
 
 
-# --------------------------------------------------------------------------- §3.6 FAQ
+# --------------------------------------------------------------------------- 'Portfolio margin FAQ'
 def _faq_exchange(preset: str = "hyperliquid") -> Exchange:
-    """The FAQ uses LTV 50% for HYPE and BTC (research §3.6 note)."""
+    """The FAQ uses LTV 50% for HYPE and BTC (Hyperliquid docs 'Portfolio margin FAQ' note)."""
 
     def mutate(d: dict) -> None:
         open_gates(d)
@@ -230,7 +238,8 @@ def _faq_exchange(preset: str = "hyperliquid") -> Exchange:
 
 
 def test_faq_health_factor() -> None:
-    """research §3.6: BTC 1 @ 80,000 x 50% + HYPE 200 @ 50 x 50% = 45,000; borrowed 42,000 -> 107.14%."""
+    """Hyperliquid docs 'Portfolio margin FAQ': BTC 1 @ 80,000 x 50% + HYPE 200 @ 50 x 50% = 45,000; borrowed
+    42,000 -> 107.14%."""
     ex = _faq_exchange()
     ex.apply(
         A.SetPrices(oracle={"BTC": "80000", "HYPE": "50"}, spot={"@142": "80000", "@107": "50"}), at=1000
@@ -247,7 +256,8 @@ def test_faq_health_factor() -> None:
 
 
 def test_faq_borrowing_power() -> None:
-    """research §3.3 FAQ: 10,000 collateral x $40 x 0.5 = 200,000 USDC of buying power."""
+    """Hyperliquid docs 'Portfolio margin' FAQ: 10,000 collateral x $40 x 0.5 = 200,000 USDC of buying
+    power."""
     ex = _faq_exchange()
     ex.apply(A.SetPrices(oracle={"HYPE": "40"}, spot={"@107": "40"}), at=1000)
     fund_lender(ex, "300000")
@@ -263,7 +273,8 @@ def test_faq_borrowing_power() -> None:
 
 
 def test_faq_locked_collateral() -> None:
-    """research §3.6: borrowing 100 USDC against HYPE (LTV 50%, $40) locks 100 / (0.5 x 40) = 5 HYPE."""
+    """Hyperliquid docs 'Portfolio margin FAQ': borrowing 100 USDC against HYPE (LTV 50%, $40) locks 100 /
+    (0.5 x 40) = 5 HYPE."""
     assert pm.locked_collateral(Fraction(100), Fraction(1, 2), Fraction(40)) == 5
     ex = _faq_exchange()
     ex.apply(A.SetPrices(oracle={"HYPE": "40"}, spot={"@107": "40"}), at=1000)
@@ -281,7 +292,7 @@ def test_faq_locked_collateral() -> None:
 
 
 def test_faq_partial_and_full_borrow_liquidation_thresholds() -> None:
-    """research §3.6: 10 HYPE, LTV 50%, borrowed 10 x $50 x 0.5 = $250.
+    """Hyperliquid docs 'Portfolio margin FAQ': 10 HYPE, LTV 50%, borrowed 10 x $50 x 0.5 = $250.
     At $33 the partial threshold $330 x 75% = $247.50 < $250 -> partial; the full one is $275.
     At $30 the full threshold $300 x (0.5 + 0.5 x 2/3) = $250.00 is reached -> full."""
     ltv, half, two_thirds = Fraction(1, 2), Fraction(1, 2), Fraction(2, 3)
@@ -309,15 +320,17 @@ def _faq_account() -> Exchange:
 
 
 def test_faq_partial_borrow_liquidation_at_33() -> None:
-    """research §3.6-§3.7 at $33: PMR = 270 / (330 x 0.75) = 1.0909 > 0.95, debt $250 between the partial
-    ($247.50) and full ($275) thresholds -> the backstop takes 20% of the debt at a time. Collateral is
-    taken at oracle x (LTV + 2) / 3 = 33 x 5/6: step 1 moves $50 of debt and 50 / (330 x 5/6) = 2/11 of
-    the HYPE; step 2 moves $40 and 40 / (270 x 5/6) = 8/45 of what is left; steps go on until PMR <= 0.95."""
+    """Hyperliquid docs 'Portfolio margin FAQ', 'Portfolio margin' at $33: PMR = 270 / (330 x 0.75) = 1.0909 >
+    0.95, debt $250 between the partial ($247.50) and full ($275) thresholds -> the backstop takes 20% of the
+    debt at a time. Collateral is taken at oracle x (LTV + 2) / 3 = 33 x 5/6: step 1 moves $50 of debt and 50
+    / (330 x 5/6) = 2/11 of the HYPE; step 2 moves $40 and 40 / (270 x 5/6) = 8/45 of what is left; steps go
+    on until PMR <= 0.95."""
     ex = _faq_account()
     ex.apply(A.SetPrices(oracle={"HYPE": "33"}, spot={"@107": "33"}))
     steps = [r for r in ex.state.history.liquidations[ALICE] if r["kind"] == "pmTakeover"]
     # step 1 starts in the partial band; after it the debt (200) is under the partial threshold (202.5)
-    # but the PMR, with its 20 USDC offset, is still above 0.95, so 20% steps go on (research §3.7)
+    # but the PMR, with its 20 USDC offset, is still above 0.95, so 20% steps go on (Hyperliquid docs
+    # 'Portfolio margin')
     assert steps[0]["health"] == "partial" and steps[1]["health"] == "healthy"
     assert [s["debtShare"] for s in steps] == ["1/5"] * len(steps)
     assert steps[0]["collateralShare"] == "2/11"
@@ -335,8 +348,9 @@ def test_faq_partial_borrow_liquidation_at_33() -> None:
 
 
 def test_faq_full_borrow_liquidation_at_30() -> None:
-    """research §3.6 at $30: the full threshold $300 x (0.5 + 0.5 x 2/3) = $250.00 is reached, so the
-    backstop takes all 10 HYPE and the whole $250 debt; the user keeps the UBTC it bought."""
+    """Hyperliquid docs 'Portfolio margin FAQ' at $30: the full threshold $300 x (0.5 + 0.5 x 2/3) = $250.00
+    is reached, so the backstop takes all 10 HYPE and the whole $250 debt; the user keeps the UBTC it
+    bought."""
     ex = _faq_account()
     ex.apply(A.SetPrices(oracle={"HYPE": "30"}, spot={"@107": "30"}))
     steps = [r for r in ex.state.history.liquidations[ALICE] if r["kind"] == "pmTakeover"]
@@ -350,11 +364,11 @@ def test_faq_full_borrow_liquidation_at_30() -> None:
     assert v.borrowed(backstop, 0) == 250 * 10**8
 
 
-# --------------------------------------------------------------------------- §3.8 carry trade
+# --------------------------------------------------------------------------- 'Portfolio margin' carry trade
 def test_carry_trade_auto_borrow() -> None:
-    """research §3.8: 1 BTC spot + 1 BTC-USDC perp short at 10x with BTC at 100k; the trader pays
-    interest only on the 1/10 initial margin (10k borrowed); at 150k PM has borrowed 50k USDC against
-    the BTC; back at 100k the excess unrealized profit repays down to the 10k margin borrow."""
+    """Hyperliquid docs 'Portfolio margin': 1 BTC spot + 1 BTC-USDC perp short at 10x with BTC at 100k; the
+    trader pays interest only on the 1/10 initial margin (10k borrowed); at 150k PM has borrowed 50k USDC
+    against the BTC; back at 100k the excess unrealized profit repays down to the 10k margin borrow."""
     ex = Exchange("hyperliquid")
     ex.apply(A.SetPrices(oracle={"BTC": "100000"}, spot={"@142": "100000"}), at=1000)
     fund_lender(ex, "1000000")
@@ -366,7 +380,8 @@ def test_carry_trade_auto_borrow() -> None:
     v = ex.valuer()
     alice = ex.state.accounts[ALICE]
     assert v.borrowed(alice, 0) == 10_000 * 10**8
-    # marks given with the oracle: with no book the mark would lean on the stale last trade (research §1.6)
+    # marks given with the oracle: with no book the mark would lean on the stale last trade (Hyperliquid docs
+    # 'Robust price indices')
     ex.apply(A.SetPrices(oracle={"BTC": "150000"}, marks={"BTC": "150000"}, spot={"@142": "150000"}))
     assert v.borrowed(alice, 0) == 50_000 * 10**8
     ex.apply(A.SetPrices(oracle={"BTC": "100000"}, marks={"BTC": "100000"}, spot={"@142": "100000"}))

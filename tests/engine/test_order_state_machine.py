@@ -1,10 +1,11 @@
 """Hypothesis state machine over the order books (model: tests/engine/test_state_machine.py).
 
 Makers and takers place GTC / IOC / ALO / reduce-only orders and TP/SL triggers on the BTC and HYPE perps
-and the @107 (HYPE/USDC) and @142 (UBTC/USDC) spot pairs, at prices on the tick grid near the mark (research
-§4 tick rules); they cancel and modify; prices move (oracle, explicit marks, spot); time passes across hours
-(funding, research §1.7); users deposit and withdraw; one account is under portfolio margin (auto-borrow at
-placement, research §3.3) beside a unified lender. After every step:
+and the @107 (HYPE/USDC) and @142 (UBTC/USDC) spot pairs, at prices on the tick grid near the mark
+(Hyperliquid docs 'Tick and lot size'); they cancel and modify; prices move (oracle, explicit marks, spot);
+time passes across hours (funding, Hyperliquid docs 'Funding'); users deposit and withdraw; one account is
+under portfolio margin (auto-borrow at placement, Hyperliquid docs 'Portfolio margin') beside a unified
+lender. After every step:
 
 * per-token conservation (the invariant of test_state_machine.py): balances + perp cash + isolated margin +
   reserve cash = deposits - withdrawals, the fee sink included;
@@ -326,7 +327,10 @@ class OrderBookMachine(RuleBasedStateMachine):
         move = move * self.MAX_MOVE // 100
         if coin in PERPS:
             self.perp_px[coin] = max(1, self.perp_px[coin] * (1000 + move) // 1000)
-            for pair, (token, _) in SPOTS.items():  # spot follows its perp (borrow oracle price, §3.5)
+            for pair, (
+                token,
+                _,
+            ) in SPOTS.items():  # spot follows its perp (borrow oracle price, 'Portfolio margin')
                 if (token, coin) in (("HYPE", "HYPE"), ("UBTC", "BTC")):
                     self.spot_px[pair] = self.perp_px[coin]
         else:

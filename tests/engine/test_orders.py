@@ -1,11 +1,11 @@
 """Orders through the engine: placement, matching, holds, margin checks, triggers, cancels, views.
 
-Every amount is computed by hand in the comments from the hyperliquid preset (research §4 Fees, tier 0):
-perps taker 0.045% / maker 0.015% on notional, in USDC; spot taker 0.07% / maker 0.04%, charged in the
-token each side receives. BTC: szDecimals 5, max leverage 40 (default 20x cross); HYPE perp: szDecimals 2,
-max 10x (default 10x). Units: USDC wei 1e-8, HYPE wei 1e-8, BTC lots 1e-5, HYPE lots 1e-2.
-Tick rules, minimums, maximum order value, TIF, triggers, STP and block ordering: research §4;
-margin checks at placement and again for the resting side at each match: research §1.2.
+Every amount is computed by hand in the comments from the hyperliquid preset (Hyperliquid docs 'Fees', tier
+0): perps taker 0.045% / maker 0.015% on notional, in USDC; spot taker 0.07% / maker 0.04%, charged in the
+token each side receives. BTC: szDecimals 5, max leverage 40 (default 20x cross); HYPE perp: szDecimals 2, max
+10x (default 10x). Units: USDC wei 1e-8, HYPE wei 1e-8, BTC lots 1e-5, HYPE lots 1e-2. Tick rules, minimums,
+maximum order value, TIF, triggers, STP and block ordering: Hyperliquid docs 'Order book'; margin checks at
+placement and again for the resting side at each match: Hyperliquid docs 'Margining'.
 """
 
 from __future__ import annotations
@@ -149,14 +149,16 @@ CLOID_B = "0x" + "00" * 15 + "0b"
 # =========================================================================== GTC / IOC / ALO
 def test_gtc_rests_then_fills_at_makers_price_with_fees_and_positions() -> None:
     ex = new_exchange()
-    # ALICE rests a sell of 0.1 BTC at 101,000: hold = 0.1 x 101,000 / 20 = 505 USDC (research §1.2)
+    # ALICE rests a sell of 0.1 BTC at 101,000: hold = 0.1 x 101,000 / 20 = 505 USDC (Hyperliquid docs
+    # 'Margining')
     assert order(ex, ALICE, "BTC", False, 101000, "0.1") == {"resting": {"oid": 1}}
     assert ex.state.accounts[ALICE].order_margin == {BTC: (0, usd(505))}
-    # BOB's buy limit 102,000 crosses and trades at the maker's price 101,000 (price-time priority, §4)
+    # BOB's buy limit 102,000 crosses and trades at the maker's price 101,000 (price-time priority, 'Order
+    # book')
     assert order(ex, BOB, "BTC", True, 102000, "0.1") == {
         "filled": {"totalSz": "0.1", "avgPx": "101000", "oid": 2}
     }
-    # notional 0.1 x 101,000 = 10,100; taker 0.045% = 4.545, maker 0.015% = 1.515 (research §4 Fees)
+    # notional 0.1 x 101,000 = 10,100; taker 0.045% = 4.545, maker 0.015% = 1.515 (Hyperliquid docs 'Fees')
     assert cash(ex, ALICE) == usd(10_000) + usd(10_100) - usd("1.515")  # 20,098.485: short proceeds - fee
     assert cash(ex, BOB) == usd(10_000) - usd(10_100) - usd("4.545")  # -104.545: long cash leg - fee
     assert szi(ex, ALICE) == -10_000 and szi(ex, BOB) == 10_000  # -0.1 / +0.1 BTC in 1e-5 lots
@@ -186,7 +188,8 @@ def test_gtc_rests_then_fills_at_makers_price_with_fees_and_positions() -> None:
         fb["closedPnl"],
     ) == ("101000", "0.1", "B", "4.545", 2, True, "Open Long", "0.0")
     assert fa["tid"] == fb["tid"] and fa["feeToken"] == "USDC"
-    # BOB's account value at mark 100,000: -104.545 + 0.1 x 100,000 = 9,895.455 (research §1.5)
+    # BOB's account value at mark 100,000: -104.545 + 0.1 x 100,000 = 9,895.455 (Hyperliquid docs 'Info
+    # endpoint: Perpetuals')
     ch = ex.info({"type": "clearinghouseState", "user": BOB})
     assert ch["marginSummary"]["accountValue"] == "9895.455"
 
@@ -196,8 +199,8 @@ def test_gtc_rests_then_fills_at_makers_price_with_fees_and_positions() -> None:
     assert order(ex, BOB, "BTC", False, 99000, "0.05", "Ioc") == {
         "filled": {"totalSz": "0.05", "avgPx": "100000", "oid": 4}
     }
-    # notional 5,000: taker 2.25, maker 0.75; closed pnl (§1.8, at the fill price, fees apart):
-    # BOB long entry 101,000: (100,000 - 101,000) x 0.05 = -50; ALICE short: +50
+    # notional 5,000: taker 2.25, maker 0.75; closed pnl ('Entry price and PnL', at the fill price, fees
+    # apart): BOB long entry 101,000: (100,000 - 101,000) x 0.05 = -50; ALICE short: +50
     assert cash(ex, ALICE) == usd("20098.485") - usd(5_000) - usd("0.75")
     assert cash(ex, BOB) == usd("-104.545") + usd(5_000) - usd("2.25")
     assert szi(ex, ALICE) == -5_000 and szi(ex, BOB) == 5_000
@@ -210,7 +213,8 @@ def test_gtc_rests_then_fills_at_makers_price_with_fees_and_positions() -> None:
 def test_ioc_partial_fill_drops_the_remainder() -> None:
     ex = new_exchange()
     order(ex, ALICE, "BTC", False, 100000, "0.1")
-    # IOC buy 0.3: 0.1 fills, 0.2 is canceled (research §4 TIF "IOC cancels the unfilled remainder")
+    # IOC buy 0.3: 0.1 fills, 0.2 is canceled (Hyperliquid docs 'Order types' "IOC cancels the unfilled
+    # remainder")
     assert order(ex, BOB, "BTC", True, 100000, "0.3", "Ioc") == {
         "filled": {"totalSz": "0.1", "avgPx": "100000", "oid": 2}
     }
@@ -240,7 +244,8 @@ def test_alo_that_would_cross_is_rejected_with_the_bbo_and_one_that_does_not_res
     ex = new_exchange()
     order(ex, ALICE, "BTC", False, 100000, "0.1")
     order(ex, BOB, "BTC", True, 99000, "0.1")
-    # research §4 TIF: "ALO is canceled instead of matching immediately"; the message carries the bbo
+    # Hyperliquid docs 'Order types': "ALO is canceled instead of matching immediately"; the message
+    # carries the bbo
     assert order(ex, CAROL, "BTC", True, 100000, "0.1", "Alo") == err(
         BTC, "Post only order would have immediately matched, bbo was 99000@100000."
     )
@@ -305,7 +310,8 @@ def test_reduce_only_that_would_increase_is_rejected_and_larger_is_clamped() -> 
         BTC, "Reduce only order would increase position."
     )  # a buy on a long
     carol_oid = order(ex, CAROL, "BTC", True, 99000, "0.5")["resting"]["oid"]  # a deep bid
-    # reduce-only sell of 0.3 on a long of 0.1 is clamped to 0.1 (no $10 minimum for reduce-only, §4)
+    # reduce-only sell of 0.3 on a long of 0.1 is clamped to 0.1 (no $10 minimum for reduce-only, 'Order
+    # book')
     st = order(ex, BOB, "BTC", False, 99000, "0.3", "Ioc", reduce_only=True)
     assert st["filled"]["totalSz"] == "0.1" and st["filled"]["avgPx"] == "99000"
     assert szi(ex, BOB) == 0 and BTC not in ex.state.accounts[BOB].positions
@@ -331,8 +337,9 @@ def test_self_trade_prevention_expires_the_resting_order_without_fill_or_fee() -
     assert order(ex, ALICE, "BTC", False, 100000, "0.1") == {"resting": {"oid": 1}}
     order(ex, BOB, "BTC", False, 100000, "0.1")  # oid 2, behind ALICE at the same price
     before = cash(ex, ALICE)
-    # ALICE's own buy meets her resting sell first: research §4 "Trades between the same address cancel the
-    # resting order instead of causing a fill. No fees are deducted"; matching goes on to BOB's order.
+    # ALICE's own buy meets her resting sell first: Hyperliquid docs 'Order book' "Trades between the same
+    # address cancel the resting order instead of causing a fill. No fees are deducted"; matching goes on to
+    # BOB's order.
     assert order(ex, ALICE, "BTC", True, 100000, "0.1", "Ioc") == {
         "filled": {"totalSz": "0.1", "avgPx": "100000", "oid": 3}
     }
@@ -394,7 +401,7 @@ def test_lot_size_too_many_decimals() -> None:
 def test_minimum_order_value() -> None:
     ex = new_exchange()
     to_spot(ex, ALICE, 100)
-    # research §4 Minimums: "Order must have minimum value of $10."
+    # Hyperliquid docs 'Tick and lot size': "Order must have minimum value of $10."
     assert order(ex, ALICE, "BTC", True, 99999, "0.0001") == {
         "error": "Order must have minimum value of $10."
     }
@@ -411,8 +418,8 @@ def test_minimum_order_value() -> None:
 
 def test_maximum_order_value_by_leverage_band() -> None:
     ex = new_exchange(**{ALICE: 40_000_000})
-    # research §4: market orders $30M if max leverage >= 25 (BTC 40x), $2M for [10, 20) (HYPE 10x);
-    # limit orders 10 x that. IOC counts as a market order.
+    # Hyperliquid docs 'Order book': market orders $30M if max leverage >= 25 (BTC 40x), $2M for [10, 20)
+    # (HYPE 10x); limit orders 10 x that. IOC counts as a market order.
     st = order(ex, ALICE, "HYPE", True, 40, "50001", "Ioc")  # 50,001 x 40 = 2,000,040 > 2,000,000
     assert "error" in st and "market order value exceeds the maximum of $2,000,000" in st["error"]
     st = order(ex, ALICE, "HYPE", True, 40, "500001")  # 20,000,040 > 20,000,000 limit maximum
@@ -445,7 +452,7 @@ def test_spot_holds_quote_for_buys_and_base_for_sells_released_on_cancel_and_fil
     assert aad["availableToTrade"] == ["922", "7"] and aad["maxTradeSzs"] == ["23.05", "7"]
     ex.apply(O.Cancel(user=ALICE, cancels=[O.CancelSpec(asset="@107", oid=buy)]))
     assert alice.spot_hold == {150: 3 * HYPE_WEI}  # the quote hold is gone
-    # BOB buys 1 of ALICE's 3: her hold falls to 2 HYPE. Spot fees in the token received (§4 Fees):
+    # BOB buys 1 of ALICE's 3: her hold falls to 2 HYPE. Spot fees in the token received ('Fees'):
     # ALICE maker 0.04% x 41 USDC = 0.0164 USDC; BOB taker 0.07% x 1 HYPE = 0.0007 HYPE
     assert order(ex, BOB, "@107", True, 41, 1, "Ioc") == {"filled": {"totalSz": "1", "avgPx": "41", "oid": 3}}
     assert alice.spot_hold == {150: 2 * HYPE_WEI}
@@ -491,7 +498,8 @@ def test_perp_hold_is_initial_margin_larger_side_per_asset() -> None:
 # =========================================================================== margin at placement and at match
 def test_margin_check_at_placement() -> None:
     ex = new_exchange(**{ALICE: "499.99", BOB: 500})
-    # research §1.2: "position_size * mark_price / leverage" is required; 0.1 x 100,000 / 20 = 500
+    # Hyperliquid docs 'Margining': "position_size * mark_price / leverage" is required; 0.1 x 100,000 / 20 =
+    # 500
     assert order(ex, ALICE, "BTC", True, 100000, "0.1") == err(
         BTC,
         "Insufficient margin to place order: dex main cross account value 499.99 is below its initial margin 500.",
@@ -530,7 +538,7 @@ def test_rejected_spot_order_releases_its_hold() -> None:
 
 def test_maker_failing_its_margin_check_at_match_is_canceled_and_taker_goes_on() -> None:
     ex = new_exchange(**{ALICE: 600})
-    # ALICE bids 0.1 at 100,000: hold 500 <= 600 at placement (research §1.2)
+    # ALICE bids 0.1 at 100,000: hold 500 <= 600 at placement (Hyperliquid docs 'Margining')
     assert order(ex, ALICE, "BTC", True, 100000, "0.1") == {"resting": {"oid": 1}}
     order(ex, CAROL, "BTC", True, 99000, "0.1")  # oid 2, next level
     ex.apply(A.SetPrices(oracle={"BTC": D(90000)}, marks={"BTC": D(90000)}))
@@ -601,8 +609,8 @@ def test_modify_is_cancel_and_replace_with_a_new_oid() -> None:
         "resting": {"oid": 1, "cloid": CLOID_A}
     }
     order(ex, BOB, "BTC", False, 101000, "0.1")  # oid 2, behind ALICE
-    # shrink ALICE's order: the replacement gets oid 3 (research §4: modifies are classed by the new order;
-    # book/orderbook.py: cancel-and-replace, new oid, cloid kept) and loses its time priority
+    # shrink ALICE's order: the replacement gets oid 3 (Hyperliquid docs 'Order book': modifies are classed by
+    # the new order; book/orderbook.py: cancel-and-replace, new oid, cloid kept) and loses its time priority
     ev = ex.apply(O.Modify(user=ALICE, oid=1, order=spec("BTC", False, 101000, "0.05", cloid=CLOID_A)))
     assert ev[-1].data["statuses"] == [{"resting": {"oid": 3, "cloid": CLOID_A}}]
     assert status_of(ex, ALICE, 1) == "canceled" and status_of(ex, ALICE, 3) == "open"
@@ -675,10 +683,12 @@ def test_stop_market_fires_on_mark_and_executes_as_ioc_at_mark_with_10pct_slippa
     order(ex, CAROL, "BTC", True, 84889, "0.05")  # oid 4: at the IOC limit
     order(ex, CAROL, "BTC", True, 84888, "0.1")  # oid 5: one tick below it
     ex.apply(A.SetPrices(oracle={"BTC": D(95500)}, marks={"BTC": D(95500)}))
-    assert 3 in ex.state.triggers  # mark 95,500 > trigger 95,000: not yet (research §4: triggers on mark)
+    assert (
+        3 in ex.state.triggers
+    )  # mark 95,500 > trigger 95,000: not yet (Hyperliquid docs 'Order book': triggers on mark)
     ev = ex.apply(A.SetPrices(oracle={"BTC": D(94321)}, marks={"BTC": D(94321)}))
     # fired: IOC sell at mark x 0.9 = 84,888.9 -> SDK rounding to 5 significant figures = 84,889
-    # (research §4 "TP/SL market orders have a slippage tolerance of 10%", Market orders (SDK));
+    # (Hyperliquid docs 'Take profit and stop loss orders (TP/SL)', Market orders (SDK));
     # it takes CAROL's 0.05 at 84,889 and not 84,888: the remainder is dropped
     (trig,) = [e for e in ev if e.kind == "triggered"]
     assert trig.data == {"oid": 3, "status": {"filled": {"totalSz": "0.05", "avgPx": "84889", "oid": 3}}}
@@ -812,8 +822,9 @@ def test_block_orders_alo_then_cancels_then_gtc_ioc() -> None:
     ]
     assert [O.block_class(a) for a, _ in block] == [2, 1, 0]
     results = ex.apply_block(block)
-    # research §4 block ordering: CAROL's ALO rests first (class 0), ALICE's cancel succeeds (class 1), and
-    # BOB's IOC (class 2) then trades with CAROL. In proposer order BOB would have traded with ALICE.
+    # Hyperliquid docs 'Order book' block ordering: CAROL's ALO rests first (class 0), ALICE's cancel succeeds
+    # (class 1), and BOB's IOC (class 2) then trades with CAROL. In proposer order BOB would have traded with
+    # ALICE.
     carol, alice, bob = results[2], results[1], results[0]
     assert isinstance(carol, list) and carol[-1].data["statuses"] == [{"resting": {"oid": 2}}]
     assert isinstance(alice, list) and alice[-1].data["statuses"] == ["success"]
@@ -916,7 +927,7 @@ def test_meta_and_asset_ctxs_open_interest_volume_mark_and_impact_prices() -> No
     order(ex, BOB, "BTC", False, 99000, "0.04", "Ioc")  # BOB 0.06, CAROL 0.04: OI 0.1, volume + 3,960
     order(ex, ALICE, "BTC", True, 99500, "0.06")
     order(ex, BOB, "BTC", False, 99500, "0.06", "Ioc")  # BOB 0, ALICE -0.04: OI 0.04, volume + 5,970
-    # a book for the impact prices (BTC impact notional 20,000, research §1.7)
+    # a book for the impact prices (BTC impact notional 20,000, Hyperliquid docs 'Funding')
     order(ex, MAKER, "BTC", True, 99000, "0.1")
     order(ex, MAKER, "BTC", True, 98000, "0.2")
     order(ex, MAKER, "BTC", False, 100000, "0.1")
@@ -962,8 +973,9 @@ def _pm_exchange() -> Exchange:
 
 def test_active_asset_data_portfolio_margin_includes_borrowable_capacity() -> None:
     ex = _pm_exchange()
-    # research §3.3: orders under PM auto-borrow "up to token_balance * borrow_oracle_price * ltv":
-    # 1,000 HYPE x 40 x 0.65 = 26,000 USDC with no USDC at all; 26,000 x 20 / 100,000 = 5.2 BTC
+    # Hyperliquid docs 'Portfolio margin': orders under PM auto-borrow "up to token_balance *
+    # borrow_oracle_price * ltv": 1,000 HYPE x 40 x 0.65 = 26,000 USDC with no USDC at all; 26,000 x 20 /
+    # 100,000 = 5.2 BTC
     aad = ex.info({"type": "activeAssetData", "user": PM_USER, "coin": "BTC"})
     assert aad["availableToTrade"] == ["26000", "26000"] and aad["maxTradeSzs"] == ["5.2", "5.2"]
     aad = ex.info({"type": "activeAssetData", "user": PM_USER, "coin": "HYPE"})
@@ -982,12 +994,13 @@ def test_active_asset_data_portfolio_margin_includes_borrowable_capacity() -> No
 def test_active_asset_data_spot_under_portfolio_margin() -> None:
     ex = _pm_exchange()
     aad = ex.info({"type": "activeAssetData", "user": PM_USER, "coin": "@107"})
-    # buy side: 26,000 USDC borrowable (research §3.3), 26,000 / 40 = 650 HYPE; sell side: 1,000 HYPE held
+    # buy side: 26,000 USDC borrowable (Hyperliquid docs 'Portfolio margin'), 26,000 / 40 = 650 HYPE; sell
+    # side: 1,000 HYPE held
     assert aad["availableToTrade"] == ["26000", "1000"] and aad["maxTradeSzs"] == ["650", "1000"]
 
 
 def test_pm_account_spot_orders_auto_borrow_and_sell_supplied_collateral() -> None:
-    """What the view above should reflect: the orders go through (research §3.3)."""
+    """What the view above should reflect: the orders go through (Hyperliquid docs 'Portfolio margin')."""
     ex = _pm_exchange()
     to_spot(ex, BOB, 1_000)
     ex.apply(A.Deposit(user=BOB, token="HYPE", amount=D(100)))
@@ -1108,7 +1121,9 @@ def test_rejected_position_tpsl_batch_leaves_no_trigger() -> None:
 
 def test_pm_account_with_a_spot_bid_and_a_long_can_cancel_its_perp_bid() -> None:
     ex = _pm_exchange()
-    ex.apply(A.Deposit(user=PM_USER, amount=D(30_000)))  # supplied as idle USDC (research §3.3)
+    ex.apply(
+        A.Deposit(user=PM_USER, amount=D(30_000))
+    )  # supplied as idle USDC (Hyperliquid docs 'Portfolio margin')
     pm = ex.state.accounts[PM_USER]
     assert order(ex, PM_USER, "@107", True, 39, 500) == {"resting": {"oid": 1}}  # holds 19,500 USDC
     order(ex, MAKER, "BTC", False, 100000, "0.1")

@@ -1,8 +1,8 @@
 """Issue "Markets": an account holding only HYPE buys BTC spot and shorts the BTC perp (a basis trade)
 under portfolio margin. Every amount is computed by hand below from the hyperliquid preset:
-fees perp 0.045% taker / 0.015% maker, spot 0.07% taker / 0.04% maker (research §4 Fees, tier 0);
-HYPE LTV 0.65, UBTC LTV 0.5 (research §3.3); BTC margin table 40x -> maintenance 1/80 (research §1.3).
-The same orders from a standard account are rejected for margin.
+fees perp 0.045% taker / 0.015% maker, spot 0.07% taker / 0.04% maker (Hyperliquid docs 'Fees', tier 0);
+HYPE LTV 0.65, UBTC LTV 0.5 (Hyperliquid docs 'Portfolio margin'); BTC margin table 40x -> maintenance 1/80
+(Hyperliquid docs 'Margin tiers'). The same orders from a standard account are rejected for margin.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def test_basis_trade_from_hype_only_under_portfolio_margin() -> None:
     sink = ex.state.accounts[ex.config.fees.fee_sink.lower()]
     assert sink.spot[0] == (4_5 + 4_0 + 1_5) * USDC // 10  # 4.5 + 4 + 1.5 USDC
     assert sink.spot[197] == 700_000  # 0.00007 UBTC
-    # PMR (research §3.5): requirement = 20 + 10,000 / 80 + 11,004.5 = 11,149.5;
+    # PMR (Hyperliquid docs 'Portfolio margin'): requirement = 20 + 10,000 / 80 + 11,004.5 = 11,149.5;
     # liquidation value = 1,000 (USDC balance: 11,000 cash - 10,000 short notional)
     #   + 1000 x 40 x (0.5 + 0.5 x 0.65) + 0.09993 x 100,000 x (0.5 + 0.5 x 0.5) = 1,000 + 33,000 + 7,494.75
     legs = v.pm_legs(alice)

@@ -10,7 +10,7 @@ DESIGN rule 7: an action that raises is rejected whole. Each test here checks
 
 Rejected actions are applied without ``at=``: a timestamp later than the clock advances time before
 the action runs, and that advance stands even when the action is rejected (``Exchange.apply``).
-Rules are cited from research/hyperliquid.md.
+Rules are cited from Hyperliquid's docs.
 """
 
 from __future__ import annotations
@@ -206,7 +206,7 @@ def test_deposit_malformed_user(user: str) -> None:
 # --------------------------------------------------------------------------- Withdraw
 @pytest.mark.parametrize(("leverage", "free"), [(20, "3000"), (5, "1000")])
 def test_withdraw_beyond_withdrawable_with_cross_position(leverage: int, free: str) -> None:
-    """research §1.4: 5,000 USDC, 0.2 BTC long (20,000): max(IM, 10% x 20,000) stays locked.
+    """Hyperliquid docs 'Margining': 5,000 USDC, 0.2 BTC long (20,000): max(IM, 10% x 20,000) stays locked.
     20x: IM 1,000 < 2,000 -> withdrawable 3,000; 5x: IM 4,000 > 2,000 -> withdrawable 1,000."""
     ex = hl()
     long_btc(ex, leverage=leverage)
@@ -249,7 +249,8 @@ def test_withdraw_spot_token_never_held() -> None:
 
 
 def test_pm_borrowed_usdc_cannot_be_withdrawn() -> None:
-    """research §3.3: "Borrowable balance cannot be withdrawn or transferred between accounts"."""
+    """Hyperliquid docs 'Portfolio margin': "Borrowable balance cannot be withdrawn or transferred between
+    accounts"."""
     ex = hl()
     fund_lender(ex, "10000")
     pm_hype(ex)
@@ -268,7 +269,8 @@ def test_pm_borrowed_usdc_cannot_be_withdrawn() -> None:
 
 
 def test_pm_borrowed_usdc_cannot_be_sent() -> None:
-    """research §3.3: borrowed balance cannot be transferred to another address either."""
+    """Hyperliquid docs 'Portfolio margin': borrowed balance cannot be transferred to another address
+    either."""
     ex = hl()
     fund_lender(ex, "10000")
     pm_hype(ex)
@@ -290,8 +292,8 @@ def test_pm_borrowed_usdc_cannot_be_sent() -> None:
 
 
 def test_pm_collateral_locked_by_borrow_cannot_be_withdrawn() -> None:
-    """research §3.6: 1,000 HYPE x $40 x LTV 0.65 = 26,000 of power; owing 13,000 locks
-    13,000 / (0.65 x 40) = 500 HYPE."""
+    """Hyperliquid docs 'Portfolio margin FAQ': 1,000 HYPE x $40 x LTV 0.65 = 26,000 of power; owing 13,000
+    locks 13,000 / (0.65 x 40) = 500 HYPE."""
     ex = hl()
     fund_lender(ex, "100000")
     pm_hype(ex)
@@ -321,8 +323,9 @@ def test_pm_collateral_locked_by_borrow_cannot_be_withdrawn() -> None:
 
 
 def test_pm_unsupplied_collateral_is_not_locked() -> None:
-    """research §3.6: collateral is removable while the health factor stays >= 100%. Pre-alpha: 300 HYPE, 200
-    supplied (the cap), 100 idle in spot; owing 1,000 against 200 x 40 x 0.5 = 4,000 locks 50 HYPE only."""
+    """Hyperliquid docs 'Portfolio margin FAQ': collateral is removable while the health factor stays >= 100%.
+    Pre-alpha: 300 HYPE, 200 supplied (the cap), 100 idle in spot; owing 1,000 against 200 x 40 x 0.5 = 4,000
+    locks 50 HYPE only."""
     ex = gated("hyperliquid-prealpha")
     fund_lender(ex, "10000")
     pm_hype(ex, hype="300")
@@ -355,7 +358,8 @@ def test_pm_spot_sell_of_locked_collateral() -> None:
 
 
 def test_pm_supplied_collateral_withdraw_via_borrowlend_breaks_health() -> None:
-    """borrowLend withdraw of supplied collateral is held to the same rule: health factor >= 100% (§3.6)."""
+    """borrowLend withdraw of supplied collateral is held to the same rule: health factor >= 100% ('Portfolio
+    margin FAQ')."""
     ex = hl()
     fund_lender(ex, "100000")
     pm_hype(ex)
@@ -395,7 +399,8 @@ def test_usd_send_to_self_case_insensitive() -> None:
 
 
 def test_usd_send_beyond_withdrawable() -> None:
-    """Margin locked by a cross position cannot be sent (research §1.4); the recipient is not created."""
+    """Margin locked by a cross position cannot be sent (Hyperliquid docs 'Margining'); the recipient is not
+    created."""
     ex = hl()
     long_btc(ex)
     reject(
@@ -478,7 +483,8 @@ def test_spot_send_unknown_token() -> None:
 # --------------------------------------------------------------------------- UsdClassTransfer
 @pytest.mark.parametrize("to_perp", [True, False])
 def test_usd_class_transfer_unified_account(to_perp: bool) -> None:
-    """research §1.9: usdClassTransfer belongs to standard mode; unified accounts have one balance."""
+    """Hyperliquid docs 'Account abstraction modes': usdClassTransfer belongs to standard mode; unified
+    accounts have one balance."""
     ex = hl()
     ex.apply(A.Deposit(user=ALICE, amount=D(100)))
     ex.apply(A.SetAbstraction(user=ALICE, abstraction="unifiedAccount"))
@@ -493,7 +499,7 @@ def test_usd_class_transfer_unified_account(to_perp: bool) -> None:
 
 def test_usd_class_transfer_portfolio_margin() -> None:
     ex = hl()
-    ex.apply(A.Deposit(user=ALICE, amount=D(20000)))  # > $10k: eligible (research §3.2)
+    ex.apply(A.Deposit(user=ALICE, amount=D(20000)))  # > $10k: eligible (Hyperliquid docs 'Portfolio margin')
     ex.apply(A.SetAbstraction(user=ALICE, abstraction="portfolioMargin"))
     reject(
         ex,
@@ -517,7 +523,7 @@ def test_usd_class_transfer_perp_to_spot_beyond_balance() -> None:
 
 
 def test_usd_class_transfer_perp_to_spot_beyond_transfer_margin() -> None:
-    """ "Transferring" includes transfer to spot (research §1.4)."""
+    """ "Transferring" includes transfer to spot (Hyperliquid docs 'Margining')."""
     ex = hl()
     long_btc(ex)
     reject(
@@ -689,7 +695,8 @@ def test_sub_account_transfer_beyond_balance() -> None:
 # --------------------------------------------------------------------------- SetAbstraction
 @pytest.mark.parametrize("target", ["unifiedAccount", "portfolioMargin"])
 def test_set_abstraction_with_open_position(target: str) -> None:
-    """research §3.2 FAQ: "no open positions, open orders, or active TWAP orders before enabling"."""
+    """Hyperliquid docs 'Portfolio margin' FAQ: "no open positions, open orders, or active TWAP orders before
+    enabling"."""
     ex = gated()
     long_btc(ex, usdc="20000")
     reject(
@@ -718,7 +725,8 @@ def test_set_abstraction_back_to_standard_with_open_position() -> None:
 
 @pytest.mark.parametrize("usdc", ["5000", "10000"])
 def test_set_abstraction_pm_without_eligibility(usdc: str) -> None:
-    """research §3.2: "Master account >$5M in weighted volume or account value >$10k" (strictly above)."""
+    """Hyperliquid docs 'Portfolio margin': "Master account >$5M in weighted volume or account value >$10k"
+    (strictly above)."""
     ex = hl()
     ex.apply(A.Deposit(user=ALICE, amount=D(usdc)))
     reject(
@@ -734,7 +742,8 @@ def test_set_abstraction_pm_without_eligibility(usdc: str) -> None:
 
 
 def test_set_abstraction_pm_prealpha_volume_gate_only() -> None:
-    """Pre-alpha (research §3.1) had no account-value route: $1M of value without volume is refused."""
+    """Pre-alpha (Hyperliquid docs 'Portfolio margin') had no account-value route: $1M of value without volume
+    is refused."""
     ex = priced(Exchange("hyperliquid-prealpha"))
     ex.apply(A.Deposit(user=ALICE, amount=D(1000000)))
     err = reject(
@@ -748,7 +757,8 @@ def test_set_abstraction_pm_prealpha_volume_gate_only() -> None:
 
 
 def test_set_abstraction_pm_sub_account_uses_master_volume() -> None:
-    """A sub-account is gated by its master's volume and its own value (research §3.2)."""
+    """A sub-account is gated by its master's volume and its own value (Hyperliquid docs 'Portfolio
+    margin')."""
     ex = hl()
     ex.apply(A.Deposit(user=ALICE, amount=D(20000)))
     sub = sub_of(ex, ALICE, "desk")
@@ -771,7 +781,8 @@ def _capped(cap: str) -> Exchange:
 
 @pytest.mark.parametrize("usdc", ["50000", "50000.00000001", "80000"])
 def test_set_abstraction_pm_account_value_at_or_above_cap(usdc: str) -> None:
-    """research §3.2: "Account value <$25M" (here a 50,000 cap): at or above the cap is refused."""
+    """Hyperliquid docs 'Portfolio margin': "Account value <$25M" (here a 50,000 cap): at or above the cap is
+    refused."""
     ex = _capped("50000")
     ex.apply(A.Deposit(user=ALICE, amount=D(usdc)))
     reject(
@@ -837,7 +848,7 @@ def _funded() -> Exchange:
 
 @pytest.mark.parametrize("leverage", [0, -1, 41, 100])
 def test_update_leverage_out_of_range(leverage: int) -> None:
-    """research §1.2: leverage is an integer from 1 to the asset's max (BTC 40x)."""
+    """Hyperliquid docs 'Margining': leverage is an integer from 1 to the asset's max (BTC 40x)."""
     reject(
         _funded(),
         A.UpdateLeverage(user=ALICE, asset="BTC", is_cross=True, leverage=leverage),
@@ -869,7 +880,7 @@ def test_update_leverage_non_integer(leverage: Any) -> None:
 
 
 def test_update_leverage_cross_on_strict_isolated_asset() -> None:
-    """research §1.1: strictIsolated assets have no cross margin (``xyz:NVDA``)."""
+    """Hyperliquid docs 'Margining': strictIsolated assets have no cross margin (``xyz:NVDA``)."""
     reject(
         _funded(),
         A.UpdateLeverage(user=ALICE, asset="xyz:NVDA", is_cross=True, leverage=5),
@@ -968,7 +979,8 @@ def test_update_isolated_margin_on_cross_position() -> None:
 
 
 def test_update_isolated_margin_remove_below_transfer_requirement() -> None:
-    """research §1.4: max(IM, 10% notional). 0.1 BTC isolated at 20x: IM 500, 10% of 10,000 = 1,000 rules."""
+    """Hyperliquid docs 'Margining': max(IM, 10% notional). 0.1 BTC isolated at 20x: IM 500, 10% of 10,000 =
+    1,000 rules."""
     ex = hl()
     long_btc(ex, sz="0.1", leverage=20, cross=False)
     ex.apply(A.UpdateIsolatedMargin(user=ALICE, asset="BTC", amount=D(1000)))  # margin 1,500
@@ -1014,7 +1026,7 @@ def _nvda_long() -> Exchange:
 
 
 def test_update_isolated_margin_remove_from_strict_isolated() -> None:
-    """research §1.1: under strictIsolated "margin cannot be removed"."""
+    """Hyperliquid docs 'Margining': under strictIsolated "margin cannot be removed"."""
     ex = _nvda_long()
     reject(
         ex,
@@ -1066,7 +1078,8 @@ def test_borrow_outside_portfolio_margin(mode: str) -> None:
 
 
 def test_borrow_beyond_ltv_capacity() -> None:
-    """research §3.3: up to token_balance x borrow_oracle_price x ltv = 1,000 x 40 x 0.65 = 26,000."""
+    """Hyperliquid docs 'Portfolio margin': up to token_balance x borrow_oracle_price x ltv = 1,000 x 40 x
+    0.65 = 26,000."""
     ex = hl()
     fund_lender(ex, "100000")
     pm_hype(ex)
@@ -1115,7 +1128,7 @@ def test_borrow_non_borrowable_token() -> None:
 
 
 def test_borrow_beyond_user_borrow_cap_prealpha() -> None:
-    """Pre-alpha per-user cap borrow_cap(USDC) = 1000 (research §3.1);
+    """Pre-alpha per-user cap borrow_cap(USDC) = 1000 (Hyperliquid docs 'Portfolio margin');
     200 HYPE x 40 x 0.5 = 4,000 of LTV room."""
     ex = gated("hyperliquid-prealpha")
     fund_lender(ex, "100000")
@@ -1167,7 +1180,7 @@ def test_borrow_beyond_reserve_liquidity() -> None:
 
 
 def test_supply_beyond_user_supply_cap_prealpha() -> None:
-    """Pre-alpha supply_cap(HYPE) = 200 (research §3.1)."""
+    """Pre-alpha supply_cap(HYPE) = 200 (Hyperliquid docs 'Portfolio margin')."""
     ex = gated("hyperliquid-prealpha")
     ex.apply(A.Deposit(user=ALICE, token="HYPE", amount=D(300)))
     ex.apply(A.SetAbstraction(user=ALICE, abstraction="unifiedAccount"))
@@ -1215,7 +1228,8 @@ def test_supply_token_neither_borrowable_nor_collateral() -> None:
 
 
 def test_withdraw_supply_at_full_utilization() -> None:
-    """research §3.2 FAQ: at 100% utilization suppliers cannot withdraw until supply is added or repaid."""
+    """Hyperliquid docs 'Portfolio margin' FAQ: at 100% utilization suppliers cannot withdraw until supply is
+    added or repaid."""
     ex = hl()
     fund_lender(ex, "1000")
     pm_hype(ex)
@@ -1354,7 +1368,8 @@ def test_borrow_without_amount() -> None:
 
 # --------------------------------------------------------------------------- SettleFill
 def test_settle_fill_opening_beyond_margin_standard() -> None:
-    """research §1.2: IM = size x price / leverage; 1,000 USDC at 20x carries 20,000 of BTC, not more."""
+    """Hyperliquid docs 'Margining': IM = size x price / leverage; 1,000 USDC at 20x carries 20,000 of BTC,
+    not more."""
     ex = hl()
     ex.apply(A.Deposit(user=ALICE, amount=D(1000)))
     ex.apply(A.Deposit(user=BOB, amount=D(100000)))
@@ -1376,7 +1391,8 @@ def test_settle_fill_opening_beyond_margin_standard() -> None:
 
 
 def test_settle_fill_opening_beyond_margin_on_builder_dex_standard() -> None:
-    """Standard mode margins each dex apart (research §1.9): main-dex USDC does not cover an xyz trade."""
+    """Standard mode margins each dex apart (Hyperliquid docs 'Account abstraction modes'): main-dex USDC does
+    not cover an xyz trade."""
     ex = hl()
     ex.apply(A.Deposit(user=ALICE, amount=D(100000)))
     ex.apply(A.Deposit(user=BOB, amount=D(100000)))
@@ -1406,7 +1422,8 @@ def test_settle_fill_opening_beyond_margin_unified() -> None:
 
 
 def test_settle_fill_leverage_above_margin_tier() -> None:
-    """research §1.3: BTC above 150M notional allows 20x only; a 40x position cannot grow past the bound."""
+    """Hyperliquid docs 'Margin tiers': BTC above 150M notional allows 20x only; a 40x position cannot grow
+    past the bound."""
     ex = hl()
     ex.apply(A.Deposit(user=ALICE, amount=D(10000000)))
     ex.apply(A.Deposit(user=BOB, amount=D(10000000)))
@@ -1421,8 +1438,9 @@ def test_settle_fill_leverage_above_margin_tier() -> None:
 
 
 def test_pm_auto_borrow_stopped_by_user_borrow_cap() -> None:
-    """research §3.2: PM falls back to non-PM behaviour when caps are hit. Pre-alpha caps the borrow at 1,000
-    USDC: 0.3 BTC at 20x needs 1,500 of margin, the trade is rejected whole and nothing stays borrowed."""
+    """Hyperliquid docs 'Portfolio margin': PM falls back to non-PM behaviour when caps are hit. Pre-alpha
+    caps the borrow at 1,000 USDC: 0.3 BTC at 20x needs 1,500 of margin, the trade is rejected whole and
+    nothing stays borrowed."""
     ex = gated("hyperliquid-prealpha")
     fund_lender(ex, "100000")
     pm_hype(ex, hype="200")  # 200 x 40 x 0.5 = 4,000 of LTV room; the cap binds first
@@ -1499,7 +1517,7 @@ def test_settle_fill_unknown_asset(asset: int | str, rule: str) -> None:
     [("BTC", "100000.05", 1), ("ETH", "3000.001", 2), ("HYPE", "40.00001", 4), ("xyz:NVDA", "180.0001", 3)],
 )
 def test_settle_fill_price_too_many_decimals(asset: str, px: str, decimals: int) -> None:
-    """research §4: perp prices have at most 6 - szDecimals decimals."""
+    """Hyperliquid docs 'Order book': perp prices have at most 6 - szDecimals decimals."""
     ex = hl()
     for u in (ALICE, BOB):
         ex.apply(A.Deposit(user=u, amount=D(100000)))
@@ -1516,7 +1534,7 @@ def test_settle_fill_price_too_many_decimals(asset: str, px: str, decimals: int)
 
 
 def test_settle_fill_spot_price_too_many_decimals() -> None:
-    """research §4: spot prices have at most 8 - szDecimals decimals (UBTC: 3)."""
+    """Hyperliquid docs 'Order book': spot prices have at most 8 - szDecimals decimals (UBTC: 3)."""
     ex = hl()
     ex.apply(A.Deposit(user=ALICE, amount=D(100000)))
     ex.apply(A.SetAbstraction(user=ALICE, abstraction="unifiedAccount"))

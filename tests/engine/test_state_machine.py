@@ -302,7 +302,8 @@ class ClearinghouseMachine(RuleBasedStateMachine):
             if acct.mode is not Mode.PORTFOLIO:
                 continue
             ratio = v.pm_legs(acct).ratio
-            # independent float recomputation from raw fields (research §3.5, DESIGN readings)
+            # independent float recomputation from raw fields (Hyperliquid docs 'Portfolio margin', DESIGN
+            # readings)
             coll_terms = []
             for t, c in pm.collateral.items():
                 basis = acct.supply_basis.get(t, 0)

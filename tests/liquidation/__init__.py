@@ -57,6 +57,6 @@ def rest(ex: Exchange, user: str, asset: str, is_buy: bool, px: Any, sz: Any, at
 
 
 def ledger_liquidations(ex: Exchange, user: str) -> list[dict[str, Any]]:
-    """``liquidation`` deltas of ``userNonFundingLedgerUpdates`` (research §2.6)."""
+    """``liquidation`` deltas of ``userNonFundingLedgerUpdates`` (Hyperliquid docs 'Liquidations')."""
     rows = ex.info({"type": "userNonFundingLedgerUpdates", "user": user})
     return [r["delta"] for r in rows if r["delta"]["type"] == "liquidation"]

@@ -1,11 +1,12 @@
-"""Auto-deleveraging and the perp loss waterfall (research/hyperliquid.md §2.5; peers.md §F lessons 7-8;
-engine docstring: user collateral -> liquidator vault's free equity -> the reserve's protocol buffer ->
-ADL counterparties pro rata, each at most its equity -> the vault carries the rest).
+"""Auto-deleveraging and the perp loss waterfall (Hyperliquid docs 'Auto-deleveraging'; the Drift v2 and Mango
+v4 liquidation designs (docs/rules/liquidation.md); engine docstring: user collateral -> liquidator vault's
+free equity -> the reserve's protocol buffer -> ADL counterparties pro rata, each at most its equity -> the
+vault carries the rest).
 
 The bankrupt account is made by a fill settled at an off-market price (an operator ``SettleFill`` with
 ``check_margin=False``, e.g. a print from an external venue): the account is underwater at both the
-mark and the previous mark, so closing it at the previous mark (§2.5) leaves a deficit to cover.
-The pure price-gap case is in ``test_price_gap_bankruptcy_consumes_the_user_collateral_first``.
+mark and the previous mark, so closing it at the previous mark ('Auto-deleveraging') leaves a deficit to
+cover. The pure price-gap case is in ``test_price_gap_bankruptcy_consumes_the_user_collateral_first``.
 
 Hand numbers (BTC, 1 lot = 1e-5 BTC, maintenance 1/80, no fees on the setup fills):
 
@@ -90,7 +91,7 @@ def test_adl_queue_vault_first_then_counterparties_pro_rata() -> None:
 
     Cash after: Carol 7,000 - 5,000 - 37.5 = 1,962.5 (flat); Dave 16,300 - 10,000 - 75 = 6,225 (flat);
     Bob 20,000 - 5,000 - 37.5 = 14,962.5 (still short 0.05); Alice 0; the vault 0.
-    Eve (same side) and the lender (no position) pay nothing (§2.5 invariant)."""
+    Eve (same side) and the lender (no position) pay nothing ('Auto-deleveraging' invariant)."""
     ex = _book()
     lender_before = ex.state.accounts[LENDER].clone()
     reserve_before = ex.state.reserves[0].clone()
@@ -106,7 +107,7 @@ def test_adl_queue_vault_first_then_counterparties_pro_rata() -> None:
     assert accts[LENDER] == lender_before
     assert ex.state.reserves[0] == reserve_before
 
-    # closed at the previous mark (§2.5), no fees, in queue order
+    # closed at the previous mark ('Auto-deleveraging'), no fees, in queue order
     adl = [e for e in events if e.kind == "adl"]
     assert len(adl) == 1 and adl[0].data["px"] == "100000"
     closes = [f for f in ex.state.history.fills[ALICE] if f["time"] == 3_000 and f["side"] == "A"]
@@ -234,7 +235,7 @@ def test_pro_rata_adl_cuts_everyone_in_proportion() -> None:
 
 
 def test_bankrupt_isolated_position_deficit_does_not_touch_cross_margin() -> None:
-    """§1.1 isolated: a bankrupt isolated position's loss does not reach the user's cross margin; the
+    """'Margining' isolated: a bankrupt isolated position's loss does not reach the user's cross margin; the
     waterfall pays it. Alice (5,000 USDC) isolated 10x; bad fill: buys 0.1 BTC from Dave at 113,000
     (margin ceil(11,300 / 10) = 1,130 moved: cross cash 3,870, rawUsd 1,130 - 11,300 = -10,170).
     At mark 101,000 the position is worth -70; at the previous mark 100,000 -170: the deficit.
@@ -263,9 +264,9 @@ def test_bankrupt_isolated_position_deficit_does_not_touch_cross_margin() -> Non
 
 
 def test_user_without_positions_never_pays_and_conservation_holds() -> None:
-    """§2.5: "a user who has no open positions will not socialize any losses". The lender (supplying
-    10,000 USDC) and a bystander holding only USDC keep every wei; the reserve is untouched; the total
-    of balances, perp cash, isolated margin and reserve cash still equals deposits - withdrawals."""
+    """'Auto-deleveraging': "a user who has no open positions will not socialize any losses". The lender
+    (supplying 10,000 USDC) and a bystander holding only USDC keep every wei; the reserve is untouched; the
+    total of balances, perp cash, isolated margin and reserve cash still equals deposits - withdrawals."""
     bystander = "0x" + "99" * 20
     ex = _book(vault_usdc=None)
     ex.apply(A.Deposit(user=bystander, amount=D(7_777)))
@@ -286,7 +287,7 @@ def test_user_without_positions_never_pays_and_conservation_holds() -> None:
 # --------------------------------------------------------------------------- the price-gap case
 def test_price_gap_bankruptcy_consumes_the_user_collateral_first() -> None:
     """Alice (1,000 USDC) long 0.1 BTC at 100,000 from Bob; the vault holds 1,000 USDC. The mark gaps
-    to 89,000 with an empty book: Alice's equity 1,000 - 1,100 = -100 (bankrupt, §2.5).
+    to 89,000 with an empty book: Alice's equity 1,000 - 1,100 = -100 (bankrupt, 'Auto-deleveraging').
 
     Expected per the waterfall (user collateral -> vault -> counterparties): Alice's 1,000 is lost
     whatever the closing price, the 100 beyond it is the deficit (vault first), and Bob, the ADL'd
@@ -400,11 +401,12 @@ def test_partially_deleveraged_isolated_counterparty_pays_only_what_the_close_re
 
 
 def test_reserve_buffer_pays_after_the_vault_before_the_counterparties() -> None:
-    """The perp waterfall's third layer (engine docstring, peers §F.8): the USDC reserve's protocol buffer
-    (10% of the interest paid). Eve borrows 5,000 USDC against HYPE under PM and pays 30 days of interest,
-    so the buffer holds about 2 USDC. Alice's bad fill (deficit 1,000, no vault capital) takes the whole
-    buffer, whole wei, out of the reserve's cash; Bob (short 0.1 against Carol, the first in the queue:
-    1 x 10,000 / ~100,000 against Dave's 1.2 x 10,000 / 1,002,000) is closed and pays the rest."""
+    """The perp waterfall's third layer (engine docstring, docs/rules/liquidation.md 'The loss waterfall'):
+    the USDC reserve's protocol buffer (10% of the interest paid). Eve borrows 5,000 USDC against HYPE under
+    PM and pays 30 days of interest, so the buffer holds about 2 USDC. Alice's bad fill (deficit 1,000, no
+    vault capital) takes the whole buffer, whole wei, out of the reserve's cash; Bob (short 0.1 against Carol,
+    the first in the queue: 1 x 10,000 / ~100,000 against Dave's 1.2 x 10,000 / 1,002,000) is closed and pays
+    the rest."""
     ex = Exchange(config_with(mutate=open_gates))
     set_marks(ex, {"BTC": 100_000, "HYPE": 40}, at=1_000, spot={"@107": 40})
     fund_lender(ex, "10000")
@@ -470,13 +472,13 @@ def test_adl_counterparty_left_below_maintenance_is_liquidated_in_the_same_actio
     no lending reserve). ADL: Bob ranks first (1 x 20,000 / 600 = 33.3; Dave, short at 120,000 and
     rich, 1.2 x 10,000 / 1,002,000) and closes 0.1 of his 0.2 at 100,000; he is charged the 1,000 up to
     his equity, 600, and the vault carries 400. Bob is left short 0.1 with value 0 < maintenance
-    10,000 / 80 = 125 (research §2.2, BTC tier 1 at 40x), and 0 < 2/3 x 125: the vault backstops him at
-    the mark in the same action (§2.3: it takes the position and the remaining margin, 0) instead of
-    leaving him open until the next BTC price update.
+    10,000 / 80 = 125 (Hyperliquid docs 'Liquidations', BTC tier 1 at 40x), and 0 < 2/3 x 125: the vault
+    backstops him at the mark in the same action ('Liquidations': it takes the position and the remaining
+    margin, 0) instead of leaving him open until the next BTC price update.
 
     The vault, unfunded, now holds that short with -400 of cash: value -400, bankrupt in turn, so the
     next round auto-deleverages it against the long side, Carol (the only long), at 100,000; its 400
-    deficit is socialized on her, the last layer (§2.5): Carol ends long 0.1 with cash
+    deficit is socialized on her, the last layer ('Auto-deleveraging'): Carol ends long 0.1 with cash
     1,000,000 - 20,000 + 10,000 - 400 = 989,600, and the vault flat at 0."""
 
     def bob(ex: Exchange) -> None:
@@ -495,7 +497,7 @@ def test_adl_counterparty_left_below_maintenance_is_liquidated_in_the_same_actio
             "liquidatedNtlPos": "10000",
             "accountValue": "0.0",
             "leverageType": "Cross",
-            "liquidatedPositions": [],  # backstopped, not sold (as §2.3's vault takeover)
+            "liquidatedPositions": [],  # backstopped, not sold (as 'Liquidations''s vault takeover)
         }
     ]
     vault_wf = _deficits(ex, VAULT)[0]["waterfall"]

@@ -199,8 +199,9 @@ class LiquidationMachine(RuleBasedStateMachine):
 
     @rule(amount=st.integers(100, 30_000), repay=st.booleans())
     def pm_borrow(self, amount: int, repay: bool) -> None:
-        """The PM trader borrows USDC against its HYPE (LTV 0.65, research §3.3) and spends it on UETH,
-        which is not collateral (so the debt is only backed by the HYPE, like the FAQ account); or repays."""
+        """The PM trader borrows USDC against its HYPE (LTV 0.65, Hyperliquid docs 'Portfolio margin') and
+        spends it on UETH, which is not collateral (so the debt is only backed by the HYPE, like the FAQ
+        account); or repays."""
         if repay:
             self.do(A.BorrowLend(user=PMU, operation="repay", token="USDC", amount=Decimal(amount)))
             return
@@ -391,8 +392,8 @@ class LiquidationMachine(RuleBasedStateMachine):
 
 
 class PmPerpsMachine(LiquidationMachine):
-    """The same machine with the portfolio-margin trader also trading perps (research §3.5: PM margins
-    cross perps and spot together)."""
+    """The same machine with the portfolio-margin trader also trading perps (Hyperliquid docs 'Portfolio
+    margin': PM margins cross perps and spot together)."""
 
     PM_PERPS = True
 

@@ -1,8 +1,8 @@
-"""Perp liquidation through the engine (research/hyperliquid.md §2.1-§2.3, §2.6; docs/rules/liquidation.md).
+"""Perp liquidation through the engine (Hyperliquid docs 'Liquidations'; docs/rules/liquidation.md).
 
-Every amount is worked by hand from the hyperliquid preset: BTC maintenance 1/80 (40x table, §1.3),
-ETH 1/50 (25x), XYZ100 1/40 (20x); default leverage 20x; perp maker fee 0.015% (tier 0, research §4 Fees).
-Prices move with explicit marks so the mark is exactly the number in the comment.
+Every amount is worked by hand from the hyperliquid preset: BTC maintenance 1/80 (40x table, 'Margin tiers'),
+ETH 1/50 (25x), XYZ100 1/40 (20x); default leverage 20x; perp maker fee 0.015% (tier 0, Hyperliquid docs
+'Fees'). Prices move with explicit marks so the mark is exactly the number in the comment.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from tests.conftest import ALICE, BOB, CAROL, MAKER, config_with
 from tests.liquidation import assert_conserved, ledger_liquidations, rest, set_marks, usd
 
 VAULT = "0x1000000000000000000000000000000000000001"  # LiquidationConfig.liquidator_vault
-XYZ_VAULT = "0x4000000000000000000000000000000000000001"  # 0x400..00 + dex index 1 (§2.3, HIP-3)
+XYZ_VAULT = "0x4000000000000000000000000000000000000001"  # 0x400..00 + dex index 1 ('Liquidations', HIP-3)
 SINK = "0xfee0000000000000000000000000000000000000"
 BTC, ETH = 0, 1  # asset ids
 LOT = 10**5  # BTC lots per coin (szDecimals 5)
@@ -37,12 +37,12 @@ def _long_btc(ex: Exchange, user: str, sz: str, px: int = 100_000) -> None:
 
 # --------------------------------------------------------------------------- (a) full market liquidation
 def test_full_market_liquidation_through_the_book() -> None:
-    """§2.1-§2.2, §2.6. Alice: 1,000 USDC, long 0.1 BTC at 100,000 (cash 1,000 - 10,000 = -9,000).
+    """'Liquidations'. Alice: 1,000 USDC, long 0.1 BTC at 100,000 (cash 1,000 - 10,000 = -9,000).
 
     Mark 91,000: equity -9,000 + 9,100 = 100 < maintenance 9,100 / 80 = 113.75 -> liquidatable; not
     below 2/3 x 113.75 = 75.83 -> no backstop. 0.1 BTC <= 100k notional -> sent whole. Limit: the
     bankruptcy price 91,000 - 100 / 0.1 = 90,000. It fills at the maker's 90,900 bid:
-    Alice's cash -9,000 + 9,090 = 90 stays with her; no fee for her ("no clearance fee", §2.2);
+    Alice's cash -9,000 + 9,090 = 90 stays with her; no fee for her ("no clearance fee", 'Liquidations');
     the maker pays 0.015% x 9,090 = 1.3635 as usual."""
     ex = _exchange()
     _long_btc(ex, ALICE, "0.1")
@@ -62,7 +62,7 @@ def test_full_market_liquidation_through_the_book() -> None:
     assert liq["fee"] == "0.0"
     assert liq["closedPnl"] == "-910"  # 0.1 x (90,900 - 100,000)
     assert fills[MAKER][-1]["fee"] == "1.3635"
-    # research §2.6: the liquidation ledger delta, at the values before the liquidation
+    # Hyperliquid docs 'Liquidations': the liquidation ledger delta, at the values before the liquidation
     assert ledger_liquidations(ex, ALICE) == [
         {
             "type": "liquidation",
@@ -79,7 +79,7 @@ def test_full_market_liquidation_through_the_book() -> None:
 
 
 def test_no_liquidation_while_equity_covers_maintenance() -> None:
-    """§2.1: at 91,150 equity 1,000 - 885 = 115 >= 9,115 / 80 = 113.9375: nothing happens."""
+    """'Liquidations': at 91,150 equity 1,000 - 885 = 115 >= 9,115 / 80 = 113.9375: nothing happens."""
     ex = _exchange()
     _long_btc(ex, ALICE, "0.1")
     rest(ex, MAKER, "BTC", True, 91_100, "0.1", at=2_000)
@@ -91,7 +91,7 @@ def test_no_liquidation_while_equity_covers_maintenance() -> None:
 
 # --------------------------------------------------------------------------- (b) partials and the cooldown
 def _partial_setup() -> Exchange:
-    """§2.2. Alice: 12,000 USDC, long 2 BTC at 100,000 (cash -188,000).
+    """'Liquidations'. Alice: 12,000 USDC, long 2 BTC at 100,000 (cash -188,000).
 
     Mark 95,000: notional 190,000 > 100k; equity -188,000 + 190,000 = 2,000 < 190,000 / 80 = 2,375,
     above 2/3 x 2,375 = 1,583.3. Only 20% is sent: 0.4 BTC, limit 95,000 - 2,000 / 2 = 94,000,
@@ -120,7 +120,7 @@ def _partial_setup() -> Exchange:
 
 
 def test_partial_liquidation_then_whole_position_inside_the_cooldown() -> None:
-    """§2.2 cooldown: 29.999 s after the partial, mark 94,900: equity -150,040 + 151,840 = 1,800 <
+    """'Liquidations' cooldown: 29.999 s after the partial, mark 94,900: equity -150,040 + 151,840 = 1,800 <
     151,840 / 80 = 1,898 (above 2/3 of it, 1,265.3). Inside the cooldown the order is for the entire
     1.6 BTC though its notional is above 100k; limit 94,900 - 1,800 / 1.6 = 93,775; filled at 94,800:
     cash -150,040 + 151,680 = 1,640 stays with Alice."""
@@ -141,7 +141,7 @@ def test_partial_liquidation_then_whole_position_inside_the_cooldown() -> None:
 
 
 def test_partial_liquidation_again_after_the_cooldown() -> None:
-    """§2.2: 30.001 s after the partial the same move sends 20% again: 0.32 of 1.6 BTC at 94,800:
+    """'Liquidations': 30.001 s after the partial the same move sends 20% again: 0.32 of 1.6 BTC at 94,800:
     cash -150,040 + 30,336 = -119,704; 1.28 BTC at 94,900 = 121,472: equity 1,768 >= 1,518.4."""
     ex = _partial_setup()
     set_marks(ex, {"BTC": 94_900}, at=10_000 + 30_001)
@@ -157,8 +157,8 @@ def test_partial_liquidation_again_after_the_cooldown() -> None:
 
 
 def test_partial_threshold_is_config() -> None:
-    """§2.2 testnet threshold (10k) through ``config_with``: ``partial_notional = 10000`` cuts a 0.2 BTC
-    position (18,200 USDC at 91,000) to 20%: 0.04 BTC, though it is far below the mainnet 100k."""
+    """'Liquidations' testnet threshold (10k) through ``config_with``: ``partial_notional = 10000`` cuts a 0.2
+    BTC position (18,200 USDC at 91,000) to 20%: 0.04 BTC, though it is far below the mainnet 100k."""
 
     def mutate(d: dict) -> None:  # type: ignore[type-arg]
         d["liquidation"]["partial_notional"] = "10000"
@@ -178,7 +178,7 @@ def test_partial_threshold_is_config() -> None:
 
 # --------------------------------------------------------------------------- (c) backstop
 def test_backstop_with_no_bids_vault_takes_position_and_equity() -> None:
-    """§2.3. Alice long 0.1 BTC at 100,000 with 1,000 USDC; mark 90,700 and an empty book:
+    """'Liquidations'. Alice long 0.1 BTC at 100,000 with 1,000 USDC; mark 90,700 and an empty book:
     equity 1,000 - 930 = 70 < 2/3 x 9,070 / 80 = 75.58 -> the liquidator vault takes the position at
     the mark and the pool's 70 of equity ("the maintenance margin is not returned"): Alice ends at 0.
     Vault: long 0.1 at 90,700, cash -9,070 + 70 = -9,000 (account value 70)."""
@@ -209,7 +209,7 @@ def test_backstop_with_no_bids_vault_takes_position_and_equity() -> None:
 
 
 def test_backstop_after_too_few_bids() -> None:
-    """§2.3 "without successful liquidation through the book": one 0.01 bid at 90,100 (above the
+    """'Liquidations' "without successful liquidation through the book": one 0.01 bid at 90,100 (above the
     bankruptcy price 90,700 - 70 / 0.1 = 90,000) fills; cash -9,000 + 901 = -8,099, 0.09 BTC at 90,700:
     equity 64 < 2/3 x 8,163 / 80 = 68.025 -> backstop of the rest: the vault gets 0.09 BTC and 64 USDC
     (cash -8,163 + 64 = -8,099), already funded with 500 USDC -> -7,599."""
@@ -230,7 +230,7 @@ def test_backstop_after_too_few_bids() -> None:
 
 
 def test_hip3_dex_backstop_goes_to_its_own_liquidator() -> None:
-    """§2.3 HIP-3: each dex has its backstop liquidator at 0x400..00 + dex index (xyz is dex 1).
+    """'Liquidations' HIP-3: each dex has its backstop liquidator at 0x400..00 + dex index (xyz is dex 1).
 
     Alice moves 200 USDC to the xyz dex and buys 0.1 XYZ100 at 20,000 (notional 2,000, 20x);
     mark 18,150: equity 200 - 185 = 15 < 2/3 x 1,815 / 40 = 30.25, no bids -> backstop to 0x40..01;
@@ -269,10 +269,10 @@ def _isolated_setup() -> Exchange:
 
 
 def test_isolated_position_liquidated_alone_cross_untouched() -> None:
-    """§1.1 / §2.1 isolated: only that position's margin counts. ETH mark 3,650: isolated equity
-    -3,600 + 3,650 = 50 < 3,650 / 50 = 73 (above 2/3, 48.67) although the cross pool (3,600 cash +
-    0.01 BTC) is far from liquidation. Limit 3,650 - 50 = 3,600; filled at the 3,640 bid: the
-    position's remaining 40 returns to the cross balance (3,640); the BTC position is untouched."""
+    """'Margining' / 'Liquidations' isolated: only that position's margin counts. ETH mark 3,650: isolated
+    equity -3,600 + 3,650 = 50 < 3,650 / 50 = 73 (above 2/3, 48.67) although the cross pool (3,600 cash + 0.01
+    BTC) is far from liquidation. Limit 3,650 - 50 = 3,600; filled at the 3,640 bid: the position's remaining
+    40 returns to the cross balance (3,640); the BTC position is untouched."""
     ex = _isolated_setup()
     rest(ex, MAKER, "ETH", True, 3_640, "1", at=2_000)
     set_marks(ex, {"ETH": 3_650}, at=3_000)
@@ -293,8 +293,8 @@ def test_isolated_position_liquidated_alone_cross_untouched() -> None:
 
 
 def test_isolated_backstop_moves_only_that_position_and_its_margin() -> None:
-    """§2.3 "Isolated backstop: only that position and its margin are transferred". ETH mark 3,640 and
-    no bids: isolated equity 40 < 2/3 x 72.8 = 48.53 -> the vault takes 1 ETH at 3,640 and the 40 of
+    """'Liquidations' "Isolated backstop: only that position and its margin are transferred". ETH mark 3,640
+    and no bids: isolated equity 40 < 2/3 x 72.8 = 48.53 -> the vault takes 1 ETH at 3,640 and the 40 of
     margin (vault cash -3,640 + 40 = -3,600); Alice's cross cash stays 3,600, BTC untouched."""
     ex = _isolated_setup()
     set_marks(ex, {"ETH": 3_640}, at=3_000)
@@ -351,9 +351,9 @@ def test_cross_liquidation_leaves_isolated_position_alone() -> None:
 
 # --------------------------------------------------------------------------- (e) standard vs unified
 def test_standard_pool_excludes_spot_unified_pool_includes_it() -> None:
-    """§1.9 / §2.1: a standard account's cross pool is its perp balance only; a unified account's pool
-    is its USDC balance. Alice (standard) keeps 950 in perps and 50 in spot; Carol (unified) holds
-    1,000 USDC. Both long 0.1 BTC at 100,000.
+    """'Account abstraction modes' / 'Liquidations': a standard account's cross pool is its perp balance only;
+    a unified account's pool is its USDC balance. Alice (standard) keeps 950 in perps and 50 in spot; Carol
+    (unified) holds 1,000 USDC. Both long 0.1 BTC at 100,000.
 
     Mark 91,200 (loss 880, maintenance 9,120 / 80 = 114): Alice's pool 950 - 880 = 70 < 114 ->
     liquidated at the 91,100 bid (limit 91,200 - 700 = 90,500): perp cash 950 - 10,000 + 9,110 = 60,
@@ -364,7 +364,9 @@ def test_standard_pool_excludes_spot_unified_pool_includes_it() -> None:
     ex.apply(A.UsdClassTransfer(user=ALICE, amount=D(50), to_perp=False))
     ex.apply(A.Deposit(user=CAROL, amount=D(1_000)))
     ex.apply(A.SetAbstraction(user=CAROL, abstraction="unifiedAccount"))
-    assert ex.state.accounts[CAROL].spot[0] == usd(1_000)  # the one USDC balance (§1.9)
+    assert ex.state.accounts[CAROL].spot[0] == usd(
+        1_000
+    )  # the one USDC balance ('Account abstraction modes')
     _long_btc(ex, ALICE, "0.1")
     _long_btc(ex, CAROL, "0.1")
     rest(ex, MAKER, "BTC", True, 91_100, "0.1", at=2_000)
@@ -394,13 +396,15 @@ def test_standard_pool_excludes_spot_unified_pool_includes_it() -> None:
 
 
 def test_unified_backstop_takes_the_spot_usdc_balance() -> None:
-    """§2.3 under unified: the pool is the USDC balance, so the vault takes it. Carol (unified,
+    """'Liquidations' under unified: the pool is the USDC balance, so the vault takes it. Carol (unified,
     1,000 USDC) long 0.1 BTC; mark 90,700, no bids: 70 < 75.58 -> the vault takes the position and
     70 USDC; Carol's USDC balance goes to 0 (it was -9,000 + the position)."""
     ex = _exchange()
     ex.apply(A.Deposit(user=CAROL, amount=D(1_000)))
     ex.apply(A.SetAbstraction(user=CAROL, abstraction="unifiedAccount"))
-    assert ex.state.accounts[CAROL].spot[0] == usd(1_000)  # the one USDC balance (§1.9)
+    assert ex.state.accounts[CAROL].spot[0] == usd(
+        1_000
+    )  # the one USDC balance ('Account abstraction modes')
     _long_btc(ex, CAROL, "0.1")
     set_marks(ex, {"BTC": 90_700}, at=3_000)
     carol = ex.state.accounts[CAROL]

@@ -1,10 +1,10 @@
 """Portfolio-margin liquidation: backstop takeover, the backstop's TWAP and the lending bad-debt waterfall
-(research/hyperliquid.md §3.5-§3.7; docs/rules/liquidation.md "Portfolio margin").
+(Hyperliquid docs 'Portfolio margin'; docs/rules/liquidation.md "Portfolio margin").
 
-The FAQ account (research §3.6, as in tests/engine/test_golden.py): pre-alpha preset (HYPE the only
-collateral, LTV 0.5), 10 HYPE supplied at $50, 250 USDC borrowed and spent on 0.0025 UBTC (not
-collateral there), a lender supplying 1,000 USDC. PMR = (20 + debt) / (HYPE value x 0.75) (§3.5, the
-20 USDC offset while something is borrowed). Takeover steps move 20% of the debt and collateral worth it
+The FAQ account (Hyperliquid docs 'Portfolio margin FAQ', as in tests/engine/test_golden.py): pre-alpha preset
+(HYPE the only collateral, LTV 0.5), 10 HYPE supplied at $50, 250 USDC borrowed and spent on 0.0025 UBTC (not
+collateral there), a lender supplying 1,000 USDC. PMR = (20 + debt) / (HYPE value x 0.75) ('Portfolio margin',
+the 20 USDC offset while something is borrowed). Takeover steps move 20% of the debt and collateral worth it
 at ``oracle x (LTV + 2) / 3`` (= 5/6 of the oracle at LTV 0.5), full takeover past the full threshold.
 """
 
@@ -57,7 +57,7 @@ def _takeovers(ex: Exchange, user: str = ALICE) -> list[dict[str, Any]]:
 def _replay_steps(
     hype_wei: int, debt_wei: int, px: Fraction, pmr: Callable[[int, int], Fraction]
 ) -> tuple[int, int, int]:
-    """The takeover loop by hand (§3.7): while PMR > 0.95, move floor(20% of the debt) and
+    """The takeover loop by hand ('Portfolio margin'): while PMR > 0.95, move floor(20% of the debt) and
     ceil(HYPE x min(1, debt_taken / (HYPE value x (0.5 + 2) / 3))) of the collateral (debts round
     against the user: the collateral moved rounds up). Returns (HYPE left, debt left, steps)."""
     steps = 0
@@ -73,11 +73,11 @@ def _replay_steps(
 
 # --------------------------------------------------------------------------- FAQ $33 / $30
 def test_faq_partial_takeover_at_33_carried_to_balances() -> None:
-    """research §3.6-§3.7 at $33: PMR (20 + 250) / (330 x 0.75) = 1.0909 > 0.95; debt 250 between the
-    partial (247.50) and full (275) thresholds -> 20% steps. Each step moves 0.2 x D of debt and
-    0.2 x D / 27.5 HYPE (collateral at 33 x 5/6); steps go on while (20 + D) / (24.75 x H) > 0.95:
-    15 steps, D = 250 x 0.8^15 = 8.796 USDC, H = 1.229 HYPE (the loop, with the engine's roundings).
-    Balances: the user keeps H HYPE, D debt and her UBTC; the backstop holds the rest of both; the
+    """Hyperliquid docs 'Portfolio margin FAQ', 'Portfolio margin' at $33: PMR (20 + 250) / (330 x 0.75) =
+    1.0909 > 0.95; debt 250 between the partial (247.50) and full (275) thresholds -> 20% steps. Each step
+    moves 0.2 x D of debt and 0.2 x D / 27.5 HYPE (collateral at 33 x 5/6); steps go on while (20 + D) /
+    (24.75 x H) > 0.95: 15 steps, D = 250 x 0.8^15 = 8.796 USDC, H = 1.229 HYPE (the loop, with the engine's
+    roundings). Balances: the user keeps H HYPE, D debt and her UBTC; the backstop holds the rest of both; the
     reserves do not move (a takeover moves claims and debts between accounts, no cash)."""
     ex = _faq_account()
     reserves_before = {t: r.clone() for t, r in ex.state.reserves.items()}
@@ -117,9 +117,10 @@ def test_faq_partial_takeover_at_33_carried_to_balances() -> None:
 
 
 def test_faq_full_takeover_at_30_carried_to_balances() -> None:
-    """research §3.6 at $30: full threshold 300 x (0.5 + 0.5 x 2/3) = 250.00 reached -> the backstop takes
-    all 10 HYPE and all 250 USDC of debt in one step; the user keeps only her UBTC (0.0025 x 100,000 =
-    250 USDC of value). The ledger records the account value before: 300 (HYPE) - 250 + 250 (UBTC)."""
+    """Hyperliquid docs 'Portfolio margin FAQ' at $30: full threshold 300 x (0.5 + 0.5 x 2/3) = 250.00 reached
+    -> the backstop takes all 10 HYPE and all 250 USDC of debt in one step; the user keeps only her UBTC
+    (0.0025 x 100,000 = 250 USDC of value). The ledger records the account value before: 300 (HYPE) - 250 +
+    250 (UBTC)."""
     ex = _faq_account()
     reserves_before = {t: r.clone() for t, r in ex.state.reserves.items()}
     set_marks(ex, {"HYPE": 30}, spot={"@107": 30})
@@ -171,17 +172,16 @@ def _taken_at_30(bid_px: int, maker_fee: bool = False) -> Exchange:
 
 
 def _index_after(ms: int) -> int:
-    """USDC borrow index after ``ms`` at 5% (utilization 250 / 1,000 = 25%, below the kink, §3.4):
-    exp(0.05 x ms / year), rounded up (netclear.lending.rates)."""
+    """USDC borrow index after ``ms`` at 5% (utilization 250 / 1,000 = 25%, below the kink, 'Portfolio
+    margin'): exp(0.05 x ms / year), rounded up (netclear.lending.rates)."""
     return grow_index(INDEX_SCALE, growth_factor(Fraction(1, 20), ms))
 
 
 def test_backstop_twap_sells_half_in_ten_minutes_and_repays() -> None:
-    """§3.7 "a TWAP with a half life of 10 minutes": 10 minutes after the takeover 1 - 2^-1 = 1/2 of
-    the 10 HYPE is sold: 5 HYPE at the 30 bid = 150 USDC (the backstop pays no fee; the maker's fee is
-    0 here), and the 150 repays the debt. The debt grew by
-    10 minutes of 5% interest: basis left = 250e8 - floor(150e8 x 1e18 / index).
-    Ten more minutes: half of the 5 left, 2.5 HYPE -> 75 USDC."""
+    """'Portfolio margin' "a TWAP with a half life of 10 minutes": 10 minutes after the takeover 1 - 2^-1 =
+    1/2 of the 10 HYPE is sold: 5 HYPE at the 30 bid = 150 USDC (the backstop pays no fee; the maker's fee is
+    0 here), and the 150 repays the debt. The debt grew by 10 minutes of 5% interest: basis left = 250e8 -
+    floor(150e8 x 1e18 / index). Ten more minutes: half of the 5 left, 2.5 HYPE -> 75 USDC."""
     ex = _taken_at_30(30)
     ex.apply(A.AdvanceTime(), at=T0 + 10 * MINUTE)
     backstop = ex.state.accounts[BACKSTOP]
@@ -244,8 +244,8 @@ def test_backstop_twap_waits_for_bids() -> None:
 def test_collateral_exhausted_remaining_debt_written_off_down_the_waterfall(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """§3.7 + peers §F.8, lending waterfall: the backstop's cash -> the reserve's protocol buffer ->
-    suppliers through the supply index.
+    """'Portfolio margin' + docs/rules/liquidation.md 'The loss waterfall', lending waterfall: the backstop's
+    cash -> the reserve's protocol buffer -> suppliers through the supply index.
 
     Bids at $20: after 2 hours 1 - 2^-12 of the 10 HYPE is due: floor to lots 9.99 HYPE -> 199.8 USDC;
     one minute later the last 0.01 HYPE (one lot) -> 0.2 USDC. 200 repaid of 250 + interest: the
@@ -317,8 +317,8 @@ def test_collateral_exhausted_remaining_debt_written_off_down_the_waterfall(
 
 def test_backstop_cash_pays_before_the_buffer_and_suppliers() -> None:
     """The first lending layer is the backstop's own cash: 30 USDC deposited to the backstop after the
-    takeover repays its debt at once (250 -> 220, §3.3 automatic repayment), so the later write-off is
-    about 20 (+ interest) and the suppliers' haircut shrinks by the 30."""
+    takeover repays its debt at once (250 -> 220, 'Portfolio margin' automatic repayment), so the later
+    write-off is about 20 (+ interest) and the suppliers' haircut shrinks by the 30."""
     ex = _taken_at_30(20)
     ex.apply(A.Deposit(user=BACKSTOP, amount=D(30)))
     assert ex.state.accounts[BACKSTOP].borrow_basis == {USDC_T: 220 * 10**8}
@@ -356,7 +356,8 @@ def _pm_with_perp(hype: str, usdc: str | None) -> Exchange:
 
 
 def test_pm_perps_market_liquidated_first_then_takeover() -> None:
-    """research §3.5 / docs order: perps first, then the borrow takeover if still liquidatable.
+    """Hyperliquid docs 'Portfolio margin' / docs order: perps first, then the borrow takeover if still
+    liquidatable.
 
     Alice: 10 HYPE at 40 + 300 USDC; long 0.1 BTC at 20x: IM 500 = her 300 + 200 borrowed;
     USDC balance 300 + 200 - 10,000 = -9,500. Mark BTC 95,300 and HYPE 25 together:
@@ -405,7 +406,8 @@ def test_pm_perps_market_liquidated_first_then_takeover() -> None:
 
 
 def test_pm_liquidation_ledger_reports_the_liquidated_notional() -> None:
-    """research §2.6: liquidatedNtlPos is the liquidated notional, 0.1 x 95,300 = 9,530 here."""
+    """Hyperliquid docs 'Liquidations': liquidatedNtlPos is the liquidated notional, 0.1 x 95,300 = 9,530
+    here."""
     ex = _pm_with_perp("10", "300")
     rest(ex, MAKER, "BTC", True, 95_200, "0.1")
     set_marks(ex, {"BTC": 95_300, "HYPE": 25}, spot={"@107": 25})
@@ -435,8 +437,8 @@ def test_bankrupt_pm_account_perps_are_deleveraged() -> None:
     """Mainnet preset (HYPE LTV 0.65), gates open. Alice under PM with 100 HYPE at 40 (4,000 USDC of
     collateral, 2,600 of borrowing power) shorts 0.2 BTC at 100,000 to Bob (20x: IM 1,000 borrowed).
     BTC squeezes to 130,000 with no asks: the short loses 6,000 > 4,000 of collateral: the account value
-    is negative, so (§2.5) the short must be closed against the opposite side (Bob, long 0.2) and the
-    deficit go down the waterfall; Alice must not be left with an open position and negative value.
+    is negative, so ('Auto-deleveraging') the short must be closed against the opposite side (Bob, long 0.2)
+    and the deficit go down the waterfall; Alice must not be left with an open position and negative value.
 
     By hand: the squeeze first borrows the 1,600 of power left (margin sharing): USDC balance 20,000 +
     1,000 + 1,600 = 22,600, debt 2,600. The short is closed against Bob at 130,000 (the current mark is
@@ -476,10 +478,11 @@ def test_bankrupt_pm_account_perps_are_deleveraged() -> None:
 
 def test_bankrupt_pm_account_non_collateral_spot_absorbs_first_and_is_sold_by_the_twap() -> None:
     """The same squeeze with 0.25 UETH (not collateral, not borrowable) also held: the whole cross margin
-    is the user's collateral (§3.5 perps and spot margined together), so the UETH, worth 1,000, counts
-    before anybody else pays: value -2,000 + 1,000 = -1,000 is the deficit and the user's own assets net
-    of debt cover 4,000 + 1,000 - 2,600 = 2,400. The backstop takes the UETH with the rest and sells it
-    by the same TWAP (§3.7): 10 minutes later half of it, 0.125 UETH, at the 4,000 bid = 500 USDC."""
+    is the user's collateral ('Portfolio margin' perps and spot margined together), so the UETH, worth 1,000,
+    counts before anybody else pays: value -2,000 + 1,000 = -1,000 is the deficit and the user's own assets
+    net of debt cover 4,000 + 1,000 - 2,600 = 2,400. The backstop takes the UETH with the rest and sells it by
+    the same TWAP ('Portfolio margin'): 10 minutes later half of it, 0.125 UETH, at the 4,000 bid = 500
+    USDC."""
     ueth = 221
     ex = Exchange(config_with(mutate=open_gates))
     set_marks(ex, {"HYPE": 40, "BTC": 100_000, "ETH": 4_000}, at=T0, spot={"@107": 40, "@151": 4_000})
@@ -514,11 +517,11 @@ def test_bankrupt_pm_account_non_collateral_spot_absorbs_first_and_is_sold_by_th
 
 
 def test_interest_alone_makes_a_borrower_liquidatable_at_the_hourly_index() -> None:
-    """Debt grows with time, not only with prices (research §3.4: interest accrues continuously and is
-    indexed hourly). The FAQ account at HYPE $38: PMR (20 + 250) / (10 x 38 x 0.75 = 285) = 0.9474,
-    healthy. Utilization 250 / 1,000 = 25% -> borrow rate 5% a year (§3.2 curve). 60 days later the debt
-    is 250 x e^(0.05 x 60/365) = 252.07 and PMR (20 + 252.07) / 285 = 0.9546 > 0.95: the account is
-    liquidated when the clock crosses the hour, though no action touched it."""
+    """Debt grows with time, not only with prices (Hyperliquid docs 'Portfolio margin': interest accrues
+    continuously and is indexed hourly). The FAQ account at HYPE $38: PMR (20 + 250) / (10 x 38 x 0.75 = 285)
+    = 0.9474, healthy. Utilization 250 / 1,000 = 25% -> borrow rate 5% a year ('Portfolio margin' curve). 60
+    days later the debt is 250 x e^(0.05 x 60/365) = 252.07 and PMR (20 + 252.07) / 285 = 0.9546 > 0.95: the
+    account is liquidated when the clock crosses the hour, though no action touched it."""
     ex = _faq_account()
     set_marks(ex, {"HYPE": 38}, at=T0 + 1, spot={"@107": 38})
     alice = ex.state.accounts[ALICE]

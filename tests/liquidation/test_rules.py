@@ -1,7 +1,7 @@
 """The pure liquidation rules (``netclear.liquidation.rules``), every expected value worked by hand.
 
-research/hyperliquid.md §2.1-§2.5 (perp trigger, partials, backstop, bankruptcy, ADL) and §3.6-§3.7
-(portfolio-margin takeover steps, collateral TWAP).
+Hyperliquid docs 'Liquidations', 'Auto-deleveraging' (perp trigger, partials, backstop, bankruptcy, ADL) and
+'Portfolio margin FAQ', 'Portfolio margin' (portfolio-margin takeover steps, collateral TWAP).
 """
 
 from __future__ import annotations
@@ -32,17 +32,19 @@ FIFTH = Fraction(1, 5)
 TWO_THIRDS = Fraction(2, 3)
 
 
-# --------------------------------------------------------------------------- §2.1 trigger
+# --------------------------------------------------------------------------- 'Liquidations' trigger
 def test_pool_liquidatable_is_strictly_below_maintenance() -> None:
-    """§2.1: "account equity falls below the maintenance margin"; no maintenance, nothing to liquidate."""
+    """'Liquidations': "account equity falls below the maintenance margin"; no maintenance, nothing to
+    liquidate."""
     assert pool_liquidatable(99, 100)
     assert not pool_liquidatable(100, 100)  # equal is not below
     assert not pool_liquidatable(-5, 0)  # no position, no maintenance
 
 
-# --------------------------------------------------------------------------- §2.2 market liquidation size
+# --------------------------------------------------------------------------- 'Liquidations' market
+# liquidation size
 def test_liquidation_size_whole_position_at_or_below_the_partial_threshold() -> None:
-    """§2.2: positions up to 100k USDC are sent whole (the sign of the position does not matter)."""
+    """'Liquidations': positions up to 100k USDC are sent whole (the sign of the position does not matter)."""
     # 0.5 BTC (50,000 lots of 1e-5) worth 50,000 USDC
     assert liquidation_size(50_000, 50_000 * USDC, 100_000 * USDC, FIFTH, False) == 50_000
     assert liquidation_size(-50_000, -50_000 * USDC, 100_000 * USDC, FIFTH, False) == 50_000
@@ -51,25 +53,25 @@ def test_liquidation_size_whole_position_at_or_below_the_partial_threshold() -> 
 
 
 def test_liquidation_size_twenty_percent_above_the_threshold() -> None:
-    """§2.2: "larger than 100k USDC" -> only 20% is sent: 1,234 lots -> floor(1,234 / 5) = 246."""
+    """'Liquidations': "larger than 100k USDC" -> only 20% is sent: 1,234 lots -> floor(1,234 / 5) = 246."""
     assert liquidation_size(1_234, 100_000 * USDC + 1, 100_000 * USDC, FIFTH, False) == 246
     assert liquidation_size(-200_000, -190_000 * USDC, 100_000 * USDC, FIFTH, False) == 40_000
     # a position too small in lots for 20% to be one lot still sends the one-lot floor: 3 // 5 = 0 -> 1
     assert liquidation_size(3, 150_000 * USDC, 100_000 * USDC, FIFTH, False) == 1
-    # testnet threshold 10k (§2.2): 20,000 USDC is above it
+    # testnet threshold 10k ('Liquidations'): 20,000 USDC is above it
     assert liquidation_size(1_000, 20_000 * USDC, 10_000 * USDC, FIFTH, False) == 200
 
 
 def test_liquidation_size_whole_position_during_the_cooldown() -> None:
-    """§2.2: during the 30 s cooldown "all market liquidation orders for that user will be for the
+    """'Liquidations': during the 30 s cooldown "all market liquidation orders for that user will be for the
     entire position"."""
     assert liquidation_size(1_234, 500_000 * USDC, 100_000 * USDC, FIFTH, True) == 1_234
     assert liquidation_size(-160_000, -150_400 * USDC, 100_000 * USDC, FIFTH, True) == 160_000
 
 
-# --------------------------------------------------------------------------- §2.3 backstop
+# --------------------------------------------------------------------------- 'Liquidations' backstop
 def test_backstop_due_at_the_two_thirds_boundary() -> None:
-    """§2.3: backstop when equity < 2/3 x maintenance. MM 300 -> boundary 200: 200 is not below it,
+    """'Liquidations': backstop when equity < 2/3 x maintenance. MM 300 -> boundary 200: 200 is not below it,
     199 is; with MM 113.75 (0.1 BTC at 91,000 / 80) the boundary is 75.8333..."""
     assert not backstop_due(200, 300, TWO_THIRDS)
     assert backstop_due(199, 300, TWO_THIRDS)
@@ -80,7 +82,7 @@ def test_backstop_due_at_the_two_thirds_boundary() -> None:
     assert not backstop_due(-1, 0, TWO_THIRDS)  # nothing to maintain
 
 
-# --------------------------------------------------------------------------- §2.4 bankruptcy price
+# --------------------------------------------------------------------------- 'Liquidations' bankruptcy price
 def test_bankruptcy_price_long_and_short() -> None:
     """Closing ``szi`` at ``mark - equity / szi`` leaves zero equity.
 
@@ -95,9 +97,10 @@ def test_bankruptcy_price_long_and_short() -> None:
     assert bankruptcy_price(Fraction(94_900), Fraction(8, 5), Fraction(1_800)) == 93_775
 
 
-# --------------------------------------------------------------------------- §2.5 ADL
+# --------------------------------------------------------------------------- 'Auto-deleveraging' ADL
 def test_adl_rank_long_and_short() -> None:
-    """§2.5: (mark / entry) x (notional / account value); for a short the profit ratio is entry / mark.
+    """'Auto-deleveraging': (mark / entry) x (notional / account value); for a short the profit ratio is entry
+    / mark.
 
     Long entry 100, mark 110, notional 1,100, account value 220: 1.1 x 5 = 11/2.
     Short entry 100, mark 80, notional 800, account value 400: 1.25 x 2 = 5/2.
@@ -124,7 +127,7 @@ def _cands() -> list[AdlCandidate]:
 
 
 def test_adl_queue_highest_rank_first_each_closed_fully() -> None:
-    """§2.5 queue: ranks carol 2.564 > dave 1.823 > bob 1.010; 20,000 lots needed:
+    """'Auto-deleveraging' queue: ranks carol 2.564 > dave 1.823 > bob 1.010; 20,000 lots needed:
     carol 5,000 (all), dave 10,000 (all), bob the 5,000 left of his 10,000."""
     assert adl_queue(_cands(), 20_000) == [("0xcarol", 5_000), ("0xdave", 10_000), ("0xbob", 5_000)]
     # fewer needed: carol covers 3,000 alone
@@ -163,9 +166,9 @@ def test_adl_pro_rata_exact_allocation_with_largest_remainder() -> None:
 
 
 def test_adl_price_previous_mark_never_better_for_the_bankrupt_side() -> None:
-    """§2.5 "at the previous mark", unless the mark at which bankruptcy was detected is worse for the
-    bankrupt side (docs/rules/liquidation.md). A long gapped 100,000 -> 89,000 closes at 89,000 (not at
-    100,000, where it was solvent); a long made bankrupt by an off-market fill with the mark up from
+    """'Auto-deleveraging' "at the previous mark", unless the mark at which bankruptcy was detected is worse
+    for the bankrupt side (docs/rules/liquidation.md). A long gapped 100,000 -> 89,000 closes at 89,000 (not
+    at 100,000, where it was solvent); a long made bankrupt by an off-market fill with the mark up from
     100,000 to 101,000 closes at the previous 100,000; shorts mirror it; no previous mark: the mark."""
     assert adl_price(100_000, 89_000, True) == 89_000
     assert adl_price(100_000, 101_000, True) == 100_000
@@ -176,7 +179,8 @@ def test_adl_price_previous_mark_never_better_for_the_bankrupt_side() -> None:
 
 
 def test_socialize_pro_rata_capped_at_equity() -> None:
-    """peers §F.8 / docs "The loss waterfall": shares pro rata to weights, none above its cap.
+    """docs/rules/liquidation.md 'The loss waterfall' / docs "The loss waterfall": shares pro rata to weights,
+    none above its cap.
 
     300 over weights 5 / 5 / 10 with room: 75 / 75 / 150.
     1,000 on one slot capped at 600: 600, the other 400 left for the next layer.
@@ -209,9 +213,10 @@ def test_socialize_pro_rata_capped_at_equity() -> None:
         assert all(out.get(s.key, 0) <= s.cap for s in slots)
 
 
-# --------------------------------------------------------------------------- §3.7 PM backstop
+# --------------------------------------------------------------------------- 'Portfolio margin' PM backstop
 def test_twap_fraction_ten_minute_half_life() -> None:
-    """§3.7 TWAP with a 10-minute half-life: 1 - 2^(-dt / 600 s). 10 min -> 1/2, 20 min -> 3/4."""
+    """'Portfolio margin' TWAP with a 10-minute half-life: 1 - 2^(-dt / 600 s). 10 min -> 1/2, 20 min ->
+    3/4."""
     assert twap_fraction(600_000, 600) == Decimal("0.5")
     assert twap_fraction(1_200_000, 600) == Decimal("0.75")
     assert twap_fraction(1_800_000, 600) == Decimal("0.875")
@@ -227,7 +232,7 @@ def test_twap_fraction_ten_minute_half_life() -> None:
 
 
 def test_takeover_fraction_full_partial_healthy() -> None:
-    """§3.7: "fully taken over" past the full threshold, "20% intervals" in the partial band."""
+    """'Portfolio margin': "fully taken over" past the full threshold, "20% intervals" in the partial band."""
     assert takeover_fraction("full", FIFTH) == 1
     assert takeover_fraction("partial", FIFTH) == Fraction(1, 5)
     assert takeover_fraction("healthy", FIFTH) == 0
@@ -235,5 +240,5 @@ def test_takeover_fraction_full_partial_healthy() -> None:
 
 @pytest.mark.parametrize(("sz", "expected"), [(5, 1), (10, 2), (11, 2), (14, 2), (15, 3)])
 def test_liquidation_size_floor_of_twenty_percent(sz: int, expected: int) -> None:
-    """§2.2: 20% of the lots, rounded down (never more than the position), at least one lot."""
+    """'Liquidations': 20% of the lots, rounded down (never more than the position), at least one lot."""
     assert liquidation_size(sz, 200_000 * USDC, 100_000 * USDC, FIFTH, False) == expected

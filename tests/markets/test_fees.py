@@ -1,4 +1,4 @@
-"""Fees: tiers, staking, maker rebates, per-trade adjustments, rounding (research/hyperliquid.md §4 Fees)."""
+"""Fees: tiers, staking, maker rebates, per-trade adjustments, rounding (Hyperliquid docs 'Fees')."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Funding: premium, average, rate, cap and payments (research/hyperliquid.md §1.7, §5)."""
+"""Funding: premium, average, rate, cap and payments (Hyperliquid docs 'Funding', 'HIP-3: Builder-deployed
+perpetuals')."""
 
 from __future__ import annotations
 
@@ -29,13 +30,14 @@ BP = Fraction(1, 10_000)  # one basis point
 # ------------------------------------------------------------------ the interest-only rate
 def test_interest_only_hourly_rate_is_0_0000125() -> None:
     # P = 0: F = 0 + clamp(0.0001 - 0, -0.0005, 0.0005) = 0.0001; hourly = 0.0001 / 8 = 0.0000125
-    # = the metaAndAssetCtxs `funding` "0.0000125" (research §1.7 [INF])
+    # = the metaAndAssetCtxs `funding` "0.0000125" (Hyperliquid docs 'Funding' [INF])
     rate = hourly_funding_rate(funding_rate_8h(Fraction(0)))
     assert rate == Fraction(1, 80_000)
     assert fmt_decimal(rate, 10) == "0.0000125"
 
 
-# ------------------------------------------------------------------ §1.7 numerical example (GitBook funding)
+# ------------------------------------------------------------------ 'Funding' numerical example (GitBook
+# funding)
 def test_doc_numerical_example() -> None:
     # impact bid 10,100, spot (oracle) 10,000: premium = (10100 - 10000) / 10000 = 0.01
     oracle = to_px("10000")

@@ -1,4 +1,5 @@
-"""Mark price, EMAs, PM borrow oracle price and HIP-3 clamps (research/hyperliquid.md §1.6, §3.5, §5)."""
+"""Mark price, EMAs, PM borrow oracle price and HIP-3 clamps (Hyperliquid docs 'Robust price indices',
+'Portfolio margin', 'HIP-3: Builder-deployed perpetuals')."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def F(text: str) -> Fraction:
     return Fraction(to_px(text))
 
 
-# ------------------------------------------------------------------ §1.6 EMA
+# ------------------------------------------------------------------ 'Robust price indices' EMA
 def test_ema_formula_by_hand() -> None:
     # tau = 150 s. First sample 100 after 3 s: num = 0*d + 100*3000 = 300000, den = 3000 -> ema 100
     e = Ema(150_000).update(100, 3_000)
@@ -83,7 +84,7 @@ def test_ema_is_immutable_and_deterministic() -> None:
     assert b == Ema(30_000).update(Fraction(1, 3), 1_234)
 
 
-# ------------------------------------------------------------------ §1.6 mark price
+# ------------------------------------------------------------------ 'Robust price indices' mark price
 def emas(premium: str | None = None, local: str | None = None) -> MarkEmas:
     """MarkEmas whose 150 s EMA (mid - oracle) and 30 s EMA (local mark) hold the given values exactly."""
     state = MarkEmas()
@@ -94,7 +95,7 @@ def emas(premium: str | None = None, local: str | None = None) -> MarkEmas:
     return state
 
 
-EXTERNAL = [  # Binance 3, OKX 2, Bybit 2, Gate 1, MEXC 1 (§1.6)
+EXTERNAL = [  # Binance 3, OKX 2, Bybit 2, Gate 1, MEXC 1 ('Robust price indices')
     (to_px("100.20"), 3),
     (to_px("100.00"), 2),
     (to_px("100.40"), 2),
@@ -187,7 +188,7 @@ def test_median() -> None:
         median([])
 
 
-# ------------------------------------------------------------------ §3.5 borrow_oracle_price
+# ------------------------------------------------------------------ 'Portfolio margin' borrow_oracle_price
 def test_borrow_oracle_price_three_inputs() -> None:
     # median(spot 40.00, mark 40.20 * 1, oracle 40.10 * 1) = 40.10
     assert borrow_oracle_price(to_px("40"), to_px("40.20"), to_px("40.10")) == F("40.10")
@@ -210,7 +211,8 @@ def test_borrow_oracle_price_missing_inputs() -> None:
         borrow_oracle_price(to_px("40"), None, None, Fraction(0))
 
 
-# ------------------------------------------------------------------ §5 HIP-3 setOracle clamps
+# ------------------------------------------------------------------ 'HIP-3: Builder-deployed perpetuals'
+# HIP-3 setOracle clamps
 def test_clamp_mark_move() -> None:
     prev = to_px("100")
     assert clamp_mark_move(to_px("103"), prev) == F("101")  # +3% -> +1%

@@ -1,4 +1,4 @@
-"""Tick/lot rules, order-size limits and SDK market-order rounding (research/hyperliquid.md §4)."""
+"""Tick/lot rules, order-size limits and SDK market-order rounding (Hyperliquid docs 'Order book')."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def ok(px: str, sz_decimals: int, is_spot: bool) -> bool:
     return True
 
 
-# ------------------------------------------------------------------ §4 Tick/lot rules (tick-and-lot-size)
+# ------------------------------------------------------------------ 'Tick and lot size' (tick-and-lot-size)
 def test_doc_perp_examples() -> None:
     # "1234.5 is valid but 1234.56 is not (too many significant figures)"
     assert ok("1234.5", 0, False)
@@ -116,7 +116,8 @@ def test_validate_size() -> None:
         validate_size(1.5)  # type: ignore[arg-type]
 
 
-# ------------------------------------------------------------------ §4 Minimums and maximum order value
+# ------------------------------------------------------------------ 'Tick and lot size' and maximum order
+# value
 def test_min_notional() -> None:
     # $10 minimum: 1 lot (szDecimals 0) at $10.00 is exactly 10 -> allowed; at $9.99 it is not
     assert min_notional_ok(to_px("10"), 1, 0)
@@ -187,7 +188,8 @@ def test_grid_rounding_matches_round_sig_and_validates(px: int, sz_decimals: int
         validate_price(out, sz_decimals, is_spot)
 
 
-# ------------------------------------------------------------------ SDK parity (research/ecosystem.md §2)
+# ------------------------------------------------------------------ SDK parity (hyperliquid-python-sdk
+# 0.24.0)
 def sdk_slippage_px(mid: int, is_buy: bool, slippage: float, sz_decimals: int, is_spot: bool) -> str:
     """The SDK's wire price for a market order: its own ``_slippage_price``, then ``float_to_wire``."""
     asset = 10_000 if is_spot else 0

@@ -1,7 +1,7 @@
 """Hyperliquid ``/exchange`` wire actions -> engine actions, and engine events -> wire responses.
 
 Field names follow ``hyperliquid-python-sdk`` 0.24.0 (``exchange.py``, ``utils/signing.py``) and
-research/hyperliquid.md §4 "Order wire format". Amounts arrive as decimal strings; integer USD
+Hyperliquid docs 'Exchange endpoint'. Amounts arrive as decimal strings; integer USD
 fields (``ntli``, ``usd``) are 1e6 units. A malformed field raises ``InvalidAction`` naming it.
 """
 

@@ -1,4 +1,4 @@
-"""Websocket subscriptions in Hyperliquid's format (ecosystem.md §2 "WebSocket").
+"""Websocket subscriptions in Hyperliquid's format (hyperliquid-python-sdk 0.24.0).
 
 Client messages: ``{"method": "subscribe" | "unsubscribe", "subscription": {...}}`` and
 ``{"method": "ping"}`` (answered ``{"channel": "pong"}``). Each subscription first receives a

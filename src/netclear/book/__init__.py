@@ -1,4 +1,4 @@
-"""Order books and matching (research/hyperliquid.md §4): a pure data structure, no margin logic."""
+"""Order books and matching (Hyperliquid docs 'Order book'): a pure data structure, no margin logic."""
 
 from netclear.book.impact import impact_px
 from netclear.book.orderbook import OnMatch, OrderBook

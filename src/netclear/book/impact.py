@@ -1,6 +1,6 @@
 """Impact price: the average execution price of a taker order of a given notional against book levels.
 
-Source: research/hyperliquid.md §1.7 "Funding": "Impact prices are the average execution prices for
+Source: Hyperliquid docs 'Funding' "Funding": "Impact prices are the average execution prices for
 ``impact_notional_usd``" (20,000 USDC for BTC and ETH, 6,000 for the rest). The impact bid is the average
 price of *selling* that notional into the bids, the impact ask that of *buying* it from the asks.
 

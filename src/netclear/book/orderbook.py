@@ -2,8 +2,8 @@
 
 A pure data structure (no margin, fees or positions): the clearinghouse drives it and answers the
 ``on_match`` callback, which is where it re-checks the resting side's margin "at the matching of each
-order" (research/hyperliquid.md §1.2; GitBook ``hypercore/order-book``). Rules implemented, all from
-research §4 "Order book and matching semantics":
+order" (Hyperliquid docs 'Margining'; GitBook ``hypercore/order-book``). Rules implemented, all from
+Hyperliquid docs 'Order book':
 
 * **Price-time priority.** Better price first; at one price, the order that reached the book first.
   Every trade is at the resting (maker) order's price.
@@ -12,11 +12,11 @@ research §4 "Order book and matching semantics":
 * **TIF.** Only GTC and ALO orders rest; an ALO that :meth:`OrderBook.would_cross` is canceled by the
   caller; an IOC remainder is dropped by the caller (:attr:`MatchResult.remaining_sz`).
 * **Modify.** Hyperliquid implements ``modify`` as cancel-and-replace: the replacement gets a **new oid**
-  and keeps the cloid, and the docs class a modify "according to the new order" it places (research §4
-  block ordering; [3P] live observation in xLydianSoftware/Qubx PR #326 and nautilus_trader #3827).
-  So :meth:`OrderBook.modify` always sends the replacement to the back of its level's queue, even when
-  only the size shrinks. :meth:`OrderBook.reduce` (an engine-side size cut, e.g. a reduce-only clamp)
-  keeps the order's place.
+  and keeps the cloid, and the docs class a modify "according to the new order" it places (Hyperliquid docs
+  'Order book' block ordering; [3P] live observation in xLydianSoftware/Qubx PR #326 and nautilus_trader
+  #3827). So :meth:`OrderBook.modify` always sends the replacement to the back of its level's queue, even when
+  only the size shrinks. :meth:`OrderBook.reduce` (an engine-side size cut, e.g. a reduce-only clamp) keeps
+  the order's place.
 
 Units: prices ``int`` 1e-8 (``fixedpoint.PX_SCALE``), sizes ``int`` lots, no floats.
 """
@@ -47,7 +47,8 @@ OnMatch = Callable[[RestingOrder, int], Decision | int]
 
 
 class OrderBook:
-    """Resting limit orders of one ``asset``, bids and asks, in price-time priority (research §4)."""
+    """Resting limit orders of one ``asset``, bids and asks, in price-time priority (Hyperliquid docs 'Order
+    book')."""
 
     __slots__ = ("_asks", "_bids", "_by_cloid", "_by_user", "_orders", "asset")
 
@@ -94,8 +95,8 @@ class OrderBook:
     def mid(self) -> int | None:
         """``(best_bid + best_ask) // 2`` or ``None`` unless both sides have orders.
 
-        Exact on perp tick grids (at most 6 decimals, research §4 tick rules); a spot mid that falls on
-        half a 1e-8 unit is rounded down.
+        Exact on perp tick grids (at most 6 decimals, Hyperliquid docs 'Tick and lot size'); a spot mid
+        that falls on half a 1e-8 unit is rounded down.
         """
         bid, ask = self._bids.best_px(), self._asks.best_px()
         if bid is None or ask is None:
@@ -103,7 +104,8 @@ class OrderBook:
         return (bid + ask) // 2
 
     def would_cross(self, is_buy: bool, px: int) -> bool:
-        """An order (``is_buy``, ``px``) would trade on arrival: the ALO test (research §4 TIF)."""
+        """An order (``is_buy``, ``px``) would trade on arrival: the ALO test (Hyperliquid docs 'Order book'
+        TIF)."""
         return (self._asks if is_buy else self._bids).crossed_by(px)
 
     def l2(self, n_levels: int = 20) -> tuple[list[L2Level], list[L2Level]]:
@@ -128,8 +130,9 @@ class OrderBook:
         """Average execution price (1e-8) of a taker ``is_buy`` order worth ``notional`` quote wei.
 
         The impact ask is ``impact_price(True, ...)`` (buying from the asks), the impact bid
-        ``impact_price(False, ...)`` (research §1.7). Rounded up for a buy, down for a sell (worse for the
-        taker); ``None`` if the side cannot fill the notional. Arithmetic: :func:`~.impact.impact_px`.
+        ``impact_price(False, ...)`` (Hyperliquid docs 'Funding'). Rounded up for a buy, down for a sell
+        (worse for the taker); ``None`` if the side cannot fill the notional. Arithmetic:
+        :func:`~.impact.impact_px`.
         """
         side = self._asks if is_buy else self._bids
         levels = ((lv.px, lv.total_sz) for lv in side.iter_levels())
@@ -140,7 +143,8 @@ class OrderBook:
         """Rest ``order`` at the back of its price level (time priority).
 
         Raises :class:`InvalidAction` for a bad field, a duplicate oid or (user, cloid), or an order that
-        would cross the book: a crossing order must go through :meth:`match` first (research §4).
+        would cross the book: a crossing order must go through :meth:`match` first (Hyperliquid docs 'Order
+        book').
         """
         self._check_new(order, replacing=None)
         if self.would_cross(order.is_buy, order.px):
@@ -210,16 +214,19 @@ class OrderBook:
         sz: int,
         on_match: OnMatch | None = None,
     ) -> MatchResult:
-        """Match an incoming order against the opposite side in price-time priority (research §4).
+        """Match an incoming order against the opposite side in price-time priority (Hyperliquid docs 'Order
+        book').
 
         Walks resting orders while they cross ``limit_px`` and size remains. For each maker:
 
-        * same address as the taker: expired, no trade (self-trade prevention, §4), matching goes on;
+        * same address as the taker: expired, no trade (self-trade prevention, 'Order book'), matching goes
+        on;
         * otherwise ``on_match(maker, fill_sz)`` decides, with ``fill_sz = min(remaining, maker.sz)``:
           ``FILL`` trades ``fill_sz`` at the maker's price; an ``int`` ``k`` with ``0 < k <= fill_sz``
           trades only ``k`` lots (e.g. a reduce-only maker that may close less), the maker keeping the
           rest and its place, so it is offered again while the taker has size; ``CANCEL_MAKER`` removes
-          the maker untraded (e.g. its margin no longer holds, §1.2) and goes on; ``STOP`` ends matching.
+          the maker untraded (e.g. its margin no longer holds, 'Margining') and goes on; ``STOP`` ends
+          matching.
           ``None`` fills everything.
 
         The taker itself never rests here; the caller rests or drops ``remaining_sz`` by its TIF. The book

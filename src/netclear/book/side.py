@@ -1,6 +1,6 @@
 """One side of an order book: a sorted price index plus a FIFO queue per price level.
 
-Price-time priority (research/hyperliquid.md §4 "Matching"): better price first, then earlier arrival.
+Price-time priority (Hyperliquid docs 'Order book'): better price first, then earlier arrival.
 
 * The price index is a plain ascending ``list`` of keys kept with :mod:`bisect`, best price **last**:
   the key is ``px`` for bids and ``-px`` for asks. Reading, taking or emptying the best level is O(1)

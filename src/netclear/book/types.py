@@ -1,7 +1,7 @@
 """Plain records of the order book: resting orders, fills, match results and the match callback's answer.
 
 Units (src/netclear/fixedpoint.py): prices ``int`` in 1e-8 (``PX_SCALE``), sizes ``int`` lots of
-``10**-szDecimals``, times ``int`` ms. No floats. Rules: research/hyperliquid.md §4.
+``10**-szDecimals``, times ``int`` ms. No floats. Rules: Hyperliquid docs 'Order book'.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import NamedTuple
 from netclear.errors import InvalidAction, InvalidAmount
 
 RESTING_TIFS = frozenset({"Gtc", "Alo"})
-"""Time-in-force values that may rest. IOC "cancels the unfilled remainder", so it never rests (§4 TIF)."""
+"""Time-in-force values that may rest. IOC "cancels the unfilled remainder", so it never rests ('Order book'
+TIF)."""
 
 L2Level = tuple[int, int, int]
 """One aggregated book level ``(px, total_sz, n_orders)``, the shape of ``l2Book`` levels ``{px, sz, n}``."""
@@ -45,8 +46,8 @@ class Decision(Enum):
     """What the caller's ``on_match`` callback decides for one resting order about to trade.
 
     The clearinghouse re-checks the resting side's margin "at the matching of each order"
-    (research §1.2, GitBook ``hypercore/order-book``); an order that fails is removed without trading.
-    The callback may also answer a plain ``int``: a partial fill of that many lots (see ``match``).
+    (Hyperliquid docs 'Margining', GitBook ``hypercore/order-book``); an order that fails is removed without
+    trading. The callback may also answer a plain ``int``: a partial fill of that many lots (see ``match``).
     """
 
     FILL = "fill"
@@ -58,7 +59,7 @@ class Decision(Enum):
 
 
 class Fill(NamedTuple):
-    """One trade of a match: always at the maker's price (price-time priority, research §4).
+    """One trade of a match: always at the maker's price (price-time priority, Hyperliquid docs 'Order book').
 
     A ``NamedTuple`` (immutable, and about twice as fast to build as a frozen dataclass on the hot path).
     """
@@ -79,11 +80,13 @@ class MatchResult:
 
     fills: list[Fill] = field(default_factory=list)
     expired: list[RestingOrder] = field(default_factory=list)
-    """Resting orders of the taker's own address, removed without a trade (self-trade prevention, §4)."""
+    """Resting orders of the taker's own address, removed without a trade (self-trade prevention, 'Order
+    book')."""
     canceled_by_callback: list[RestingOrder] = field(default_factory=list)
-    """Resting orders removed because ``on_match`` answered ``CANCEL_MAKER`` (e.g. failed margin, §1.2)."""
+    """Resting orders removed because ``on_match`` answered ``CANCEL_MAKER`` (e.g. failed margin,
+    'Margining')."""
     remaining_sz: int = 0
-    """Taker size not filled; the caller rests it (GTC), or drops it (IOC, §4 TIF semantics)."""
+    """Taker size not filled; the caller rests it (GTC), or drops it (IOC, 'Order types')."""
     stopped: bool = False
     """``on_match`` answered ``STOP``."""
 
@@ -99,14 +102,15 @@ def _check_int(value: object, name: str) -> None:
 
 
 def check_px(px: int, name: str = "px") -> None:
-    """Prices are positive ints in 1e-8 units (fixedpoint.PX_SCALE; research §4 tick rules)."""
+    """Prices are positive ints in 1e-8 units (fixedpoint.PX_SCALE; Hyperliquid docs 'Order book' tick
+    rules)."""
     _check_int(px, name)
     if px <= 0:
         raise InvalidAmount(name, f"price must be positive, got {px}")
 
 
 def check_sz(sz: int, name: str = "sz") -> None:
-    """Sizes are positive ints in lots of 10**-szDecimals (research §4 tick/lot rules)."""
+    """Sizes are positive ints in lots of 10**-szDecimals (Hyperliquid docs 'Tick and lot size')."""
     _check_int(sz, name)
     if sz <= 0:
         raise InvalidAmount(name, f"size must be a positive number of lots, got {sz}")
@@ -131,5 +135,6 @@ def check_order(order: RestingOrder, asset: int) -> None:
     _check_int(order.time, "time")
     if order.tif not in RESTING_TIFS:
         raise InvalidAction(
-            "tif", f"only Gtc and Alo orders rest; got {order.tif!r} (IOC cancels its remainder, research §4)"
+            "tif",
+            f"only Gtc and Alo orders rest; got {order.tif!r} (IOC cancels its remainder, Hyperliquid docs 'Order book')",
         )

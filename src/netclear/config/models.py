@@ -113,7 +113,8 @@ class DexConfig(_Model):
     collateral: str = "USDC"
     deployer: str | None = None
     funding_multiplier: Dec = Decimal(1)
-    """HIP-3 deployer funding multiplier in [0, 10] (research §5)."""
+    """HIP-3 deployer funding multiplier in [0, 10] (Hyperliquid docs 'HIP-3: Builder-deployed
+    perpetuals')."""
     interest_rate_8h: Dec | None = None
     """HIP-3 deployer interest rate; None uses the funding default."""
 
@@ -131,7 +132,7 @@ class PerpConfig(_Model):
 
 
 class RateCurveConfig(_Model):
-    """Borrow APY = base + slope * max(0, utilization - kink) (research §3.4)."""
+    """Borrow APY = base + slope * max(0, utilization - kink) (Hyperliquid docs 'Portfolio margin')."""
 
     base: NonNeg
     kink: Ratio
@@ -154,11 +155,12 @@ class CollateralConfig(_Model):
     global_supply_cap: NonNeg
     user_supply_cap: NonNeg
     liquidation_width: NonNeg = Decimal(0)
-    """Slippage width for backstop takeover (research §3.7): 3M USDC for HYPE, 300k for BTC."""
+    """Slippage width for backstop takeover (Hyperliquid docs 'Portfolio margin'): 3M USDC for HYPE, 300k for
+    BTC."""
 
 
 class EligibilityConfig(_Model):
-    """Gates for enabling portfolio margin (research §3.2)."""
+    """Gates for enabling portfolio margin (Hyperliquid docs 'Portfolio margin')."""
 
     min_weighted_volume: NonNeg = Decimal(5_000_000)
     min_account_value: NonNeg | None = None
@@ -198,7 +200,7 @@ class FeesConfig(_Model):
     spot_tiers: list[FeeTierConfig] = Field(min_length=1)
     staking: list[StakingTierConfig] = Field(default_factory=list)
     spot_volume_weight: NonNeg = Decimal(2)
-    """14-day weighted volume = perps + 2 x spot (research §4 Fees)."""
+    """14-day weighted volume = perps + 2 x spot (Hyperliquid docs 'Fees')."""
     volume_window_days: int = Field(default=14, ge=1)
     fee_sink: str = "0xfee0000000000000000000000000000000000000"
 
@@ -224,7 +226,7 @@ class LiquidationConfig(_Model):
 
 class TransferMarginConfig(_Model):
     min_ntl_fraction: Ratio = Decimal("0.1")
-    """transfer_margin_required = max(IM, 0.1 x total notional) (research §1.4)."""
+    """transfer_margin_required = max(IM, 0.1 x total notional) (Hyperliquid docs 'Margining')."""
 
 
 class OrderRulesConfig(_Model):
@@ -251,5 +253,6 @@ class ExchangeConfig(_Model):
     transfer_margin: TransferMarginConfig = TransferMarginConfig()
     orders: OrderRulesConfig = OrderRulesConfig()
     usdc_oracle_price: Dec = Decimal(1)
-    """HL spot oracle price of USDC in USDT; USDT_USDC_oracle = 1 / this (research §3.5)."""
+    """HL spot oracle price of USDC in USDT; USDT_USDC_oracle = 1 / this (Hyperliquid docs 'Portfolio
+    margin')."""
     max_user_actions_per_day: int = Field(default=50_000, ge=1)

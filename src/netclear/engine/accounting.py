@@ -4,8 +4,8 @@ A *margin pool* is the cash and cross positions that margin each other:
 
 * standard mode: one pool per perp dex (cash = ``perp_cash[dex]``), spot balances apart;
 * unified account and portfolio margin: one pool per collateral token, holding the spot balance of
-  the token and the cross positions of every dex collateralised by it (research §1.9 "cross
-  positions in DEXs with the same collateral share margin").
+  the token and the cross positions of every dex collateralised by it (Hyperliquid docs 'Account abstraction
+  modes' "cross positions in DEXs with the same collateral share margin").
 
 Isolated positions are their own pools everywhere. All functions read state and return numbers; the
 rules themselves live in :mod:`netclear.margin`.
@@ -56,7 +56,7 @@ class MarginPool:
 
     @property
     def account_value(self) -> int:
-        """``totalRawUsd + Σ szi * markPx`` (research §1.5)."""
+        """``totalRawUsd + Σ szi * markPx`` (Hyperliquid docs 'Info endpoint: Perpetuals')."""
         return self.cash + self.ntl
 
     @property
@@ -104,8 +104,8 @@ class Valuer:
     def token_price(self, token: Token) -> Fraction:
         """``borrow_oracle_price``: median(HL spot price, perp mark x USDT_USDC, perp oracle x USDT_USDC).
 
-        research §3.5. Missing inputs are left out of the median (docs/rules/portfolio-margin.md);
-        USDC is 1 by definition. Returns USDC per whole token.
+        Hyperliquid docs 'Portfolio margin'. Missing inputs are left out of the median
+        (docs/rules/portfolio-margin.md); USDC is 1 by definition. Returns USDC per whole token.
         """
         if token.index == self.reg.quote.index:
             return Fraction(1)
@@ -281,7 +281,7 @@ class Valuer:
         return out
 
     def pm_legs(self, acct: Account, pools: dict[str | int, MarginPool] | None = None) -> PmLegs:
-        """Inputs of the portfolio margin ratio, research §3.5 with DESIGN's readings.
+        """Inputs of the portfolio margin ratio, Hyperliquid docs 'Portfolio margin' with DESIGN's readings.
 
         ``portfolio_balance(token)`` = free spot + supplied + cross perp account value of the dexes
         collateralised by the token; the maintenance term sums those dexes' cross maintenance.
@@ -330,7 +330,7 @@ class Valuer:
 
     # ------------------------------------------------------------------ account-level
     def unified_ratio(self, acct: Account, pools: dict[str | int, MarginPool] | None = None) -> Fraction:
-        """Unified account ratio (research §1.9)."""
+        """Unified account ratio (Hyperliquid docs 'Account abstraction modes')."""
         pools = pools if pools is not None else self.cross_pools(acct)
         mm: dict[int, int] = {}
         available: dict[int, int] = {}
@@ -344,7 +344,8 @@ class Valuer:
         return unified_rules.unified_account_ratio(mm, available)
 
     def account_value_usdc(self, acct: Account) -> Fraction:
-        """Everything the account owns net of debts, in USDC (PM eligibility, research §3.2)."""
+        """Everything the account owns net of debts, in USDC (PM eligibility, Hyperliquid docs 'Portfolio
+        margin')."""
         total = Fraction(0)
         pools = self.cross_pools(acct)
         counted: set[int] = set()
@@ -368,7 +369,7 @@ class Valuer:
         return total
 
     def weighted_volume(self, acct: Account, days: int, spot_weight: Fraction | Decimal) -> Fraction:
-        """14-day weighted volume (perps + 2 x spot) in USDC, research §4 Fees."""
+        """14-day weighted volume (perps + 2 x spot) in USDC, Hyperliquid docs 'Fees'."""
         weight = Fraction(spot_weight)
         today = self.state.time_ms // 86_400_000
         perp_total = spot_total = 0
@@ -380,7 +381,8 @@ class Valuer:
 
 
 def unrealized_pnl(pv: PositionValue) -> int:
-    """``szi x (mark - entryPx)`` in collateral wei (research §1.8), from the stored entry notional."""
+    """``szi x (mark - entryPx)`` in collateral wei (Hyperliquid docs 'Entry price and PnL'), from the stored
+    entry notional."""
     pos, perp = pv.position, pv.perp
     entry_value = pos.entry_ntl * perp.collateral.unit // int(10 ** (perp.sz_decimals + PX_DECIMALS))
     return int(pv.ntl - (entry_value if pos.szi > 0 else -entry_value))

@@ -20,7 +20,8 @@ class Action(msgspec.Struct, tag_field="type", frozen=True, kw_only=True, forbid
 # ---------------------------------------------------------------------------- funds
 class Deposit(Action, tag="deposit", frozen=True):
     """Bridge deposit (operator). Standard mode credits USDC to the first dex's cross balance
-    (research §1.1 "Deposits are credited first to the cross margin balance"), other tokens to spot."""
+    (Hyperliquid docs 'Margining' "Deposits are credited first to the cross margin balance"), other tokens to
+    spot."""
 
     user: str
     amount: Decimal
@@ -51,7 +52,8 @@ class SpotSend(Action, tag="spotSend", frozen=True):
 
 
 class UsdClassTransfer(Action, tag="usdClassTransfer", frozen=True):
-    """Move collateral between spot and a dex's perp balance; standard mode only (research §1.9)."""
+    """Move collateral between spot and a dex's perp balance; standard mode only (Hyperliquid docs 'Account
+    abstraction modes')."""
 
     user: str
     amount: Decimal
@@ -96,7 +98,8 @@ class UpdateIsolatedMargin(Action, tag="updateIsolatedMargin", frozen=True):
 
 
 class ApproveAgent(Action, tag="approveAgent", frozen=True):
-    """Approve an API wallet (agent) to sign L1 actions for ``user`` (research §3.9; ecosystem §2).
+    """Approve an API wallet (agent) to sign L1 actions for ``user`` (Hyperliquid docs 'Info endpoint';
+    hyperliquid-python-sdk 0.24.0).
 
     One unnamed agent per user (a new one replaces it) and up to three named ones.
     """
@@ -109,7 +112,8 @@ class ApproveAgent(Action, tag="approveAgent", frozen=True):
 
 # ---------------------------------------------------------------------------- lending
 class BorrowLend(Action, tag="borrowLend", frozen=True):
-    """``borrowLend`` (research §3.9): supply / withdraw / borrow / repay; ``amount`` None = all."""
+    """``borrowLend`` (Hyperliquid docs 'Info endpoint'): supply / withdraw / borrow / repay; ``amount`` None
+    = all."""
 
     user: str
     operation: Literal["supply", "withdraw", "borrow", "repay"]
@@ -141,8 +145,8 @@ class SetPrices(Action, tag="setPrices", frozen=True):
     """Oracle feed (operator). Keys are coin names ("BTC", "xyz:XYZ100") or spot pair names.
 
     The mark of a perp whose oracle moves is recomputed as the published median (oracle + EMA of
-    mid - oracle, median of bid/ask/last trade, research §1.6); ``marks`` set it explicitly instead
-    (external perp mids, scenarios).
+    mid - oracle, median of bid/ask/last trade, Hyperliquid docs 'Robust price indices'); ``marks`` set it
+    explicitly instead (external perp mids, scenarios).
     """
 
     oracle: dict[str, Decimal] = msgspec.field(default_factory=dict)

@@ -1,9 +1,10 @@
 """What an account may move out: withdrawable amounts and the debit/credit primitives.
 
-research §1.4: margin can leave (withdrawal, transfer, isolated margin removal) only while
+Hyperliquid docs 'Margining': margin can leave (withdrawal, transfer, isolated margin removal) only while
 ``transfer_margin_required = max(initial_margin, 0.1 x total notional)`` stays covered. Under
-portfolio margin borrowed balance "cannot be withdrawn or transferred" (research §3.3), and collateral
-locked by a borrow stays until the health factor allows (research §3.6).
+portfolio margin borrowed balance "cannot be withdrawn or transferred" (Hyperliquid docs 'Portfolio margin'),
+and collateral locked by a borrow stays until the health factor allows (Hyperliquid docs 'Portfolio margin
+FAQ').
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def withdrawable(v: Valuer, acct: Account, token: Token, *, perp_dex: str | None
     spot_free = acct.spot.get(token.index, 0) - hold
     params = reg.collateral(token.index) if pm else None
     if params is not None and acct.has_borrows() and supplied > 0:
-        # Only supplied collateral backs borrows; what is locked is the part the LTV needs (research §3.6).
+        # Only supplied collateral backs borrows; what is locked is the part the LTV needs (Hyperliquid docs
+        # 'Portfolio margin FAQ').
         room = v.borrowing_power(acct) - v.borrowed_value(acct)
         counted = min(supplied, params.user_supply_cap)
         removable = room / (v.token_price(token) * params.ltv) * token.unit if room > 0 else 0

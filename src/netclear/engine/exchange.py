@@ -106,7 +106,7 @@ class Exchange:
         return ctx.events
 
     def apply_block(self, block: list[tuple[A.Action, int | None]]) -> list[list[Event] | NetclearError]:
-        """Apply a consensus block in Hyperliquid's order (research §4 "Block ordering"): actions that send
+        """Apply a consensus block in Hyperliquid's order (Hyperliquid docs 'Order book'): actions that send
         no GTC/IOC order first, then cancels, then actions with GTC/IOC orders; proposer order within a class.
         Each action stands alone: its result is its events or the error that rejected it."""
         order = sorted(range(len(block)), key=lambda i: O.block_class(block[i][0]))
@@ -154,7 +154,8 @@ class Exchange:
                 rebalance(tx, self.registry, acct, gains={})
             candidates = {a.address for a in tx.touched_accounts() if a.positions or a.borrow_basis}
             if at // hour > before_ms // hour:
-                # hourly indexing grew every debt (research §3.4) without touching the borrowers
+                # hourly indexing grew every debt (Hyperliquid docs 'Portfolio margin') without touching the
+                # borrowers
                 candidates |= {a.address for a in state.accounts.values() if a.borrow_basis}
             if candidates:
                 liquidation_engine.run(ctx, candidates)
@@ -165,7 +166,8 @@ class Exchange:
             self.state.history.add(kind, user, record)
 
     def _count_user_action(self, ctx: Ctx, action: A.Action) -> None:
-        """ "Portfolio margin and unified account are limited to 50k user actions per day" (research §1.9)."""
+        """ "Portfolio margin and unified account are limited to 50k user actions per day" (Hyperliquid docs
+        'Account abstraction modes')."""
         user = getattr(action, "user", None)
         if not isinstance(user, str):
             return

@@ -1,4 +1,4 @@
-"""Lending reserve operations: accrual, supply, withdraw, borrow, repay (research §3.2-§3.4).
+"""Lending reserve operations: accrual, supply, withdraw, borrow, repay (Hyperliquid docs 'Portfolio margin').
 
 Every operation first accrues the reserve to the current time, so rates always apply to the
 utilization that held over the elapsed interval. Caps and liquidity are enforced here; collateral
@@ -37,7 +37,7 @@ def _supply_caps(reg: Registry, token: int) -> tuple[int, int] | None:
 
 
 def rates_of(reg: Registry, res: Reserve) -> tuple[Fraction, Fraction, Fraction]:
-    """(utilization, borrow rate, supply rate) of a reserve now (research §3.4).
+    """(utilization, borrow rate, supply rate) of a reserve now (Hyperliquid docs 'Portfolio margin').
 
     Non-borrowable collateral reserves report the stablecoin curve's rate at zero utilization, as the
     published HYPE reserve state does ("borrowYearlyRate": "0.05").
@@ -60,7 +60,8 @@ def _default_curve(reg: Registry) -> RateCurve | None:
 
 
 def accrue(reg: Registry, res: Reserve, now_ms: int) -> None:
-    """Advance the reserve's indices to ``now_ms`` (continuous compounding, research §3.4).
+    """Advance the reserve's indices to ``now_ms`` (continuous compounding, Hyperliquid docs 'Portfolio
+    margin').
 
     Borrow interest ``I`` grows debts; suppliers receive ``floor(I * (1 - reserve_cut))`` through the
     supply index, and the rest (the cut plus any rounding) goes to the protocol buffer, so
@@ -147,8 +148,8 @@ def withdraw(
 ) -> int:
     """Withdraw supplied ``amount`` (None: everything) back to spot; blocked when the pool lacks cash.
 
-    research §3.2 FAQ: at 100% utilization suppliers "will not be able to withdraw ... until more
-    supply is added or borrows are repaid".
+    Hyperliquid docs 'Portfolio margin' FAQ: at 100% utilization suppliers "will not be able to withdraw ...
+    until more supply is added or borrows are repaid".
     """
     basis = acct.supply_basis.get(token.index, 0)
     if basis <= 0:

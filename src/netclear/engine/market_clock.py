@@ -1,4 +1,5 @@
-"""Time-driven market processes: mark prices, premium sampling, hourly funding (research §1.6-§1.7).
+"""Time-driven market processes: mark prices, premium sampling, hourly funding (Hyperliquid docs 'Robust price
+indices', 'Funding').
 
 * On each oracle update the mark's EMAs take a sample and the mark becomes the published median
   (``markets.prices.mark_price``), unless the feed gives the mark explicitly.
@@ -80,7 +81,8 @@ def current_premium(ctx: Ctx, perp: Perp) -> Fraction | None:
 
 
 def sample_premiums(ctx: Ctx, until_ms: int) -> None:
-    """Fill every 5-second premium slot up to ``until_ms`` (research §1.7 "sampled every 5 seconds")."""
+    """Fill every 5-second premium slot up to ``until_ms`` (Hyperliquid docs 'Funding' "sampled every 5
+    seconds")."""
     params = _params(ctx)
     hour_start = (until_ms - 1) // HOUR_MS * HOUR_MS if until_ms > 0 else 0
     for asset in sorted(ctx.state.prices.oracle):
@@ -100,7 +102,8 @@ def sample_premiums(ctx: Ctx, until_ms: int) -> None:
 
 
 def pay_funding(ctx: Ctx, boundary_ms: int) -> None:
-    """Hourly funding at ``boundary_ms``: every position pays ``szi x oracle x rate`` (research §1.7)."""
+    """Hourly funding at ``boundary_ms``: every position pays ``szi x oracle x rate`` (Hyperliquid docs
+    'Funding')."""
     params = _params(ctx)
     rates: dict[int, Fraction] = {}
     for asset in sorted(ctx.state.prices.oracle):

@@ -1,4 +1,4 @@
-"""Order actions, shaped like Hyperliquid's ``/exchange`` wire (research §4 "Order wire format").
+"""Order actions, shaped like Hyperliquid's ``/exchange`` wire (Hyperliquid docs 'Exchange endpoint').
 
 ``PlaceOrder`` carries a batch like the wire's ``order`` action; each order in it succeeds or fails
 on its own and the action's events carry one status per order (``resting`` / ``filled`` / ``error``),
@@ -89,7 +89,7 @@ class ScheduleCancel(Action, tag="scheduleCancel", frozen=True):
 
 
 def sends_gtc_or_ioc(action: Action) -> bool:
-    """research §4 block ordering: does the action send at least one GTC/IOC order?"""
+    """Hyperliquid docs 'Order book' block ordering: does the action send at least one GTC/IOC order?"""
     specs: list[OrderSpec] = []
     if isinstance(action, PlaceOrder):
         specs = action.orders
@@ -101,7 +101,7 @@ def sends_gtc_or_ioc(action: Action) -> bool:
 
 
 def block_class(action: Action) -> int:
-    """Sort key inside a block (research §4): 0 no GTC/IOC, 1 cancels, 2 GTC/IOC senders."""
+    """Sort key inside a block (Hyperliquid docs 'Order book'): 0 no GTC/IOC, 1 cancels, 2 GTC/IOC senders."""
     if isinstance(action, Cancel | CancelByCloid):
         return 1
     return 2 if sends_gtc_or_ioc(action) else 0

@@ -3,13 +3,13 @@
 * :func:`require_margin` is called at the end of an action that opens risk or removes funds. It
   checks the margin pools the action touched; under portfolio margin it first covers a shortfall by
   withdrawing the account's own supply and then by **auto-borrowing** against eligible collateral
-  (research §3.3: "insufficient balance will automatically be borrowed against eligible collateral
-  up to token_balance * borrow_oracle_price * ltv"), within caps; when caps or LTV stop the borrow
+  (Hyperliquid docs 'Portfolio margin': "insufficient balance will automatically be borrowed against eligible
+  collateral up to token_balance * borrow_oracle_price * ltv"), within caps; when caps or LTV stop the borrow
   the action is rejected, which is the published "fall back to non-portfolio margin behaviour".
 * :func:`rebalance` runs after every action on a PM account and after price moves: margin sharing
   (a negative balance is borrowed against collateral, FAQ "automatically borrow ... to prevent
   liquidation"), automatic repayment from free balance, and automatic supply of idle balances and of
-  collateral, within caps (research §3.3 "Idle assets").
+  collateral, within caps (Hyperliquid docs 'Portfolio margin' "Idle assets").
 """
 
 from __future__ import annotations
@@ -189,7 +189,8 @@ def _shortfall(v: Valuer, acct: Account, token: int, pool: MarginPool | None) ->
 def require_collateral_cover(
     v: Valuer, acct: Account, *, field: str = "collateral", before: Account | None = None
 ) -> None:
-    """Borrowed value must stay within borrowing power: health factor >= 100% (research §3.6 FAQ).
+    """Borrowed value must stay within borrowing power: health factor >= 100% (Hyperliquid docs 'Portfolio
+    margin FAQ').
 
     Below 100% "the account won't be able to borrow more", and collateral cannot be removed; other
     actions stay allowed. With ``before`` (the account before the action) only an action that raised

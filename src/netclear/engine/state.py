@@ -30,7 +30,7 @@ from netclear.lending.rates import INDEX_SCALE
 
 
 class Mode(StrEnum):
-    """Account abstraction modes (research §1.9); values are the wire names."""
+    """Account abstraction modes (Hyperliquid docs 'Account abstraction modes'); values are the wire names."""
 
     STANDARD = "disabled"
     UNIFIED = "unifiedAccount"
@@ -49,13 +49,14 @@ class LeverageSetting:
 
 @dataclass(slots=True)
 class Position:
-    """A one-way perp position (research §1.1: only "oneWay" exists)."""
+    """A one-way perp position (Hyperliquid docs 'Margining': only "oneWay" exists)."""
 
     asset: int
     szi: int = 0
     """Signed size in lots of ``10**-szDecimals``."""
     entry_ntl: int = 0
-    """``|szi| * entryPx`` in price units x lots (informational: research §1.8 calls entry "frontend")."""
+    """``|szi| * entryPx`` in price units x lots (informational: Hyperliquid docs 'Entry price and PnL' calls
+    entry "frontend")."""
     is_cross: bool = True
     leverage: int = 1
     raw_usd: int = 0
@@ -102,7 +103,8 @@ class Account:
     order_margin: dict[int, tuple[int, int]] = field(default_factory=dict)
     """Perp asset -> (buy, sell) initial margin reserved by resting orders; the pool holds the larger."""
     actions_today: tuple[int, int] = (0, 0)
-    """(UTC day, accepted user actions): unified and PM accounts are capped per day (research §1.9)."""
+    """(UTC day, accepted user actions): unified and PM accounts are capped per day (Hyperliquid docs 'Account
+    abstraction modes')."""
 
     def clone(self) -> Account:
         return Account(
@@ -138,7 +140,7 @@ class Account:
 
 @dataclass(slots=True)
 class Reserve:
-    """A lending reserve for one token (research §3.4).
+    """A lending reserve for one token (Hyperliquid docs 'Portfolio margin').
 
     ``cash`` is the token actually held by the pool. Claims are ``scaled_supply * supply_index`` and
     debts ``scaled_borrow * borrow_index`` (both over ``INDEX_SCALE``). ``buffer_raw`` is the
@@ -219,7 +221,8 @@ class OrderInfo:
 
 @dataclass(slots=True)
 class TriggerOrder:
-    """A TP/SL order waiting for the mark price (research §4 Triggers)."""
+    """A TP/SL order waiting for the mark price (Hyperliquid docs 'Take profit and stop loss orders
+    (TP/SL)')."""
 
     oid: int
     user: str
@@ -259,7 +262,8 @@ class MarketState:
     open_interest: int = 0
     """Lots held long (equal to lots held short)."""
     prev_mark: int | None = None
-    """The mark before the latest update: auto-deleveraging fills there (research §2.5)."""
+    """The mark before the latest update: auto-deleveraging fills there (Hyperliquid docs
+    'Auto-deleveraging')."""
 
 
 @dataclass(slots=True)
@@ -306,11 +310,11 @@ class ExchangeState:
     agents: dict[str, tuple[str, str | None, int | None]] = field(default_factory=dict)
     """Agent address -> (user, name, valid until ms) for API wallets (approveAgent)."""
     liquidation_cooldown: dict[str, int] = field(default_factory=dict)
-    """User -> time of the last partial liquidation (30 s cooldown, research §2.2)."""
+    """User -> time of the last partial liquidation (30 s cooldown, Hyperliquid docs 'Liquidations')."""
     last_twap_ms: int = 0
     pm_grants: set[str] = field(default_factory=set)
     """Addresses the operator let enable portfolio margin past the eligibility gate (GrantPmEligibility)."""
     history: History = field(default_factory=History)
     fee_cache: dict[tuple[str, bool, int], Any] = field(default_factory=dict)
     """Derived, not hashed: fee rates per (master, spot?, UTC day). Tiers are assessed daily on the
-    completed days' volume (research §4 Fees), so a day's rates never change within the day."""
+    completed days' volume (Hyperliquid docs 'Fees'), so a day's rates never change within the day."""

@@ -1,1 +1,2 @@
-"""Lending rules: utilization-based rates and cumulative interest indices (research §3.4)."""
+"""Lending rules: utilization-based rates and cumulative interest indices (Hyperliquid docs 'Portfolio
+margin')."""

@@ -1,4 +1,4 @@
-"""Interest-rate rules (research/hyperliquid.md §3.4).
+"""Interest-rate rules (Hyperliquid docs 'Portfolio margin').
 
 * Borrow APY for stablecoins: ``0.05 + 4.75 * max(0, utilization - 0.8)`` (the curve is config);
   ``utilization = total_borrowed / total_supplied``, capped at 1 for the curve.

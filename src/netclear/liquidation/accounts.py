@@ -1,6 +1,6 @@
 """Shared plumbing of the liquidation modules: system accounts and their addresses, pool cash, the
 loss-waterfall record, the liquidation ledger delta, and whole-account values of PM accounts
-(research/hyperliquid.md §2.3, §2.6, §3.5)."""
+(Hyperliquid docs 'Liquidations', 'Portfolio margin')."""
 
 from __future__ import annotations
 
@@ -42,7 +42,8 @@ class Waterfall:
 
 
 class NoLiquidationFee(FeeBook):
-    """The liquidated side pays no fee ("no clearance fee on liquidations", §2.2); makers pay as usual."""
+    """The liquidated side pays no fee ("no clearance fee on liquidations", 'Liquidations'); makers pay as
+    usual."""
 
     def __init__(self, ctx: Ctx, liquidated: str) -> None:
         super().__init__(ctx)
@@ -56,7 +57,8 @@ class NoLiquidationFee(FeeBook):
 
 
 def vault_address(ctx: Ctx, perp: Perp) -> str:
-    """The liquidator vault (HLP) for the first dex; ``0x400..00 + dex_index`` for a HIP-3 dex (§2.3)."""
+    """The liquidator vault (HLP) for the first dex; ``0x400..00 + dex_index`` for a HIP-3 dex
+    ('Liquidations')."""
     if perp.dex.is_builder:
         return "0x" + format(HIP3_BACKSTOP_BASE + perp.dex.index, "040x")
     return ctx.reg.config.liquidation.liquidator_vault.lower()
@@ -142,8 +144,8 @@ def pm_positions(ctx: Ctx, acct: Account) -> list[PositionValue]:
 
 def pm_value(ctx: Ctx, acct: Account) -> Fraction:
     """USDC value of a portfolio-margin account's cross margin: everything it owns net of its debts
-    (research §3.5: cross perps and spot balances margined together), less its isolated positions and
-    the pools of dexes whose collateral is not borrowable, which are margined apart."""
+    (Hyperliquid docs 'Portfolio margin': cross perps and spot balances margined together), less its isolated
+    positions and the pools of dexes whose collateral is not borrowable, which are margined apart."""
     v = ctx.valuer()
     total = v.account_value_usdc(acct)
     for iso in v.isolated(acct):

@@ -1,4 +1,5 @@
-"""Auto-deleveraging and the perp loss waterfall (research/hyperliquid.md §2.5; peers.md §F lessons 7-8).
+"""Auto-deleveraging and the perp loss waterfall (Hyperliquid docs 'Auto-deleveraging'; the Drift v2 and Mango
+v4 liquidation designs (docs/rules/liquidation.md)).
 
 A bankrupt position is closed against the opposite side, ranked (or pro rata), at the previous mark unless
 the current one is worse for the bankrupt side (:func:`rules.adl_price`); the deficit then goes down the
@@ -40,8 +41,9 @@ class Deleveraged:
 
     ``weights``: notional deleveraged (collateral wei), the weights of a socialized deficit;
     ``released``: for an isolated slot, the equity the close released into the counterparty's cross
-    balance, the most a socialized share may take from it (research §1.1: isolated margin confines the
-    loss); ``owners``: slot -> (address, isolated, pool key, asset of the first position closed in it).
+    balance, the most a socialized share may take from it (Hyperliquid docs 'Margining': isolated margin
+    confines the loss); ``owners``: slot -> (address, isolated, pool key, asset of the first position closed
+    in it).
     """
 
     weights: dict[str, int] = field(default_factory=dict)
@@ -87,7 +89,7 @@ def adl_pool(ctx: Ctx, acct: Account, key: str | int) -> None:
 
 def adl_position(ctx: Ctx, acct: Account, perp: Perp) -> None:
     """A bankrupt isolated position: deleverage it; its negative equity, released into the pool by the
-    close, is covered from the waterfall so the user's cross margin does not pay for it (§1.1)."""
+    close, is covered from the waterfall so the user's cross margin does not pay for it ('Margining')."""
     pos = acct.positions[perp.asset]
     px = _adl_px(ctx, perp, pos.szi > 0)
     equity = pos.raw_usd + notional(pos.szi, px, perp.sz_decimals, perp.collateral.wei_decimals)
@@ -103,7 +105,7 @@ def _adl_px(ctx: Ctx, perp: Perp, bankrupt_is_long: bool) -> int:
 
 
 def adl_close(ctx: Ctx, acct: Account, perp: Perp, dl: Deleveraged) -> None:
-    """Close ``acct``'s position against the opposite side (§2.5) at :func:`rules.adl_price`.
+    """Close ``acct``'s position against the opposite side ('Auto-deleveraging') at :func:`rules.adl_price`.
 
     Adds the notional deleveraged per counterparty slot to ``dl`` (the weights for any deficit left).
     """
@@ -199,9 +201,10 @@ def cover_deficit(
     dl: Deleveraged,
     user_collateral: int = 0,
 ) -> None:
-    """Loss waterfall for a bankrupt perp account, after its own collateral (peers.md §F.8): the vault's
-    free equity, the reserve's protocol buffer, the ADL counterparties pro rata to the notional
-    deleveraged, each at most its equity; what none of them can hold, the vault carries (recorded).
+    """Loss waterfall for a bankrupt perp account, after its own collateral (docs/rules/liquidation.md 'The
+    loss waterfall'): the vault's free equity, the reserve's protocol buffer, the ADL counterparties pro rata
+    to the notional deleveraged, each at most its equity; what none of them can hold, the vault carries
+    (recorded).
 
     ``payee`` receives the cover: the bankrupt account, or the PM backstop that took its book over.
     """

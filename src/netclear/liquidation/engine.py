@@ -1,25 +1,25 @@
 """The liquidation engine: market liquidation, backstop takeover, PM borrow takeover, ADL and the
-explicit loss waterfall (research/hyperliquid.md §2, §3.5-§3.7; peers.md §F lessons 7-8).
+explicit loss waterfall (Hyperliquid docs 'Liquidations', 'Portfolio margin'; the Drift v2 and Mango v4
+liquidation designs (docs/rules/liquidation.md)).
 
 Order of work for one account, deterministic (docs/rules/liquidation.md):
 
 1. **Cross pools and isolated positions** (standard and unified accounts; the pools of a
    portfolio-margin account margined apart from the PMR): positions are sent to the book as
    reduce-only IOC orders with no fee, largest notional first, 20% at a time above the partial
-   threshold unless in the 30 s cooldown (§2.2); the limit price never passes the position's
+   threshold unless in the 30 s cooldown ('Liquidations'); the limit price never passes the position's
    bankruptcy price. Then, if equity is below 2/3 of maintenance, the liquidator vault takes over the
-   pool's positions and cash (§2.3; the user keeps nothing of it); if equity is negative, the
-   positions are auto-deleveraged instead (§2.5) and the deficit goes down the waterfall.
+   pool's positions and cash ('Liquidations'; the user keeps nothing of it); if equity is negative, the
+   positions are auto-deleveraged instead ('Auto-deleveraging') and the deficit goes down the waterfall.
 2. **Portfolio-margin accounts** (PMR above 0.95): cross perps are sent to the book first, the limit
    being the bankruptcy price of the whole account (its collateral counts); then the backstop takes
    over collateral and debt, fully past the full threshold, else 20% of the debt at a time until the
-   account is no longer liquidatable (§3.7). Collateral is taken at ``oracle x (LTV + 2) / 3``, the
-   full threshold's price, so partial steps improve health exactly while the account is inside the
-   partial band. An account whose value is negative with perps still open skips the steps: its perps
-   are auto-deleveraged, the backstop takes its whole cross margin and the deficit goes down the
-   waterfall.
+   account is no longer liquidatable ('Portfolio margin'). Collateral is taken at ``oracle x (LTV + 2) / 3``,
+   the full threshold's price, so partial steps improve health exactly while the account is inside the partial
+   band. An account whose value is negative with perps still open skips the steps: its perps are
+   auto-deleveraged, the backstop takes its whole cross margin and the deficit goes down the waterfall.
 
-Auto-deleveraging closes at the previous mark (§2.5) unless the current mark is worse for the
+Auto-deleveraging closes at the previous mark ('Auto-deleveraging') unless the current mark is worse for the
 bankrupt side (:func:`rules.adl_price`): the user's collateral is always consumed first.
 
 Loss waterfall, recorded per event: user collateral -> liquidator vault's free equity (perps) or PM

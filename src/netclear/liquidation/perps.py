@@ -1,7 +1,7 @@
-"""Liquidation of standard and unified accounts' cross pools and of isolated positions (research §2.2-2.3):
-reduce-only IOC orders through the book with no fee, 20% at a time above the partial threshold outside
-the cooldown, the limit never past the bankruptcy price; then the liquidator vault's backstop below 2/3
-of maintenance, or auto-deleveraging when equity is negative."""
+"""Liquidation of standard and unified accounts' cross pools and of isolated positions (Hyperliquid docs
+'Liquidations'-2.3): reduce-only IOC orders through the book with no fee, 20% at a time above the partial
+threshold outside the cooldown, the limit never past the bankruptcy price; then the liquidator vault's
+backstop below 2/3 of maintenance, or auto-deleveraging when equity is negative."""
 
 from __future__ import annotations
 
@@ -88,14 +88,14 @@ def liquidate_isolated(ctx: Ctx, acct: Account, perp: Perp) -> None:
                 adl_position(ctx, acct, perp)
                 outcome = "adl"
     if liquidated or outcome != "market":
-        # like the cross path, the record carries the margin the liquidation started from (§2.6)
+        # like the cross path, the record carries the margin the liquidation started from ('Liquidations')
         record_liquidation(
             ctx, acct, "Isolated", start_margin, start_ntl, liquidated, perp.collateral.wei_decimals, outcome
         )
 
 
 def market_liquidate(ctx: Ctx, acct: Account, pv: PositionValue, equity: int) -> int:
-    """Send one liquidation order for ``pv`` to the book; returns the lots filled (§2.2)."""
+    """Send one liquidation order for ``pv`` to the book; returns the lots filled ('Liquidations')."""
     perp, pos = pv.perp, pv.position
     cfg = ctx.reg.config.liquidation
     book = ctx.state.books.get(perp.asset)
@@ -142,7 +142,7 @@ def _limit_price(ctx: Ctx, perp: Perp, pv: PositionValue, equity: int, is_buy: b
 
 
 def _transfer_position(ctx: Ctx, user: Account, vault: Account, perp: Perp) -> None:
-    """Move one position (and, for isolated, its margin) to the vault at the mark (§2.3)."""
+    """Move one position (and, for isolated, its margin) to the vault at the mark ('Liquidations')."""
     pos = user.positions[perp.asset]
     mark = ctx.valuer().mark(perp.asset)
     size = pos.szi
@@ -164,12 +164,13 @@ def _transfer_position(ctx: Ctx, user: Account, vault: Account, perp: Perp) -> N
 
 
 def _backstop_cross(ctx: Ctx, acct: Account, key: str | int) -> None:
-    """The vault takes every position of the pool and the pool's remaining equity (§2.3)."""
+    """The vault takes every position of the pool and the pool's remaining equity ('Liquidations')."""
     pool = pool_of(ctx, acct, key)
     first = min(pool.positions, key=lambda p: p.perp.asset).perp
     for pv in sorted(pool.positions, key=lambda p: p.perp.asset):
         _transfer_position(ctx, acct, system_account(ctx, vault_address(ctx, pv.perp)), pv.perp)
-    # what is left in the pool is its equity: it goes to the vault too (maintenance margin not returned, §2.3)
+    # what is left in the pool is its equity: it goes to the vault too (maintenance margin not returned,
+    # 'Liquidations')
     equity = pool_of(ctx, acct, key).account_value
     if equity:
         move_cash(acct, system_account(ctx, vault_address(ctx, first)), first, equity)

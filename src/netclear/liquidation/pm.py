@@ -1,7 +1,7 @@
-"""Portfolio-margin liquidation (research §3.5-§3.7): cross perps to the book first (limit at the whole
-account's bankruptcy price), then the backstop's borrow takeover, fully past the full threshold, else 20%
-of the debt at a time at ``oracle x (LTV + 2) / 3``; a bankrupt account's perps are deleveraged and its
-cross margin handed to the backstop."""
+"""Portfolio-margin liquidation (Hyperliquid docs 'Portfolio margin'): cross perps to the book first (limit at
+the whole account's bankruptcy price), then the backstop's borrow takeover, fully past the full threshold,
+else 20% of the debt at a time at ``oracle x (LTV + 2) / 3``; a bankrupt account's perps are deleveraged and
+its cross margin handed to the backstop."""
 
 from __future__ import annotations
 
@@ -57,7 +57,8 @@ def liquidate_pm(ctx: Ctx, acct: Account) -> None:
         if pos is None:
             continue
         live = ctx.valuer().position_value(pos, pv.perp)
-        # the bankruptcy price of the whole portfolio-margin account: its collateral counts (§3.5)
+        # the bankruptcy price of the whole portfolio-margin account: its collateral counts ('Portfolio
+        # margin')
         equity = pm_value_wei(ctx, acct, pv.perp.collateral)
         filled = market_liquidate(ctx, acct, live, max(equity, 0))
         if filled:
@@ -88,18 +89,18 @@ def liquidate_pm(ctx: Ctx, acct: Account) -> None:
 
 
 def _pm_bankrupt(ctx: Ctx, acct: Account) -> bool:
-    """§2.5 "a user's account value ... becomes negative", with cross perps still open."""
+    """'Auto-deleveraging' "a user's account value ... becomes negative", with cross perps still open."""
     return bool(pm_positions(ctx, acct)) and pm_value(ctx, acct) < 0
 
 
 def _pm_deleverage(ctx: Ctx, acct: Account) -> set[int]:
     """A bankrupt portfolio-margin account (docs/rules/liquidation.md "Portfolio margin"):
 
-    1. its cross perps are auto-deleveraged (§2.5) at :func:`rules.adl_price`;
+    1. its cross perps are auto-deleveraged ('Auto-deleveraging') at :func:`rules.adl_price`;
     2. its open orders are cancelled and its whole cross margin (every spot balance outside the
        separately margined pools, every supply and every borrow) goes to the PM backstop: the user's
-       collateral absorbs the loss first and the account is left with nothing (§2.3 "all cross
-       positions and cross margin are transferred", §3.7 takeover);
+       collateral absorbs the loss first and the account is left with nothing ('Liquidations' "all cross
+       positions and cross margin are transferred", 'Portfolio margin' takeover);
     3. the deficit, what the book is worth below zero, is paid to the backstop down the perp
        waterfall (vault, reserve buffer, the deleveraged counterparties, the vault).
 
@@ -166,7 +167,7 @@ def _liquidate_isolated_only(ctx: Ctx, acct: Account) -> None:
 
 
 def _takeover_step(ctx: Ctx, acct: Account) -> bool:
-    """One backstop takeover (§3.7): full past the full threshold, else 20% of the debt.
+    """One backstop takeover ('Portfolio margin'): full past the full threshold, else 20% of the debt.
 
     Collateral is priced at ``oracle x (LTV + 2) / 3``; returns False when nothing could move. A debt
     worth less than the minimum order value (``orders.min_notional``) is taken whole, with

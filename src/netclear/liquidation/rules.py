@@ -1,4 +1,5 @@
-"""Pure liquidation rules (research/hyperliquid.md §2, §3.5-§3.7; peers.md §F lessons 2, 7, 8).
+"""Pure liquidation rules (Hyperliquid docs 'Liquidations', 'Portfolio margin'; the Drift v2 and Mango v4
+liquidation designs (docs/rules/liquidation.md)).
 
 Numbers in, numbers out: the engine in :mod:`netclear.liquidation.engine` applies them.
 """
@@ -14,13 +15,14 @@ _CTX = Context(prec=40)
 
 
 def pool_liquidatable(account_value: int, maintenance: int) -> bool:
-    """Cross (per dex, or per unified collateral token) or isolated: equity below maintenance (§2.1)."""
+    """Cross (per dex, or per unified collateral token) or isolated: equity below maintenance
+    ('Liquidations')."""
     return maintenance > 0 and account_value < maintenance
 
 
 def backstop_due(account_value: int, maintenance: int, fraction: Fraction) -> bool:
     """ "If the account equity drops below 2/3 of the maintenance margin without successful
-    liquidation through the book", the liquidator vault takes over (§2.3)."""
+    liquidation through the book", the liquidator vault takes over ('Liquidations')."""
     return maintenance > 0 and account_value * fraction.denominator < maintenance * fraction.numerator
 
 
@@ -32,7 +34,7 @@ def liquidation_size(
     in_cooldown: bool,
     lot_floor: int = 1,
 ) -> int:
-    """Lots to send in one market liquidation (§2.2).
+    """Lots to send in one market liquidation ('Liquidations').
 
     Positions above ``partial_notional`` (100k USDC; 10k on testnet) are liquidated 20% at a time,
     unless the user is in the 30 s cooldown after a partial, when "all market liquidation orders for
@@ -53,12 +55,12 @@ def bankruptcy_price(mark: Fraction, szi: Fraction, equity: Fraction) -> Fractio
 def adl_price(prev_mark: int | None, mark: int, bankrupt_is_long: bool) -> int:
     """Price at which a bankrupt position is auto-deleveraged.
 
-    §2.5: positions are closed "at the previous mark price against the now underwater user". We never
-    close at a price better for the bankrupt side than the mark at which the bankruptcy was detected
-    (a long at ``min(previous, mark)``, a short at ``max(previous, mark)``): after a gap straight past
-    bankruptcy the previous mark would hand the user back the collateral the gap consumed and put the
-    whole gap on the counterparties, against the waterfall order (peers.md §F.8: user collateral
-    first). docs/rules/liquidation.md "Auto-deleveraging".
+    'Auto-deleveraging': positions are closed "at the previous mark price against the now underwater user". We
+    never close at a price better for the bankrupt side than the mark at which the bankruptcy was detected (a
+    long at ``min(previous, mark)``, a short at ``max(previous, mark)``): after a gap straight past bankruptcy
+    the previous mark would hand the user back the collateral the gap consumed and put the whole gap on the
+    counterparties, against the waterfall order (docs/rules/liquidation.md 'The loss waterfall': user
+    collateral first). docs/rules/liquidation.md "Auto-deleveraging".
     """
     if not prev_mark:
         return mark
@@ -68,7 +70,7 @@ def adl_price(prev_mark: int | None, mark: int, bankrupt_is_long: bool) -> int:
 def adl_rank(
     mark: Fraction, entry: Fraction, notional: Fraction, account_value: Fraction, is_long: bool
 ) -> Fraction:
-    """Auto-deleveraging priority ``(mark / entry) x (notional / account_value)`` (§2.5).
+    """Auto-deleveraging priority ``(mark / entry) x (notional / account_value)`` ('Auto-deleveraging').
 
     Read as profit ratio times leverage, so for a short the price ratio is ``entry / mark`` (the
     published expression is written for longs; docs/rules/liquidation.md). Accounts with no positive
@@ -130,8 +132,8 @@ class ShareSlot:
 
 
 def socialize(amount: int, slots: Sequence[ShareSlot]) -> dict[str, int]:
-    """Split ``amount`` over ``slots`` pro rata to their weights, no slot above its cap (§2.5, peers
-    §F.8; docs/rules/liquidation.md "The loss waterfall").
+    """Split ``amount`` over ``slots`` pro rata to their weights, no slot above its cap ('Auto-deleveraging';
+    docs/rules/liquidation.md 'The loss waterfall').
 
     Water-filling: a slot whose pro-rata share reaches its cap pays its cap and the rest is split again
     over the others. The last wei of a split go one each by largest weight, then key. What the caps
@@ -163,7 +165,7 @@ def socialize(amount: int, slots: Sequence[ShareSlot]) -> dict[str, int]:
 
 
 def twap_fraction(dt_ms: int, half_life_s: int) -> Decimal:
-    """Share of the remaining inventory sold over ``dt`` by a TWAP with a ``half_life`` (§3.7):
+    """Share of the remaining inventory sold over ``dt`` by a TWAP with a ``half_life`` ('Portfolio margin'):
     ``1 - 2^(-dt / half_life)``, at 40 digits (deterministic)."""
     if dt_ms <= 0:
         return Decimal(0)
@@ -173,7 +175,7 @@ def twap_fraction(dt_ms: int, half_life_s: int) -> Decimal:
 
 def takeover_fraction(health: str, step: Fraction) -> Fraction:
     """Share of collateral and debt the PM backstop takes over: all at "full", one step at "partial"
-    (§3.7: "in 20% intervals, stopping as soon as the user is no longer liquidatable")."""
+    ('Portfolio margin': "in 20% intervals, stopping as soon as the user is no longer liquidatable")."""
     if health == "full":
         return Fraction(1)
     if health == "partial":

@@ -1,6 +1,6 @@
-"""The PM backstop's TWAP (research §3.7: a 10-minute half-life through the spot books) and the lending
-bad-debt waterfall: the backstop's balance, the reserve's protocol buffer, then a haircut of suppliers
-through the supply index."""
+"""The PM backstop's TWAP (Hyperliquid docs 'Portfolio margin': a 10-minute half-life through the spot books)
+and the lending bad-debt waterfall: the backstop's balance, the reserve's protocol buffer, then a haircut of
+suppliers through the supply index."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from netclear.markets.registry import Token
 
 def run_backstop_twap(ctx: Ctx, now_ms: int) -> None:
     """The PM backstop converts taken collateral into the debt asset over time: a TWAP with a
-    10-minute half-life through the spot books (§3.7), then repays; debt left with no collateral is
-    bad debt and goes down the lending waterfall."""
+    10-minute half-life through the spot books ('Portfolio margin'), then repays; debt left with no collateral
+    is bad debt and goes down the lending waterfall."""
     pm = ctx.reg.pm
     state = ctx.state
     if pm is None:
@@ -113,7 +113,8 @@ def _sell_spot(ctx: Ctx, backstop: Account, token: int, amount: int) -> None:
 
 
 def _write_off(ctx: Ctx, backstop: Account, token: int) -> None:
-    """Lending bad debt: the backstop's own cash, then the reserve buffer, then suppliers' index (§F.8)."""
+    """Lending bad debt: the backstop's own cash, then the reserve buffer, then suppliers' index
+    (docs/rules/liquidation.md 'The loss waterfall')."""
     tok = ctx.reg.tokens[token]
     res = lending.reserve(ctx.tx, ctx.reg, token)
     owed = value_of(backstop.borrow_basis.get(token, 0), res.borrow_index, debt=True)

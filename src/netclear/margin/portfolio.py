@@ -1,4 +1,5 @@
-"""Portfolio margin rules, research/hyperliquid.md §3.3-§3.6 with the readings in DESIGN.md.
+"""Portfolio margin rules, Hyperliquid docs 'Portfolio margin', 'Portfolio margin FAQ' with the readings in
+DESIGN.md.
 
 All amounts are in USDC (Fractions of whole USDC) so that every token and dex can be compared; the
 engine converts wei with ``borrow_oracle_price``. Pure functions: numbers in, numbers out.
@@ -33,7 +34,7 @@ class CollateralHolding:
 
     @property
     def liquidation_threshold(self) -> Fraction:
-        """``0.5 + 0.5 * LTV`` (research §3.5)."""
+        """``0.5 + 0.5 * LTV`` (Hyperliquid docs 'Portfolio margin')."""
         return Fraction(1, 2) + self.ltv / 2
 
 
@@ -52,7 +53,8 @@ class BorrowableLeg:
 def maintenance_requirement(leg: BorrowableLeg, min_borrow_offset: Fraction) -> Fraction:
     """``min_borrow_offset + Σ cross_maintenance_margin + borrowed_size_for_maintenance * price``.
 
-    DESIGN: the 20 USDC offset applies only while the token is borrowed (research §3.5 (b)).
+    DESIGN: the 20 USDC offset applies only while the token is borrowed (Hyperliquid docs 'Portfolio margin'
+    (b)).
     """
     offset = min_borrow_offset if leg.borrowed > 0 else Fraction(0)
     return offset + leg.cross_maintenance + leg.borrowed * leg.price
@@ -61,7 +63,8 @@ def maintenance_requirement(leg: BorrowableLeg, min_borrow_offset: Fraction) -> 
 def liquidation_value(leg: BorrowableLeg, collateral: Iterable[CollateralHolding]) -> Fraction:
     """``portfolio_balance + Σ_c min(borrow_cap, min(balance_c, supply_cap_c) * price_c * lt_c)``.
 
-    DESIGN reading: the collateral term is summed over collateral assets c (research §3.5).
+    DESIGN reading: the collateral term is summed over collateral assets c (Hyperliquid docs 'Portfolio
+    margin').
     """
     cap_usdc = leg.borrow_cap * leg.price
     term = sum(
@@ -73,7 +76,7 @@ def liquidation_value(leg: BorrowableLeg, collateral: Iterable[CollateralHolding
 def portfolio_margin_ratio(
     legs: Iterable[BorrowableLeg], collateral: Iterable[CollateralHolding], min_borrow_offset: Fraction
 ) -> Fraction:
-    """``max_token requirement(token) / liquidation_value(token)`` (research §3.5).
+    """``max_token requirement(token) / liquidation_value(token)`` (Hyperliquid docs 'Portfolio margin').
 
     A leg with no requirement contributes 0; a leg with a requirement and a non-positive liquidation
     value is infinitely levered (returned as a very large ratio so comparisons stay exact).
@@ -92,17 +95,20 @@ def portfolio_margin_ratio(
 
 
 def pm_liquidatable(ratio: Fraction, threshold: Fraction) -> bool:
-    """Liquidatable when ``portfolio_margin_ratio > 0.95`` (main page; the FAQ says >=, research §3.5)."""
+    """Liquidatable when ``portfolio_margin_ratio > 0.95`` (main page; the FAQ says >=, Hyperliquid docs
+    'Portfolio margin')."""
     return ratio > threshold
 
 
 def borrowing_power(collateral: Iterable[CollateralHolding]) -> Fraction:
-    """``Σ token_balance * borrow_oracle_price * ltv`` in USDC (research §3.3; FAQ: 10,000 x $40 x 0.5 = 200,000)."""
+    """``Σ token_balance * borrow_oracle_price * ltv`` in USDC (Hyperliquid docs 'Portfolio margin'; FAQ:
+    10,000 x $40 x 0.5 = 200,000)."""
     return sum((c.counted * c.price * c.ltv for c in collateral), Fraction(0))
 
 
 def health_factor(collateral: Iterable[CollateralHolding], borrowed_value: Fraction) -> Fraction | None:
-    """``Account Value weighted by LTV / Borrowed Amount``; None without a borrow (research §3.6, FAQ 107.14%)."""
+    """``Account Value weighted by LTV / Borrowed Amount``; None without a borrow (Hyperliquid docs 'Portfolio
+    margin FAQ', FAQ 107.14%)."""
     if borrowed_value <= 0:
         return None
     return borrowing_power(collateral) / borrowed_value
@@ -118,7 +124,7 @@ def locked_collateral(borrowed_value: Fraction, ltv: Fraction, price: Fraction) 
 def borrow_liquidation_threshold(collateral_value: Fraction, ltv: Fraction, fraction: Fraction) -> Fraction:
     """Debt level at which borrow liquidation starts: ``collateral_value * (LTV + (1 - LTV) * fraction)``.
 
-    ``fraction`` is 1/2 for partial and 2/3 for full liquidation (research §3.6 FAQ).
+    ``fraction`` is 1/2 for partial and 2/3 for full liquidation (Hyperliquid docs 'Portfolio margin FAQ').
     """
     return collateral_value * (ltv + (1 - ltv) * fraction)
 
@@ -128,9 +134,10 @@ def borrow_health(
 ) -> str:
     """Classify a borrow against the FAQ thresholds: "healthy", "partial" or "full".
 
-    Used by the backstop takeover (research §3.6-§3.7): full takeover above the full threshold,
-    20% steps between the partial and the full thresholds. A debt exactly at a threshold counts as
-    reaching it: the FAQ's own full example (10 HYPE at $30, LTV 0.5, $250 borrowed) sits exactly on
+    Used by the backstop takeover (Hyperliquid docs 'Portfolio margin FAQ', 'Portfolio margin'): full takeover
+    above the full threshold, 20% steps between the partial and the full thresholds. A debt exactly at a
+    threshold counts as reaching it: the FAQ's own full example (10 HYPE at $30, LTV 0.5, $250 borrowed) sits
+    exactly on
     ``300 x (0.5 + 0.5 x 2/3) = 250.00`` and is called a full liquidation (docs/rules/portfolio-margin.md).
     """
     if borrowed_value <= 0:

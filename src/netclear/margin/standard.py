@@ -1,4 +1,5 @@
-"""Standard (cross and isolated) margin rules, research/hyperliquid.md §1.2-§1.5 and §2.4.
+"""Standard (cross and isolated) margin rules, Hyperliquid docs 'Margining', 'Info endpoint: Perpetuals',
+'Liquidations'.
 
 Amounts are integers in the dex collateral's wei; ``unit`` is ``10**weiDecimals`` of that token, so a
 tier bound of 3,000,000 USD is ``3_000_000 * unit``. Requirements round up, values round down.
@@ -13,7 +14,7 @@ from netclear.markets.registry import MarginTable, MarginTier
 
 
 def initial_margin(notional: int, leverage: int) -> int:
-    """``|size| * mark / leverage`` (research §1.2), rounded up."""
+    """``|size| * mark / leverage`` (Hyperliquid docs 'Margining'), rounded up."""
     return -((-abs(notional)) // leverage)
 
 
@@ -22,7 +23,8 @@ def tier_for(table: MarginTable, notional: int, unit: int) -> MarginTier:
 
 
 def maintenance_margin(notional: int, table: MarginTable, unit: int) -> int:
-    """Tiered maintenance margin ``ntl * mmr(tier) - deduction(tier)`` (research §1.3), rounded up.
+    """Tiered maintenance margin ``ntl * mmr(tier) - deduction(tier)`` (Hyperliquid docs 'Margin tiers'),
+    rounded up.
 
     Integer fast path when the table's bounds and deductions are whole wei (every published table);
     the exact Fraction path otherwise. Both give the same result.
@@ -44,17 +46,19 @@ def maintenance_margin(notional: int, table: MarginTable, unit: int) -> int:
 def transfer_margin_required(
     initial_margin_total: int, notional_total: int, min_ntl_fraction: Fraction
 ) -> int:
-    """``max(initial_margin_required, 0.1 * total_position_value)`` (research §1.4)."""
+    """``max(initial_margin_required, 0.1 * total_position_value)`` (Hyperliquid docs 'Margining')."""
     return max(initial_margin_total, frac_ceil(abs(notional_total) * min_ntl_fraction))
 
 
 def withdrawable(account_value: int, transfer_margin: int) -> int:
-    """``accountValue - transfer margin``, floored at zero (research §1.4, verified on the doc example)."""
+    """``accountValue - transfer margin``, floored at zero (Hyperliquid docs 'Margining', verified on the doc
+    example)."""
     return max(0, account_value - transfer_margin)
 
 
 def isolated_margin_used(raw_usd: int, position_value_signed: int) -> int:
-    """Isolated ``marginUsed = rawUsd + szi * markPx`` (research §1.5 identity)."""
+    """Isolated ``marginUsed = rawUsd + szi * markPx`` (Hyperliquid docs 'Info endpoint: Perpetuals'
+    identity)."""
     return raw_usd + position_value_signed
 
 
@@ -67,7 +71,7 @@ def liquidation_price(
     other_maintenance: Fraction = Fraction(0),
     equity: Fraction | None = None,
 ) -> Fraction | None:
-    """Price at which equity equals maintenance margin (research §2.4).
+    """Price at which equity equals maintenance margin (Hyperliquid docs 'Liquidations').
 
     ``liq = price - side * margin_available / |szi| / (1 - l * side)`` with ``l`` the maintenance
     rate of the tier that holds at the liquidation price. For a tiered table the equation is solved
@@ -103,6 +107,6 @@ def liquidation_price(
 
 
 def return_on_equity(unrealized_pnl: Fraction, size: Fraction, entry_px: Fraction, leverage: int) -> Fraction:
-    """``unrealizedPnl / (|szi| * entryPx / leverage)`` (research §1.5)."""
+    """``unrealizedPnl / (|szi| * entryPx / leverage)`` (Hyperliquid docs 'Info endpoint: Perpetuals')."""
     base = abs(size) * entry_px / leverage
     return unrealized_pnl / base if base else Fraction(0)

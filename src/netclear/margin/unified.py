@@ -1,4 +1,5 @@
-"""Unified account ratio (research/hyperliquid.md §1.9, official TypeScript paraphrased there).
+"""Unified account ratio (Hyperliquid docs 'Account abstraction modes', official TypeScript paraphrased
+there).
 
 For each collateral token: ``crossMargin = Σ crossMaintenanceMarginUsed`` over dexes with that
 collateral, ``available = spotTotal(token) - Σ isolated marginUsed(token)``;
@@ -30,5 +31,6 @@ def unified_account_ratio(cross_maintenance: Mapping[int, int], available: Mappi
 
 def unified_liquidatable(ratio: Fraction) -> bool:
     """Equity below maintenance for some collateral token: ratio > 1 ("account equity falls below the
-    maintenance margin", research §2.1; at exactly 1 equity equals maintenance and nothing happens)."""
+    maintenance margin", Hyperliquid docs 'Liquidations'; at exactly 1 equity equals maintenance and nothing
+    happens)."""
     return ratio > 1

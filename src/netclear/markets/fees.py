@@ -1,7 +1,8 @@
 """Trading fees: tier by 14-day weighted volume, staking discount, maker rebates, per-trade adjustments.
 
-Source: research/hyperliquid.md §4 "Fees" (GitBook ``trading/fees``, including its "Fee formula for
-developers" ``feeRates(...)``) and §5 (HIP-3 deployer fee scale, growth mode). Docs: docs/rules/fees.md.
+Source: Hyperliquid docs 'Fees' (GitBook ``trading/fees``, including its "Fee formula for
+developers" ``feeRates(...)``) and 'HIP-3: Builder-deployed perpetuals' (HIP-3 deployer fee scale, growth
+mode). Docs: docs/rules/fees.md.
 
 Units: rates are exact :class:`fractions.Fraction` (0.045% = ``Fraction(45, 100_000)``; negative = rebate),
 volumes are ``Fraction`` USD (quote units), fee amounts are ``int`` quote wei rounded toward the house.
@@ -18,13 +19,15 @@ from netclear.errors import InvalidAction
 from netclear.fixedpoint import PX_SCALE, frac_ceil
 from netclear.markets.registry import FeeTier
 
-SPOT_VOLUME_WEIGHT = Fraction(2)  # 14d weighted volume = perps + 2 x spot (§4 Fees)
+SPOT_VOLUME_WEIGHT = Fraction(2)  # 14d weighted volume = perps + 2 x spot ('Fees')
 STABLE_PAIR_SCALE = Fraction(1, 5)  # "80% lower taker fees, maker rebates, and user volume contribution"
 ALIGNED_TAKER_SCALE = Fraction(4, 5)  # aligned quote: "20% lower taker fees"
 ALIGNED_REBATE_SCALE = Fraction(3, 2)  # aligned quote: "50% better maker rebates"
 ALIGNED_VOLUME_SCALE = Fraction(6, 5)  # aligned quote: "20% more volume contribution"
 GROWTH_MODE_SCALE = Fraction(1, 10)  # HIP-3 growth mode: fees, rebates and volume "reduced by 90%"
-MAX_DEPLOYER_FEE_SCALE = Fraction(3)  # HIP-3 deployer fee share 0-300% (§4, §5)
+MAX_DEPLOYER_FEE_SCALE = Fraction(
+    3
+)  # HIP-3 deployer fee share 0-300% ('Order book', 'HIP-3: Builder-deployed perpetuals')
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,14 +55,14 @@ HL_STAKING_TIERS: tuple[StakingTier, ...] = (
     StakingTier(Fraction(100_000), Fraction(30, 100), "Platinum"),
     StakingTier(Fraction(500_000), Fraction(40, 100), "Diamond"),
 )
-"""Staking discounts (§4 "Staking discounts")."""
+"""Staking discounts ('Fees')."""
 
 HL_MAKER_REBATE_TIERS: tuple[MakerRebateTier, ...] = (
     MakerRebateTier(Fraction(5, 1_000), Fraction(-1, 100_000)),
     MakerRebateTier(Fraction(15, 1_000), Fraction(-2, 100_000)),
     MakerRebateTier(Fraction(30, 1_000), Fraction(-3, 100_000)),
 )
-"""Maker rebates by 14-day maker volume share: >0.5% -0.001%, >1.5% -0.002%, >3.0% -0.003% (§4)."""
+"""Maker rebates by 14-day maker volume share: >0.5% -0.001%, >1.5% -0.002%, >3.0% -0.003% ('Order book')."""
 
 
 def staking_tiers_from_config(cfg: FeesConfig) -> tuple[StakingTier, ...]:
@@ -71,7 +74,7 @@ def staking_tiers_from_config(cfg: FeesConfig) -> tuple[StakingTier, ...]:
 def weighted_volume(
     perp_volume: Fraction | int, spot_volume: Fraction | int, spot_weight: Fraction | int = SPOT_VOLUME_WEIGHT
 ) -> Fraction:
-    """``(14d weighted volume) = (14d perps volume) + 2 * (14d spot volume)`` (§4 Fees)."""
+    """``(14d weighted volume) = (14d perps volume) + 2 * (14d spot volume)`` ('Fees')."""
     return Fraction(perp_volume) + Fraction(spot_weight) * Fraction(spot_volume)
 
 
@@ -153,7 +156,8 @@ def trade_fee_rates(
     deployer_fee_scale: Fraction | None = None,
     growth_mode: bool = False,
 ) -> FeeRates:
-    """Per-trade rates: the fees page's ``feeRates(...)`` developer formula (§4), exactly, on fractions.
+    """Per-trade rates: the fees page's ``feeRates(...)`` developer formula ('Order book'), exactly, on
+    fractions.
 
     * ``stable_pair`` (spot between two quote assets): taker and maker x 0.2;
     * ``deployer_fee_scale`` s (HIP-3 perps, 0-3): positive rates x (1 + s) if s < 1 else x 2s, deployer
@@ -204,7 +208,7 @@ def volume_contribution(
     spot_weight: Fraction | int = SPOT_VOLUME_WEIGHT,
 ) -> Fraction:
     """What a fill adds to the 14-day weighted volume: spot x 2, stable pair x 0.2, aligned quote x 1.2,
-    growth mode x 0.1 (§4 Fees)."""
+    growth mode x 0.1 ('Fees')."""
     v = Fraction(notional)
     if is_spot:
         v *= Fraction(spot_weight)

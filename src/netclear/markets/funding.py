@@ -1,7 +1,7 @@
 """Funding: impact prices, premium, the hourly premium average, the funding rate and payments.
 
-Source: research/hyperliquid.md §1.7 "Funding" (GitBook ``trading/funding``) and §5 (HIP-3 multiplier and
-interest rate). Docs: docs/rules/funding.md.
+Source: Hyperliquid docs 'Funding' "Funding" (GitBook ``trading/funding``) and 'HIP-3: Builder-deployed
+perpetuals' (HIP-3 multiplier and interest rate). Docs: docs/rules/funding.md.
 
 Units: prices ``int`` in 1e-8 (exact averages as ``Fraction`` in the same unit), sizes ``int`` lots,
 payments ``int`` collateral wei, premiums and rates exact :class:`fractions.Fraction`, time ``int`` ms.
@@ -17,13 +17,15 @@ from netclear.config.models import FundingConfig
 from netclear.errors import ConfigError, InvalidAction
 from netclear.fixedpoint import PX_SCALE, frac_ceil
 
-INTEREST_RATE_8H = Fraction(1, 10_000)  # "0.01% every 8 hours" (§1.7)
-PREMIUM_CLAMP = Fraction(5, 10_000)  # clamp(interest - P, -0.0005, 0.0005) (§1.7)
-HOURLY_CAP = Fraction(4, 100)  # "Funding on Hyperliquid is capped at 4%/hour." (§1.7)
-HOURS_PER_RATE = 8  # the formula gives an 8-hour rate; each hour pays 1/8 of it (§1.7)
-FUNDING_INTERVAL_MS = 3_600_000  # "paid every hour" (§1.7)
-PREMIUM_SAMPLE_MS = 5_000  # "The premium is sampled every 5 seconds and averaged over the hour." (§1.7)
-HIP3_MAX_MULTIPLIER = Fraction(10)  # "Multipliers must be between 0 and 10" (§5)
+INTEREST_RATE_8H = Fraction(1, 10_000)  # "0.01% every 8 hours" ('Funding')
+PREMIUM_CLAMP = Fraction(5, 10_000)  # clamp(interest - P, -0.0005, 0.0005) ('Funding')
+HOURLY_CAP = Fraction(4, 100)  # "Funding on Hyperliquid is capped at 4%/hour." ('Funding')
+HOURS_PER_RATE = 8  # the formula gives an 8-hour rate; each hour pays 1/8 of it ('Funding')
+FUNDING_INTERVAL_MS = 3_600_000  # "paid every hour" ('Funding')
+PREMIUM_SAMPLE_MS = 5_000  # "The premium is sampled every 5 seconds and averaged over the hour." ('Funding')
+HIP3_MAX_MULTIPLIER = Fraction(
+    10
+)  # "Multipliers must be between 0 and 10" ('HIP-3: Builder-deployed perpetuals')
 PREMIUM_SAMPLE_DECIMALS = 12
 """Each premium sample is rounded half-even to 1e-12 before it is summed (our choice; Hyperliquid publishes
 premiums with 8 decimals). Exact samples would make the hour's sum a fraction of ~15,000 digits."""
@@ -40,7 +42,7 @@ def impact_price(
     ``levels`` is one side of the book, best first, as ``(px, size in lots)``. The last level is taken
     fractionally (not rounded to lots), so the notional is exactly ``impact_notional``. ``None`` when the
     side is too thin to fill it (our reading: that side then has no impact price). Impact notional: 20,000
-    USDC for BTC and ETH, 6,000 for the rest (§1.7, ``contract-specifications``).
+    USDC for BTC and ETH, 6,000 for the rest ('Funding', ``contract-specifications``).
     """
     target = Fraction(impact_notional) * PX_SCALE * 10**sz_decimals  # in px units x lots
     if target <= 0:
@@ -67,21 +69,22 @@ def round_half_even(value: Fraction, decimals: int) -> Fraction:
 
 
 def impact_price_difference(impact_bid: Price | None, impact_ask: Price | None, oracle: int) -> Fraction:
-    """``max(impact_bid - oracle, 0) - max(oracle - impact_ask, 0)`` (§1.7); a missing side adds 0."""
+    """``max(impact_bid - oracle, 0) - max(oracle - impact_ask, 0)`` ('Funding'); a missing side adds 0."""
     bid_term = max(Fraction(impact_bid) - oracle, Fraction(0)) if impact_bid is not None else Fraction(0)
     ask_term = max(oracle - Fraction(impact_ask), Fraction(0)) if impact_ask is not None else Fraction(0)
     return bid_term - ask_term
 
 
 def premium(impact_bid: Price | None, impact_ask: Price | None, oracle: int) -> Fraction:
-    """Validator-perp premium sample ``impact_price_difference / oracle_price`` (§1.7)."""
+    """Validator-perp premium sample ``impact_price_difference / oracle_price`` ('Funding')."""
     if oracle <= 0:
         raise InvalidAction("oracle", f"oracle price must be positive, got {oracle}")
     return impact_price_difference(impact_bid, impact_ask, oracle) / oracle
 
 
 def hip3_premium(impact_bid: Price | None, impact_ask: Price | None, oracle: int) -> Fraction:
-    """HIP-3 premium sample ``0.5 * (impact_bid + impact_ask) / oracle - 1`` (§1.7, §5).
+    """HIP-3 premium sample ``0.5 * (impact_bid + impact_ask) / oracle - 1`` ('Funding', 'HIP-3:
+    Builder-deployed perpetuals').
 
     With either impact price missing the sample is 0 (our reading: no evidence of a premium).
     """
@@ -94,7 +97,7 @@ def hip3_premium(impact_bid: Price | None, impact_ask: Price | None, oracle: int
 
 @dataclass(frozen=True, slots=True)
 class PremiumSampler:
-    """Premium samples of one funding interval, taken every 5 s and averaged (§1.7), immutable.
+    """Premium samples of one funding interval, taken every 5 s and averaged ('Funding'), immutable.
 
     Sample ``k`` (1-based) belongs to time ``interval_start_ms + k * sample_interval_ms``; an hour holds 720,
     the last at the funding time itself (our reading). Because state only changes on actions,
@@ -150,9 +153,10 @@ class PremiumSampler:
 def funding_rate_8h(
     avg_premium: Fraction, interest_rate: Fraction = INTEREST_RATE_8H, clamp: Fraction = PREMIUM_CLAMP
 ) -> Fraction:
-    """``F = P + clamp(interest_rate - P, -0.0005, 0.0005)``, an 8-hour rate (§1.7).
+    """``F = P + clamp(interest_rate - P, -0.0005, 0.0005)``, an 8-hour rate ('Funding').
 
-    For HIP-3 perps ``interest_rate`` is the deployer's 8-hour rate (``setFundingInterestRates``, §5).
+    For HIP-3 perps ``interest_rate`` is the deployer's 8-hour rate (``setFundingInterestRates``, 'HIP-3:
+    Builder-deployed perpetuals').
     """
     return avg_premium + min(max(interest_rate - avg_premium, -clamp), clamp)
 
@@ -160,10 +164,11 @@ def funding_rate_8h(
 def hourly_funding_rate(
     rate_8h: Fraction, *, multiplier: Fraction | int = 1, cap: Fraction = HOURLY_CAP
 ) -> Fraction:
-    """The rate paid each hour: ``multiplier * F / 8``, capped at +/-4% per hour (§1.7).
+    """The rate paid each hour: ``multiplier * F / 8``, capped at +/-4% per hour ('Funding').
 
     ``multiplier`` is the HIP-3 deployer's funding multiplier in [0, 10] that "scale[s] the funding rate"
-    (§5); 1 on validator perps. The cap applies after the multiplier (the cap does not depend on the asset).
+    ('HIP-3: Builder-deployed perpetuals'); 1 on validator perps. The cap applies after the multiplier (the
+    cap does not depend on the asset).
     """
     mult = Fraction(multiplier)
     if not 0 <= mult <= HIP3_MAX_MULTIPLIER:
@@ -177,9 +182,9 @@ def funding_payment(
 ) -> int:
     """Collateral wei the holder of ``szi`` lots pays for one interval; negative means the holder receives.
 
-    ``position_size * oracle_price * funding_rate`` on the **oracle** price, not the mark (§1.7). A positive
-    rate makes longs pay shorts. Rounded up (``ceil``): a payer pays the exact amount rounded up and a
-    receiver gets it rounded down, so the sum over all positions (which nets to exactly 0 before rounding,
+    ``position_size * oracle_price * funding_rate`` on the **oracle** price, not the mark ('Funding'). A
+    positive rate makes longs pay shorts. Rounded up (``ceil``): a payer pays the exact amount rounded up and
+    a receiver gets it rounded down, so the sum over all positions (which nets to exactly 0 before rounding,
     open interest being balanced) is >= 0 and below one wei per position: dust for a sink.
     """
     exact = Fraction(szi * oracle_px * 10**wei_decimals, 10**sz_decimals * PX_SCALE) * hourly_rate

@@ -1,7 +1,8 @@
 """Mark price, its EMAs, the PM borrow oracle price and the HIP-3 ``setOracle`` clamps.
 
-Source: research/hyperliquid.md §1.6 "Oracle and mark price", §3.5 (``borrow_oracle_price``), §5
-(``setOracle``). Docs: docs/rules/mark-price.md.
+Source: Hyperliquid docs 'Robust price indices' "Oracle and mark price", 'Portfolio margin'
+(``borrow_oracle_price``), 'HIP-3: Builder-deployed perpetuals' (``setOracle``). Docs:
+docs/rules/mark-price.md.
 
 Units: prices are ``int`` in 1e-8 (``PX_SCALE``); exact intermediate prices are :class:`fractions.Fraction`
 in the same unit; time is ``int`` milliseconds. The EMA needs ``exp``; it is computed with
@@ -29,8 +30,10 @@ EMA_CONTEXT = Context(
 )
 """Fixed arithmetic context for every EMA operation; never the thread's current context."""
 
-MARK_EMA_MS = 150_000  # "150 second EMA" = exp(-t / 2.5 minutes) (§1.6)
-LOCAL_MARK_EMA_MS = 30_000  # "30 second EMA of the median of best bid, best ask, last trade" (§1.6)
+MARK_EMA_MS = 150_000  # "150 second EMA" = exp(-t / 2.5 minutes) ('Robust price indices')
+LOCAL_MARK_EMA_MS = (
+    30_000  # "30 second EMA of the median of best bid, best ask, last trade" ('Robust price indices')
+)
 EXTERNAL_PERP_WEIGHTS: tuple[tuple[str, int], ...] = (
     ("binance", 3),
     ("okx", 2),
@@ -38,9 +41,13 @@ EXTERNAL_PERP_WEIGHTS: tuple[tuple[str, int], ...] = (
     ("gate", 1),
     ("mexc", 1),
 )
-"""Weights of the external perp mids in mark input 3 (§1.6)."""
-HIP3_MARK_MOVE_LIMIT = Fraction(1, 100)  # "markPx moves are clamped to 1% from previous markPx" (§5)
-HIP3_DAY_RANGE_FACTOR = 10  # "All prices are clamped to 10x the start of day value" (§5)
+"""Weights of the external perp mids in mark input 3 ('Robust price indices')."""
+HIP3_MARK_MOVE_LIMIT = Fraction(
+    1, 100
+)  # "markPx moves are clamped to 1% from previous markPx" ('HIP-3: Builder-deployed perpetuals')
+HIP3_DAY_RANGE_FACTOR = (
+    10  # "All prices are clamped to 10x the start of day value" ('HIP-3: Builder-deployed perpetuals')
+)
 
 
 # ---------------------------------------------------------------------------------------------- medians
@@ -107,7 +114,7 @@ def _to_decimal(value: Fraction | int | Decimal) -> Decimal:
 
 @dataclass(frozen=True, slots=True)
 class Ema:
-    """Time-weighted EMA in numerator/denominator form (research §1.6), immutable.
+    """Time-weighted EMA in numerator/denominator form (Hyperliquid docs 'Robust price indices'), immutable.
 
     For a ``sample`` arriving ``t`` after the previous update::
 
@@ -153,7 +160,7 @@ class Ema:
 
 @dataclass(frozen=True, slots=True)
 class MarkEmas:
-    """The two EMAs behind the validator-perp mark price (research §1.6).
+    """The two EMAs behind the validator-perp mark price (Hyperliquid docs 'Robust price indices').
 
     ``premium``: 150 s EMA of ``HL mid - oracle``; ``local``: 30 s EMA of ``median(bid, ask, last)``. Each
     remembers when it last took a sample, so a missing sample (no mid, no book) skips that EMA and the next
@@ -207,7 +214,7 @@ def mark_price_inputs(
     last_trade: int | None,
     external_mids: Sequence[tuple[int, int]] = (),
 ) -> tuple[Fraction, ...]:
-    """The exact inputs whose median is the mark price (research §1.6).
+    """The exact inputs whose median is the mark price (Hyperliquid docs 'Robust price indices').
 
     1. ``oracle + EMA150(mid - oracle)`` (just ``oracle`` before the EMA has a value);
     2. ``median(best bid, best ask, last trade)`` when any of them exists;
@@ -242,7 +249,8 @@ def mark_price(
     sz_decimals: int,
     sig_figs: int = PRICE_SIG_FIGS,
 ) -> int:
-    """Validator-perp mark price in 1e-8: the median of :func:`mark_price_inputs` (research §1.6).
+    """Validator-perp mark price in 1e-8: the median of :func:`mark_price_inputs` (Hyperliquid docs 'Robust
+    price indices').
 
     The exact median is rounded once, half up, onto the perp price grid (5 significant figures, at most
     ``6 - szDecimals`` decimals, integers always allowed), so marks look like order prices (our reading).
@@ -258,7 +266,8 @@ def borrow_oracle_price(
     perp_oracle: int | None,
     usdc_oracle_price: Fraction = Fraction(1),
 ) -> Fraction:
-    """``median(HL spot USDC price, mark * USDT_USDC, oracle * USDT_USDC)`` (research §3.5).
+    """``median(HL spot USDC price, mark * USDT_USDC, oracle * USDT_USDC)`` (Hyperliquid docs 'Portfolio
+    margin').
 
     ``USDT_USDC = 1 / usdc_oracle_price`` (HL spot oracle price of USDC, a ratio). Result: exact
     ``Fraction`` in 1e-8 USDC; callers round it in the conservative direction for their use. A missing
@@ -286,8 +295,8 @@ def borrow_oracle_price(
 def clamp_to_day_range(
     px: Fraction | int, start_of_day_px: int, factor: int = HIP3_DAY_RANGE_FACTOR
 ) -> Fraction:
-    """Clamp a HIP-3 price into ``[start / factor, start * factor]`` (§5 ``setOracle``: "clamped to 10x the
-    start of day value"; the lower bound ``start / 10`` is our reading)."""
+    """Clamp a HIP-3 price into ``[start / factor, start * factor]`` ('HIP-3: Builder-deployed perpetuals'
+    ``setOracle``: "clamped to 10x the start of day value"; the lower bound ``start / 10`` is our reading)."""
     if start_of_day_px <= 0:
         raise InvalidAction("start_of_day_px", "must be positive")
     low, high = Fraction(start_of_day_px, factor), Fraction(start_of_day_px * factor)
@@ -297,7 +306,8 @@ def clamp_to_day_range(
 def clamp_mark_move(
     new_mark: Fraction | int, prev_mark: int, limit: Fraction = HIP3_MARK_MOVE_LIMIT
 ) -> Fraction:
-    """Clamp a HIP-3 mark into ``prev * (1 +/- 1%)`` (§5: "markPx moves are clamped to 1% from previous")."""
+    """Clamp a HIP-3 mark into ``prev * (1 +/- 1%)`` ('HIP-3: Builder-deployed perpetuals': "markPx moves are
+    clamped to 1% from previous")."""
     if prev_mark <= 0:
         raise InvalidAction("prev_mark", "must be positive")
     low, high = prev_mark * (1 - limit), prev_mark * (1 + limit)
@@ -315,7 +325,8 @@ def hip3_mark_price(
     sz_decimals: int,
     sig_figs: int = PRICE_SIG_FIGS,
 ) -> int:
-    """A builder-dex mark after ``setOracle`` (research §5), in 1e-8.
+    """A builder-dex mark after ``setOracle`` (Hyperliquid docs 'HIP-3: Builder-deployed perpetuals'), in
+    1e-8.
 
     The median of the deployer's 0-2 ``markPxs`` and the local mark ``median(bid, ask, last)``, each input
     clamped to the day range, then the move clamped to 1% of ``prev_mark``. Rounded onto the price grid

@@ -1,6 +1,6 @@
 """The immutable market registry built from a validated config.
 
-Asset ids follow Hyperliquid (research/hyperliquid.md §4 "Asset IDs"): perps of the first dex are
+Asset ids follow Hyperliquid (Hyperliquid docs 'Asset IDs'): perps of the first dex are
 their index in ``meta.universe``; spot pairs are ``10000 + index``; builder (HIP-3) dex ``i`` (1-based)
 uses ``100000 + i * 10000 + index_in_meta``.
 """
@@ -57,7 +57,8 @@ class SpotPair:
 
 @dataclass(frozen=True, slots=True)
 class MarginTier:
-    """One tier: ``mmr = 1 / (2 * max_leverage)``; deduction keeps MM continuous (research §1.3)."""
+    """One tier: ``mmr = 1 / (2 * max_leverage)``; deduction keeps MM continuous (Hyperliquid docs 'Margin
+    tiers')."""
 
     lower_bound: Fraction  # USD of the dex collateral
     max_leverage: int
@@ -109,7 +110,7 @@ class MarginTable:
 
 
 def build_margin_table(table_id: int, description: str, bounds: list[tuple[Fraction, int]]) -> MarginTable:
-    """Rates and deductions from (lower_bound, max_leverage) pairs, research/hyperliquid.md §1.3."""
+    """Rates and deductions from (lower_bound, max_leverage) pairs, Hyperliquid docs 'Margin tiers'."""
     tiers: list[MarginTier] = []
     prev_mmr = Fraction(0)
     deduction = Fraction(0)
@@ -165,7 +166,7 @@ class Perp:
 
 @dataclass(frozen=True, slots=True)
 class RateCurve:
-    """Borrow APY ``base + slope * max(0, U - kink)`` (research §3.4)."""
+    """Borrow APY ``base + slope * max(0, U - kink)`` (Hyperliquid docs 'Portfolio margin')."""
 
     base: Fraction
     kink: Fraction
@@ -196,7 +197,7 @@ class CollateralParams:
 
     @property
     def liquidation_threshold(self) -> Fraction:
-        """``0.5 + 0.5 * LTV`` (research §3.5)."""
+        """``0.5 + 0.5 * LTV`` (Hyperliquid docs 'Portfolio margin')."""
         return Fraction(1, 2) + self.ltv / 2
 
 

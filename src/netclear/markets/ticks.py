@@ -1,7 +1,8 @@
 """Tick, lot and order-size rules, and the SDK's market-order price rounding.
 
-Source: research/hyperliquid.md §4 "Tick/lot rules", "Minimums", "Maximum order value", "Market orders
-(SDK)"; research/ecosystem.md §2 (``float_to_wire`` and the SDK's slippage price). Docs: docs/rules/ticks.md.
+Source: Hyperliquid docs 'Tick and lot size', "Minimums", "Maximum order value", "Market orders
+(SDK)"; hyperliquid-python-sdk 0.24.0 (``float_to_wire`` and the SDK's slippage price). Docs:
+docs/rules/ticks.md.
 
 Units: prices are ``int`` in ``10**-8`` (:data:`~netclear.fixedpoint.PX_SCALE`), sizes are ``int`` lots of
 ``10**-szDecimals``, USD limits are ``int`` whole dollars. Nothing here uses binary floats: the SDK's float
@@ -20,8 +21,8 @@ from netclear.fixedpoint import PX_DECIMALS, PX_SCALE, fmt_px
 PERP_MAX_DECIMALS = 6
 SPOT_MAX_DECIMALS = 8
 PRICE_SIG_FIGS = 5
-MIN_ORDER_NOTIONAL = Fraction(10)  # "Order must have minimum value of $10." (§4 Minimums)
-LIMIT_ORDER_VALUE_FACTOR = 10  # limit orders: 10 x the market-order maximum (§4 Maximum order value)
+MIN_ORDER_NOTIONAL = Fraction(10)  # "Order must have minimum value of $10." ('Tick and lot size')
+LIMIT_ORDER_VALUE_FACTOR = 10  # limit orders: 10 x the market-order maximum ('Contract specifications')
 SDK_DEFAULT_SLIPPAGE = Fraction(1, 20)  # hyperliquid.exchange DEFAULT_SLIPPAGE = 0.05
 
 Rounding = Literal["half_up", "floor", "ceil"]
@@ -29,7 +30,7 @@ Rounding = Literal["half_up", "floor", "ceil"]
 
 # ---------------------------------------------------------------------------------------------- grid
 def max_price_decimals(sz_decimals: int, is_spot: bool, *, max_decimals: int | None = None) -> int:
-    """``MAX_DECIMALS - szDecimals`` (6 for perps, 8 for spot), never negative (§4 Tick/lot rules)."""
+    """``MAX_DECIMALS - szDecimals`` (6 for perps, 8 for spot), never negative ('Tick and lot size')."""
     base = max_decimals if max_decimals is not None else (SPOT_MAX_DECIMALS if is_spot else PERP_MAX_DECIMALS)
     return max(0, base - sz_decimals)
 
@@ -61,7 +62,7 @@ def price_step(
     """Tick size (in 1e-8) of the price grid at ``px``: the coarser of the decimal and sig-fig limits.
 
     Where ``sig_figs`` would need a step above 1 (prices of more than ``sig_figs`` integer digits) the step is
-    1 whole unit, because "integer prices are always allowed" (§4 Tick/lot rules).
+    1 whole unit, because "integer prices are always allowed" ('Tick and lot size').
     """
     decimals = max_price_decimals(sz_decimals, is_spot, max_decimals=max_decimals)
     dec_step = 10 ** (PX_DECIMALS - decimals) if decimals < PX_DECIMALS else 1
@@ -114,7 +115,7 @@ def validate_price(
     max_decimals: int | None = None,
     field: str = "px",
 ) -> None:
-    """Reject a limit price off Hyperliquid's tick grid (§4 Tick/lot rules).
+    """Reject a limit price off Hyperliquid's tick grid ('Tick and lot size').
 
     A price may have at most ``sig_figs`` (5) significant figures and at most ``MAX_DECIMALS - szDecimals``
     decimals (``MAX_DECIMALS`` 6 for perps, 8 for spot). "Integer prices are always allowed, regardless of
@@ -142,7 +143,7 @@ def validate_price(
 
 
 def validate_size(sz_lots: int, *, field: str = "sz") -> None:
-    """A size is a positive whole number of lots of ``10**-szDecimals`` (§4 Tick/lot rules).
+    """A size is a positive whole number of lots of ``10**-szDecimals`` ('Tick and lot size').
 
     Wire strings are converted to lots with :func:`netclear.fixedpoint.to_units`, which already refuses more
     than ``szDecimals`` decimals; this checks the lot count itself.
@@ -161,7 +162,7 @@ def order_value(px: int, sz_lots: int, sz_decimals: int) -> Fraction:
 def min_notional_ok(
     px: int, sz_lots: int, sz_decimals: int, min_notional: Fraction = MIN_ORDER_NOTIONAL
 ) -> bool:
-    """``px * sz >= 10`` quote units: "Order must have minimum value of $10" (§4 Minimums)."""
+    """``px * sz >= 10`` quote units: "Order must have minimum value of $10" ('Tick and lot size')."""
     return order_value(px, sz_lots, sz_decimals) >= min_notional
 
 
@@ -182,7 +183,7 @@ def check_min_notional(
 
 
 def max_order_value(max_leverage: int, is_market: bool) -> int:
-    """Largest order value in USD (§4 Maximum order value, ``contract-specifications``).
+    """Largest order value in USD ('Contract specifications', ``contract-specifications``).
 
     Market orders: $30,000,000 if max leverage >= 25, $5,000,000 for [20, 25), $2,000,000 for [10, 20),
     otherwise $500,000. Limit orders: 10 x the market maximum.
@@ -269,7 +270,7 @@ def _sdk_round(value: Fraction, sz_decimals: int, is_spot: bool) -> int:
 
 def round_price_like_sdk(px: int, sz_decimals: int, is_spot: bool) -> int:
     """The SDK's price rounding applied to ``float(px)``: 5 significant figures (half-even, also for integer
-    prices), then ``(6 perps | 8 spot) - szDecimals`` decimals (research/ecosystem.md §2)."""
+    prices), then ``(6 perps | 8 spot) - szDecimals`` decimals (hyperliquid-python-sdk 0.24.0)."""
     if px <= 0:
         raise InvalidAction("px", f"price must be positive, got {px}")
     return _sdk_round(_to_double(Fraction(px, PX_SCALE)), sz_decimals, is_spot)
@@ -280,9 +281,9 @@ def slippage_price(
 ) -> int:
     """The IOC limit price the SDK sends for a market order: ``mid * (1 +/- slippage)`` rounded like the SDK.
 
-    Reproduces ``Exchange._slippage_price`` (research/hyperliquid.md §4 "Market orders (SDK)",
-    research/ecosystem.md §2) bit for bit, float products included: ``mid`` and ``slippage`` are first taken
-    to their nearest doubles, as the SDK receives them. Result in 1e-8; 0 when a sell rounds to nothing.
+    Reproduces ``Exchange._slippage_price`` (Hyperliquid docs 'Order types',
+    hyperliquid-python-sdk 0.24.0) bit for bit, float products included: ``mid`` and ``slippage`` are first
+    taken to their nearest doubles, as the SDK receives them. Result in 1e-8; 0 when a sell rounds to nothing.
     """
     if mid <= 0:
         raise InvalidAction("mid", f"mid price must be positive, got {mid}")

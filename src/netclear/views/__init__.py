@@ -1,7 +1,8 @@
 """Info views: ``Exchange.info(payload)`` answers ``/info`` bodies in Hyperliquid's JSON.
 
-Amounts are decimal strings; field names are the wire's (research/hyperliquid.md §1.5, §3.12,
-ecosystem.md §2). Unknown request types and bad fields raise ``InvalidAction`` naming the field.
+Amounts are decimal strings; field names are the wire's (Hyperliquid docs 'Info endpoint: Perpetuals', 'Info
+endpoint', hyperliquid-python-sdk 0.24.0). Unknown request types and bad fields raise ``InvalidAction`` naming
+the field.
 """
 
 from __future__ import annotations

@@ -1,14 +1,16 @@
-"""``clearinghouseState`` per dex (research §1.5 and the verbatim sample in §3.12).
+"""``clearinghouseState`` per dex (Hyperliquid docs 'Info endpoint: Perpetuals' and the verbatim sample in
+'Info endpoint').
 
 Identities reproduced exactly: ``positionValue = |szi| x markPx``; isolated
 ``marginUsed = rawUsd + szi x markPx``; cross ``marginUsed = positionValue / leverage``;
 ``marginSummary.accountValue = crossMarginSummary.accountValue + Σ isolated marginUsed``;
 ``accountValue = totalRawUsd + Σ szi x markPx``; ``unrealizedPnl = szi x (markPx - entryPx)``;
-``returnOnEquity = unrealizedPnl / (|szi| x entryPx / leverage)``; ``withdrawable`` per §1.4.
+``returnOnEquity = unrealizedPnl / (|szi| x entryPx / leverage)``; ``withdrawable`` per 'Margining'.
 
 Under unified account and portfolio margin the dex's cross summary is the shared pool of its
 collateral token (all dexes with that collateral), its positions are this dex's, and portfolio-margin
-accounts have no per-position ``liquidationPx`` (research §3.5: account-level liquidation).
+accounts have no per-position ``liquidationPx`` (Hyperliquid docs 'Portfolio margin': account-level
+liquidation).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Borrow/lend views (research §3.9, §3.12 verbatim samples)."""
+"""Borrow/lend views (Hyperliquid docs 'Info endpoint' verbatim samples)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def health(v: Valuer, acct: Account) -> tuple[str, Fraction | None]:
     Our reading of the four states (docs/views.md): ``backstopLiquidatable`` when the PMR is
     liquidatable and some collateral is past the full borrow-liquidation threshold,
     ``marketLiquidatable`` when the PMR is liquidatable, ``atRisk`` when the health factor is below
-    100% (no further borrowing, research §3.6), else ``healthy``.
+    100% (no further borrowing, Hyperliquid docs 'Portfolio margin FAQ'), else ``healthy``.
     """
     reg = v.reg
     pm = reg.pm

@@ -1,5 +1,5 @@
-"""Market views: books, mids, asset contexts, orders, funding, fees, candles (research §3.12, §4;
-ecosystem.md §2 for the shapes the SDK reads)."""
+"""Market views: books, mids, asset contexts, orders, funding, fees, candles (Hyperliquid docs 'Info
+endpoint', 'Order book'; hyperliquid-python-sdk 0.24.0 for the shapes the SDK reads)."""
 
 from __future__ import annotations
 
@@ -248,7 +248,7 @@ def _available_perp(v: Valuer, acct: Account, perp: Perp) -> tuple[int, int]:
 def _pm_spendable(v: Valuer, acct: Account, token: Token) -> int:
     """Under portfolio margin, what an order can use beyond the free balance (wei): the supplied
     balance (withdrawn from the pool on use) and, for a borrowable token, the auto-borrow capacity
-    ``min(LTV capacity, cap headroom)`` (research §3.3)."""
+    ``min(LTV capacity, cap headroom)`` (Hyperliquid docs 'Portfolio margin')."""
     extra = v.supplied(acct, token.index)
     if v.reg.borrowable(token.index) is not None:
         tx = Tx(v.state)

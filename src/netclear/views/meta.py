@@ -1,4 +1,5 @@
-"""``meta``, ``spotMeta``, ``perpDexs`` (research §3.12 meta sample, §4 asset ids, §5)."""
+"""``meta``, ``spotMeta``, ``perpDexs`` (Hyperliquid docs 'Info endpoint' meta sample, 'Order book' asset ids,
+'HIP-3: Builder-deployed perpetuals')."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """``spotClearinghouseState`` with the unified / portfolio-margin fields, and ``userAbstraction``.
 
-research §3.9 and §3.12; readings (DESIGN.md, research §3.5 (c)-(e)):
+Hyperliquid docs 'Info endpoint'; readings (DESIGN.md, Hyperliquid docs 'Portfolio margin' (c)-(e)):
 ``total`` of a collateral token = free spot + its cross perp account value + isolated margin
 (+ supplied under PM); ``hold`` = cross initial margin + isolated margin + resting spot orders;
 ``tokenToAvailableAfterMaintenance[token] = total - crossMaintenanceMarginUsed``.

@@ -1,4 +1,5 @@
-"""Deposits, withdrawals and transfers (research §1.1, §1.4, §1.9, §3.3)."""
+"""Deposits, withdrawals and transfers (Hyperliquid docs 'Margining', 'Account abstraction modes', 'Portfolio
+margin')."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The ``borrowLend`` action: supply, withdraw, borrow, repay (research §3.9, §3.2-§3.3)."""
+"""The ``borrowLend`` action: supply, withdraw, borrow, repay (Hyperliquid docs 'Info endpoint', 'Portfolio
+margin')."""
 
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ def borrow_lend(ctx: Ctx, a: BorrowLend) -> None:
             raise InsufficientMargin(
                 "amount",
                 f"borrow of {fmt_units(amount, token.wei_decimals)} {token.name} exceeds LTV capacity "
-                f"{fmt_units(room, token.wei_decimals)} (token_balance x borrow_oracle_price x ltv, research §3.3)",
+                f"{fmt_units(room, token.wei_decimals)} (token_balance x borrow_oracle_price x ltv, Hyperliquid docs 'Portfolio margin')",
             )
         done = lending.borrow(ctx.tx, reg, acct, token, amount)
     else:  # repay: from the free balance only, never with a fresh borrow

@@ -1,6 +1,6 @@
 """Placing one order: validation, the hold and margin check, matching in price-time priority with
-the resting side re-checked at each fill, and the remainder resting or dropped (research §1.2, §4; the
-steps are listed in ``orders.py``)."""
+the resting side re-checked at each fill, and the remainder resting or dropped (Hyperliquid docs 'Margining',
+'Order book'; the steps are listed in ``orders.py``)."""
 
 from __future__ import annotations
 

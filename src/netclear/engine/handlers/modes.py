@@ -1,4 +1,5 @@
-"""Account mode switches, leverage and isolated margin (research §1.1-§1.2, §1.9, §3.2)."""
+"""Account mode switches, leverage and isolated margin (Hyperliquid docs 'Margining', 'Account abstraction
+modes', 'Portfolio margin')."""
 
 from __future__ import annotations
 
@@ -41,10 +42,14 @@ def set_abstraction(ctx: Ctx, a: SetAbstraction) -> None:
         return
     if acct.has_positions():
         raise ModeError(
-            "abstraction", "close all open positions before changing account mode (research §3.2)"
+            "abstraction",
+            "close all open positions before changing account mode (Hyperliquid docs 'Portfolio margin')",
         )
     if acct.open_orders:
-        raise ModeError("abstraction", "cancel all open orders before changing account mode (research §3.2)")
+        raise ModeError(
+            "abstraction",
+            "cancel all open orders before changing account mode (Hyperliquid docs 'Portfolio margin')",
+        )
     if target is Mode.PORTFOLIO:
         _check_pm_eligibility(ctx, acct)
     if acct.mode is Mode.PORTFOLIO:
@@ -74,7 +79,8 @@ def grant_pm_eligibility(ctx: Ctx, a: GrantPmEligibility) -> None:
 
 
 def _check_pm_eligibility(ctx: Ctx, acct: Account) -> None:
-    """research §3.2: master >$5M weighted volume or account value >$10k; account value below the cap."""
+    """Hyperliquid docs 'Portfolio margin': master >$5M weighted volume or account value >$10k; account value
+    below the cap."""
     pm = ctx.reg.pm
     if pm is None or not pm.enabled or not pm.borrowable:
         raise ModeError("abstraction", "portfolio margin is not enabled in this configuration")
@@ -183,7 +189,7 @@ def update_isolated_margin(ctx: Ctx, a: UpdateIsolatedMargin) -> None:
             raise InsufficientMargin(
                 "amount",
                 f"removing {fmt_units(-amount, token.wei_decimals)} leaves {fmt_units(margin + amount, token.wei_decimals)}, "
-                f"below the transfer margin requirement {fmt_units(need, token.wei_decimals)} (research §1.4)",
+                f"below the transfer margin requirement {fmt_units(need, token.wei_decimals)} (Hyperliquid docs 'Margining')",
             )
         _move_from_pool(acct, perp, pos, amount)
     ctx.emit("isolatedMargin", acct.address, coin=perp.name, amount=fmt_units(amount, token.wei_decimals))

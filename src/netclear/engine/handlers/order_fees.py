@@ -1,5 +1,5 @@
 """Fee rates at a fill: the user's tier by 14-day weighted volume, assessed daily, and the fee of each
-side of a trade (research §4 "Fees"; docs/rules/fees.md)."""
+side of a trade (Hyperliquid docs 'Fees'; docs/rules/fees.md)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from netclear.markets.registry import SpotPair
 
 
 class FeeBook:
-    """Fee rates per user (14-day weighted volume tier, research §4 Fees: "assessed daily (UTC)").
+    """Fee rates per user (14-day weighted volume tier, Hyperliquid docs 'Fees': "assessed daily (UTC)").
 
     The tier uses the 14 completed UTC days before today, so it is cached per (master, market kind,
     day) in the state's derived ``fee_cache``.

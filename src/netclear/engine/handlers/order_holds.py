@@ -1,6 +1,6 @@
-"""Holds of resting orders and the margin check at placement (research §1.2: margin is checked "when a
-new order is opened, and again for the resting side at the matching"): perp orders reserve their opening
-initial margin, spot orders their balance; reduce-only parts reserve nothing."""
+"""Holds of resting orders and the margin check at placement (Hyperliquid docs 'Margining': margin is checked
+"when a new order is opened, and again for the resting side at the matching"): perp orders reserve their
+opening initial margin, spot orders their balance; reduce-only parts reserve nothing."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ def closable_size(acct: Account, perp: Perp, is_buy: bool) -> int:
 
 
 def reserve_hold(ctx: Ctx, acct: Account, p: Parsed, sz: int) -> OrderInfo:
-    """Reserve what ``sz`` of the order needs while it is live (research §1.2, docs/rules/orders.md)."""
+    """Reserve what ``sz`` of the order needs while it is live (Hyperliquid docs 'Margining',
+    docs/rules/orders.md)."""
     m = p.market
     if isinstance(m, SpotPair):
         if p.is_buy:

@@ -1,5 +1,5 @@
-"""Reading an order spec: its market, and its price, size and type as integers (research §1.6, §4;
-docs/rules/orders.md, docs/rules/ticks.md)."""
+"""Reading an order spec: its market, and its price, size and type as integers (Hyperliquid docs 'Robust price
+indices', 'Order book'; docs/rules/orders.md, docs/rules/ticks.md)."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def check_cloid(cloid: str | None) -> None:
 
 
 def parse_order(ctx: Ctx, spec: OrderSpec) -> Parsed:
-    """Validate one order spec against the tick, lot and size rules (research §4)."""
+    """Validate one order spec against the tick, lot and size rules (Hyperliquid docs 'Order book')."""
     market = market_of(ctx, spec.asset)
     is_spot = isinstance(market, SpotPair)
     szd = market.sz_decimals

@@ -1,5 +1,5 @@
 """Order status records, in the JSON of Hyperliquid's ``orderStatus`` / ``historicalOrders`` and the
-``/exchange`` statuses (research §4; docs/views.md)."""
+``/exchange`` statuses (Hyperliquid docs 'Order book'; docs/views.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Orders: placement, matching, cancels, modifies, triggers (research §1.2, §4).
+"""Orders: placement, matching, cancels, modifies, triggers (Hyperliquid docs 'Margining', 'Order book').
 
 Placement of a limit order, in order:
 
@@ -6,11 +6,11 @@ Placement of a limit order, in order:
 2. the margin check at placement: the order's initial margin (perps, opening part) or balance
    (spot) is reserved as a *hold* and the account must carry it; under portfolio margin a shortfall
    is auto-borrowed against collateral within LTV and caps, and the order is refused when caps stop
-   the borrow (the fall-back to non-PM behaviour, research §3.2);
+   the borrow (the fall-back to non-PM behaviour, Hyperliquid docs 'Portfolio margin');
 3. matching in price-time priority; each fill settles through
    :func:`~netclear.engine.handlers.trading.settle_trade` inside a savepoint, and the resting side's
-   margin is checked again "at the matching of each order" (research §1.2): a maker that fails is
-   canceled and matching goes on; a taker that fails stops;
+   margin is checked again "at the matching of each order" (Hyperliquid docs 'Margining'): a maker that fails
+   is canceled and matching goes on; a taker that fails stops;
 4. the remainder rests (GTC, ALO) keeping its hold, or is dropped (IOC).
 
 Each order of a batch stands alone: its status is ``resting`` / ``filled`` / ``error`` like the

@@ -46,8 +46,8 @@ def advance_time(ctx: Ctx, a: AdvanceTime) -> None:
 def index_hourly(ctx: Ctx, until_ms: int) -> None:
     """Index every reserve at each hour boundary up to ``until_ms`` and record hourly interest.
 
-    research §3.4: interest "accrue[s] continuously, and [is] indexed hourly"; the FAQ shows it on the
-    interest tab every hour (``userBorrowLendInterest``).
+    Hyperliquid docs 'Portfolio margin': interest "accrue[s] continuously, and [is] indexed hourly"; the FAQ
+    shows it on the interest tab every hour (``userBorrowLendInterest``).
     """
     state = ctx.state
     hour = until_ms // HOUR_MS

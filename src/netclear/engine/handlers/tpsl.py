@@ -1,5 +1,5 @@
-"""TP/SL groups (``normalTpsl``): children wait until their parent fills, and die with it (research
-§4; docs/rules/orders.md)."""
+"""TP/SL groups (``normalTpsl``): children wait until their parent fills, and die with it (Hyperliquid docs
+'Order book'; docs/rules/orders.md)."""
 
 from __future__ import annotations
 

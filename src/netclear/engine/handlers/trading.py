@@ -1,4 +1,5 @@
-"""Trade settlement: the ``settle_fill`` primitive the order books call (research §1.5, §1.8).
+"""Trade settlement: the ``settle_fill`` primitive the order books call (Hyperliquid docs 'Info endpoint:
+Perpetuals', 'Entry price and PnL').
 
 A perp trade moves the cash leg ``-px * size`` (rawUsd falls on buys, rises on sells) and the
 position; isolated positions follow the official ``ts-examples/LiquidationPx.tsx`` rules:
@@ -10,7 +11,7 @@ position; isolated positions follow the official ``ts-examples/LiquidationPx.tsx
 
 A spot trade moves base and quote between the two balances. Fees are charged in the perp's
 collateral, or for spot in the token each side receives, and go to the fee sink (docs/accounting.md).
-Entry price and closed pnl are informational (research §1.8).
+Entry price and closed pnl are informational (Hyperliquid docs 'Entry price and PnL').
 """
 
 from __future__ import annotations
@@ -168,8 +169,8 @@ def settle_trade(
     """Settle ``sz`` lots at ``px`` between two accounts, all or nothing, and run the margin checks.
 
     Opening sides are checked after the trade ("margin checks run when a new order is opened, and
-    again for the resting side at the matching", research §1.2); under portfolio margin the check
-    auto-borrows the shortfall within LTV and caps. Spot balances may never go below their holds.
+    again for the resting side at the matching", Hyperliquid docs 'Margining'); under portfolio margin the
+    check auto-borrows the shortfall within LTV and caps. Spot balances may never go below their holds.
     """
     if buyer.address == seller.address:
         raise InvalidAction("seller", "buyer and seller must differ (self-trades are prevented)")
@@ -360,7 +361,9 @@ def settle_fill(ctx: Ctx, a: SettleFill) -> None:
         raise InvalidAction("sz", "must be positive")
     px = ctx.price(a.px)
     if px % 10 ** (PX_DECIMALS - max_decimals):
-        raise InvalidAction("px", f"{market.name} prices have at most {max_decimals} decimals (research §4)")
+        raise InvalidAction(
+            "px", f"{market.name} prices have at most {max_decimals} decimals (Hyperliquid docs 'Order book')"
+        )
     bfee = to_units(a.buyer_fee, fee_tokens[0].wei_decimals, field="buyer_fee", allow_negative=True)
     sfee = to_units(a.seller_fee, fee_tokens[1].wei_decimals, field="seller_fee", allow_negative=True)
     if buyer.is_system or seller.is_system:

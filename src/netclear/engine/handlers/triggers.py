@@ -1,5 +1,5 @@
 """Trigger orders (TP/SL, market or limit), fired by the **mark** price with the published slippage
-tolerance for market triggers (research §4; docs/rules/orders.md)."""
+tolerance for market triggers (Hyperliquid docs 'Order book'; docs/rules/orders.md)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ def trigger_due(t: TriggerOrder, mark: int) -> bool:
 
 
 def run_triggers(ctx: Ctx, assets: set[int], fb: FeeBook | None = None) -> None:
-    """Fire trigger orders whose mark condition holds (research §4 Triggers: TP/SL trigger on mark).
+    """Fire trigger orders whose mark condition holds (Hyperliquid docs 'Take profit and stop loss orders
+    (TP/SL)': TP/SL trigger on mark).
 
     A market trigger becomes an IOC at the mark with the 10% slippage tolerance; a limit trigger a GTC
     at its limit price. ``positionTpsl`` orders take the position's size at the time they fire.
