@@ -22,7 +22,7 @@ def _files() -> list[Path]:
         text=True,
         check=True,
     ).stdout.split()
-    return [ROOT / f for f in listed if f.endswith(TEXT) or "/" not in f and f.startswith(".ci")]
+    return [ROOT / f for f in listed if f.endswith(TEXT) or f.startswith(".ci/")]
 
 
 def test_no_citation_of_notes_outside_the_repository() -> None:

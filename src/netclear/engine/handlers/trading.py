@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 from netclear.engine.accounting import Valuer
 from netclear.engine.actions import SettleFill
@@ -291,27 +292,25 @@ def _record(
         direction = _direction(market, start, is_buy)
         if isinstance(market, Perp) and start != 0 and abs(trade.sz) > abs(start) and (start > 0) != is_buy:
             direction = "Long > Short" if start > 0 else "Short > Long"
-        ctx.record(
-            "fills",
-            side.address,
-            {
-                "coin": trade.coin,
-                "px": fmt_px(trade.px),
-                "sz": fmt_units(trade.sz, szd),
-                "side": "B" if is_buy else "A",
-                "time": ctx.now,
-                "startPosition": fmt_units(start, szd),
-                "dir": direction,
-                "closedPnl": fmt_units(side.closed_pnl, side.fee_token.wei_decimals),
-                "hash": trade_hash,
-                "oid": buyer_oid if is_buy else seller_oid,
-                "crossed": True if taker_is_buyer is None else taker_is_buyer == is_buy,
-                "fee": fmt_units(side.fee, side.fee_token.wei_decimals),
-                "tid": trade.tid,
-                "feeToken": side.fee_token.name,
-            }
-            | ({"liquidation": dict(ctx.liquidation)} if ctx.liquidation is not None else {}),
-        )
+        fill: dict[str, Any] = {
+            "coin": trade.coin,
+            "px": fmt_px(trade.px),
+            "sz": fmt_units(trade.sz, szd),
+            "side": "B" if is_buy else "A",
+            "time": ctx.now,
+            "startPosition": fmt_units(start, szd),
+            "dir": direction,
+            "closedPnl": fmt_units(side.closed_pnl, side.fee_token.wei_decimals),
+            "hash": trade_hash,
+            "oid": buyer_oid if is_buy else seller_oid,
+            "crossed": True if taker_is_buyer is None else taker_is_buyer == is_buy,
+            "fee": fmt_units(side.fee, side.fee_token.wei_decimals),
+            "tid": trade.tid,
+            "feeToken": side.fee_token.name,
+        }
+        if ctx.liquidation is not None:
+            fill["liquidation"] = dict(ctx.liquidation)
+        ctx.record("fills", side.address, fill)
     taker_side = "B" if taker_is_buyer in (None, True) else "A"
     ctx.record(
         "trades",
