@@ -68,3 +68,22 @@ def test_replay_of_a_file_that_is_not_a_log(tmp_path: Path) -> None:
     db = tmp_path / "notes.txt"
     db.write_text("hello, not a database" * 100)
     _fails_cleanly(["replay", "--db", str(db)], "notes.txt")
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["--db", "{dir}"], ("--db", "cannot open the action log")),
+        (["--port", "99999"], ("--port 99999", "from 1 to 65535")),
+        (["--host", "999.1.1.1"], ("--host 999.1.1.1", "cannot resolve")),
+        (["--db", "postgresql://nobody@127.0.0.1:1/x"], ("--db postgresql://", "cannot open the action log")),
+    ],
+)
+def test_serve_bad_db_port_and_host(tmp_path: Path, args: list[str], needles: tuple[str, ...]) -> None:
+    argv = ["serve", "--db", str(tmp_path / "new.sqlite"), *[a.format(dir=tmp_path) for a in args]]
+    _fails_cleanly(argv, *needles)
+    assert not (tmp_path / "new.sqlite").exists()
+
+
+def test_replay_of_an_unreachable_postgres_log() -> None:
+    _fails_cleanly(["replay", "--db", "postgresql://nobody@127.0.0.1:1/x"], "cannot open the action log")

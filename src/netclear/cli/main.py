@@ -109,21 +109,38 @@ def _sqlite_file(db: str) -> Path | None:
     return Path(db.removeprefix("sqlite:///").removeprefix("sqlite://"))
 
 
+def _open_log_or_fail(db: str) -> Any:
+    """``open_log`` with any failure (a directory, a file that is not a log, PostgreSQL unreachable)
+    answered as one line naming ``--db`` (exit 2)."""
+    from netclear.ledger.node import open_log
+
+    try:
+        return open_log(db)
+    except NetclearError as exc:
+        fail(f"--db {db}: {exc.field}: {exc.rule}")
+    except Exception as exc:  # the database driver's own errors (sqlite3, psycopg)
+        fail(
+            f"--db {db}: cannot open the action log: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        )
+
+
 def _port_problem(host: str, port: int) -> str | None:
     """Why ``host:port`` cannot be bound now (checked before anything is written), or ``None``."""
     import socket
 
+    if not 1 <= port <= 65535:
+        return "a port is a number from 1 to 65535"
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
-        return f"cannot resolve {host}: {exc}"
+        fail(f"--host {host}: cannot resolve it: {exc.strerror or exc}")
     family, _, _, _, addr = infos[0]
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
         try:
             sock.bind(addr)
         except OSError as exc:
-            return exc.strerror or str(exc)
+            return f"{exc.strerror or exc} (another server running?)"
     return None
 
 
@@ -161,7 +178,7 @@ def serve(
 
     from netclear.api.server import create_app
     from netclear.config import parse_config, resolve
-    from netclear.ledger.node import Node, open_log
+    from netclear.ledger.node import Node
 
     # everything that can be refused is checked before the log is opened (which creates it)
     if chain not in ("Testnet", "Mainnet"):
@@ -172,9 +189,9 @@ def serve(
         fail(f"--preset {preset}: {exc.rule}")
     problem = _port_problem(host, port)
     if problem is not None:
-        fail(f"--port {port}: cannot listen on {host}:{port}: {problem} (another server running?)")
+        fail(f"--port {port}: cannot listen on {host}:{port}: {problem}")
+    log = _open_log_or_fail(db)
     try:
-        log = open_log(db)
         stored = log.get_meta("config")
     except NetclearError as exc:
         fail(f"--db {db}: {exc.field}: {exc.rule}")
@@ -227,15 +244,15 @@ def replay(
     """Re-derive the state from the action log and print its sequence number and state hash."""
     import time
 
-    from netclear.ledger.node import open_log
     from netclear.ledger.node import replay as do_replay
 
     path = _sqlite_file(db)
     if path is not None and not path.is_file():
         fail(f"--db {db}: no action log at {path}")
+    log = _open_log_or_fail(db)
     start = time.perf_counter()
     try:
-        exchange, seq = do_replay(None, open_log(db), from_snapshot=not full)
+        exchange, seq = do_replay(None, log, from_snapshot=not full)
     except NetclearError as exc:
         fail(f"--db {db}: {exc.field}: {exc.rule}")
     took = time.perf_counter() - start
