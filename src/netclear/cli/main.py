@@ -107,9 +107,13 @@ def serve(
     from netclear.api.server import create_app
     from netclear.ledger.node import Node, open_log
 
-    log = open_log(db)
-    existing = log.get_meta("config") is not None
-    node = Node(None if existing else preset, log)
+    try:  # a damaged or short log is refused with its reason (docs/ledger.md "Damaged logs")
+        log = open_log(db)
+        existing = log.get_meta("config") is not None
+        node = Node(None if existing else preset, log)
+    except NetclearError as exc:
+        console.print(f"[red]error[/red] {exc.field}: {exc.rule}")
+        raise typer.Exit(2) from None
     if chain not in ("Testnet", "Mainnet"):
         raise typer.BadParameter("chain must be Testnet or Mainnet")
     app_ = create_app(node, chain=chain, operator_token=operator_token)  # type: ignore[arg-type]

@@ -171,9 +171,13 @@ class Node:
 
     # ------------------------------------------------------------------ start-up
     def _restore(self, snap: Snapshot) -> str:
+        """Rebuild from ``snap``; adopted only when its state hash is the recorded one."""
         state, nonces = pickle.loads(zlib.decompress(snap.blob))
-        self.exchange, self.nonces = Exchange(self.config, state=state), nonces
-        return self.exchange.state_hash()
+        exchange = Exchange(self.config, state=state)
+        restored = exchange.state_hash()
+        if restored == snap.state_hash:
+            self.exchange, self.nonces = exchange, nonces
+        return restored
 
     def _apply(self, sub: Submission, time_ms: int) -> list[Event]:
         """The one apply path, live and in replay: commit the nonce, then run the engine."""
