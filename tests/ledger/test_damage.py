@@ -227,3 +227,34 @@ def test_an_edited_configuration_is_refused(tmp_path: Path) -> None:
         Node(None, SqliteLog(db))
     result = CliRunner().invoke(cli, ["replay", "--db", str(db)])
     assert result.exit_code == 2 and "configuration" in result.output
+
+
+# ------------------------------------------------------------------------------------------ the head file
+def test_a_torn_head_write_keeps_the_previous_head_and_two_are_refused(tmp_path: Path) -> None:
+    """Two slots written alternately: damage to the newest leaves the previous head (the log is then
+    ahead of it, which is allowed); damage to both is refused rather than trusted."""
+    from netclear.ledger.headfile import SLOT, HeadFile
+    from netclear.ledger.log import Entry
+
+    db = tmp_path / "log.sqlite"
+    log = SqliteLog(db)
+    for i in range(3):
+        log.append(Entry(T0 + i, b"x"))
+    log.close()
+    head = Path(f"{db}.head")
+    hf = HeadFile(head)
+    newest = hf.read()
+    hf.close()
+    assert newest is not None and newest.seq == 3
+    raw = bytearray(head.read_bytes())
+    slot = next(i for i in (0, 1) if b"NCHEAD01" in raw[i * SLOT : i * SLOT + 8] and raw[i * SLOT + 15] == 3)
+    raw[slot * SLOT + 20] ^= 0xFF  # tear the newest slot
+    head.write_bytes(bytes(raw))
+    with SqliteLog(db) as reopened:
+        assert reopened.last_seq() == 3
+    raw = bytearray(head.read_bytes())
+    raw[20] ^= 0xFF
+    raw[SLOT + 20] ^= 0xFF
+    head.write_bytes(bytes(raw))
+    with pytest.raises(LogCorruption, match=r"head file .* is damaged"):
+        SqliteLog(db)

@@ -228,33 +228,38 @@ def _view(ex: Exchange, sub: dict[str, Any]) -> dict[str, Any]:
 
 
 def _render_feeds(node: Node, feeds: list[Feed]) -> list[Rendered | None]:
-    """Render each feed once (under the lock), then encode (after it); runs in a worker thread."""
+    """Render each feed once under the lock, then encode after releasing it; runs in a worker thread."""
 
-    def run(ex: Exchange) -> list[tuple[list[dict[str, Any]], int, int, list[dict[str, Any]]]]:
-        out = []
+    def run(ex: Exchange) -> list[tuple[Any, int, int]]:
+        out: list[tuple[Any, int, int]] = []
         for feed in feeds:
-            start = feed.state.cursor
-            msgs = render(ex, feed.state, snapshot=False)
-            records: list[dict[str, Any]] = []
-            if msgs and feed.state.sub["type"] in HISTORY_KINDS:
-                data = msgs[0]["data"]
-                records = (
-                    data
-                    if isinstance(data, list)
-                    else next((v for v in data.values() if isinstance(v, list)), [])
-                )
-            out.append((msgs, start, feed.state.cursor, records))
+            if feed.state.sub["type"] in HISTORY_KINDS:
+                start = feed.state.cursor
+                out.append((render(ex, feed.state, snapshot=False), start, feed.state.cursor))
+            else:
+                out.append((_view(ex, feed.state.sub), 0, 0))
         return out
 
     raw = node.read(run)
     rendered: list[Rendered | None] = []
-    for feed, (msgs, start, end, records) in zip(feeds, raw, strict=True):
-        if not msgs:
+    for feed, (got, start, end) in zip(feeds, raw, strict=True):
+        if feed.state.sub["type"] not in HISTORY_KINDS:
+            text = json.dumps(got, sort_keys=True)
+            if text == feed.state.last:
+                rendered.append(None)
+                continue
+            feed.state.last = text
+            rendered.append(Rendered([text]))
+            continue
+        if not got:
             rendered.append(None)
             continue
-        history = feed.state.sub["type"] in HISTORY_KINDS
-        texts = [json.dumps(m) for m in msgs] if history else [feed.state.last or json.dumps(msgs[0])]
-        rendered.append(Rendered(texts, history, start, end, records, msgs[0] if history else {}))
+        message = got[0]
+        data = message["data"]
+        records = (
+            data if isinstance(data, list) else next((v for v in data.values() if isinstance(v, list)), [])
+        )
+        rendered.append(Rendered([json.dumps(m) for m in got], True, start, end, records, message))
     return rendered
 
 

@@ -59,11 +59,16 @@ def _decode(slot: bytes) -> Head | None:
 class HeadFile:
     """``<db>.head``, open for the life of the log (its writer holds the log's lock)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, sync: bool = True) -> None:
         self.path = path
+        self.sync = sync
+        """fdatasync each head write (the log's ``synchronous=NORMAL`` reference mode skips it, like
+        SQLite's own WAL syncs)."""
         self.existed = path.exists()
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        if not self.existed:  # make the new directory entry durable too
+        if not self.existed:  # full size now, so later writes change no metadata (fdatasync suffices)
+            os.pwrite(self._fd, b"\0" * (2 * SLOT), 0)
+            os.fsync(self._fd)
             dir_fd = os.open(path.parent, os.O_RDONLY)
             try:
                 os.fsync(dir_fd)
@@ -83,15 +88,17 @@ class HeadFile:
         return head
 
     def damaged(self) -> bool:
-        """True when the file has bytes but no intact slot."""
-        return os.fstat(self._fd).st_size > 0 and self.read() is None
+        """True when the file has a non-zero byte but no intact slot."""
+        data = os.pread(self._fd, 2 * SLOT, 0)
+        return data.strip(b"\0") != b"" and self.read() is None
 
     def write(self, head: Head) -> None:
-        """Write ``head`` into its slot and fsync: durable when this returns."""
+        """Write ``head`` into its slot, then fdatasync: durable when this returns."""
         data = _encode(head)
         if os.pwrite(self._fd, data, self._next_slot * SLOT) != SLOT:
             raise OSError(f"{self.path}: short write of the chain head")
-        os.fsync(self._fd)
+        if self.sync:
+            os.fdatasync(self._fd)
         self._next_slot = 1 - self._next_slot
 
     def close(self) -> None:

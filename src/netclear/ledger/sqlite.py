@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import secrets
 import shutil
@@ -45,6 +46,7 @@ _SCHEMA = (
     " blob BLOB NOT NULL, log_checksum BLOB NOT NULL, checksum BLOB NOT NULL)",
 )
 _CORRUPT = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
+log = logging.getLogger("netclear.ledger")
 _RECOVER = (
     "refusing to open it so that no acknowledged action is lost and no sequence number is reused."
     " Restore the database and its -wal file from a backup or replica (docs/ledger.md, 'Damaged logs')"
@@ -77,7 +79,7 @@ class SqliteLog(ChainedLog):
         self._db: sqlite3.Connection | None = None
         self._headfile: HeadFile | None = None
         try:
-            self._headfile = HeadFile(Path(f"{self.path}.head"))
+            self._headfile = HeadFile(Path(f"{self.path}.head"), sync=synchronous != "NORMAL")
             recorded = self._headfile.read()
             if recorded is None and self._headfile.damaged():
                 raise LogCorruption(0, f"the chain head file {self._headfile.path} is damaged; {_RECOVER}")
@@ -185,6 +187,13 @@ class SqliteLog(ChainedLog):
                 )
             if head.seq == recorded.seq:
                 return
+        elif head.seq > 0:
+            log.warning(
+                "%s has no chain head file: adopting its last record %d as acknowledged (%s)",
+                self.path,
+                head.seq,
+                self._headfile.path,
+            )
         self._headfile.write(Head(head.seq, head.checksum, self._genesis))
 
     # ------------------------------------------------------------------ primitives
