@@ -79,3 +79,15 @@ def test_a_deposit_of_1e309_is_refused_and_changes_nothing() -> None:
         with pytest.raises(InvalidAmount):
             ex.apply(A.Deposit(user="0x" + "11" * 20, amount=amount), at=0)  # type: ignore[arg-type]
     assert ex.state_hash() == before
+
+
+def test_deposits_stop_at_the_token_supply_limit() -> None:
+    """Defect 2: the operator's deposits are bounded in total too (the supply limit is 2^63 - 1 units,
+    what HyperCore's 64-bit ``wei`` can count); USDC has 8 wei decimals in the preset."""
+    ex = Exchange("hyperliquid")
+    user = "0x" + "22" * 20
+    ex.apply(A.Deposit(user=user, amount=Decimal("92233720368.54775807")), at=0)  # MAX_UNITS wei
+    before = ex.state_hash()
+    with pytest.raises(InvalidAmount, match="supply limit"):
+        ex.apply(A.Deposit(user="0x" + "33" * 20, amount=Decimal("0.00000001")), at=0)
+    assert ex.state_hash() == before
