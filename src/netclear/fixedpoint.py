@@ -14,6 +14,7 @@ always explicit: callers choose :func:`div_floor` or :func:`div_ceil` (toward th
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
@@ -25,31 +26,76 @@ PX_SCALE = 10**PX_DECIMALS
 Number = Decimal | str | int | Fraction
 
 
+MAX_NUMBER_CHARS = 40
+"""Longest number string accepted (``"-9223372036854775807.123456789012345678"`` is 39)."""
+MAX_INT_DIGITS = 19
+"""Digits before the point: a 64-bit unit count (HyperCore's ``wei`` and sizes are u64) has 19."""
+MAX_FRACTION_DIGITS = 18
+"""Digits after the point: no unit here is finer than 1e-18 (the largest ``weiDecimals``)."""
+MAX_UNITS = 2**63 - 1
+"""The largest amount of any unit (wei, lots, 1e-8 price units): a signed 64-bit integer, like
+HyperCore's u64 ``wei`` and SQLite's INTEGER; larger values are refused, never stored."""
+
+_WIRE_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?", re.ASCII)
+"""Hyperliquid's wire grammar for numbers: ASCII digits, an optional point, an optional minus sign
+(the SDK's ``float_to_wire`` writes ``f"{x:f}"`` of a normalized Decimal: no exponent, no spaces,
+no underscores, no other scripts' digits)."""
+
+
+def _check_magnitude(d: Decimal, value: object, field: str) -> Decimal:
+    """Bound a finite ``Decimal`` by its digits and exponent alone (before any arithmetic)."""
+    if not d.is_finite():
+        raise InvalidAmount(field, f"must be finite, got {value!r}")
+    _sign, digits, exponent = d.as_tuple()
+    assert isinstance(exponent, int)
+    if len(digits) > MAX_NUMBER_CHARS:
+        raise InvalidAmount(field, f"at most {MAX_NUMBER_CHARS} significant digits")
+    if d and d.adjusted() >= MAX_INT_DIGITS:
+        raise InvalidAmount(field, f"too large: at most {MAX_INT_DIGITS} digits before the point")
+    trailing = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    if d and exponent + trailing < -MAX_FRACTION_DIGITS:
+        raise InvalidAmount(field, f"too many decimals: at most {MAX_FRACTION_DIGITS}")
+    return d
+
+
 def parse_decimal(value: object, *, field: str) -> Decimal:
-    """Parse a wire/config number into a finite ``Decimal`` or raise naming ``field``."""
+    """Parse a wire/config number into a bounded, finite ``Decimal`` or raise naming ``field``.
+
+    A string must match the wire grammar ``-?[0-9]+(.[0-9]+)?`` and be at most
+    :data:`MAX_NUMBER_CHARS` long; every value is bounded to :data:`MAX_INT_DIGITS` integer digits and
+    :data:`MAX_FRACTION_DIGITS` decimals. The checks run before any arithmetic, so a hostile number
+    (``"1e999990"``) costs no more than a short one (docs/api.md "Numbers").
+    """
     if isinstance(value, bool):
         raise InvalidAmount(field, f"expected a decimal string, got boolean {value!r}")
     if isinstance(value, Decimal):
-        d = value
-    elif isinstance(value, int):
-        d = Decimal(value)
-    elif isinstance(value, str):
+        return _check_magnitude(value, value, field)
+    if isinstance(value, int):
+        if abs(value) >= 10**MAX_INT_DIGITS:
+            raise InvalidAmount(field, f"too large: at most {MAX_INT_DIGITS} digits before the point")
+        return Decimal(value)
+    if isinstance(value, str):
+        if len(value) > MAX_NUMBER_CHARS:
+            raise InvalidAmount(field, f"number strings are at most {MAX_NUMBER_CHARS} characters")
+        if _WIRE_NUMBER.fullmatch(value) is None:
+            raise InvalidAmount(
+                field, f'not a decimal number: {value!r} (ASCII digits with an optional point, like "0.01")'
+            )
         try:
-            d = Decimal(value.strip())
-        except InvalidOperation:
+            d = Decimal(value)
+        except InvalidOperation:  # pragma: no cover - the grammar admits only valid decimals
             raise InvalidAmount(field, f"not a decimal number: {value!r}") from None
-    elif isinstance(value, float):
+        return _check_magnitude(d, value, field)
+    if isinstance(value, float):
         # Floats are accepted only when their shortest repr is exact enough (SDK float_to_wire style).
-        d = Decimal(repr(value))
-    elif isinstance(value, Fraction):
+        return _check_magnitude(Decimal(repr(value)), value, field)
+    if isinstance(value, Fraction):
         if 10**40 % value.denominator:
             raise InvalidAmount(field, f"{value} has no finite decimal expansion")
-        d = Decimal(value.numerator) / Decimal(value.denominator)
-    else:
-        raise InvalidAmount(field, f"expected a decimal string, got {type(value).__name__}")
-    if not d.is_finite():
-        raise InvalidAmount(field, f"must be finite, got {value!r}")
-    return d
+        if abs(value) >= 10**MAX_INT_DIGITS:
+            raise InvalidAmount(field, f"too large: at most {MAX_INT_DIGITS} digits before the point")
+        return Decimal(value.numerator) / Decimal(value.denominator)
+    raise InvalidAmount(field, f"expected a decimal string, got {type(value).__name__}")
 
 
 def to_units(value: object, decimals: int, *, field: str, allow_negative: bool = False) -> int:
@@ -59,10 +105,21 @@ def to_units(value: object, decimals: int, *, field: str, allow_negative: bool =
     allows (nothing is silently rounded) or is negative when that is not allowed.
     """
     d = parse_decimal(value, field=field)
-    scaled = d.scaleb(decimals)
-    if scaled != scaled.to_integral_value():
-        raise InvalidAmount(field, f"{value} has more than {decimals} decimals")
-    units = int(scaled)
+    sign, digits, exponent = d.as_tuple()
+    assert isinstance(exponent, int)
+    coefficient = int("".join(map(str, digits)) or "0")  # exact integer arithmetic, no context rounding
+    shift = exponent + decimals
+    units: int
+    if shift >= 0:
+        units = coefficient * 10**shift
+    else:
+        units, rest = divmod(coefficient, int(10**-shift))
+        if rest:
+            raise InvalidAmount(field, f"{value} has more than {decimals} decimals")
+    if sign:
+        units = -units
+    if abs(units) > MAX_UNITS:
+        raise InvalidAmount(field, f"{value} exceeds the largest amount ({MAX_UNITS} units of 1e-{decimals})")
     if units < 0 and not allow_negative:
         raise InvalidAmount(field, f"must not be negative, got {value}")
     return units

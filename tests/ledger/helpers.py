@@ -56,11 +56,20 @@ class SqliteBackend(Backend):
         return SqliteLog(self.path, **kwargs)
 
     def execute(self, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run ``statement`` on the database behind the log's back.
+
+        A statement that changes rows also removes the chain-head sidecar (``<db>.head``), so that these
+        tamper tests exercise the chain's own checks, as on PostgreSQL; the sidecar refuses such logs
+        at open on its own (tests/ledger/test_damage.py)."""
         db = sqlite3.connect(self.path, isolation_level=None)
         try:
-            return db.execute(statement.format(records="records", snapshots="snapshots"), params).fetchall()
+            rows = db.execute(statement.format(records="records", snapshots="snapshots"), params).fetchall()
+            changed = db.total_changes
         finally:
             db.close()
+        if changed:
+            Path(f"{self.path}.head").unlink(missing_ok=True)
+        return rows
 
     def worker_args(self) -> list[str]:
         return ["sqlite", str(self.path)]

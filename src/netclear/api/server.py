@@ -18,7 +18,7 @@ import contextlib
 import ipaddress
 import json
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from decimal import Decimal
 from typing import Any
 
@@ -28,10 +28,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from netclear.api import auth, wire
-from netclear.api.writer import Writer
+from netclear.api.writer import Writer, WriterReadOnly
 from netclear.api.ws import Hub
 from netclear.engine import actions as A
-from netclear.errors import NetclearError
+from netclear.errors import InvalidAmount, NetclearError
+from netclear.fixedpoint import parse_decimal
 from netclear.ledger.node import Node, Outcome
 
 
@@ -67,9 +68,18 @@ class DemoSwitch(BaseModel):
     running: bool
 
 
+MAX_ADVANCE_MS = 10 * 366 * 86_400_000
+"""One ``/operator/time`` call moves the clock by at most ten years (times are int64 milliseconds)."""
+
+
 class TimeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    advanceMs: int = Field(ge=0)
+    advanceMs: int = Field(ge=0, le=MAX_ADVANCE_MS)
+
+
+def _operator_decimal(value: str, field: str) -> Decimal:
+    """Operator amounts and prices follow the wire's number grammar and bounds (fixedpoint)."""
+    return parse_decimal(value, field=field)
 
 
 def _reject_constant(name: str) -> Any:
@@ -131,6 +141,8 @@ def create_app(
             payload = json.loads(await request.body(), parse_constant=_reject_constant)
         except ValueError:
             return _client_error(422, "Failed to deserialize the JSON body")
+        except RecursionError:
+            return _client_error(422, "Failed to deserialize the JSON body: nested too deeply")
         if not isinstance(payload, dict):
             return _client_error(422, "body: must be a JSON object with a type")
         try:
@@ -149,6 +161,8 @@ def create_app(
             body = json.loads(raw, parse_constant=_reject_constant)
         except ValueError:
             return _client_error(422, "Failed to deserialize the JSON body")
+        except RecursionError:
+            return _client_error(422, "Failed to deserialize the JSON body: nested too deeply")
         if not isinstance(body, dict):
             return _client_error(422, "body must be a JSON object")
         loop = asyncio.get_running_loop()
@@ -158,8 +172,12 @@ def create_app(
             return wire.err_response(
                 f"{exc.rule}" if exc.field in ("signature", "body") else f"{exc.field}: {exc.rule}"
             )
+        except RecursionError:
+            return wire.err_response("action: nested too deeply")
         try:
             outcome: Outcome = await asyncio.wrap_future(writer.submit(action, result.signer, result.nonce))
+        except WriterReadOnly as exc:
+            return _client_error(503, f"{exc.field}: {exc.rule}")
         except NetclearError as exc:
             return wire.err_response(f"{exc.field}: {exc.rule}")
         if outcome.error is not None:
@@ -183,9 +201,15 @@ def create_app(
         return None
 
     async def _submit(action: A.Action) -> Any:
-        return _answer(await asyncio.wrap_future(writer.submit(action)))
+        return await _answer(asyncio.wrap_future(writer.submit(action)))
 
-    def _answer(outcome: Outcome) -> Any:
+    async def _answer(pending: Awaitable[Outcome]) -> Any:
+        try:
+            outcome = await pending
+        except WriterReadOnly as exc:
+            return _client_error(503, f"{exc.field}: {exc.rule}")
+        except NetclearError as exc:
+            return _client_error(422, f"{exc.field}: {exc.rule}")
         if outcome.error is not None:
             return _client_error(422, f"{outcome.error.field}: {outcome.error.rule}")
         return {"status": "ok", "seq": outcome.seq, "time": outcome.time_ms}
@@ -195,7 +219,11 @@ def create_app(
         denied = _operator(request)
         if denied is not None:
             return denied
-        return await _submit(A.Deposit(user=req.user, amount=Decimal(req.amount), token=req.token))
+        try:
+            amount = _operator_decimal(req.amount, "amount")
+        except InvalidAmount as exc:
+            return _client_error(422, f"{exc.field}: {exc.rule}")
+        return await _submit(A.Deposit(user=req.user, amount=amount, token=req.token))
 
     @app.post("/operator/prices")
     async def prices(req: PricesRequest, request: Request) -> Any:
@@ -204,17 +232,19 @@ def create_app(
             return denied
         try:
             action = A.SetPrices(
-                oracle={k: Decimal(v) for k, v in req.oracle.items()},
-                marks={k: Decimal(v) for k, v in req.marks.items()},
-                spot={k: Decimal(v) for k, v in req.spot.items()},
-                usdc_oracle=Decimal(req.usdcOracle) if req.usdcOracle is not None else None,
+                oracle={k: _operator_decimal(v, f"oracle.{k}") for k, v in req.oracle.items()},
+                marks={k: _operator_decimal(v, f"marks.{k}") for k, v in req.marks.items()},
+                spot={k: _operator_decimal(v, f"spot.{k}") for k, v in req.spot.items()},
+                usdc_oracle=(
+                    _operator_decimal(req.usdcOracle, "usdcOracle") if req.usdcOracle is not None else None
+                ),
             )
-        except ArithmeticError:
-            return _client_error(422, "prices must be decimal strings")
+        except InvalidAmount as exc:
+            return _client_error(422, f"{exc.field}: {exc.rule}")
         demo = getattr(app.state, "demo", None)  # `serve --demo`: the maker re-quotes around these first
         if demo is not None:
-            return _answer(
-                await asyncio.get_running_loop().run_in_executor(None, demo.operator_prices, action)
+            return await _answer(
+                asyncio.get_running_loop().run_in_executor(None, demo.operator_prices, action)
             )
         return await _submit(action)
 
@@ -257,8 +287,13 @@ def create_app(
         return {"status": "ok", "seq": snap.seq, "stateHash": snap.state_hash}
 
     @app.get("/health")
-    def health() -> dict[str, Any]:
-        return {"status": "ok", "seq": node.seq, "stateHash": node.read(lambda ex: ex.state_hash())}
+    def health() -> Any:
+        state = {"seq": node.seq, "stateHash": node.read(lambda ex: ex.state_hash())}
+        if writer.read_only is not None:  # loud: monitors see a 503 with the cause (docs/api.md)
+            return JSONResponse(
+                status_code=503, content={"status": "readOnly", "reason": writer.read_only, **state}
+            )
+        return {"status": "ok", **state}
 
     return app
 
@@ -273,6 +308,12 @@ def _authenticate(node: Node, body: dict[str, Any], chain: auth.Chain) -> tuple[
 
     agents, vaults = node.read(lookups)
     result = auth.verify_request(
-        body, chain=chain, now_ms=node.signer_now(), nonce_store=node.nonces, agents=agents, vaults=vaults
+        body,
+        chain=chain,
+        now_ms=node.signer_now(),
+        nonce_store=node.nonces,
+        agents=agents,
+        users=node.exchange.state.accounts,  # an unknown signer is refused before the log
+        vaults=vaults,
     )
     return result, wire.to_engine(node.exchange.registry, result.action, result.account)

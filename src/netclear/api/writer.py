@@ -3,11 +3,20 @@
 Signature recovery is done by the request threads; the writer re-checks nonces against the store
 and within its batch (so two requests with one nonce cannot both pass), translates wire actions,
 logs the batch in one durable transaction and applies it (:meth:`Node.submit_many`).
+
+The thread never dies (docs/api.md "Read-only state"). An action that makes the batch fail without
+touching storage (one the log cannot encode, a time outside int64) is rejected on its own and the
+others are retried one by one. A storage failure (a full disk, an I/O error, a halted sequencer)
+switches the writer to a **read-only** state: every waiting and later write is answered at once
+with :class:`WriterReadOnly` naming the cause, ``/health`` reports it, and reads keep working;
+a restart (which replays and verifies the log) is the way back.
 """
 
 from __future__ import annotations
 
+import logging
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -16,10 +25,30 @@ from typing import Any
 
 from netclear.api.nonces import NonceError
 from netclear.engine.actions import Action
-from netclear.errors import NetclearError
+from netclear.errors import InvalidAction, NetclearError
+from netclear.ledger.log import LogCorruption
 from netclear.ledger.node import Node, Outcome, Submission, check_replayable
 
 MAX_BATCH = 512
+log = logging.getLogger("netclear.writer")
+
+
+class WriterReadOnly(NetclearError):
+    """The log can no longer be written: the exchange answers reads only until it is restarted."""
+
+    code = "read_only"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            "exchange", f"read-only: the action log cannot be written ({reason}); restart the node"
+        )
+
+
+def is_storage_failure(exc: BaseException) -> bool:
+    """An error of the storage under the log (disk, database, corruption), not of one action."""
+    if isinstance(exc, OSError | sqlite3.Error | LogCorruption | MemoryError):
+        return True
+    return type(exc).__module__.split(".", 1)[0] in ("psycopg", "psycopg2")
 
 
 @dataclass(slots=True)
@@ -35,11 +64,16 @@ class Writer:
         self.node = node
         self.on_commit = on_commit
         self._q: queue.Queue[Job | None] = queue.Queue()
+        self.read_only: str | None = None
+        """Why the writer stopped writing (a storage failure), or ``None`` while it writes."""
         self._thread = threading.Thread(target=self._run, name="netclear-writer", daemon=True)
         self._thread.start()
 
     def submit(self, action: Action, signer: str | None = None, nonce: int | None = None) -> Future[Outcome]:
         job = Job(action, signer, nonce)
+        if self.read_only is not None:
+            job.future.set_exception(WriterReadOnly(self.read_only))
+            return job.future
         self._q.put(job)
         return job.future
 
@@ -59,10 +93,52 @@ class Writer:
                 except queue.Empty:
                     break
                 if nxt is None:
-                    self._process(batch)
+                    self._guarded(batch)
                     return
                 batch.append(nxt)
+            self._guarded(batch)
+
+    def _guarded(self, batch: list[Job]) -> None:
+        """Process a batch; whatever goes wrong, answer every job and keep the thread alive."""
+        try:
             self._process(batch)
+        except BaseException as exc:  # a defect in the writer itself: answer, log, keep going
+            log.exception("writer error")
+            for job in batch:
+                if not job.future.done():
+                    job.future.set_exception(
+                        InvalidAction("exchange", f"internal error: {type(exc).__name__}")
+                    )
+
+    def _fail_storage(self, exc: BaseException) -> None:
+        reason = self.node.sequencer.halted or f"{type(exc).__name__}: {exc}"
+        if self.read_only is None:
+            log.critical("the action log cannot be written; the exchange is now READ-ONLY: %s", reason)
+        self.read_only = reason
+
+    def _commit(self, jobs: list[Job]) -> None:
+        """Log and apply ``jobs`` in one transaction; isolate a job that makes the batch fail."""
+        if self.read_only is not None:
+            for j in jobs:
+                j.future.set_exception(WriterReadOnly(self.read_only))
+            return
+        try:
+            outcomes = self.node.submit_many([Submission(j.action, j.signer, j.nonce) for j in jobs])
+        except BaseException as exc:  # nothing of the batch was acknowledged
+            if is_storage_failure(exc) or self.node.sequencer.halted is not None:
+                self._fail_storage(exc)
+                for j in jobs:
+                    j.future.set_exception(WriterReadOnly(self.read_only or str(exc)))
+                return
+            if len(jobs) > 1:  # one action broke the batch: find it, commit the others
+                for j in jobs:
+                    self._commit([j])
+                return
+            log.warning("action refused by the log: %r", exc)
+            jobs[0].future.set_exception(InvalidAction("action", f"cannot be logged: {exc}"))
+            return
+        for j, out in zip(jobs, outcomes, strict=True):
+            j.future.set_result(out)
 
     def _process(self, batch: list[Job]) -> None:
         accepted: list[Job] = []
@@ -87,16 +163,12 @@ class Writer:
             accepted.append(job)
         if not accepted:
             return
-        try:
-            outcomes = self.node.submit_many([Submission(j.action, j.signer, j.nonce) for j in accepted])
-        except BaseException as exc:  # the log could not be written: nothing was acknowledged
-            for j in accepted:
-                j.future.set_exception(exc)
-            raise
-        for j, out in zip(accepted, outcomes, strict=True):
-            j.future.set_result(out)
+        self._commit(accepted)
         if self.on_commit is not None:
-            self.on_commit()
+            try:
+                self.on_commit()
+            except Exception:
+                log.exception("on_commit failed")
 
 
 def run_sync(writer: Writer, action: Action, signer: str | None = None, nonce: int | None = None) -> Any:

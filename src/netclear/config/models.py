@@ -13,14 +13,20 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from netclear.errors import InvalidAmount
+from netclear.fixedpoint import parse_decimal
+
 
 def _exact_decimal(value: object) -> object:
     if isinstance(value, float):
         raise ValueError('write decimals as strings (e.g. "0.05"), not TOML floats')
     if isinstance(value, bool):
         raise ValueError("expected a decimal string, got a boolean")
-    if isinstance(value, int):
-        return Decimal(value)
+    if isinstance(value, int | str):  # the wire's number grammar and bounds (docs/api.md "Numbers")
+        try:
+            return parse_decimal(value, field="value")
+        except InvalidAmount as exc:
+            raise ValueError(exc.rule) from None
     return value
 
 
@@ -32,6 +38,8 @@ def _fraction(value: object) -> Fraction:
     if isinstance(value, int | Decimal):
         return Fraction(value)
     if isinstance(value, str):
+        if len(value) > 80:
+            raise ValueError("ratios are at most 80 characters")
         try:
             return Fraction(value.strip())
         except (ValueError, ZeroDivisionError):

@@ -266,6 +266,29 @@ class MarketState:
     'Auto-deleveraging')."""
 
 
+HISTORY_LIMIT = 2_000
+"""Records kept in memory per user and kind: Hyperliquid's info endpoint serves "at most 2000 most
+recent" fills (``userFills``) and orders (``historicalOrders``) (Hyperliquid docs, "Info endpoint")."""
+MARKET_HISTORY_LIMIT = 10_000
+"""Public trades and hourly funding rates kept per coin (the ``trades`` channel, candles, ``fundingHistory``)."""
+
+
+class Records(list[dict[str, Any]]):
+    """The most recent records of one user (or coin); ``total`` counts every record ever added, so a
+    reader's cursor (the websocket's) stays valid when old records are dropped."""
+
+    def __init__(self, items: Any = ()) -> None:
+        super().__init__(items)
+        self.total = len(self)
+
+    def since(self, cursor: int) -> list[dict[str, Any]]:
+        """Records added after the first ``cursor`` ever added (those still kept)."""
+        fresh = self.total - cursor
+        if fresh <= 0:
+            return []
+        return self[-fresh:] if fresh < len(self) else list(self)
+
+
 @dataclass(slots=True)
 class History:
     """Per-user records that the info views serve (not part of the state hash)."""
@@ -284,8 +307,17 @@ class History:
     """Per user: liquidation events with their loss waterfall (every amount lands in a named account)."""
 
     def add(self, kind: str, user: str, record: dict[str, Any]) -> None:
+        """Append ``record``, keeping the most recent :data:`HISTORY_LIMIT` per user (per coin:
+        :data:`MARKET_HISTORY_LIMIT`); the action log keeps everything (replay re-derives it)."""
         book: dict[str, list[dict[str, Any]]] = getattr(self, kind)
-        book.setdefault(user, []).append(record)
+        records = book.get(user)
+        if not isinstance(records, Records):
+            records = book[user] = Records(records or ())
+        records.append(record)
+        records.total += 1
+        limit = MARKET_HISTORY_LIMIT if kind in ("trades", "funding_rates") else HISTORY_LIMIT
+        if len(records) > limit:
+            del records[: len(records) - limit]
 
 
 @dataclass(slots=True)

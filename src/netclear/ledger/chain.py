@@ -46,6 +46,13 @@ def snapshot_checksum(log_checksum: bytes, seq: int, state_hash: str, blob: byte
     return h.digest()
 
 
+def config_checksum(genesis_checksum: bytes, config: str) -> str:
+    """Binds the configuration a log was written under to the log's genesis (stored beside it)."""
+    h = hashlib.blake2b(genesis_checksum, digest_size=DIGEST_SIZE, person=b"netclear-config")
+    h.update(config.encode())
+    return h.hexdigest()
+
+
 def _in_int64(value: int) -> bool:
     return INT64[0] <= value <= INT64[1]
 

@@ -27,6 +27,12 @@ class LogCorruption(NetclearError):
         self.reason = reason
 
 
+class SnapshotDamaged(LogCorruption):
+    """A stored snapshot fails its own checksum: the log itself is intact, start from an older one."""
+
+    code = "snapshot_damaged"
+
+
 class LogInUse(NetclearError):
     """Another writer holds the log: there is exactly one writer per log."""
 

@@ -185,11 +185,13 @@ class PostgresLog(ChainedLog):
                 (self.keep_snapshots,),
             )
 
-    def _get_snapshot(self) -> SnapshotRow | None:
+    def _get_snapshot(self, below: int | None = None) -> SnapshotRow | None:
         cur = self.conn.execute(
             self._q(
-                "SELECT seq, state_hash, blob, log_checksum, checksum FROM {s}.snapshots ORDER BY seq DESC LIMIT 1"
+                "SELECT seq, state_hash, blob, log_checksum, checksum FROM {s}.snapshots"
+                " WHERE seq < %s ORDER BY seq DESC LIMIT 1"
             ),
+            (2**62 if below is None else below,),
             binary=True,
         )
         row: SnapshotRow | None = cur.fetchone()

@@ -16,13 +16,16 @@ exception, so the node stays down until the engine is fixed rather than run on a
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Generic, NamedTuple, TypeVar
 
 from netclear.errors import NetclearError
-from netclear.ledger.log import ActionLog, Entry, LogCorruption, Snapshot
+from netclear.ledger.log import ActionLog, Entry, LogCorruption, Snapshot, SnapshotDamaged
+
+_log = logging.getLogger("netclear.replay")
 
 A = TypeVar("A")
 R = TypeVar("R")
@@ -172,25 +175,40 @@ def replay(
 ) -> ReplayResult:
     """Re-apply the log to a fresh engine; the result says where it ended.
 
-    ``from_snapshot``: given the latest snapshot, rebuild the engine from its blob and return the
-    rebuilt state's hash (checked against the recorded one); replay then starts after the snapshot.
-    Without it, or with no snapshot stored, replay starts from the first record. Rejections are
-    counted and skipped, as they were live; any other exception propagates (with a note naming the
-    record), as does :class:`LogCorruption`.
+    ``from_snapshot``: given a snapshot, rebuild the engine from its blob **only if** the rebuilt
+    state's hash is the recorded one, and return that hash; replay then starts after the snapshot.
+    A snapshot that fails its checksum, cannot be rebuilt or hashes differently is skipped with a
+    warning for the next older one, then for a full replay (docs/ledger.md "Start-up"). Without
+    ``from_snapshot``, or with no usable snapshot, replay starts from the first record. The whole
+    chain is read from its genesis either way (records before the snapshot are verified by hash,
+    not applied), so damage anywhere in the log stops start-up. Rejections are counted and
+    skipped, as they were live; any other exception propagates (with a note naming the record), as
+    does :class:`LogCorruption`.
     """
-    snapshot = log.latest_snapshot() if from_snapshot is not None else None
     start, last_time = 1, None
-    if snapshot is not None and from_snapshot is not None:
-        restored = from_snapshot(snapshot)
-        if restored != snapshot.state_hash:
-            raise LogCorruption(
-                snapshot.seq,
-                f"snapshot state hash {snapshot.state_hash} but the restored state hashes to {restored}",
-            )
-        start = snapshot.seq + 1
+    if from_snapshot is not None:
+        for snapshot in _snapshots(log):
+            if isinstance(snapshot, SnapshotDamaged):
+                _log.warning("skipping a damaged snapshot: %s", snapshot)
+                continue
+            try:
+                restored = from_snapshot(snapshot)
+            except Exception as exc:  # an unreadable blob: fall back, the log has everything
+                _log.warning("skipping snapshot %d: it cannot be restored (%r)", snapshot.seq, exc)
+                continue
+            if restored != snapshot.state_hash:
+                _log.warning(
+                    "skipping snapshot %d: state hash %s but the restored state hashes to %s",
+                    snapshot.seq,
+                    snapshot.state_hash,
+                    restored,
+                )
+                continue
+            start = snapshot.seq + 1
+            break
     seq, accepted, rejected = start - 1, 0, 0
-    for record in log.read_from(max(start - 1, 1)):
-        if record.seq < start:  # the snapshot's own record: only its time matters
+    for record in log.read_from(1):
+        if record.seq < start:  # in the snapshot: verified by the chain, not applied
             last_time = record.time_ms
             continue
         try:
@@ -205,3 +223,18 @@ def replay(
     if seq != log.last_seq():
         raise LogCorruption(seq + 1, f"replay stopped at {seq} but the log ends at {log.last_seq()}")
     return ReplayResult(seq, last_time, start - 1, accepted, rejected)
+
+
+def _snapshots(log: ActionLog) -> Iterator[Snapshot | SnapshotDamaged]:
+    """Newest first; a log without ``snapshots()`` (a plain :class:`ActionLog`) offers its latest."""
+    every = getattr(log, "snapshots", None)
+    if every is not None:
+        yield from every()
+        return
+    try:
+        latest = log.latest_snapshot()
+    except SnapshotDamaged as exc:
+        yield exc
+        return
+    if latest is not None:
+        yield latest

@@ -10,6 +10,10 @@
   missing; SQLite's recovery drops that uncommitted transaction on the next open. It was never
   acknowledged (we acknowledge after ``COMMIT`` returns), so dropping it is exact. Committed records
   that later fail verification are reported, never dropped (:class:`~netclear.ledger.log.LogCorruption`).
+* **Acknowledged means recorded outside the WAL too.** After each commit the new chain head is
+  written to ``<path>.head`` and fsynced (:mod:`netclear.ledger.headfile`); opening a log that ends
+  before that head (a WAL cut, a flipped byte that makes SQLite drop frames, a deleted WAL) is
+  refused with :class:`~netclear.ledger.log.LogCorruption` naming what is missing.
 * **One writer.** An exclusive ``flock`` on ``<path>.lock`` (released by the kernel when the process
   dies); a second opener gets :class:`~netclear.ledger.log.LogInUse`.
 """
@@ -18,14 +22,17 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import secrets
+import shutil
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
 from netclear.ledger.chain import Row
+from netclear.ledger.headfile import Head, HeadFile
 from netclear.ledger.log import LogCorruption, LogInUse, LogRecord, Snapshot
 from netclear.ledger.store import ChainedLog, SnapshotRow
 
@@ -39,6 +46,11 @@ _SCHEMA = (
     " blob BLOB NOT NULL, log_checksum BLOB NOT NULL, checksum BLOB NOT NULL)",
 )
 _CORRUPT = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
+log = logging.getLogger("netclear.ledger")
+_RECOVER = (
+    "refusing to open it so that no acknowledged action is lost and no sequence number is reused."
+    " Restore the database and its -wal file from a backup or replica (docs/ledger.md, 'Damaged logs')"
+)
 
 
 def _lock(path: Path) -> int:
@@ -65,11 +77,17 @@ class SqliteLog(ChainedLog):
         self.path = Path(path)
         self._lock_fd = _lock(self.path)
         self._db: sqlite3.Connection | None = None
+        self._headfile: HeadFile | None = None
         try:
+            self._headfile = HeadFile(Path(f"{self.path}.head"), sync=synchronous != "NORMAL")
+            recorded = self._headfile.read()
+            if recorded is None and self._headfile.damaged():
+                raise LogCorruption(0, f"the chain head file {self._headfile.path} is damaged; {_RECOVER}")
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             with self._guard(0):
                 self._configure(synchronous)
-                self._start(self._init_schema())
+                self._start(self._init_schema(recorded))
+                self._check_head(recorded)
         except BaseException:
             self._release()
             raise
@@ -113,7 +131,7 @@ class SqliteLog(ChainedLog):
         db.execute("PRAGMA busy_timeout=5000")
         db.execute("PRAGMA cell_size_check=ON")
 
-    def _init_schema(self) -> bytes:
+    def _init_schema(self, recorded: Head | None) -> bytes:
         with self._transaction() as db:
             for statement in _SCHEMA:
                 db.execute(statement)
@@ -121,6 +139,12 @@ class SqliteLog(ChainedLog):
             if "log_id" not in meta:
                 if db.execute("SELECT 1 FROM records LIMIT 1").fetchone() is not None:
                     raise LogCorruption(0, "the log id is missing from a non-empty log")
+                if recorded is not None and recorded.seq > 0:
+                    raise self._refuse(
+                        recorded.seq,
+                        f"{self.path} holds no log but its head file says {recorded.seq} records were"
+                        " acknowledged: the database or its write-ahead log was lost",
+                    )
                 meta = {"format": FORMAT, "log_id": secrets.token_hex(16)}
                 db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", meta.items())
         if meta.get("format") != FORMAT:
@@ -130,6 +154,48 @@ class SqliteLog(ChainedLog):
         except ValueError:
             raise LogCorruption(0, "the log id is malformed") from None
 
+    def _refuse(self, seq: int, what: str) -> LogCorruption:
+        """The error for a log short of its acknowledged head; the WAL as found is kept aside first
+        (closing the connection checkpoints the valid prefix and deletes the WAL)."""
+        wal = Path(f"{self.path}-wal")
+        kept = ""
+        if wal.exists():
+            with contextlib.suppress(OSError):
+                shutil.copy2(wal, f"{wal}.refused")
+                kept = f" (the write-ahead log as found is kept in {wal}.refused)"
+        return LogCorruption(seq, f"{what}; {_RECOVER}{kept}")
+
+    def _check_head(self, recorded: Head | None) -> None:
+        """Refuse a log that ends before the head acknowledged in the sidecar, or diverges from it."""
+        head = self._current_head()
+        assert self._headfile is not None
+        if recorded is not None:
+            if recorded.genesis != self._genesis:
+                raise self._refuse(0, f"the head file {self._headfile.path} belongs to another log")
+            if head.seq < recorded.seq:
+                raise self._refuse(
+                    head.seq + 1,
+                    f"the log ends at record {head.seq} but records up to {recorded.seq} were acknowledged"
+                    f" (head file {self._headfile.path}): {recorded.seq - head.seq} committed records are"
+                    f" missing, the write-ahead log {self.path}-wal was damaged or removed",
+                )
+            if self._checksum_at(recorded.seq, missing="record is missing") != recorded.checksum:
+                raise self._refuse(
+                    recorded.seq,
+                    f"record {recorded.seq} differs from the acknowledged one (head file"
+                    f" {self._headfile.path}): the log was rewritten",
+                )
+            if head.seq == recorded.seq:
+                return
+        elif head.seq > 0:
+            log.warning(
+                "%s has no chain head file: adopting its last record %d as acknowledged (%s)",
+                self.path,
+                head.seq,
+                self._headfile.path,
+            )
+        self._headfile.write(Head(head.seq, head.checksum, self._genesis))
+
     # ------------------------------------------------------------------ primitives
     def _insert(self, records: Sequence[LogRecord]) -> None:
         with self._transaction() as db:
@@ -137,6 +203,8 @@ class SqliteLog(ChainedLog):
                 "INSERT INTO records (seq, time_ms, payload, checksum) VALUES (?, ?, ?, ?)",
                 [(r.seq, r.time_ms, r.payload, r.checksum) for r in records],
             )
+        if records and self._headfile is not None:  # acknowledged only once the head is durable too
+            self._headfile.write(Head(records[-1].seq, records[-1].checksum, self._genesis))
 
     def _fetch(self, first: int, limit: int) -> Sequence[Row]:
         with self._guard(first):
@@ -172,10 +240,12 @@ class SqliteLog(ChainedLog):
                 (self.keep_snapshots,),
             )
 
-    def _get_snapshot(self) -> SnapshotRow | None:
+    def _get_snapshot(self, below: int | None = None) -> SnapshotRow | None:
         with self._guard(0):
             row: SnapshotRow | None = self.db.execute(
-                "SELECT seq, state_hash, blob, log_checksum, checksum FROM snapshots ORDER BY seq DESC LIMIT 1"
+                "SELECT seq, state_hash, blob, log_checksum, checksum FROM snapshots WHERE seq < ?"
+                " ORDER BY seq DESC LIMIT 1",
+                (2**62 if below is None else below,),
             ).fetchone()
             return row
 
@@ -194,6 +264,9 @@ class SqliteLog(ChainedLog):
                 self._db.close()
         finally:
             self._db = None
+            if self._headfile is not None:
+                self._headfile.close()
+                self._headfile = None
             if self._lock_fd >= 0:
                 os.close(self._lock_fd)
                 self._lock_fd = -1

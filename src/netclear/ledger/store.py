@@ -15,10 +15,10 @@ from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import Self
 
-from netclear.ledger.chain import DIGEST_SIZE, Chain, Row, genesis, snapshot_checksum
-from netclear.ledger.log import Entry, LogClosed, LogCorruption, LogRecord, Snapshot
+from netclear.ledger.chain import DIGEST_SIZE, Chain, Row, config_checksum, genesis, snapshot_checksum
+from netclear.ledger.log import Entry, LogClosed, LogCorruption, LogRecord, Snapshot, SnapshotDamaged
 
-RESERVED_META = frozenset({"format", "log_id"})
+RESERVED_META = frozenset({"format", "log_id", "config_checksum"})
 """Meta keys the log writes itself; :meth:`ChainedLog.set_meta` refuses them."""
 
 SnapshotRow = tuple[object, object, object, object, object]
@@ -77,8 +77,8 @@ class ChainedLog(ABC):
         """Store a snapshot durably and drop all but the newest ``keep_snapshots``."""
 
     @abstractmethod
-    def _get_snapshot(self) -> SnapshotRow | None:
-        """The stored snapshot with the highest ``seq``."""
+    def _get_snapshot(self, below: int | None = None) -> SnapshotRow | None:
+        """The stored snapshot with the highest ``seq`` (below ``below`` when given)."""
 
     @abstractmethod
     def _get_meta(self, key: str) -> str | None: ...
@@ -187,16 +187,39 @@ class ChainedLog(ABC):
         with self._mutex:
             self._check_open()
             row = self._get_snapshot()
-            if row is None:
-                return None
+            return None if row is None else self._verified_snapshot(row)
+
+    def snapshots(self) -> Iterator[Snapshot | SnapshotDamaged]:
+        """Every stored snapshot, newest first: verified, or the :class:`LogCorruption` it fails with
+        (start-up falls back to an older snapshot, then to a full replay; docs/ledger.md)."""
+        below: int | None = None
+        while True:
+            with self._mutex:
+                self._check_open()
+                row = self._get_snapshot(below)
+                if row is None:
+                    return
+                seq = row[0]
+                if not isinstance(seq, int):
+                    yield SnapshotDamaged(0, "malformed snapshot row")
+                    return
+                try:
+                    found: Snapshot | SnapshotDamaged = self._verified_snapshot(row)
+                except SnapshotDamaged as exc:
+                    found = exc
+            yield found
+            below = seq
+
+    def _verified_snapshot(self, row: SnapshotRow) -> Snapshot:
+        with self._mutex:
             seq, state_hash, blob_v, log_v, sum_v = row
             blob, log_checksum, checksum = _as_bytes(blob_v), _as_bytes(log_v), _as_bytes(sum_v)
             if not isinstance(seq, int) or not isinstance(state_hash, str):
-                raise LogCorruption(seq if isinstance(seq, int) else 0, "malformed snapshot row")
+                raise SnapshotDamaged(seq if isinstance(seq, int) else 0, "malformed snapshot row")
             if blob is None or log_checksum is None or checksum is None:
-                raise LogCorruption(seq, "malformed snapshot row")
+                raise SnapshotDamaged(seq, "malformed snapshot row")
             if snapshot_checksum(log_checksum, seq, state_hash, blob) != checksum:
-                raise LogCorruption(seq, "snapshot checksum mismatch: the snapshot was altered or torn")
+                raise SnapshotDamaged(seq, "snapshot checksum mismatch: the snapshot was altered or torn")
             missing = (
                 f"snapshot is after the end of the log ({self._current_head().seq}): committed records were lost"
                 if seq > self._current_head().seq
@@ -209,15 +232,30 @@ class ChainedLog(ABC):
             return Snapshot(seq, state_hash, blob)
 
     def get_meta(self, key: str) -> str | None:
+        """A stored value; ``config`` is checked against its checksum (bound to the genesis)."""
         with self._mutex:
             self._check_open()
-            return self._get_meta(key)
+            value = self._get_meta(key)
+            if (
+                key == "config"
+                and value is not None
+                and self._get_meta("config_checksum") != config_checksum(self._genesis, value)
+            ):
+                raise LogCorruption(
+                    0,
+                    "the stored configuration (meta config) does not match its checksum: it was"
+                    " edited or damaged; the log replays only under the configuration it was written"
+                    " under (restore it from a backup)",
+                )
+            return value
 
     def set_meta(self, key: str, value: str) -> None:
         if key in RESERVED_META:
             raise ValueError(f"meta key {key!r} belongs to the log itself")
         with self._mutex:
             self._check_open()
+            if key == "config":  # the checksum first: a crash in between leaves no unchecked config
+                self._set_meta("config_checksum", config_checksum(self._genesis, value))
             self._set_meta(key, value)
 
     def close(self) -> None:

@@ -391,7 +391,7 @@ class Registry:
             tok = self.tokens.get(key)
         else:
             tok = self.token_by_name.get(key)
-            if tok is None and key.isdigit():
+            if tok is None and key.isascii() and key.isdigit() and len(key) < 10:
                 tok = self.tokens.get(int(key))
         if tok is None:
             raise UnknownEntity(field, f"unknown token {key!r}")

@@ -196,6 +196,8 @@ def order_status(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
     ref = payload.get("oid")
     if isinstance(ref, bool) or not isinstance(ref, int | str):
         raise InvalidAction("oid", "an order id or a cloid")
+    if isinstance(ref, str):
+        ref = ref.lower()  # cloids are stored in lower case
     for live in _order_views(ex, user):
         if (isinstance(ref, int) and live["oid"] == ref) or (
             isinstance(ref, str) and live.get("cloid") == ref

@@ -17,8 +17,8 @@ from netclear.engine.actions import (
 from netclear.engine.availability import credit, debit
 from netclear.engine.context import Ctx, normalize_address
 from netclear.engine.state import Account, Mode
-from netclear.errors import InvalidAction, ModeError
-from netclear.fixedpoint import fmt_units
+from netclear.errors import InvalidAction, InvalidAmount, ModeError
+from netclear.fixedpoint import MAX_UNITS, fmt_units
 from netclear.markets.registry import Token
 
 MAX_SUB_ACCOUNTS = 10
@@ -40,6 +40,11 @@ def deposit(ctx: Ctx, a: Deposit) -> None:
     acct = ctx.account(a.user)
     token = ctx.token(a.token)
     amount = ctx.amount(a.amount, token)
+    supply = ctx.state.external_in.get(token.index, 0) - ctx.state.external_out.get(token.index, 0)
+    if supply + amount > MAX_UNITS:  # the supply limit: every balance fits a 64-bit unit count
+        raise InvalidAmount(
+            "amount", f"{token.name} on the exchange would exceed its supply limit of {MAX_UNITS} units"
+        )
     credit(acct, token, amount, perp_dex=_usdc_source(acct, token, ctx))
     ctx.tx.credit_external(token.index, amount)
     ctx.emit("deposit", acct.address, token=token.name, amount=fmt_units(amount, token.wei_decimals))

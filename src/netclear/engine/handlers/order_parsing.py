@@ -3,6 +3,7 @@ indices', 'Order book'; docs/rules/orders.md, docs/rules/ticks.md)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -51,15 +52,19 @@ def market_of(ctx: Ctx, asset: int | str, field: str = "asset") -> Market:
     raise InvalidAction(field, f"unknown asset {asset!r}")
 
 
-def check_cloid(cloid: str | None) -> None:
+_CLOID = re.compile(r"0x[0-9a-fA-F]{32}", re.ASCII)
+
+
+def check_cloid(cloid: str | None) -> str | None:
+    """Validate a client order id (16 bytes as ``0x`` + 32 hex digits, the SDK's ``Cloid``) and return
+    it in lower case: a cloid names 16 bytes, so ids that differ only in letter case are the same id."""
     if cloid is None:
-        return
+        return None
     if not (isinstance(cloid, str) and len(cloid) == 34 and cloid.startswith("0x")):
         raise InvalidAction("cloid", "must be a 16-byte hex string like 0x1234...")
-    try:
-        int(cloid, 16)
-    except ValueError:
-        raise InvalidAction("cloid", "must be hexadecimal") from None
+    if _CLOID.fullmatch(cloid) is None:
+        raise InvalidAction("cloid", "must be hexadecimal")
+    return cloid.lower()
 
 
 def parse_order(ctx: Ctx, spec: OrderSpec) -> Parsed:
@@ -76,7 +81,7 @@ def parse_order(ctx: Ctx, spec: OrderSpec) -> Parsed:
     if px <= 0:
         raise InvalidAction("p", f"Order has invalid price: p (price) must be positive, got {spec.px}.")
     ticks.validate_price(px, szd, is_spot, field="p")
-    check_cloid(spec.cloid)
+    cloid = check_cloid(spec.cloid)
     trigger_px = None
     tpsl = None
     is_market = False
@@ -100,4 +105,4 @@ def parse_order(ctx: Ctx, spec: OrderSpec) -> Parsed:
         ticks.check_max_order_value(px, sz, szd, market.max_leverage, tif == "Ioc" or is_market, field="s")
         if market.is_delisted and not spec.reduce_only:
             raise InvalidAction("a", f"{market.name} is delisted: reduce-only orders only")
-    return Parsed(market, spec.is_buy, px, sz, spec.reduce_only, tif, trigger_px, is_market, tpsl, spec.cloid)
+    return Parsed(market, spec.is_buy, px, sz, spec.reduce_only, tif, trigger_px, is_market, tpsl, cloid)

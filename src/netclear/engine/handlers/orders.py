@@ -77,6 +77,7 @@ def cancel_all(ctx: Ctx, acct: Account, status: str = "canceled") -> int:
 
 
 def _oid_for_cloid(ctx: Ctx, user: str, asset: int, cloid: str) -> int | None:
+    cloid = cloid.lower()  # stored cloids are lower case (order_parsing.check_cloid)
     book = ctx.state.books.get(asset)
     ro = book.find_by_cloid(user, cloid) if book is not None else None
     if ro is not None:

@@ -1,0 +1,93 @@
+"""The one number grammar (issue 10 defects 1, 2, 8), in process.
+
+Hyperliquid's wire writes numbers as ASCII decimal strings (the SDK's ``float_to_wire`` formats a
+normalized ``Decimal`` with ``f"{x:f}"``: digits, an optional point, an optional minus sign). Every
+path (wire, operator API, config, CLI files) parses through ``fixedpoint.parse_decimal``; a number
+outside the grammar or the bounds is an ``InvalidAmount`` naming the field, decided before any
+arithmetic, so a hostile number costs what a short one does.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from netclear.engine import actions as A
+from netclear.engine.exchange import Exchange
+from netclear.errors import InvalidAmount
+from netclear.fixedpoint import MAX_UNITS, parse_decimal, to_units
+
+WIRE = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
+
+hostile = st.one_of(
+    st.text(max_size=50),
+    st.builds(lambda m, e: f"{m}e{e}", st.integers(-9, 9), st.integers(-(10**7), 10**7)),
+    st.sampled_from(["1e999990", "\u0661\u0662", "\uff11", " 1", "1 ", "1_0", "+1", ".5", "5.", "NaN", "-0"]),
+    st.decimals(allow_nan=True, allow_infinity=True).map(str),
+)
+
+
+@settings(max_examples=400, deadline=1000, database=None)
+@given(text=hostile, decimals=st.integers(0, 18))
+def test_every_string_is_a_wire_number_or_an_invalid_amount(text: str, decimals: int) -> None:
+    try:
+        units = to_units(text, decimals, field="s", allow_negative=True)
+    except InvalidAmount as exc:
+        assert exc.field == "s"
+        return
+    assert WIRE.fullmatch(text), text
+    assert abs(units) <= MAX_UNITS
+    assert Decimal(units).scaleb(-decimals) == Decimal(text)  # exact, nothing rounded
+
+
+@pytest.mark.parametrize(
+    ("value", "rule"),
+    [
+        (Decimal("1e999990"), "too large"),
+        (Decimal("-1e999990"), "too large"),
+        (Decimal("1e-999990"), "too many decimals"),
+        (Decimal("NaN"), "must be finite"),
+        (10**400, "too large"),
+        (1e308, "too large"),
+        ("1" * 41, "at most 40 characters"),
+    ],
+)
+def test_decimals_and_ints_are_bounded_before_arithmetic(value: object, rule: str) -> None:
+    with pytest.raises(InvalidAmount, match=rule):
+        parse_decimal(value, field="amount")
+
+
+def test_units_are_exact_past_the_decimal_context_precision() -> None:
+    """31 significant digits: ``Decimal.scaleb`` rounds to 28 (the default context) and used to
+    accept this as a whole number of lots; integer arithmetic refuses its 1e-18 remainder."""
+    with pytest.raises(InvalidAmount, match="more than 8 decimals"):
+        to_units("1000000000000.000000000000000001", 8, field="s")
+    assert to_units("92233720368.54775807", 8, field="s") == MAX_UNITS
+    with pytest.raises(InvalidAmount, match="exceeds the largest amount"):
+        to_units("92233720368.54775808", 8, field="s")
+
+
+def test_a_deposit_of_1e309_is_refused_and_changes_nothing() -> None:
+    """Defect 2: ``1e309`` was accepted (the account could then send 1e300 USDC)."""
+    ex = Exchange("hyperliquid")
+    before = ex.state_hash()
+    for amount in (Decimal("1e309"), Decimal("1e5000"), "1e309"):
+        with pytest.raises(InvalidAmount):
+            ex.apply(A.Deposit(user="0x" + "11" * 20, amount=amount), at=0)  # type: ignore[arg-type]
+    assert ex.state_hash() == before
+
+
+def test_deposits_stop_at_the_token_supply_limit() -> None:
+    """Defect 2: the operator's deposits are bounded in total too (the supply limit is 2^63 - 1 units,
+    what HyperCore's 64-bit ``wei`` can count); USDC has 8 wei decimals in the preset."""
+    ex = Exchange("hyperliquid")
+    user = "0x" + "22" * 20
+    ex.apply(A.Deposit(user=user, amount=Decimal("92233720368.54775807")), at=0)  # MAX_UNITS wei
+    before = ex.state_hash()
+    with pytest.raises(InvalidAmount, match="supply limit"):
+        ex.apply(A.Deposit(user="0x" + "33" * 20, amount=Decimal("0.00000001")), at=0)
+    assert ex.state_hash() == before
