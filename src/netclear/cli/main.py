@@ -100,6 +100,10 @@ def serve(
         str | None, typer.Option(help="bearer token for /operator/* (default: random, printed)")
     ] = None,
     demo: Annotated[bool, typer.Option(help="run a demo price feed and market maker")] = False,
+    demo_markets: Annotated[
+        str | None,
+        typer.Option(help="comma-separated markets the demo quotes (default: every listed one)"),
+    ] = None,
 ) -> None:
     """Run the exchange: Hyperliquid-compatible /info, /exchange and /ws over a durable action log."""
     import uvicorn
@@ -123,7 +127,8 @@ def serve(
     if demo:
         from netclear.api.demo import DemoMarket
 
-        DemoMarket(node, app_.state.writer).start()
+        wanted = [m.strip() for m in demo_markets.split(",") if m.strip()] if demo_markets else None
+        DemoMarket(node, app_.state.writer, markets=wanted).start()
         console.print("demo price feed and market maker running")
     uvicorn.run(app_, host=host, port=port, log_level="warning")
 
