@@ -33,7 +33,7 @@ HIP3_PRICES: dict[str, int | Decimal] = {
     "xyz:NVDA": 180,
     "flx:GOLD": 3300,
     "cash:USA500": 6000,
-    "test:ABC": 1,
+    "test:ABC": 2,  # above 1, so the SDK builder-dex example's bid at 1 rests
 }
 STABLES = ("USDT0", "USDH")
 LEVELS = 3

@@ -7,8 +7,9 @@ snapshot, then updates after every committed batch of actions:
 * market channels (``allMids``, ``l2Book``, ``bbo``, ``activeAssetCtx``) re-send their view when it
   changed; ``trades`` sends new trades;
 * user channels (``userFills``, ``orderUpdates``, ``userFundings``, ``userNonFundingLedgerUpdates``,
-  ``user``) send the user's new history records; ``spotState`` and ``activeAssetData`` re-send their
-  view when it changed.
+  ``user``) send the user's new history records; ``spotState``, ``activeAssetData``,
+  ``clearinghouseState`` and ``allDexsClearinghouseState`` re-send their view when it changed;
+* ``allDexsAssetCtxs`` re-sends every dex's asset contexts (``[[dex, ctxs]]``) when they changed.
 
 Views are computed under the node's lock from the committed state, so they never show a half-applied
 action.
@@ -79,12 +80,16 @@ def _validate(ex: Exchange, sub: dict[str, Any]) -> None:
         "userEvents",
         "orderUpdates",
         "spotState",
+        "allDexsClearinghouseState",
     ):
         _user_of(sub)
+    elif kind == "clearinghouseState":
+        _user_of(sub)
+        ex.registry.dex(sub.get("dex", "") or "", field="subscription.dex")
     elif kind == "activeAssetData":
         _user_of(sub)
         ex.info({"type": "l2Book", "coin": _coin_of(sub)})
-    elif kind != "allMids":
+    elif kind not in ("allMids", "allDexsAssetCtxs"):
         raise InvalidAction("subscription.type", f"unknown subscription {kind!r}")
 
 
@@ -170,6 +175,23 @@ def _view(ex: Exchange, sub: dict[str, Any]) -> dict[str, Any]:
             "channel": "spotState",
             "data": {"user": user, "spotState": ex.info({"type": "spotClearinghouseState", "user": user})},
         }
+    if kind == "clearinghouseState":
+        user, dex = _user_of(sub), sub.get("dex", "") or ""
+        state = ex.info({"type": "clearinghouseState", "user": user, "dex": dex})
+        return {
+            "channel": "clearinghouseState",
+            "data": {"dex": dex, "user": user, "clearinghouseState": state},
+        }
+    if kind == "allDexsClearinghouseState":
+        user = _user_of(sub)
+        states = [
+            [d.name, ex.info({"type": "clearinghouseState", "user": user, "dex": d.name})]
+            for d in ex.registry.dexes
+        ]
+        return {"channel": "allDexsClearinghouseState", "data": {"user": user, "clearinghouseStates": states}}
+    if kind == "allDexsAssetCtxs":
+        ctxs = [[d.name, ex.info({"type": "metaAndAssetCtxs", "dex": d.name})[1]] for d in ex.registry.dexes]
+        return {"channel": "allDexsAssetCtxs", "data": {"ctxs": ctxs}}
     raise InvalidAction("subscription.type", f"unknown subscription {kind!r}")
 
 

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from netclear.engine import lending
-from netclear.engine.actions import ApproveAgent, SetAbstraction, UpdateIsolatedMargin, UpdateLeverage
+from netclear.engine.actions import (
+    ApproveAgent,
+    Noop,
+    SetAbstraction,
+    SetDexAbstraction,
+    UpdateIsolatedMargin,
+    UpdateLeverage,
+)
 from netclear.engine.availability import transfer_requirement
 from netclear.engine.context import Ctx, normalize_address
 from netclear.engine.solvency import require_margin
@@ -55,6 +62,24 @@ def set_abstraction(ctx: Ctx, a: SetAbstraction) -> None:
     previous = acct.mode
     acct.mode = target
     ctx.emit("abstraction", acct.address, previous=previous.value, abstraction=target.value)
+
+
+def set_dex_abstraction(ctx: Ctx, a: SetDexAbstraction) -> None:
+    """HIP-3 DEX abstraction is discontinued (Hyperliquid docs, "Account abstraction modes": "DEX
+    abstraction (discontinued)"), superseded by unified account and portfolio margin. Nobody can turn it
+    on, so turning it off is accepted and changes nothing; turning it on is refused with the way forward.
+    """
+    acct = ctx.existing_account(a.user)
+    if a.enabled:
+        raise ModeError(
+            "enabled",
+            "DEX abstraction is discontinued; use userSetAbstraction with unifiedAccount or portfolioMargin",
+        )
+    ctx.emit("dexAbstraction", acct.address, enabled=False)
+
+
+def noop(ctx: Ctx, a: Noop) -> None:
+    """Nothing changes; the writer has recorded the nonce, which is the point."""
 
 
 def _check_pm_eligibility(ctx: Ctx, acct: Account) -> None:
