@@ -310,3 +310,21 @@ def test_ws_spot_state_and_all_dexs_channels(server: Server, info: Info, bot: Ex
         ok(bot.send_asset(me, "spot", "test", "USDC", 5))
         states = _read(conn, "allDexsClearinghouseState")["data"]
         assert Decimal(dict(states["clearinghouseStates"])["test"]["marginSummary"]["accountValue"]) == 20
+
+
+def test_sdk_candle_subscription_follows_trades(server: Server, bot: Exchange) -> None:
+    """``Info.subscribe({"type": "candle", ...})`` through the SDK's own websocket manager."""
+    live = Info(server.url, skip_ws=False)
+    got: list[dict[str, Any]] = []
+    try:
+        live.subscribe({"type": "candle", "coin": "OP", "interval": "1m"}, got.append)
+        time.sleep(0.3)
+        filled = statuses(bot.market_open("OP", True, 30))[0]["filled"]
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not any(m["data"]["c"] == filled["avgPx"] for m in got):
+            time.sleep(0.05)
+    finally:
+        live.disconnect_websocket()
+    candle = next(m["data"] for m in got if m["data"]["c"] == filled["avgPx"])
+    assert (candle["s"], candle["i"]) == ("OP", "1m") and candle["T"] - candle["t"] == 59_999
+    assert Decimal(candle["v"]) >= 30 and candle["n"] >= 1

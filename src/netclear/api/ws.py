@@ -5,7 +5,7 @@ Client messages: ``{"method": "subscribe" | "unsubscribe", "subscription": {...}
 snapshot, then updates after every committed batch of actions:
 
 * market channels (``allMids``, ``l2Book``, ``bbo``, ``activeAssetCtx``) re-send their view when it
-  changed; ``trades`` sends new trades;
+  changed; ``trades`` sends new trades; ``candle`` sends the candle of the latest trade when it changed;
 * user channels (``userFills``, ``orderUpdates``, ``userFundings``, ``userNonFundingLedgerUpdates``,
   ``user``) send the user's new history records; ``spotState``, ``activeAssetData``,
   ``clearinghouseState`` and ``allDexsClearinghouseState`` re-send their view when it changed;
@@ -29,6 +29,7 @@ from netclear.engine.context import normalize_address
 from netclear.engine.exchange import Exchange
 from netclear.errors import InvalidAction, NetclearError
 from netclear.ledger.node import Node
+from netclear.views.market import INTERVALS_MS
 
 USER_HISTORY = {
     "userFills": ("fills", "fills"),
@@ -86,6 +87,10 @@ def _validate(ex: Exchange, sub: dict[str, Any]) -> None:
     elif kind == "clearinghouseState":
         _user_of(sub)
         ex.registry.dex(sub.get("dex", "") or "", field="subscription.dex")
+    elif kind == "candle":
+        ex.info({"type": "l2Book", "coin": _coin_of(sub)})
+        if sub.get("interval") not in INTERVALS_MS:
+            raise InvalidAction("subscription.interval", f"one of {', '.join(INTERVALS_MS)}")
     elif kind == "activeAssetData":
         _user_of(sub)
         ex.info({"type": "l2Book", "coin": _coin_of(sub)})
@@ -120,6 +125,19 @@ def render(ex: Exchange, s: Subscription, *, snapshot: bool) -> list[dict[str, A
                 out.append({"channel": "orderUpdates", "data": new})
             else:
                 out.append({"channel": "user", "data": {"fills": new}})
+        return out
+    if kind == "candle":
+        coin = ex.info({"type": "l2Book", "coin": _coin_of(sub)})["coin"]
+        trades = hist.trades.get(coin, [])
+        if not trades:
+            return out
+        step = INTERVALS_MS[sub["interval"]]
+        req = {"coin": coin, "interval": sub["interval"], "startTime": trades[-1]["time"] // step * step}
+        candle = ex.info({"type": "candleSnapshot", "req": req})[-1]
+        text = json.dumps(candle, sort_keys=True)
+        if text != s.last:
+            s.last = text
+            out.append({"channel": "candle", "data": candle})
         return out
     if kind == "trades":
         coin = ex.info({"type": "l2Book", "coin": _coin_of(sub)})["coin"]
