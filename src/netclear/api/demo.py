@@ -140,12 +140,13 @@ class DemoMarket:
     def _bootstrap(self) -> None:
         reg = self.node.exchange.registry
         self._feed()
+        setup: list[A.Action] = []
         for i, group in enumerate(self._groups()):
             maker = maker_address(i)
             if maker in self.node.exchange.state.accounts:
                 continue
-            self._submit(A.Deposit(user=maker, amount=Decimal(50_000_000)))
-            self._submit(A.SetAbstraction(user=maker, abstraction="unifiedAccount"))
+            setup.append(A.Deposit(user=maker, amount=Decimal(50_000_000)))
+            setup.append(A.SetAbstraction(user=maker, abstraction="unifiedAccount"))
             tokens = {
                 t
                 for m in group
@@ -157,7 +158,10 @@ class DemoMarket:
                 if tok.name == "USDC" or not px:
                     continue
                 amount = (Decimal(2_000_000) / px).quantize(Decimal(1).scaleb(-min(tok.wei_decimals, 2)))
-                self._submit(A.Deposit(user=maker, token=tok.name, amount=amount))
+                setup.append(A.Deposit(user=maker, token=tok.name, amount=amount))
+        # queued together, the writer commits them in a few batches instead of one fsync each
+        for future in [self.writer.submit(action) for action in setup]:
+            future.result()
         self._quote()
 
     def _feed(self) -> None:
@@ -183,11 +187,12 @@ class DemoMarket:
 
     def _quote(self) -> None:
         ex = self.node.exchange
+        actions: list[A.Action] = []
         for i, group in enumerate(self._groups()):
             maker = maker_address(i)
             if maker not in ex.state.accounts:
                 continue
-            self._submit(O.ScheduleCancel(user=maker, time=None))
+            actions.append(O.ScheduleCancel(user=maker, time=None))
             mine = [
                 O.CancelSpec(m.asset, o.oid)
                 for m in group
@@ -195,10 +200,12 @@ class DemoMarket:
                 for o in book.orders_of(maker)
             ]
             if mine:
-                self._submit(O.Cancel(user=maker, cancels=mine))
+                actions.append(O.Cancel(user=maker, cancels=mine))
             orders = [o for m in group for o in self._levels(m)]
             if orders:
-                self._submit(O.PlaceOrder(user=maker, orders=orders))
+                actions.append(O.PlaceOrder(user=maker, orders=orders))
+        for future in [self.writer.submit(action) for action in actions]:
+            future.result()
 
     def _levels(self, m: _Market) -> list[O.OrderSpec]:
         prices = self.node.exchange.state.prices
