@@ -328,3 +328,19 @@ def test_sdk_candle_subscription_follows_trades(server: Server, bot: Exchange) -
     candle = next(m["data"] for m in got if m["data"]["c"] == filled["avgPx"])
     assert (candle["s"], candle["i"]) == ("OP", "1m") and candle["T"] - candle["t"] == 59_999
     assert Decimal(candle["v"]) >= 30 and candle["n"] >= 1
+
+
+def test_demo_quotes_a_chosen_set_of_markets(server_factory: Any) -> None:
+    """``netclear serve --demo --demo-markets BTC,PURR/USDC``: only those two books get quotes."""
+    from netclear.api.demo import DemoMarket, maker_address
+    from netclear.errors import UnknownEntity
+
+    srv = server_factory(bootstrap=False)
+    demo = DemoMarket(srv.node, srv.app.state.writer, markets=["BTC", "PURR/USDC"])
+    demo._bootstrap()
+    books = srv.node.exchange.state.books
+    quoted = {asset for asset, book in books.items() if book.orders_of(maker_address(0))}
+    assert quoted == {0, 10_000}  # BTC, PURR/USDC
+    assert maker_address(1) not in srv.node.exchange.state.accounts  # one maker is enough
+    with pytest.raises(UnknownEntity):
+        DemoMarket(srv.node, srv.app.state.writer, markets=["NOPE"])
