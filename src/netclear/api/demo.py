@@ -74,7 +74,8 @@ class DemoMarket:
                 self.prices[perp.name] = Decimal(px)
         self.spot_prices: dict[str, Decimal] = {}  # spot pairs priced on their own
         for pair in reg.spot_pairs.values():
-            if pair.base.perp is None and pair.base.name not in STABLES and pair.name in mids:
+            follows = pair.base.spot_pair == pair.index and (pair.base.perp or pair.base.name in STABLES)
+            if not follows and pair.name in mids:
                 self.spot_prices[pair.name] = mids[pair.name]
         self.wanted = None if markets is None else self._resolve(markets)
         self._stop = threading.Event()
