@@ -91,7 +91,7 @@ def position(info: Info, user: str, coin: str) -> dict[str, Any] | None:
 def test_meta_views_and_asset_ids(server: Server, info: Info) -> None:
     meta = info.meta()
     names = [a["name"] for a in meta["universe"]]
-    assert names[:3] == ["BTC", "ETH", "SOL"]
+    assert names[:3] == ["BTC", "ETH", "ATOM"]  # mainnet meta.universe order
     for asset in meta["universe"]:
         assert isinstance(asset["szDecimals"], int) and isinstance(asset["maxLeverage"], int)
     # the SDK derived its asset ids from these answers: perps 0.., spot 10000 + index

@@ -24,7 +24,7 @@ from tests.conftest import ALICE, BOB, MAKER
 USDC = 10**8
 HOUR = 3_600_000
 T0 = 1_000
-BTC, HYPE = 0, 4
+BTC, HYPE = 0, 159  # perp asset ids: index in mainnet meta.universe (BTC first, HYPE 159th)
 
 
 def usd(x: str | int) -> int:

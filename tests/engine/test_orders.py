@@ -24,7 +24,7 @@ from tests.conftest import ALICE, BOB, CAROL, MAKER, fund_lender
 USDC = 10**8  # USDC wei per USDC
 HYPE_WEI = 10**8
 T0 = 1_000
-BTC, HYPE = 0, 4  # perp asset ids in the preset's universe
+BTC, HYPE = 0, 159  # perp asset ids: their index in the preset's (mainnet) meta.universe
 HYPE_SPOT = 10107  # @107 = 10000 + spot pair index
 
 

@@ -475,7 +475,7 @@ def test_spot_send_unknown_token() -> None:
     ex.apply(A.Deposit(user=ALICE, token="HYPE", amount=D(10)))
     reject(
         ex,
-        A.SpotSend(user=ALICE, destination=BOB, token="PURR", amount=D(1)),
+        A.SpotSend(user=ALICE, destination=BOB, token="NOTATOKEN", amount=D(1)),
         UnknownEntity,
         "token",
         "unknown token",
@@ -1327,7 +1327,7 @@ def test_pm_repay_beyond_balance() -> None:
 
 
 @pytest.mark.parametrize("operation", ["supply", "withdraw", "borrow", "repay"])
-@pytest.mark.parametrize("token", ["PURR", 9999, "9999"])
+@pytest.mark.parametrize("token", ["NOTATOKEN", 9999, "9999"])  # PURR is a real token (index 1)
 def test_borrow_lend_unknown_token(operation: str, token: int | str) -> None:
     ex = hl()
     fund_lender(ex, "10000")

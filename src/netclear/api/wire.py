@@ -38,6 +38,12 @@ def _int(value: Any, where: str) -> int:
     return value
 
 
+def _str(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidAction(where, "must be a string")
+    return value
+
+
 def _bool(value: Any, where: str) -> bool:
     if not isinstance(value, bool):
         raise InvalidAction(where, "must be true or false")
@@ -200,6 +206,21 @@ def to_engine(reg: Registry, action: dict[str, Any], account: str) -> A.Action:
             token=_token_name(reg, _get(action, "token", w), "action.token"),
             amount=_dec(_get(action, "amount", w), "action.amount"),
         )
+    if kind == "sendAsset":
+        return A.SendAsset(
+            user=account,
+            destination=str(_get(action, "destination", w)),
+            source_dex=_str(_get(action, "sourceDex", w), "action.sourceDex"),
+            destination_dex=_str(_get(action, "destinationDex", w), "action.destinationDex"),
+            token=_token_name(reg, _get(action, "token", w), "action.token"),
+            amount=_dec(_get(action, "amount", w), "action.amount"),
+        )
+    if kind == "userDexAbstraction":
+        return A.SetDexAbstraction(user=account, enabled=_bool(_get(action, "enabled", w), "action.enabled"))
+    if kind == "noop":
+        return A.Noop(user=account)
+    if kind == "agentEnableDexAbstraction":
+        return A.SetDexAbstraction(user=account, enabled=True)
     if kind == "withdraw3":
         return A.Withdraw(user=account, amount=_dec(_get(action, "amount", w), "action.amount"))
     if kind == "approveAgent":

@@ -5,10 +5,11 @@ Client messages: ``{"method": "subscribe" | "unsubscribe", "subscription": {...}
 snapshot, then updates after every committed batch of actions:
 
 * market channels (``allMids``, ``l2Book``, ``bbo``, ``activeAssetCtx``) re-send their view when it
-  changed; ``trades`` sends new trades;
+  changed; ``trades`` sends new trades; ``candle`` sends the candle of the latest trade when it changed;
 * user channels (``userFills``, ``orderUpdates``, ``userFundings``, ``userNonFundingLedgerUpdates``,
-  ``user``) send the user's new history records; ``spotState`` and ``activeAssetData`` re-send their
-  view when it changed.
+  ``user``) send the user's new history records; ``spotState``, ``activeAssetData``,
+  ``clearinghouseState`` and ``allDexsClearinghouseState`` re-send their view when it changed;
+* ``allDexsAssetCtxs`` re-sends every dex's asset contexts (``[[dex, ctxs]]``) when they changed.
 
 Fan-out (docs/api.md "Websocket"): after each commit the hub renders every *distinct* subscription
 once, in a worker thread (one short hold of the node's lock for all of them, so a view never shows a
@@ -33,6 +34,7 @@ from netclear.engine.exchange import Exchange
 from netclear.engine.state import Records
 from netclear.errors import InvalidAction, NetclearError
 from netclear.ledger.node import Node
+from netclear.views.market import INTERVALS_MS
 
 USER_HISTORY = {
     "userFills": ("fills", "fills"),
@@ -118,12 +120,20 @@ def _validate(ex: Exchange, sub: dict[str, Any]) -> None:
         "userEvents",
         "orderUpdates",
         "spotState",
+        "allDexsClearinghouseState",
     ):
         _user_of(sub)
+    elif kind == "clearinghouseState":
+        _user_of(sub)
+        ex.registry.dex(sub.get("dex", "") or "", field="subscription.dex")
+    elif kind == "candle":
+        ex.info({"type": "l2Book", "coin": _coin_of(sub)})
+        if sub.get("interval") not in INTERVALS_MS:
+            raise InvalidAction("subscription.interval", f"one of {', '.join(INTERVALS_MS)}")
     elif kind == "activeAssetData":
         _user_of(sub)
         ex.info({"type": "l2Book", "coin": _coin_of(sub)})
-    elif kind != "allMids":
+    elif kind not in ("allMids", "allDexsAssetCtxs"):
         raise InvalidAction("subscription.type", f"unknown subscription {kind!r}")
 
 
@@ -152,6 +162,19 @@ def render(ex: Exchange, s: Subscription, *, snapshot: bool) -> list[dict[str, A
                 out.append({"channel": "orderUpdates", "data": new})
             else:
                 out.append({"channel": "user", "data": {"fills": new}})
+        return out
+    if kind == "candle":
+        coin = ex.info({"type": "l2Book", "coin": _coin_of(sub)})["coin"]
+        trades = hist.trades.get(coin, [])
+        if not trades:
+            return out
+        step = INTERVALS_MS[sub["interval"]]
+        req = {"coin": coin, "interval": sub["interval"], "startTime": trades[-1]["time"] // step * step}
+        candle = ex.info({"type": "candleSnapshot", "req": req})[-1]
+        text = json.dumps(candle, sort_keys=True)
+        if text != s.last:
+            s.last = text
+            out.append({"channel": "candle", "data": candle})
         return out
     if kind == "trades":
         coin = ex.info({"type": "l2Book", "coin": _coin_of(sub)})["coin"]
@@ -224,6 +247,23 @@ def _view(ex: Exchange, sub: dict[str, Any]) -> dict[str, Any]:
             "channel": "spotState",
             "data": {"user": user, "spotState": ex.info({"type": "spotClearinghouseState", "user": user})},
         }
+    if kind == "clearinghouseState":
+        user, dex = _user_of(sub), sub.get("dex", "") or ""
+        state = ex.info({"type": "clearinghouseState", "user": user, "dex": dex})
+        return {
+            "channel": "clearinghouseState",
+            "data": {"dex": dex, "user": user, "clearinghouseState": state},
+        }
+    if kind == "allDexsClearinghouseState":
+        user = _user_of(sub)
+        states = [
+            [d.name, ex.info({"type": "clearinghouseState", "user": user, "dex": d.name})]
+            for d in ex.registry.dexes
+        ]
+        return {"channel": "allDexsClearinghouseState", "data": {"user": user, "clearinghouseStates": states}}
+    if kind == "allDexsAssetCtxs":
+        ctxs = [[d.name, ex.info({"type": "metaAndAssetCtxs", "dex": d.name})[1]] for d in ex.registry.dexes]
+        return {"channel": "allDexsAssetCtxs", "data": {"ctxs": ctxs}}
     raise InvalidAction("subscription.type", f"unknown subscription {kind!r}")
 
 

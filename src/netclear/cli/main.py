@@ -172,6 +172,10 @@ def serve(
             help="let this address enable portfolio margin past the preset's eligibility gate (repeatable)",
         ),
     ] = None,
+    demo_markets: Annotated[
+        str | None,
+        typer.Option(help="comma-separated markets the demo quotes (default: every listed one)"),
+    ] = None,
 ) -> None:
     """Run the exchange: Hyperliquid-compatible /info, /exchange and /ws over a durable action log."""
     import uvicorn
@@ -227,7 +231,9 @@ def serve(
     if demo:
         from netclear.api.demo import DemoMarket
 
-        app_.state.demo = DemoMarket(node, app_.state.writer)  # /operator/prices and /operator/demo use it
+        wanted = [m.strip() for m in demo_markets.split(",") if m.strip()] if demo_markets else None
+        # /operator/prices and /operator/demo use it
+        app_.state.demo = DemoMarket(node, app_.state.writer, markets=wanted)
         app_.state.demo.start()
         console.print("demo price feed and market maker running")
     uvicorn.run(app_, host=host, port=port, log_level="warning")

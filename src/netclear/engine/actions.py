@@ -61,6 +61,21 @@ class UsdClassTransfer(Action, tag="usdClassTransfer", frozen=True):
     dex: str = ""
 
 
+class SendAsset(Action, tag="sendAsset", frozen=True):
+    """Move a token from one balance of ``user`` to a balance of ``destination`` (may be ``user``).
+
+    A balance is ``"spot"``, ``""`` (the first perp dex) or a builder dex's name; a perp dex side moves
+    only that dex's collateral token (Hyperliquid docs, exchange endpoint "Send asset").
+    """
+
+    user: str
+    destination: str
+    source_dex: str
+    destination_dex: str
+    token: str
+    amount: Decimal
+
+
 class CreateSubAccount(Action, tag="createSubAccount", frozen=True):
     user: str
     name: str
@@ -80,6 +95,19 @@ class SubAccountTransfer(Action, tag="subAccountTransfer", frozen=True):
 class SetAbstraction(Action, tag="userSetAbstraction", frozen=True):
     user: str
     abstraction: Literal["disabled", "unifiedAccount", "portfolioMargin"]
+
+
+class SetDexAbstraction(Action, tag="userDexAbstraction", frozen=True):
+    """The discontinued HIP-3 DEX abstraction (``userDexAbstraction``, ``agentEnableDexAbstraction``)."""
+
+    user: str
+    enabled: bool
+
+
+class Noop(Action, tag="noop", frozen=True):
+    """Does nothing but use up its nonce (Hyperliquid docs, exchange endpoint "Invalidate pending nonce")."""
+
+    user: str
 
 
 class UpdateLeverage(Action, tag="updateLeverage", frozen=True):

@@ -47,6 +47,6 @@ def _load() -> None:
     """Import every view module once so their ``@view`` registrations run."""
     if _LOADED:
         return
-    from netclear.views import clearinghouse, history, lending, market, meta, spot  # noqa: F401
+    from netclear.views import clearinghouse, history, lending, market, meta, roles, spot  # noqa: F401
 
     _LOADED.append(True)

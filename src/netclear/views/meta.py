@@ -32,11 +32,17 @@ def perp_universe_entry(perp: Perp) -> dict[str, Any]:
     return entry
 
 
+def _bound(text: str) -> str:
+    """``meta`` writes tier bounds with a decimal point: ``"0.0"``, ``"3000000.0"``."""
+    return text if "." in text else text + ".0"
+
+
 def _table_json(table: MarginTable) -> dict[str, Any]:
     return {
         "description": table.description,
         "marginTiers": [
-            {"lowerBound": fmt_decimal(t.lower_bound, 2), "maxLeverage": t.max_leverage} for t in table.tiers
+            {"lowerBound": _bound(fmt_decimal(t.lower_bound, 2)), "maxLeverage": t.max_leverage}
+            for t in table.tiers
         ],
     }
 

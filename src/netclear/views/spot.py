@@ -110,3 +110,10 @@ def spot_view(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
 def user_abstraction(ex: Exchange, payload: dict[str, Any]) -> str:
     acct = ex.state.accounts.get(user_of(payload))
     return acct.mode.value if acct is not None else Mode.STANDARD.value
+
+
+@view("userDexAbstraction")
+def user_dex_abstraction(ex: Exchange, payload: dict[str, Any]) -> bool:
+    """HIP-3 DEX abstraction is discontinued ("Account abstraction modes"); no account can have it."""
+    user_of(payload)
+    return False

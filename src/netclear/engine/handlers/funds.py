@@ -8,6 +8,7 @@ import hashlib
 from netclear.engine.actions import (
     CreateSubAccount,
     Deposit,
+    SendAsset,
     SpotSend,
     SubAccountTransfer,
     UsdClassTransfer,
@@ -17,7 +18,7 @@ from netclear.engine.actions import (
 from netclear.engine.availability import credit, debit
 from netclear.engine.context import Ctx, normalize_address
 from netclear.engine.state import Account, Mode
-from netclear.errors import InvalidAction, InvalidAmount, ModeError
+from netclear.errors import InvalidAction, InvalidAmount, ModeError, UnknownEntity
 from netclear.fixedpoint import MAX_UNITS, fmt_units
 from netclear.markets.registry import Token
 
@@ -150,6 +151,75 @@ def usd_class_transfer(ctx: Ctx, a: UsdClassTransfer) -> None:
     text = fmt_units(amount, token.wei_decimals)
     ctx.emit("usdClassTransfer", acct.address, amount=text, toPerp=a.to_perp, dex=dex.name)
     ctx.ledger(acct.address, {"type": "accountClassTransfer", "usdc": text, "toPerp": a.to_perp})
+
+
+SPOT = "spot"
+
+
+def _send_asset_balance(ctx: Ctx, name: str, token: Token, field: str) -> str | None:
+    """``"spot"`` -> None (the spot balance); a perp dex -> its name, if ``token`` is its collateral."""
+    if name == SPOT:
+        return None
+    dex = ctx.reg.dex_by_name.get(name)
+    if dex is None:
+        raise UnknownEntity(field, f'unknown dex {name!r}; use "spot", "" or a builder dex name')
+    if dex.collateral.index != token.index:
+        raise InvalidAction(
+            "token",
+            f"dex {name or 'main'!r} moves only its collateral {dex.collateral.name}, not {token.name}",
+        )
+    return name
+
+
+def send_asset(ctx: Ctx, a: SendAsset) -> None:
+    """``sendAsset`` (Hyperliquid docs, exchange endpoint "Send asset"), docs/api.md "sendAsset".
+
+    Standard accounts keep a spot balance and one perp balance per dex: the source balance is debited
+    (a perp dex's after the transfer margin check) and the destination's credited. Under unified account
+    and portfolio margin each asset has one balance ("individual perp dex user states are not
+    meaningful", "Account abstraction modes"), so the dex names only pick the token's rule; moving
+    between two balances of the same such account is refused as there is nothing to move.
+    """
+    src = ctx.existing_account(a.user)
+    _require_user(src)
+    dst = ctx.account(a.destination, "destination")
+    token = ctx.token(a.token)
+    amount = ctx.amount(a.amount, token)
+    src_dex = _send_asset_balance(ctx, a.source_dex, token, "sourceDex")
+    dst_dex = _send_asset_balance(ctx, a.destination_dex, token, "destinationDex")
+    if src.address == dst.address:
+        if src_dex == dst_dex:
+            raise InvalidAction("destinationDex", "is the source balance; nothing to move")
+        if src.mode is not Mode.STANDARD:
+            raise ModeError(
+                "destinationDex",
+                f"under {src.mode.value} spot and every perp dex share one {token.name} balance; nothing to move",
+            )
+    debit(ctx.tx, ctx.reg, src, token, amount, perp_dex=src_dex)
+    credit(dst, token, amount, perp_dex=dst_dex)
+    text = fmt_units(amount, token.wei_decimals)
+    ctx.emit(
+        "sendAsset",
+        src.address,
+        destination=dst.address,
+        sourceDex=a.source_dex,
+        destinationDex=a.destination_dex,
+        token=token.name,
+        amount=text,
+    )
+    delta = {
+        "type": "send",
+        "user": src.address,
+        "destination": dst.address,
+        "sourceDex": a.source_dex,
+        "destinationDex": a.destination_dex,
+        "token": token.name,
+        "amount": text,
+        "fee": "0.0",
+    }
+    ctx.ledger(src.address, delta)
+    if dst.address != src.address:
+        ctx.ledger(dst.address, delta)
 
 
 def sub_account_address(master: str, name: str) -> str:

@@ -7,7 +7,9 @@ from netclear.engine import lending
 from netclear.engine.actions import (
     ApproveAgent,
     GrantPmEligibility,
+    Noop,
     SetAbstraction,
+    SetDexAbstraction,
     UpdateIsolatedMargin,
     UpdateLeverage,
 )
@@ -76,6 +78,24 @@ def grant_pm_eligibility(ctx: Ctx, a: GrantPmEligibility) -> None:
     else:
         ctx.state.pm_grants.discard(address)
     ctx.emit("pmEligibility", address, eligible=a.eligible)
+
+
+def set_dex_abstraction(ctx: Ctx, a: SetDexAbstraction) -> None:
+    """HIP-3 DEX abstraction is discontinued (Hyperliquid docs, "Account abstraction modes": "DEX
+    abstraction (discontinued)"), superseded by unified account and portfolio margin. Nobody can turn it
+    on, so turning it off is accepted and changes nothing; turning it on is refused with the way forward.
+    """
+    acct = ctx.existing_account(a.user)
+    if a.enabled:
+        raise ModeError(
+            "enabled",
+            "DEX abstraction is discontinued; use userSetAbstraction with unifiedAccount or portfolioMargin",
+        )
+    ctx.emit("dexAbstraction", acct.address, enabled=False)
+
+
+def noop(ctx: Ctx, a: Noop) -> None:
+    """Nothing changes; the writer has recorded the nonce, which is the point."""
 
 
 def _check_pm_eligibility(ctx: Ctx, acct: Account) -> None:
