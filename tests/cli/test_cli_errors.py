@@ -31,7 +31,7 @@ def _fails_cleanly(args: list[str], *needles: str) -> str:
         (None, ("missing.json", "no such file")),
         ("{bad", ("bad.json", "not valid JSON", "line 1 column 2")),
         ("[1, 2]", ("bad.json", "must hold a JSON object")),
-        ('{"prices": {"BTC": "1e999999999"}}', ("bad.json", "out of range")),
+        ('{"prices": {"BTC": "1e999999999"}}', ("bad.json", "prices.BTC", "not a decimal number")),
         ('{"preset": "nope"}', ("bad.json", "preset", "unknown preset")),
     ],
 )
