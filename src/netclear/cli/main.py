@@ -53,7 +53,7 @@ def margin(
     source = str(file) if file else "bundled example basis-trade.json"
     table = Table(title=f"netclear margin - {source} (preset {result['preset']}, amounts in USDC)")
     table.add_column("")
-    sections = ("standard", "unifiedAccount", "portfolioMargin")
+    sections = ("standard", "unifiedAccount", "portfolioMargin", "scenarioMargin")
     for name in sections:
         table.add_column(name, justify="right")
     rows = [
@@ -69,8 +69,15 @@ def margin(
         "-",
         str(result["unifiedAccount"].get("unifiedAccountRatio", "-")),
         str(result["portfolioMargin"].get("portfolioMarginRatio", "-")),
+        str(result["scenarioMargin"].get("marginRatio", "-")),
     )
     console.print(table)
+    worst = result["scenarioMargin"].get("worstScenario")
+    if worst is not None:
+        moves = ", ".join(f"{u} {m}" for u, m in worst.items()) or "none"
+        console.print(
+            f"scenario margin: worst scenario {moves}; charges {result['scenarioMargin']['charges']}"
+        )
     columns = ("coin", "szi", "entryPx", "positionValue", "unrealizedPnl", "marginUsed", "liquidationPx")
     pos = Table(title=f"positions ({result['mode']})")
     for col in columns:
