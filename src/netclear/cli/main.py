@@ -176,5 +176,10 @@ def presets() -> None:
         console.print(f"[bold]{name}[/bold]: {load_preset(name).preset.description}")
 
 
+from netclear.cli.efficiency import efficiency as _efficiency  # noqa: E402
+
+app.command(name="efficiency")(_efficiency)
+
+
 def main() -> None:  # pragma: no cover
     app()
