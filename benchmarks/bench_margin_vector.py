@@ -1,0 +1,178 @@
+"""Screening 1,000,000 portfolio-margin accounts per oracle tick (issue "Capital efficiency", part 4).
+
+A random book of portfolio-margin accounts (HYPE and UBTC supplied as collateral, USDC borrowed, UETH
+held, cross perps on BTC, ETH, HYPE and the xyz dex's BTC) is built in the engine's own state
+(``--base`` accounts, exact), its arrays are built once, and tiled to ``--n`` accounts (``--n / --base``
+disjoint copies). One tick moves every price; the script then times, in the same run:
+
+* the vectorised screen under Hyperliquid's PMR and under the scenario model (``risk/vector.py``);
+* the exact per-account path (``engine/pm_model.py``: ``pm_liquidatable`` per account, Fractions) on the
+  ``--base`` accounts; a full exact pass over the tiled book repeats that work ``n / base`` times, so
+  its time is ``copies x`` the measured one (stated as such);
+* a numpy pass that only reads the arrays the screen reads (one ``sum`` each): the memory-bandwidth floor.
+
+It checks that the screen flags every account the exact path liquidates (on the base book).
+Run: ``python benchmarks/bench_margin_vector.py [--n 1000000 --base 10000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import random
+import time
+from dataclasses import fields
+
+import numpy as np
+
+from netclear.config import parse_config, preset_data
+from netclear.engine import pm_model
+from netclear.engine.accounting import Valuer
+from netclear.engine.exchange import Exchange
+from netclear.engine.state import Account, Mode, Position, Reserve
+from netclear.fixedpoint import PX_SCALE, notional
+from netclear.risk.vector import RiskBook
+
+PRICES = {"BTC": 100_000, "ETH": 3_500, "HYPE": 40, "xyz:BTC": 100_000}
+SPOT = {"HYPE": 40, "UBTC": 100_000, "UETH": 3_500}
+
+
+def build_pm_book(n: int, seed: int = 1, model: str = "scenario") -> Exchange:
+    """``n`` random portfolio-margin accounts written straight into the state (reserves at index 1)."""
+    data = preset_data("hyperliquid-scenario-pm")
+    data["portfolio_margin"]["model"] = model
+    ex = Exchange(parse_config(data, source="bench"))
+    reg, st = ex.registry, ex.state
+    rng = random.Random(seed)
+    for name, px in PRICES.items():
+        a = reg.perp(name).asset
+        st.prices.oracle[a] = st.prices.mark[a] = px * PX_SCALE
+    for name, px in SPOT.items():
+        tok = reg.token_by_name[name]
+        assert tok.spot_pair is not None
+        st.prices.spot[tok.spot_pair] = px * PX_SCALE
+    usdc = reg.quote
+    reserves: dict[int, Reserve] = {}
+
+    def res(token: int) -> Reserve:
+        return reserves.setdefault(token, st.reserves.setdefault(token, Reserve(token)))
+
+    for i in range(n):
+        acct = Account("0x" + f"{i + 1:040x}", mode=Mode.PORTFOLIO)
+        for name in rng.sample(["HYPE", "UBTC"], rng.randint(0, 2)):
+            tok = reg.token_by_name[name]
+            qty = int(rng.uniform(0.1, 1.0) * 20_000 / SPOT[name] * tok.unit)
+            acct.supply_basis[tok.index] = qty
+            res(tok.index).scaled_supply += qty
+            res(tok.index).cash += qty
+        if rng.random() < 0.3:
+            tok = reg.token_by_name["UETH"]
+            acct.spot[tok.index] = int(rng.uniform(0.5, 3) * tok.unit)
+        cash = rng.randint(500, 20_000) * usdc.unit
+        for name in rng.sample(list(PRICES), rng.randint(0, 3)):
+            perp = reg.perp(name)
+            px = st.prices.mark[perp.asset]
+            usd = rng.randint(1_000, 60_000)
+            lots = max(1, usd * PX_SCALE * 10**perp.sz_decimals // px)
+            szi = lots if rng.random() < 0.5 else -lots
+            acct.positions[perp.asset] = Position(perp.asset, szi, abs(szi) * px, True, rng.randint(2, 10))
+            cash -= notional(szi, px, perp.sz_decimals, usdc.wei_decimals)
+        borrow = rng.randint(0, 15_000) * usdc.unit if acct.supply_basis else 0
+        if borrow:
+            acct.borrow_basis[usdc.index] = borrow
+            res(usdc.index).scaled_borrow += borrow
+            cash += borrow
+        acct.spot[usdc.index] = cash
+        st.accounts[acct.address] = acct
+    return ex
+
+
+def tick(ex: Exchange, moves: dict[str, int]) -> None:
+    """Move each perp's oracle and mark, and the spot price of the token that follows it, by ``move``
+    per mille (the token's borrow_oracle_price, a median of the three, moves by the same factor)."""
+    reg, st = ex.registry, ex.state
+    for name, move in moves.items():
+        a = reg.perp(name).asset
+        st.prices.oracle[a] = st.prices.oracle[a] * (1000 + move) // 1000
+        st.prices.mark[a] = st.prices.mark[a] * (1000 + move) // 1000
+        for tok in reg.tokens.values():
+            if tok.perp == name and tok.spot_pair is not None and tok.spot_pair in st.prices.spot:
+                st.prices.spot[tok.spot_pair] = st.prices.spot[tok.spot_pair] * (1000 + move) // 1000
+
+
+def exact_liquidatable(ex: Exchange) -> set[str]:
+    v = Valuer(ex.registry, ex.state)
+    return {
+        a
+        for a, acct in ex.state.accounts.items()
+        if acct.mode is Mode.PORTFOLIO and pm_model.pm_liquidatable(v, acct)
+    }
+
+
+def read_only(rb: RiskBook) -> float:
+    """Touch every array the screen reads once (sum): the memory-traffic floor of a screen."""
+    p, m = rb.pools, rb.pm
+    assert p is not None
+    total = 0.0
+    for arr in (p.cash, p.pos_pool, p.pos_asset, p.pos_size, p.pm_pool):
+        total += float(np.sum(arr))
+    for f in fields(m):
+        if f.name != "owners":
+            total += float(np.sum(getattr(m, f.name)))
+    return total
+
+
+def best(fn, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=1_000_000)
+    ap.add_argument("--base", type=int, default=10_000)
+    args = ap.parse_args()
+    copies = max(1, args.n // args.base)
+    out: dict[str, float] = {}
+    for model in ("hyperliquid", "scenario"):
+        ex = build_pm_book(args.base, model=model)
+        rb = RiskBook(ex.registry)
+        t0 = time.perf_counter()
+        rb.build(ex.state)
+        out[f"build_{model}"] = time.perf_counter() - t0
+        moves = {"BTC": 120, "ETH": -90, "HYPE": -200, "xyz:BTC": 125}
+        tick(ex, moves)
+        marks = rb.marks_of(ex.state)
+        t0 = time.perf_counter()
+        truth = exact_liquidatable(ex)
+        out[f"exact_{model}"] = time.perf_counter() - t0
+        flagged = set(rb.screen(marks, model=model))
+        assert truth <= flagged, (model, len(truth - flagged))
+        big = rb.tiled(copies)
+        n_accounts = len(big.pm.owners)
+        out[f"screen_{model}"] = best(
+            lambda big=big, model=model, marks=marks: big.screen(marks, model=model)
+        )
+        out[f"read_{model}"] = best(lambda big=big: read_only(big))
+        print(
+            f"{model:12s}: base {args.base:,} accounts ({len(truth):,} liquidatable, {len(flagged):,} flagged); "
+            f"tiled x{copies} = {n_accounts:,} accounts, {len(big.pools.pos_size):,} positions"  # type: ignore[union-attr]
+        )
+        exact_full = out[f"exact_{model}"] * copies
+        print(
+            f"  screen {out[f'screen_{model}'] * 1000:8.1f} ms | read-only pass {out[f'read_{model}'] * 1000:7.1f} ms "
+            f"(screen / read = {out[f'screen_{model}'] / out[f'read_{model}']:.1f}x) | exact {args.base:,} accounts "
+            f"{out[f'exact_{model}']:.3f} s -> x{copies} = {exact_full:.1f} s (exact / screen = "
+            f"{exact_full / out[f'screen_{model}']:.0f}x) | array build {out[f'build_{model}']:.3f} s per {args.base:,}"
+        )
+    print(
+        f"machine: {platform.machine()} {platform.processor() or ''} python {platform.python_version()} numpy {np.__version__}"
+    )
+
+
+if __name__ == "__main__":
+    main()
