@@ -31,7 +31,7 @@ from netclear.engine.accounting import Valuer
 from netclear.engine.exchange import Exchange
 from netclear.engine.state import Account, Mode, Position, Reserve
 from netclear.fixedpoint import PX_SCALE, notional
-from netclear.risk.vector import RiskBook
+from netclear.risk.vector import RiskBook, compiled_scenario_loop
 
 PRICES = {"BTC": 100_000, "ETH": 3_500, "HYPE": 40, "xyz:BTC": 100_000}
 SPOT = {"HYPE": 40, "UBTC": 100_000, "UETH": 3_500}
@@ -158,6 +158,10 @@ def main() -> None:
             lambda big=big, model=model, marks=marks: big.screen(marks, model=model)
         )
         out[f"read_{model}"] = best(lambda big=big: read_only(big))
+        if model == "scenario" and compiled_scenario_loop() is not None:
+            assert (big.scenario_hits(marks, fused=True) == big.scenario_hits(marks, fused=False)).all()
+            out["numba"] = best(lambda big=big, marks=marks: big.scenario_hits(marks, fused=True))
+            out["numpy_pass"] = best(lambda big=big, marks=marks: big.scenario_hits(marks, fused=False))
         print(
             f"{model:12s}: base {args.base:,} accounts ({len(truth):,} liquidatable, {len(flagged):,} flagged); "
             f"tiled x{copies} = {n_accounts:,} accounts, {len(big.pools.pos_size):,} positions"  # type: ignore[union-attr]

@@ -86,7 +86,28 @@ def test_tiled_book_screens_the_same_accounts() -> None:
     marks = rb.marks_of(ex.state)
     one = rb.screen(marks)
     three = rb.tiled(3).screen(marks)
-    assert three == sorted(f"{o}#{k}" for k in range(3) for o in one)
+    assert three == sorted(f"t{k:06d}:{o}" for k in range(3) for o in one)
+    assert three == sorted(three) and one == sorted(one)
     m1, e1 = rb.scenario(marks)
     m3, e3 = rb.tiled(3).scenario(marks)
     assert (m3[: len(m1)] == m1).all() and (e3[-len(e1) :] == e1).all()
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 10**6), moves=st.lists(st.integers(-450, 450), min_size=4, max_size=4))
+def test_compiled_scenario_loop_equals_the_numpy_pass(seed: int, moves: list[int]) -> None:
+    import pytest
+
+    from netclear.risk.vector import compiled_scenario_loop
+
+    if compiled_scenario_loop() is None:
+        pytest.skip("numba (the fast extra) is not installed")
+    ex = build_pm_book(150, seed=seed)
+    rb = RiskBook(ex.registry)
+    rb.build(ex.state)
+    tick(ex, dict(zip(COINS, moves, strict=True)))
+    marks = rb.marks_of(ex.state)
+    fused = rb.scenario_hits(marks, fused=True)
+    plain = rb.scenario_hits(marks, fused=False)
+    assert (fused == plain).all()
+    assert {rb.pm.owners[i] for i in fused.nonzero()[0]} >= exact_liquidatable(ex)

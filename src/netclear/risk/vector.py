@@ -106,6 +106,65 @@ class TierArrays:
     ded: F64
 
 
+def _scenario_loop(
+    pos_au: I64,
+    pos_asset: I64,
+    pos_qty: F64,
+    spot_au: I64,
+    spot_token: I64,
+    spot_qty: F64,
+    marks: F64,
+    px: F64,
+    au_acct: I64,
+    shock: F64,
+    minimum: F64,
+    basis: F64,
+    conc: F64,
+    depth: F64,
+    equity_const: F64,
+    depeg: F64,
+    margin: float,
+) -> B8:
+    """The scenario screen as one loop over instruments and units (compiled with numba when it is
+    installed; :meth:`RiskBook.scenario` is the numpy form of the same formulas)."""
+    n = au_acct.shape[0]
+    net = np.zeros(n)
+    gross = np.zeros(n)
+    for i in range(pos_au.shape[0]):
+        d = pos_qty[i] * marks[pos_asset[i]]
+        net[pos_au[i]] += d
+        gross[pos_au[i]] += abs(d)
+    for i in range(spot_au.shape[0]):
+        d = spot_qty[i] * px[spot_token[i]]
+        net[spot_au[i]] += d
+        gross[spot_au[i]] += abs(d)
+    maint = depeg.copy()
+    equity = equity_const.copy()
+    for u in range(n):
+        a = abs(net[u])
+        r = max(a * shock[u], gross[u] * minimum[u]) + basis[u] * (gross[u] - a) / 2
+        r += conc[u] * max(a - depth[u], 0.0)
+        maint[au_acct[u]] += r
+        equity[au_acct[u]] += net[u]
+    hit: B8 = (maint > 0) & (equity < maint + margin * (np.abs(equity) + maint + 1.0))
+    return hit
+
+
+_COMPILED: list[Any] = []
+
+
+def compiled_scenario_loop() -> Any:
+    """:func:`_scenario_loop` compiled by numba (the ``fast`` extra), or None without numba."""
+    if not _COMPILED:
+        try:
+            import numba  # type: ignore[import-not-found,unused-ignore]
+
+            _COMPILED.append(numba.njit(_scenario_loop))
+        except ImportError:
+            _COMPILED.append(None)
+    return _COMPILED[0]
+
+
 def _empty_pm() -> PmArrays:
     i = np.zeros(0, dtype=np.int64)
     f = np.zeros(0, dtype=np.float64)
@@ -236,6 +295,8 @@ class RiskBook:
         self.pools: PoolArrays | None = None
         self.pm: PmArrays = _empty_pm()
         self.accounts: list[str] = []
+        self._cache: dict[str, Any] = {}
+        self._cache_key: tuple[int, int] | None = None
         self.pos_au_list: list[int] = []
         self.pos_px_list: list[float] = []
 
@@ -334,7 +395,8 @@ class RiskBook:
         return out
 
     def tiled(self, copies: int) -> RiskBook:
-        """A book of ``copies`` disjoint copies of this one (owners suffixed ``#k``), for benchmarks."""
+        """A book of ``copies`` disjoint copies of this one, for benchmarks. Copy ``k``'s owners are named
+        ``t{k:06d}:{address}``, so ``accounts`` stays sorted."""
         p, m = self.pools, self.pm
         assert p is not None
         out = RiskBook.__new__(RiskBook)
@@ -350,8 +412,9 @@ class RiskBook:
         ):
             setattr(out, name, getattr(self, name))
         out.build_marks = self.build_marks
+        out._cache, out._cache_key = {}, None
         out.pos_au_list, out.pos_px_list = [], []
-        out.accounts = [f"{a}#{k}" for k in range(copies) for a in self.accounts]
+        out.accounts = [f"t{k:06d}:{a}" for k in range(copies) for a in self.accounts]
         npool, nleg, nau, npm = len(p.owners), len(m.leg_acct), len(m.au_acct), len(m.owners)
         nacct = len(self.accounts)
 
@@ -363,7 +426,7 @@ class RiskBook:
             return arr
 
         out.pools = PoolArrays(
-            [f"{o}#{k}" for k in range(copies) for o in p.owners],
+            [f"t{k:06d}:{o}" for k in range(copies) for o in p.owners],
             rep(p.acct, nacct),
             rep(p.cash),
             rep(p.pos_pool, npool),
@@ -380,7 +443,7 @@ class RiskBook:
             "pos_au": nau,
             "spot_au": nau,
         }
-        values: dict[str, Any] = {"owners": [f"{o}#{k}" for k in range(copies) for o in m.owners]}
+        values: dict[str, Any] = {"owners": [f"t{k:06d}:{o}" for k in range(copies) for o in m.owners]}
         for f in fields(PmArrays):
             if f.name != "owners":
                 values[f.name] = rep(getattr(m, f.name), steps.get(f.name, 0))
@@ -398,21 +461,43 @@ class RiskBook:
         out: F64 = self.token_px0 * ratio
         return out
 
-    def revalue(self, marks: F64) -> tuple[F64, F64]:
-        """(equity, maintenance) per pool at ``marks`` (one price per asset, USD)."""
+    def _static(self) -> dict[str, Any]:
+        """Index arrays derived once from the built arrays (positions in and out of the PM test)."""
+        p, m = self.pools, self.pm
+        assert p is not None
+        key = (id(p), id(m))
+        if self._cache_key != key:
+            in_pm = np.flatnonzero(m.pos_au >= 0) if len(m.pos_au) else np.zeros(0, dtype=np.int64)
+            self._cache = {
+                "pm_pos_au": m.pos_au[in_pm],
+                "pm_pos_asset": p.pos_asset[in_pm],
+                "pm_pos_qty": p.pos_size[in_pm] * m.pos_px[in_pm],
+                "std_pos": np.flatnonzero(~p.pm_pool[p.pos_pool]),
+            }
+            self._cache_key = key
+        return self._cache
+
+    def revalue(self, marks: F64, positions: npt.NDArray[np.int64] | None = None) -> tuple[F64, F64]:
+        """(equity, maintenance) per pool at ``marks`` (one price per asset, USD); ``positions``: only
+        these position rows (the other pools keep their cash and no maintenance)."""
         p = self.pools
         assert p is not None
         n = len(p.owners)
-        ntl = p.pos_size * marks[p.pos_asset]
-        equity = p.cash + np.bincount(p.pos_pool, weights=ntl, minlength=n)
+        if positions is None:
+            pool, asset, size = p.pos_pool, p.pos_asset, p.pos_size
+        else:
+            pool, asset, size = p.pos_pool[positions], p.pos_asset[positions], p.pos_size[positions]
+        ntl = size * marks[asset]
+        equity = p.cash + np.bincount(pool, weights=ntl, minlength=n)
         abs_ntl = np.abs(ntl)
-        bounds = self.tiers.bounds[p.pos_asset]
-        tier = (
-            np.sum(abs_ntl[:, None] > bounds[:, 1:], axis=1) if bounds.shape[1] > 1 else np.zeros(len(ntl))
-        ).astype(np.int64)
-        mmr = self.tiers.mmr[p.pos_asset, tier]
-        ded = self.tiers.ded[p.pos_asset, tier]
-        mm = np.bincount(p.pos_pool, weights=abs_ntl * mmr - ded, minlength=n).astype(np.float64)
+        bounds = self.tiers.bounds
+        tier = np.zeros(len(ntl), dtype=np.int64)
+        for j in range(1, bounds.shape[1]):
+            tier += abs_ntl > bounds[asset, j]
+        flat = asset * bounds.shape[1] + tier
+        mmr = self.tiers.mmr.ravel()[flat]
+        ded = self.tiers.ded.ravel()[flat]
+        mm = np.bincount(pool, weights=abs_ntl * mmr - ded, minlength=n).astype(np.float64)
         return equity.astype(np.float64), mm
 
     def hl_pm(self, marks: F64, pools: tuple[F64, F64] | None = None) -> tuple[F64, F64]:
@@ -432,30 +517,59 @@ class RiskBook:
         return req, value
 
     def scenario(self, marks: F64) -> tuple[F64, F64]:
-        """Scenario maintenance and equity per PM account at ``marks`` (USDC)."""
-        p, m = self.pools, self.pm
-        assert p is not None
+        """Scenario maintenance and equity per PM account at ``marks`` (USDC).
+
+        Per (account, unit): ``net = sum d``, ``gross = sum |d|`` over its instruments' values ``d``;
+        the long and short sides are ``(gross +- net) / 2``.
+        """
+        m = self.pm
+        c = self._static()
         px = self.token_prices(marks)
-        in_pm = m.pos_au >= 0
-        pos_delta = p.pos_size[in_pm] * marks[p.pos_asset[in_pm]] * m.pos_px[in_pm]
-        spot_delta = m.spot_qty * px[m.spot_token]
-        au = np.concatenate([m.pos_au[in_pm], m.spot_au])
-        delta = np.concatenate([pos_delta, spot_delta])
         n = len(m.au_acct)
-        net = np.bincount(au, weights=delta, minlength=n)
-        gross = np.bincount(au, weights=np.abs(delta), minlength=n)
-        longs = np.bincount(au, weights=np.maximum(delta, 0.0), minlength=n)
-        shorts = gross - longs
+        pos_delta = c["pm_pos_qty"] * marks[c["pm_pos_asset"]]
+        spot_delta = m.spot_qty * px[m.spot_token]
+        net = np.bincount(c["pm_pos_au"], weights=pos_delta, minlength=n)
+        net += np.bincount(m.spot_au, weights=spot_delta, minlength=n)
+        gross = np.bincount(c["pm_pos_au"], weights=np.abs(pos_delta), minlength=n)
+        gross += np.bincount(m.spot_au, weights=np.abs(spot_delta), minlength=n)
         absnet = np.abs(net)
-        req = (
-            np.maximum(absnet * m.au_shock, gross * m.au_min)
-            + m.au_basis * np.minimum(longs, shorts)
-            + m.au_conc * np.maximum(absnet - m.au_depth, 0.0)
-        )
+        req = np.maximum(absnet * m.au_shock, gross * m.au_min)
+        req += m.au_basis * (gross - absnet) / 2  # min(long, short) = (gross - |net|) / 2
+        req += m.au_conc * np.maximum(absnet - m.au_depth, 0.0)
         k = len(m.owners)
         maint = np.bincount(m.au_acct, weights=req, minlength=k) + m.depeg
-        equity = m.equity_const + np.bincount(m.au_acct[au], weights=delta, minlength=k)
+        equity = m.equity_const + np.bincount(m.au_acct, weights=net, minlength=k)
         return maint, equity
+
+    def scenario_hits(self, marks: F64, margin: float = 1e-9, *, fused: bool | None = None) -> B8:
+        """PM accounts whose equity may be below the scenario maintenance at ``marks``. With numba
+        installed the pass is one compiled loop (measured faster, docs/benchmarks.md); else numpy."""
+        loop = compiled_scenario_loop() if fused is not False else None
+        if loop is None:
+            maint, eq = self.scenario(marks)
+            hit: B8 = (maint > 0) & (eq < maint + margin * (np.abs(eq) + maint + 1.0))
+            return hit
+        m, c = self.pm, self._static()
+        out: B8 = loop(
+            c["pm_pos_au"],
+            c["pm_pos_asset"],
+            c["pm_pos_qty"],
+            m.spot_au,
+            m.spot_token,
+            m.spot_qty,
+            marks,
+            self.token_prices(marks),
+            m.au_acct,
+            m.au_shock,
+            m.au_min,
+            m.au_basis,
+            m.au_conc,
+            m.au_depth,
+            m.equity_const,
+            m.depeg,
+            margin,
+        )
+        return out
 
     # ------------------------------------------------------------------ screening
     def screen_accounts(
@@ -465,15 +579,15 @@ class RiskBook:
         p, m = self.pools, self.pm
         assert p is not None
         hit_acct = np.zeros(len(self.accounts), dtype=bool)
-        equity, mm = self.revalue(marks)
+        chosen = model or (self.reg.pm.model if self.reg.pm is not None else "hyperliquid")
+        scenario = len(m.owners) > 0 and chosen == "scenario"
+        # under the scenario model the PM pools are decided by the account test: skip their positions
+        equity, mm = self.revalue(marks, self._static()["std_pos"] if scenario else None)
         flagged = (mm > 0) & (equity < mm + margin * (np.abs(equity) + mm + 1.0)) & ~p.pm_pool
         hit_acct[p.acct[flagged]] = True
         if len(m.owners):
-            chosen = model or (self.reg.pm.model if self.reg.pm is not None else "hyperliquid")
-            if chosen == "scenario":
-                maint, eq = self.scenario(marks)
-                hit = (maint > 0) & (eq < maint + margin * (np.abs(eq) + maint + 1.0))
-                hit_acct[m.acct[hit]] = True
+            if scenario:
+                hit_acct[m.acct[self.scenario_hits(marks, margin)]] = True
             else:
                 req, value = self.hl_pm(marks, (equity, mm))
                 ratio = float(self.reg.pm.liquidation_ratio) if self.reg.pm is not None else 0.95
@@ -486,4 +600,5 @@ class RiskBook:
         exact answer), sorted. ``model``: ``hyperliquid`` or ``scenario`` for PM accounts (default: the
         preset's)."""
         hit = self.screen_accounts(marks, margin, model)
-        return sorted(self.accounts[i] for i in np.flatnonzero(hit))
+        accounts = self.accounts  # sorted when built, and when tiled
+        return [accounts[i] for i in np.flatnonzero(hit)]
