@@ -21,7 +21,6 @@ import argparse
 import platform
 import random
 import time
-from dataclasses import fields
 
 import numpy as np
 
@@ -109,17 +108,23 @@ def exact_liquidatable(ex: Exchange) -> set[str]:
     }
 
 
-def read_only(rb: RiskBook) -> float:
-    """Touch every array the screen reads once (sum): the memory-traffic floor of a screen."""
+def read_only(rb: RiskBook, model: str) -> float:
+    """Touch once (``sum``) every array the screen of ``model`` reads: the memory-traffic floor."""
     p, m = rb.pools, rb.pm
     assert p is not None
-    total = 0.0
-    for arr in (p.cash, p.pos_pool, p.pos_asset, p.pos_size, p.pm_pool):
-        total += float(np.sum(arr))
-    for f in fields(m):
-        if f.name != "owners":
-            total += float(np.sum(getattr(m, f.name)))
-    return total
+    c = rb._static()
+    if model == "scenario":
+        arrays = [
+            c["pm_pos_au"], c["pm_pos_asset"], c["pm_pos_qty"], m.spot_au, m.spot_token, m.spot_qty,
+            m.au_acct, m.au_shock, m.au_min, m.au_basis, m.au_conc, m.au_depth, m.equity_const, m.depeg,
+            m.acct, p.cash, c["std_pos"], p.pm_pool,
+        ]  # fmt: skip
+    else:
+        arrays = [
+            p.cash, p.pos_pool, p.pos_asset, p.pos_size, p.pm_pool, p.acct, m.acct, m.leg_acct, m.leg_pool,
+            m.leg_px, m.leg_req, m.leg_value, m.leg_cap, m.pair_leg, m.pair_token, m.pair_qty,
+        ]  # fmt: skip
+    return float(sum(float(np.sum(a)) for a in arrays))
 
 
 def best(fn, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
@@ -157,7 +162,10 @@ def main() -> None:
         out[f"screen_{model}"] = best(
             lambda big=big, model=model, marks=marks: big.screen(marks, model=model)
         )
-        out[f"read_{model}"] = best(lambda big=big: read_only(big))
+        out[f"read_{model}"] = best(lambda big=big, model=model: read_only(big, model))
+        out[f"flags_{model}"] = best(
+            lambda big=big, model=model, marks=marks: big.screen_accounts(marks, model=model)
+        )
         if model == "scenario" and compiled_scenario_loop() is not None:
             assert (big.scenario_hits(marks, fused=True) == big.scenario_hits(marks, fused=False)).all()
             out["numba"] = best(lambda big=big, marks=marks: big.scenario_hits(marks, fused=True))
@@ -172,6 +180,15 @@ def main() -> None:
             f"(screen / read = {out[f'screen_{model}'] / out[f'read_{model}']:.1f}x) | exact {args.base:,} accounts "
             f"{out[f'exact_{model}']:.3f} s -> x{copies} = {exact_full:.1f} s (exact / screen = "
             f"{exact_full / out[f'screen_{model}']:.0f}x) | array build {out[f'build_{model}']:.3f} s per {args.base:,}"
+        )
+        print(
+            f"  of which the array pass (per-account flags) {out[f'flags_{model}'] * 1000:.1f} ms "
+            f"(/ read = {out[f'flags_{model}'] / out[f'read_{model}']:.1f}x); the rest builds the owner list"
+        )
+    if "numba" in out:
+        print(
+            f"scenario pass alone: numpy {out['numpy_pass'] * 1000:.1f} ms, numba loop {out['numba'] * 1000:.1f} ms "
+            f"(numpy / numba = {out['numpy_pass'] / out['numba']:.1f}x)"
         )
     print(
         f"machine: {platform.machine()} {platform.processor() or ''} python {platform.python_version()} numpy {np.__version__}"
