@@ -166,3 +166,25 @@ def test_liquidation_follows_the_preset_model(preset: str) -> None:
         ledger = ex.info({"type": "userNonFundingLedgerUpdates", "user": ALICE})
         assert any(u["delta"]["type"] == "liquidation" for u in ledger)
     assert conservation_breaks(ex.state, ex.registry) == {}
+
+
+def test_withdrawal_and_explicit_borrow_are_held_to_the_scenario_initial_requirement() -> None:
+    from netclear.errors import InsufficientMargin
+
+    ex = _exchange("hyperliquid-scenario-pm")
+    ex.apply(A.Deposit(user=ALICE, token="HYPE", amount=D(100)))
+    ex.apply(A.SetAbstraction(user=ALICE, abstraction="portfolioMargin"))
+    ex.apply(A.UpdateLeverage(user=ALICE, asset="BTC", is_cross=True, leverage=20))
+    assert "filled" in _ioc(ex, ALICE, "BTC", False, "100000", "0.1")
+    before = ex.state_hash()
+    # Withdrawing 90 HYPE leaves 400 USDC of HYPE: equity ~395.5 against an initial requirement of
+    # 1.25 x (100 + 1,200 + 25.225) = 1,656.5: refused, nothing changes.
+    with pytest.raises(InsufficientMargin, match="scenario initial requirement"):
+        ex.apply(A.Withdraw(user=ALICE, token="HYPE", amount=D(90)))
+    # Borrowing 50,000 USDC adds a de-peg charge of 2,500: initial 1.25 x 4,725.2 = 5,906.5 > 3,995.5.
+    with pytest.raises(InsufficientMargin, match="scenario initial requirement"):
+        ex.apply(A.BorrowLend(user=ALICE, operation="borrow", token="USDC", amount=D(50_000)))
+    assert ex.state_hash() == before
+    # 5 HYPE can go: equity 3,795.5 vs initial 1.25 x (950 + 1,200 + 25.225) = 2,719.0
+    ex.apply(A.Withdraw(user=ALICE, token="HYPE", amount=D(5)))
+    assert conservation_breaks(ex.state, ex.registry) == {}
