@@ -127,7 +127,7 @@ def read_only(rb: RiskBook, model: str) -> float:
     return float(sum(float(np.sum(a)) for a in arrays))
 
 
-def best(fn, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
+def best(fn, repeat: int = 5) -> float:  # type: ignore[no-untyped-def]
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
