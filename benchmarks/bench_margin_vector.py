@@ -142,54 +142,51 @@ def main() -> None:
     ap.add_argument("--base", type=int, default=10_000)
     args = ap.parse_args()
     copies = max(1, args.n // args.base)
-    out: dict[str, float] = {}
+    has_numba = compiled_scenario_loop() is not None
     for model in ("hyperliquid", "scenario"):
         ex = build_pm_book(args.base, model=model)
         rb = RiskBook(ex.registry)
         t0 = time.perf_counter()
         rb.build(ex.state)
-        out[f"build_{model}"] = time.perf_counter() - t0
-        moves = {"BTC": 120, "ETH": -90, "HYPE": -200, "xyz:BTC": 125}
-        tick(ex, moves)
+        t_build = time.perf_counter() - t0
+        tick(ex, {"BTC": 120, "ETH": -90, "HYPE": -200, "xyz:BTC": 125})
         marks = rb.marks_of(ex.state)
         t0 = time.perf_counter()
         truth = exact_liquidatable(ex)
-        out[f"exact_{model}"] = time.perf_counter() - t0
+        t_exact = time.perf_counter() - t0
         flagged = set(rb.screen(marks, model=model))
         assert truth <= flagged, (model, len(truth - flagged))
         big = rb.tiled(copies)
-        n_accounts = len(big.pm.owners)
-        out[f"screen_{model}"] = best(
-            lambda big=big, model=model, marks=marks: big.screen(marks, model=model)
+        t_screen = best(lambda big=big, model=model, marks=marks: big.screen(marks, model=model))
+        t_numpy = best(
+            lambda big=big, model=model, marks=marks: big.screen_accounts(marks, model=model, fused=False)
         )
-        out[f"read_{model}"] = best(lambda big=big, model=model: read_only(big, model))
-        out[f"flags_{model}"] = best(
-            lambda big=big, model=model, marks=marks: big.screen_accounts(marks, model=model)
-        )
-        if model == "scenario" and compiled_scenario_loop() is not None:
-            assert (big.scenario_hits(marks, fused=True) == big.scenario_hits(marks, fused=False)).all()
-            out["numba"] = best(lambda big=big, marks=marks: big.scenario_hits(marks, fused=True))
-            out["numpy_pass"] = best(lambda big=big, marks=marks: big.scenario_hits(marks, fused=False))
+        t_read = best(lambda big=big, model=model: read_only(big, model))
         print(
-            f"{model:12s}: base {args.base:,} accounts ({len(truth):,} liquidatable, {len(flagged):,} flagged); "
-            f"tiled x{copies} = {n_accounts:,} accounts, {len(big.pools.pos_size):,} positions"  # type: ignore[union-attr]
-        )
-        exact_full = out[f"exact_{model}"] * copies
-        print(
-            f"  screen {out[f'screen_{model}'] * 1000:8.1f} ms | read-only pass {out[f'read_{model}'] * 1000:7.1f} ms "
-            f"(screen / read = {out[f'screen_{model}'] / out[f'read_{model}']:.1f}x) | exact {args.base:,} accounts "
-            f"{out[f'exact_{model}']:.3f} s -> x{copies} = {exact_full:.1f} s (exact / screen = "
-            f"{exact_full / out[f'screen_{model}']:.0f}x) | array build {out[f'build_{model}']:.3f} s per {args.base:,}"
+            f"{model}: base {args.base:,} exact accounts ({len(truth):,} liquidatable after the tick, {len(flagged):,} "
+            f"flagged), tiled x{copies} = {len(big.pm.owners):,} accounts, {len(big.pools.pos_size):,} positions"  # type: ignore[union-attr]
         )
         print(
-            f"  of which the array pass (per-account flags) {out[f'flags_{model}'] * 1000:.1f} ms "
-            f"(/ read = {out[f'flags_{model}'] / out[f'read_{model}']:.1f}x); the rest builds the owner list"
+            f"  exact per-account path, {args.base:,} accounts   {t_exact:9.3f} s  -> x{copies}: {t_exact * copies:.1f} s"
         )
-    if "numba" in out:
         print(
-            f"scenario pass alone: numpy {out['numpy_pass'] * 1000:.1f} ms, numba loop {out['numba'] * 1000:.1f} ms "
-            f"(numpy / numba = {out['numpy_pass'] / out['numba']:.1f}x)"
+            f"  screen, owner list (default path)          {t_screen * 1000:9.1f} ms  exact / screen = {t_exact * copies / t_screen:,.0f}x"
         )
+        print(
+            f"  array pass, numpy                          {t_numpy * 1000:9.1f} ms  / read-only = {t_numpy / t_read:.1f}x"
+        )
+        if has_numba:
+            t_fused = best(
+                lambda big=big, model=model, marks=marks: big.screen_accounts(marks, model=model, fused=True)
+            )
+            a = big.screen_accounts(marks, model=model, fused=True)
+            assert (a == big.screen_accounts(marks, model=model, fused=False)).all()
+            print(
+                f"  array pass, numba loop                     {t_fused * 1000:9.1f} ms  / read-only = {t_fused / t_read:.1f}x; "
+                f"numpy / numba = {t_numpy / t_fused:.1f}x"
+            )
+        print(f"  read-only pass over the same arrays        {t_read * 1000:9.1f} ms")
+        print(f"  array build per {args.base:,} accounts (not per tick) {t_build:.3f} s")
     print(
         f"machine: {platform.machine()} {platform.processor() or ''} python {platform.python_version()} numpy {np.__version__}"
     )

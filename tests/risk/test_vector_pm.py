@@ -95,7 +95,7 @@ def test_tiled_book_screens_the_same_accounts() -> None:
 
 @settings(max_examples=6, deadline=None)
 @given(seed=st.integers(0, 10**6), moves=st.lists(st.integers(-450, 450), min_size=4, max_size=4))
-def test_compiled_scenario_loop_equals_the_numpy_pass(seed: int, moves: list[int]) -> None:
+def test_compiled_loops_equal_the_numpy_passes(seed: int, moves: list[int]) -> None:
     import pytest
 
     from netclear.risk.vector import compiled_scenario_loop
@@ -111,3 +111,7 @@ def test_compiled_scenario_loop_equals_the_numpy_pass(seed: int, moves: list[int
     plain = rb.scenario_hits(marks, fused=False)
     assert (fused == plain).all()
     assert {rb.pm.owners[i] for i in fused.nonzero()[0]} >= exact_liquidatable(ex)
+    for model in ("scenario", "hyperliquid"):
+        a = rb.screen_accounts(marks, model=model, fused=True)
+        b = rb.screen_accounts(marks, model=model, fused=False)
+        assert (a == b).all(), model

@@ -150,19 +150,86 @@ def _scenario_loop(
     return hit
 
 
-_COMPILED: list[Any] = []
+def _hl_loop(
+    cash: F64,
+    pos_pool: I64,
+    pos_asset: I64,
+    pos_size: F64,
+    marks: F64,
+    bounds: F64,
+    mmr: F64,
+    ded: F64,
+    pm_pool: B8,
+    pool_acct: I64,
+    n_acct: int,
+    leg_owner: I64,
+    leg_pool: I64,
+    leg_px: F64,
+    leg_req: F64,
+    leg_value: F64,
+    leg_cap: F64,
+    pair_leg: I64,
+    pair_token: I64,
+    pair_qty: F64,
+    px: F64,
+    ratio: float,
+    margin: float,
+) -> B8:
+    """Pools (``equity < maintenance``) and Hyperliquid's PMR per leg in one loop (compiled with numba
+    when installed; :meth:`RiskBook.revalue` and :meth:`RiskBook.hl_pm` are the numpy form)."""
+    npool = cash.shape[0]
+    equity = cash.copy()
+    mm = np.zeros(npool)
+    width = bounds.shape[1]
+    for i in range(pos_pool.shape[0]):
+        a = pos_asset[i]
+        ntl = pos_size[i] * marks[a]
+        an = abs(ntl)
+        t = 0
+        for j in range(1, width):
+            if an > bounds[a, j]:
+                t = j
+        equity[pos_pool[i]] += ntl
+        mm[pos_pool[i]] += an * mmr[a, t] - ded[a, t]
+    hit = np.zeros(n_acct, dtype=np.bool_)
+    for q in range(npool):
+        if not pm_pool[q] and mm[q] > 0 and equity[q] < mm[q] + margin * (abs(equity[q]) + mm[q] + 1.0):
+            hit[pool_acct[q]] = True
+    nleg = leg_pool.shape[0]
+    coll = np.zeros(nleg)
+    for k in range(pair_leg.shape[0]):
+        leg = pair_leg[k]
+        coll[leg] += min(leg_cap[leg], pair_qty[k] * px[pair_token[k]])
+    for leg in range(nleg):
+        req = leg_req[leg]
+        value = leg_value[leg] + coll[leg]
+        q = leg_pool[leg]
+        if q >= 0:
+            req += mm[q] * leg_px[leg]
+            value += equity[q] * leg_px[leg]
+        if req > 0 and req + margin * (abs(value) + req + 1.0) > ratio * value:
+            hit[leg_owner[leg]] = True
+    return hit
 
 
-def compiled_scenario_loop() -> Any:
-    """:func:`_scenario_loop` compiled by numba (the ``fast`` extra), or None without numba."""
-    if not _COMPILED:
+_COMPILED: dict[str, Any] = {}
+
+
+def _compiled(name: str) -> Any:
+    """A loop compiled by numba (the ``fast`` extra), or None without numba."""
+    if name not in _COMPILED:
         try:
             import numba  # type: ignore[import-not-found,unused-ignore]
 
-            _COMPILED.append(numba.njit(_scenario_loop))
+            _COMPILED[name] = numba.njit({"scenario": _scenario_loop, "hyperliquid": _hl_loop}[name])
         except ImportError:
-            _COMPILED.append(None)
-    return _COMPILED[0]
+            _COMPILED[name] = None
+    return _COMPILED[name]
+
+
+def compiled_scenario_loop() -> Any:
+    """:func:`_scenario_loop` compiled by numba, or None without numba."""
+    return _compiled("scenario")
 
 
 def _empty_pm() -> PmArrays:
@@ -473,6 +540,8 @@ class RiskBook:
                 "pm_pos_asset": p.pos_asset[in_pm],
                 "pm_pos_qty": p.pos_size[in_pm] * m.pos_px[in_pm],
                 "std_pos": np.flatnonzero(~p.pm_pool[p.pos_pool]),
+                "accounts": np.array(self.accounts, dtype=object),
+                "leg_owner": m.acct[m.leg_acct],
             }
             self._cache_key = key
         return self._cache
@@ -573,26 +642,56 @@ class RiskBook:
 
     # ------------------------------------------------------------------ screening
     def screen_accounts(
-        self, marks: F64, margin: float = 1e-9, model: str | None = None
+        self, marks: F64, margin: float = 1e-9, model: str | None = None, *, fused: bool | None = None
     ) -> npt.NDArray[np.bool_]:
-        """Per account of ``accounts``: may it be liquidatable at ``marks``? (See :meth:`screen`.)"""
+        """Per account of ``accounts``: may it be liquidatable at ``marks``? (See :meth:`screen`.)
+        ``fused``: use the numba-compiled loops (default: when numba is installed), or numpy."""
         p, m = self.pools, self.pm
         assert p is not None
-        hit_acct = np.zeros(len(self.accounts), dtype=bool)
         chosen = model or (self.reg.pm.model if self.reg.pm is not None else "hyperliquid")
         scenario = len(m.owners) > 0 and chosen == "scenario"
+        ratio = float(self.reg.pm.liquidation_ratio) if self.reg.pm is not None else 0.95
+        static = self._static()
+        loop = _compiled("hyperliquid") if fused is not False and not scenario else None
+        if loop is not None:
+            hit_acct: B8 = loop(
+                p.cash,
+                p.pos_pool,
+                p.pos_asset,
+                p.pos_size,
+                marks,
+                self.tiers.bounds,
+                self.tiers.mmr,
+                self.tiers.ded,
+                p.pm_pool,
+                p.acct,
+                len(self.accounts),
+                static["leg_owner"],
+                m.leg_pool,
+                m.leg_px,
+                m.leg_req,
+                m.leg_value,
+                m.leg_cap,
+                m.pair_leg,
+                m.pair_token,
+                m.pair_qty,
+                self.token_prices(marks),
+                ratio,
+                margin,
+            )
+            return hit_acct
+        hit_acct = np.zeros(len(self.accounts), dtype=bool)
         # under the scenario model the PM pools are decided by the account test: skip their positions
-        equity, mm = self.revalue(marks, self._static()["std_pos"] if scenario else None)
+        equity, mm = self.revalue(marks, static["std_pos"] if scenario else None)
         flagged = (mm > 0) & (equity < mm + margin * (np.abs(equity) + mm + 1.0)) & ~p.pm_pool
         hit_acct[p.acct[flagged]] = True
         if len(m.owners):
             if scenario:
-                hit_acct[m.acct[self.scenario_hits(marks, margin)]] = True
+                hit_acct[m.acct[self.scenario_hits(marks, margin, fused=fused)]] = True
             else:
                 req, value = self.hl_pm(marks, (equity, mm))
-                ratio = float(self.reg.pm.liquidation_ratio) if self.reg.pm is not None else 0.95
                 hit = (req > 0) & (req + margin * (np.abs(value) + req + 1.0) > ratio * value)
-                hit_acct[m.acct[m.leg_acct[hit]]] = True
+                hit_acct[static["leg_owner"][hit]] = True
         return hit_acct
 
     def screen(self, marks: F64, margin: float = 1e-9, model: str | None = None) -> list[str]:
@@ -600,5 +699,5 @@ class RiskBook:
         exact answer), sorted. ``model``: ``hyperliquid`` or ``scenario`` for PM accounts (default: the
         preset's)."""
         hit = self.screen_accounts(marks, margin, model)
-        accounts = self.accounts  # sorted when built, and when tiled
-        return [accounts[i] for i in np.flatnonzero(hit)]
+        owners: list[str] = self._static()["accounts"][hit].tolist()  # sorted when built and when tiled
+        return owners
