@@ -36,10 +36,11 @@ PRICES = {"BTC": 100_000, "ETH": 3_500, "HYPE": 40, "xyz:BTC": 100_000}
 SPOT = {"HYPE": 40, "UBTC": 100_000, "UETH": 3_500}
 
 
-def build_pm_book(n: int, seed: int = 1, model: str = "scenario") -> Exchange:
+def build_pm_book(n: int, seed: int = 1, model: str = "scenario", depth_source: str = "config") -> Exchange:
     """``n`` random portfolio-margin accounts written straight into the state (reserves at index 1)."""
     data = preset_data("hyperliquid-scenario-pm")
     data["portfolio_margin"]["model"] = model
+    data["portfolio_margin"]["scenario"]["depth_source"] = depth_source
     ex = Exchange(parse_config(data, source="bench"))
     reg, st = ex.registry, ex.state
     rng = random.Random(seed)
@@ -116,7 +117,7 @@ def read_only(rb: RiskBook, model: str) -> float:
     if model == "scenario":
         arrays = [
             c["pm_pos_au"], c["pm_pos_asset"], c["pm_pos_qty"], m.spot_au, m.spot_token, m.spot_qty,
-            m.au_acct, m.au_shock, m.au_min, m.au_basis, m.au_conc, m.au_depth, m.equity_const, m.depeg,
+            m.au_acct, m.au_shock, m.au_min, m.au_basis, m.au_conc, m.au_depth_long, m.au_depth_short, m.equity_const, m.depeg,
             m.acct, p.cash, c["std_pos"], p.pm_pool,
         ]  # fmt: skip
     else:

@@ -188,3 +188,47 @@ def test_withdrawal_and_explicit_borrow_are_held_to_the_scenario_initial_require
     # 5 HYPE can go: equity 3,795.5 vs initial 1.25 x (950 + 1,200 + 25.225) = 2,719.0
     ex.apply(A.Withdraw(user=ALICE, token="HYPE", amount=D(5)))
     assert conservation_breaks(ex.state, ex.registry) == {}
+
+
+def test_concentration_add_on_from_the_order_book_depth() -> None:
+    """``depth_source = "book"``: the depth is the notional resting within the unit's shock (12% for BTC)
+    on the side a liquidation would hit, over the unit's perp and spot books."""
+    from netclear.margin import scenario as sc
+
+    def mutate(d: dict[str, Any]) -> None:
+        open_gates(d)
+        d["portfolio_margin"]["scenario"]["depth_source"] = "book"
+
+    ex = Exchange(config_with("hyperliquid-scenario-pm", mutate=mutate))
+    ex.apply(A.SetPrices(oracle={"BTC": D(100000)}, spot={"@142": D(100000)}), at=1_000)
+    fund_lender(ex, "1000000")
+    ex.apply(A.Deposit(user=MAKER, amount=D(1_000_000)))
+    ex.apply(A.Deposit(user=MAKER, token="UBTC", amount=D(2)))
+    ex.apply(A.UsdClassTransfer(user=MAKER, amount=D(400_000), to_perp=False))
+    ex.apply(
+        O.PlaceOrder(
+            user=MAKER,
+            orders=[
+                O.OrderSpec(asset="@142", is_buy=False, px=D(100000), sz=D("0.5"), limit=O.LimitSpec("Alo")),
+                # bids: 0.1 BTC at 100,000 counts (>= 88,000); 1 BTC at 80,000 is outside the shock
+                O.OrderSpec(asset="BTC", is_buy=True, px=D(100000), sz=D("0.1"), limit=O.LimitSpec("Alo")),
+                O.OrderSpec(asset="BTC", is_buy=True, px=D(80000), sz=D(1), limit=O.LimitSpec("Alo")),
+                # asks: 0.2 BTC at 110,000 counts (<= 112,000); 1 at 120,000 does not
+                O.OrderSpec(asset="BTC", is_buy=False, px=D(110000), sz=D("0.2"), limit=O.LimitSpec("Alo")),
+                O.OrderSpec(asset="BTC", is_buy=False, px=D(120000), sz=D(1), limit=O.LimitSpec("Alo")),
+            ],
+        ),
+        at=2_000,
+    )
+    v = ex.valuer()
+    # spot ask 0.5 UBTC at 100,000 (50,000) adds to the asks
+    assert pm_model.book_depths(v, {"BTC"}) == {"BTC": sc.Depth(Fraction(10_000), Fraction(72_000))}
+    ex.apply(A.Deposit(user=ALICE, amount=D(20_000)))
+    ex.apply(A.SetAbstraction(user=ALICE, abstraction="portfolioMargin"))
+    assert "filled" in _ioc(ex, ALICE, "@142", True, "100000", "0.5")
+    # Alice's buy took the spot ask: bids 10,000 and asks 22,000 remain. Net long 0.49965 UBTC (the fee
+    # is paid in UBTC) = 49,965: concentration 5% x (49,965 - 10,000) = 1,998.25 on top of the grid
+    # loss 12% x 49,965 = 5,995.8 and the de-peg charge 5% x 30,000 borrowed = 1,500.
+    result, _ = pm_model.scenario_result(ex.valuer(), ex.state.accounts[ALICE])
+    assert result.concentration == Fraction(199825, 100)
+    assert result.maintenance == Fraction(59958, 10) + Fraction(199825, 100) + 1_500

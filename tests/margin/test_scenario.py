@@ -112,6 +112,17 @@ def test_concentration_add_on(params: sc.ScenarioParams) -> None:
     assert r.concentration == 250_000 and r.maintenance == 3_250_000
 
 
+def test_book_depth_on_the_side_a_liquidation_hits(params: sc.ScenarioParams) -> None:
+    # net long 1,000,000 BTC against 400,000 of bids: 5% x 600,000 = 30,000; a net short reads the asks
+    depth = sc.Depth(bids=F(400_000), asks=F(900_000))
+    long_ = sc.evaluate([sc.Leg("BTC", "BTC", "perp", F(1_000_000))], [], params, {"BTC": depth})
+    short = sc.evaluate([sc.Leg("BTC", "BTC", "perp", F(-1_000_000))], [], params, {"BTC": depth})
+    assert long_.concentration == 30_000 and short.concentration == 5_000
+    # a unit with no book has no depth: the whole net exposure is concentrated
+    none = sc.evaluate([sc.Leg("ETH", "ETH", "perp", F(100_000))], [], params, {})
+    assert none.concentration == 5_000
+
+
 def test_optional_offset_table(params: sc.ScenarioParams) -> None:
     # BTC long 100,000 (loss 12,000 at -12%) vs ETH short 50,000 (loss 6,000 at +12%): without offsets
     # 18,000; with a 50% BTC/ETH credit: 18,000 - 0.5 x min(12,000, 6,000) = 15,000.

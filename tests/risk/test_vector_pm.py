@@ -26,10 +26,13 @@ COINS = ["BTC", "ETH", "HYPE", "xyz:BTC"]
 @given(
     seed=st.integers(0, 10**6),
     moves=st.lists(st.integers(-450, 450), min_size=4, max_size=4),
-    model=st.sampled_from(["scenario", "hyperliquid"]),
+    model=st.sampled_from(["scenario", "hyperliquid", "scenario-book"]),
 )
 def test_screen_and_scenario_equal_the_exact_path(seed: int, moves: list[int], model: str) -> None:
-    ex = build_pm_book(120, seed=seed, model=model)
+    # "scenario-book": depth from the (here empty) order books, so every net exposure is concentrated
+    ex = build_pm_book(
+        120, seed=seed, model=model.split("-")[0], depth_source="book" if "book" in model else "config"
+    )
     rb = RiskBook(ex.registry)
     rb.build(ex.state)  # arrays at the build prices
     tick(ex, dict(zip(COINS, moves, strict=True)))

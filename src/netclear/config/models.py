@@ -224,6 +224,9 @@ class ScenarioConfig(_Model):
     """Stablecoin token -> de-peg shock on its borrowed (and, besides the quote, held) value."""
     offsets: list[OffsetConfig] = Field(default_factory=list)
     unit_aliases: dict[str, str] = Field(default_factory=dict)
+    depth_source: Literal["config", "book"] = "config"
+    """Depth for the concentration add-on: each class's ``depth``, or the resting notional of the unit's
+    order books (perps and spot) within the shock, on the side a liquidation would hit."""
 
     @model_validator(mode="after")
     def _check(self) -> ScenarioConfig:

@@ -20,16 +20,17 @@ Under the scenario model:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
 from netclear.engine.accounting import Valuer
 from netclear.engine.state import Account, Mode
 from netclear.errors import InsufficientMargin
-from netclear.fixedpoint import PX_SCALE
+from netclear.fixedpoint import PX_SCALE, notional
 from netclear.margin import portfolio as pm_rules
 from netclear.margin import scenario as sc
-from netclear.markets.registry import Perp, Registry, SpotPair
+from netclear.markets.registry import Perp, Registry, SpotPair, Token
 
 UNLIMITED = 10**40
 """Borrow capacity under the scenario model before caps and liquidity (wei)."""
@@ -112,10 +113,46 @@ class PmHealth:
     equity: Fraction | None = None
 
 
+def book_depths(v: Valuer, units: Iterable[str]) -> dict[str, sc.Depth]:
+    """Per unit, the USDC notional resting within the unit's shock of the reference price on every
+    order book of the underlying (its perps on every dex, and spot pairs of tokens in the unit): bids
+    at or above ``ref x (1 - shock)``, asks at or below ``ref x (1 + shock)``. The reference is the
+    perp's mark, or the pair's spot price (the book's mid without one)."""
+    reg, st = v.reg, v.state
+    params = scenario_params(reg)
+    wanted = set(units)
+    acc: dict[str, list[Fraction]] = {u: [Fraction(0), Fraction(0)] for u in wanted}
+    books: list[tuple[str, int, int | None, int, Token]] = []
+    for perp in reg.perps.values():
+        unit = sc.unit_of(perp.name, params.unit_aliases)
+        if unit in wanted and perp.asset in st.books:
+            ref = v.mark(perp.asset) if v.has_price(perp.asset) else None
+            books.append((unit, perp.asset, ref, perp.sz_decimals, perp.collateral))
+    for pair in reg.spot_pairs.values():
+        base = pair.base
+        unit = sc.unit_of(base.perp or base.name, params.unit_aliases)
+        if unit in wanted and pair.asset in st.books:
+            books.append((unit, pair.asset, st.prices.spot.get(pair.index), pair.sz_decimals, pair.quote))
+    for unit, asset, ref, sz_decimals, quote in books:
+        book = st.books[asset]
+        ref = ref if ref is not None else book.mid()
+        if ref is None:
+            continue
+        shock = params.class_of(unit).shock
+        for order in book.iter_orders():
+            inside = order.px >= ref * (1 - shock) if order.is_buy else order.px <= ref * (1 + shock)
+            if inside:
+                wei = notional(order.sz, order.px, sz_decimals, quote.wei_decimals)
+                acc[unit][0 if order.is_buy else 1] += v.usdc_value(quote, wei)
+    return {u: sc.Depth(b, a) for u, (b, a) in acc.items()}
+
+
 def scenario_result(v: Valuer, acct: Account) -> tuple[sc.ScenarioResult, Fraction]:
     """(scenario requirement, equity) of a portfolio-margin account."""
     legs, stables = scenario_inputs(v, acct)
-    return sc.evaluate(legs, stables, scenario_params(v.reg)), pm_equity(v, acct)
+    params = scenario_params(v.reg)
+    depths = book_depths(v, {leg.unit for leg in legs}) if params.depth_source == "book" else None
+    return sc.evaluate(legs, stables, params, depths), pm_equity(v, acct)
 
 
 def pm_health(v: Valuer, acct: Account) -> PmHealth:
@@ -180,8 +217,9 @@ def require_order(
         leg = sc.Leg(sc.unit_of(name, params.unit_aliases), base.name, "spot", delta)
     legs, stables = scenario_inputs(v, acct)
     equity = pm_equity(v, acct)
-    now = sc.evaluate(legs, stables, params)
-    after = sc.evaluate([*legs, leg], stables, params)
+    depths = book_depths(v, {x.unit for x in [*legs, leg]}) if params.depth_source == "book" else None
+    now = sc.evaluate(legs, stables, params, depths)
+    after = sc.evaluate([*legs, leg], stables, params, depths)
     short = after.initial - equity
     if short <= 0 or short <= now.initial - equity:
         return

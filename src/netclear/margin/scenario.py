@@ -17,7 +17,8 @@ The method is the one of the venues that margin portfolios by scenarios:
   https://www.deribit.com/pages/docs/portfoliomargin), a **stablecoin de-peg charge** on borrowed and
   held stablecoins (Derive's ``pegLossFactor``, https://docs.derive.xyz), a **concentration add-on**
   on the net exposure above a depth (CME SPAN 2 concentration charge,
-  https://www.cmegroup.com/clearing/risk-management/span-overview/span-2-methodology.html), and a
+  https://www.cmegroup.com/clearing/risk-management/span-overview/span-2-methodology.html; the depth is
+  configured per class, or read from the unit's order books within the shock), and a
   **minimum charge** per unit so that a perfect hedge never needs zero (OKX MR7 "minimum charge");
 * maintenance = the requirement; initial = ``initial_multiple x`` maintenance (Derive's managers use
   maintenance and initial factors of 0.8 and 1.0, i.e. initial = 1.25 x maintenance).
@@ -74,6 +75,8 @@ class ScenarioParams:
     offsets: tuple[Offset, ...] = ()
     unit_aliases: Mapping[str, str] = field(default_factory=dict)
     """Perp or token name -> unit, beyond the automatic rule (docs/margin-models.md)."""
+    depth_source: str = "config"
+    """``config``: each class's ``depth``; ``book``: the unit's order-book depth within the shock."""
 
     def class_of(self, unit: str) -> RiskClass:
         return self.classes[self.unit_class.get(unit, self.default_class)]
@@ -181,8 +184,18 @@ def _net_by_instrument(legs: Iterable[Leg]) -> dict[str, Fraction]:
     return out
 
 
-def unit_risk(unit: str, legs: list[Leg], params: ScenarioParams) -> UnitRisk:
-    """Grid loss, minimum, basis and concentration charges of one unit (module docstring)."""
+@dataclass(frozen=True, slots=True)
+class Depth:
+    """Resting notional (USDC) that would absorb a unit's liquidation: ``bids`` for a net long (sold
+    into the bids), ``asks`` for a net short."""
+
+    bids: Fraction
+    asks: Fraction
+
+
+def unit_risk(unit: str, legs: list[Leg], params: ScenarioParams, depth: Depth | None = None) -> UnitRisk:
+    """Grid loss, minimum, basis and concentration charges of one unit (module docstring). ``depth``:
+    the book's depth on the side a liquidation would hit; ``None`` uses the class's ``depth``."""
     rc = params.class_of(unit)
     by_inst = _net_by_instrument(legs)
     net = sum(by_inst.values(), Fraction(0))
@@ -211,8 +224,17 @@ def unit_risk(unit: str, legs: list[Leg], params: ScenarioParams) -> UnitRisk:
         minimum=minimum,
         requirement=max(worst, minimum),
         basis=rc.basis * min(longs, shorts),
-        concentration=rc.concentration * max(Fraction(0), abs(net) - rc.depth),
+        concentration=rc.concentration * max(Fraction(0), abs(net) - _depth(rc, net, depth)),
     )
+
+
+_NO_DEPTH = Depth(Fraction(0), Fraction(0))
+
+
+def _depth(rc: RiskClass, net: Fraction, depth: Depth | None) -> Fraction:
+    if depth is None:
+        return rc.depth
+    return depth.bids if net > 0 else depth.asks
 
 
 def offset_credit(units: Mapping[str, UnitRisk], offsets: Iterable[Offset]) -> Fraction:
@@ -239,14 +261,22 @@ def depeg_charge(stable: StableExposure, shock: Fraction) -> Fraction:
 
 
 def evaluate(
-    legs: Iterable[Leg], stables: Iterable[StableExposure], params: ScenarioParams
+    legs: Iterable[Leg],
+    stables: Iterable[StableExposure],
+    params: ScenarioParams,
+    depths: Mapping[str, Depth] | None = None,
 ) -> ScenarioResult:
-    """The scenario requirement of a portfolio (module docstring), with every charge named."""
+    """The scenario requirement of a portfolio (module docstring), with every charge named. ``depths``
+    per unit replace the classes' configured depth (``depth_source = "book"``; a unit missing from it
+    has no depth)."""
     by_unit: dict[str, list[Leg]] = {}
     for leg in legs:
         if leg.delta:
             by_unit.setdefault(leg.unit, []).append(leg)
-    units = {name: unit_risk(name, group, params) for name, group in sorted(by_unit.items())}
+    units = {
+        name: unit_risk(name, group, params, None if depths is None else depths.get(name, _NO_DEPTH))
+        for name, group in sorted(by_unit.items())
+    }
     credit = offset_credit(units, params.offsets)
     depeg: dict[str, Fraction] = {}
     for s in stables:

@@ -570,4 +570,5 @@ def _build_scenario(reg: Registry, cfg: ExchangeConfig, err: object) -> Scenario
         depeg=depeg,
         offsets=tuple(Offset(o.units[0], o.units[1], Fraction(o.credit)) for o in sc.offsets),
         unit_aliases=dict(sc.unit_aliases),
+        depth_source=sc.depth_source,
     )

@@ -23,7 +23,8 @@ Layout (float64; USD units of each pool's collateral, or USDC):
   - the scenario model (:mod:`netclear.margin.scenario`): per account and risk unit, the net, gross,
     long and short exposure of its perp and spot instruments at the tick; ``max(|net| x max(shock,
     extreme x weight), min_charge x gross) + basis x min(long, short) + concentration x (|net| -
-    depth)+``, summed over units, plus the de-peg charge (stablecoin amounts, fixed within a tick);
+    depth)+`` (the class's depth, or the unit's book depth on the side a liquidation hits, taken when
+    the arrays are built), summed over units, plus the de-peg charge (stablecoin amounts, fixed within a tick);
     equity = a constant + the instruments' values at the tick. Inter-unit offset credits are left out,
     which only makes the screen more conservative.
 
@@ -89,7 +90,8 @@ class PmArrays:
     au_min: F64
     au_basis: F64
     au_conc: F64
-    au_depth: F64
+    au_depth_long: F64  # depth absorbing a net long (bids); the class's depth under depth_source "config"
+    au_depth_short: F64  # depth absorbing a net short (asks)
     pos_au: I64  # per position of PoolArrays: its (account, unit) row, -1 outside PM scope
     pos_px: F64  # USDC price of the position's collateral (stablecoin, fixed within a tick)
     spot_au: I64
@@ -120,7 +122,8 @@ def _scenario_loop(
     minimum: F64,
     basis: F64,
     conc: F64,
-    depth: F64,
+    depth_long: F64,
+    depth_short: F64,
     equity_const: F64,
     depeg: F64,
     margin: float,
@@ -143,7 +146,7 @@ def _scenario_loop(
     for u in range(n):
         a = abs(net[u])
         r = max(a * shock[u], gross[u] * minimum[u]) + basis[u] * (gross[u] - a) / 2
-        r += conc[u] * max(a - depth[u], 0.0)
+        r += conc[u] * max(a - (depth_long[u] if net[u] > 0 else depth_short[u]), 0.0)
         maint[au_acct[u]] += r
         equity[au_acct[u]] += net[u]
     hit: B8 = (maint > 0) & (equity < maint + margin * (np.abs(equity) + maint + 1.0))
@@ -235,7 +238,7 @@ def compiled_scenario_loop() -> Any:
 def _empty_pm() -> PmArrays:
     i = np.zeros(0, dtype=np.int64)
     f = np.zeros(0, dtype=np.float64)
-    return PmArrays([], i, i, i, f, f, f, f, i, i, f, i, f, f, f, f, f, i, f, i, i, f, f, f)
+    return PmArrays([], i, i, i, f, f, f, f, i, i, f, i, f, f, f, f, f, f, i, f, i, i, f, f, f)
 
 
 class _PmBuilder:
@@ -244,6 +247,7 @@ class _PmBuilder:
     def __init__(self, book: RiskBook) -> None:
         self.book = book
         self.cols: dict[str, list[Any]] = {f.name: [] for f in fields(PmArrays)}
+        self.depths: dict[str, sc.Depth] = {}
 
     def add(self, v: Valuer, acct: Account, pool_ids: dict[str | int, int], pos_rows: dict[int, int]) -> None:
         reg, book, c = v.reg, self.book, self.cols
@@ -282,7 +286,15 @@ class _PmBuilder:
                 c["au_min"].append(float(rc.min_charge))
                 c["au_basis"].append(float(rc.basis))
                 c["au_conc"].append(float(rc.concentration))
-                c["au_depth"].append(float(rc.depth))
+                if params.depth_source == "book":
+                    if unit not in self.depths:
+                        self.depths.update(pm_model.book_depths(v, {unit}))
+                    d = self.depths[unit]
+                    c["au_depth_long"].append(float(d.bids))
+                    c["au_depth_short"].append(float(d.asks))
+                else:
+                    c["au_depth_long"].append(float(rc.depth))
+                    c["au_depth_short"].append(float(rc.depth))
             return units[unit]
 
         own = pm_model.own_pool_tokens(reg)
@@ -604,7 +616,8 @@ class RiskBook:
         absnet = np.abs(net)
         req = np.maximum(absnet * m.au_shock, gross * m.au_min)
         req += m.au_basis * (gross - absnet) / 2  # min(long, short) = (gross - |net|) / 2
-        req += m.au_conc * np.maximum(absnet - m.au_depth, 0.0)
+        depth = np.where(net > 0, m.au_depth_long, m.au_depth_short)
+        req += m.au_conc * np.maximum(absnet - depth, 0.0)
         k = len(m.owners)
         maint = np.bincount(m.au_acct, weights=req, minlength=k) + m.depeg
         equity = m.equity_const + np.bincount(m.au_acct, weights=net, minlength=k)
@@ -633,7 +646,8 @@ class RiskBook:
             m.au_min,
             m.au_basis,
             m.au_conc,
-            m.au_depth,
+            m.au_depth_long,
+            m.au_depth_short,
             m.equity_const,
             m.depeg,
             margin,
