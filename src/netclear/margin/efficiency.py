@@ -282,5 +282,5 @@ def write_plots(preset: str, rows: list[Row], out_dir: str) -> list[str]:
     pfig.update_xaxes(title_text="capital freed by HL PM (%)", row=1, col=2)
     pfig.update_yaxes(title_text="extreme-move loss / HL PM equity (%)", row=1, col=2)
     html = out / "efficiency.html"
-    pfig.write_html(str(html), include_plotlyjs="cdn")
+    pfig.write_html(str(html), include_plotlyjs=True)  # self-contained: opens offline
     return [str(png), str(html)]
