@@ -75,9 +75,8 @@ def margin(
     worst = result["scenarioMargin"].get("worstScenario")
     if worst is not None:
         moves = ", ".join(f"{u} {m}" for u, m in worst.items()) or "none"
-        console.print(
-            f"scenario margin: worst scenario {moves}; charges {result['scenarioMargin']['charges']}"
-        )
+        charges = ", ".join(f"{k} {v}" for k, v in result["scenarioMargin"]["charges"].items())
+        console.print(f"scenario margin: worst scenario {moves}; {charges}")
     columns = ("coin", "szi", "entryPx", "positionValue", "unrealizedPnl", "marginUsed", "liquidationPx")
     pos = Table(title=f"positions ({result['mode']})")
     for col in columns:
