@@ -72,7 +72,7 @@ def margin(
         return
     table = Table(title=f"netclear margin - {source} (preset {result['preset']}, amounts in USDC)")
     table.add_column("")
-    sections = ("standard", "unifiedAccount", "portfolioMargin")
+    sections = ("standard", "unifiedAccount", "portfolioMargin", "scenarioMargin")
     for name in sections:
         table.add_column(name, justify="right")
     rows = [
@@ -88,8 +88,14 @@ def margin(
         "-",
         str(result["unifiedAccount"].get("unifiedAccountRatio", "-")),
         str(result["portfolioMargin"].get("portfolioMarginRatio", "-")),
+        str(result["scenarioMargin"].get("marginRatio", "-")),
     )
     console.print(table)
+    worst = result["scenarioMargin"].get("worstScenario")
+    if worst is not None:
+        moves = ", ".join(f"{u} {m}" for u, m in worst.items()) or "none"
+        charges = ", ".join(f"{k} {v}" for k, v in result["scenarioMargin"]["charges"].items())
+        console.print(f"scenario margin: worst scenario {moves}; {charges}")
     columns = ("coin", "szi", "entryPx", "positionValue", "unrealizedPnl", "marginUsed", "liquidationPx")
     pos = Table(title=f"positions ({result['mode']})")
     for col in columns:
@@ -281,6 +287,11 @@ def presets() -> None:
 
     for name in available_presets():
         console.print(f"[bold]{name}[/bold]: {load_preset(name).preset.description}")
+
+
+from netclear.cli.efficiency import efficiency as _efficiency  # noqa: E402
+
+app.command(name="efficiency")(_efficiency)
 
 
 def main() -> None:  # pragma: no cover

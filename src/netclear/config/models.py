@@ -176,8 +176,90 @@ class EligibilityConfig(_Model):
     max_account_value: NonNeg | None = Decimal(25_000_000)
 
 
+class RiskClassConfig(_Model):
+    """One asset class of the scenario margin model (docs/margin-models.md)."""
+
+    shock: Ratio
+    """Largest move of the price grid (OKX spot shock: BTC/ETH 0.12, mid caps 0.18, others 0.25)."""
+    extreme: Ratio
+    """Extreme move (OKX MR6: BTC/ETH 0.24, mid caps 0.36, others 0.5)."""
+    basis: Ratio = Decimal(0)
+    """Charge on hedged notional within a unit (Deribit: 1% of the underlying for offsetting futures)."""
+    min_charge: Ratio = Decimal(0)
+    """Minimum charge per unit, a share of its gross notional."""
+    concentration: NonNeg = Decimal(0)
+    """Add-on rate on net exposure above ``depth`` (CME SPAN 2 concentration charge)."""
+    depth: NonNeg = Decimal(10**15)
+    """Net exposure (USDC) the book absorbs without a concentration add-on."""
+    units: list[str] = Field(default_factory=list)
+
+
+class OffsetConfig(_Model):
+    units: list[str] = Field(min_length=2, max_length=2)
+    credit: Ratio
+
+
+def _default_classes() -> dict[str, RiskClassConfig]:
+    d = Decimal
+    return {
+        "major": RiskClassConfig(
+            shock=d("0.12"), extreme=d("0.24"), basis=d("0.01"), min_charge=d("0.005"),
+            concentration=d("0.05"), depth=d(20_000_000), units=["BTC", "ETH"],
+        ),
+        "mid": RiskClassConfig(
+            shock=d("0.18"), extreme=d("0.36"), basis=d("0.015"), min_charge=d("0.0075"),
+            concentration=d("0.08"), depth=d(5_000_000), units=["SOL", "XRP", "DOGE", "LTC", "BCH"],
+        ),
+        "other": RiskClassConfig(
+            shock=d("0.25"), extreme=d("0.5"), basis=d("0.02"), min_charge=d("0.01"),
+            concentration=d("0.12"), depth=d(1_000_000),
+        ),
+    }  # fmt: skip
+
+
+class ScenarioConfig(_Model):
+    """Parameters of the scenario-based portfolio margin model (``margin/scenario.py``)."""
+
+    initial_multiple: Dec = Field(default=Decimal("1.25"), ge=1)
+    """Initial = this x maintenance (Derive: maintenance factor 0.8, initial 1.0)."""
+    grid_points: int = Field(default=7, ge=7, le=101)
+    """Points of the price grid from -shock to +shock, odd (OKX: +-0/4/8/12% is 7 points)."""
+    extreme_weight: Ratio = Decimal("0.35")
+    """Share of the extreme move's loss that counts (CME SPAN scenarios 15-16: 35%)."""
+    default_class: str = "other"
+    classes: dict[str, RiskClassConfig] = Field(default_factory=_default_classes)
+    depeg: dict[str, Ratio] = Field(
+        default_factory=lambda: {"USDC": Decimal("0.05"), "USDT0": Decimal("0.05"), "USDH": Decimal("0.05")}
+    )
+    """Stablecoin token -> de-peg shock on its borrowed (and, besides the quote, held) value."""
+    offsets: list[OffsetConfig] = Field(default_factory=list)
+    unit_aliases: dict[str, str] = Field(default_factory=dict)
+    depth_source: Literal["config", "book"] = "config"
+    """Depth for the concentration add-on: each class's ``depth``, or the resting notional of the unit's
+    order books (perps and spot) within the shock, on the side a liquidation would hit."""
+
+    @model_validator(mode="after")
+    def _check(self) -> ScenarioConfig:
+        if self.grid_points % 2 == 0:
+            raise ValueError("grid_points must be odd (the grid includes the zero move)")
+        if self.default_class not in self.classes:
+            raise ValueError(f"default_class {self.default_class!r} is not one of classes")
+        seen: dict[str, str] = {}
+        for name, rc in self.classes.items():
+            if rc.extreme < rc.shock:
+                raise ValueError(f"classes.{name}: extreme must not be below shock")
+            for unit in rc.units:
+                if unit in seen:
+                    raise ValueError(f"unit {unit!r} is in classes {seen[unit]!r} and {name!r}")
+                seen[unit] = name
+        return self
+
+
 class PortfolioMarginConfig(_Model):
     enabled: bool = True
+    model: Literal["hyperliquid", "scenario"] = "hyperliquid"
+    """Margin model of portfolio-margin accounts: Hyperliquid's PMR or the scenario model."""
+    scenario: ScenarioConfig = ScenarioConfig()
     min_borrow_offset: NonNeg = Decimal(20)
     liquidation_ratio: Ratio = Decimal("0.95")
     partial_threshold_fraction: Frac = Fraction(1, 2)

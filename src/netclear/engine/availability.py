@@ -9,8 +9,9 @@ FAQ').
 
 from __future__ import annotations
 
+from netclear.engine import pm_model
 from netclear.engine.accounting import MarginPool, Valuer
-from netclear.engine.solvency import fund
+from netclear.engine.solvency import fund, require_collateral_cover
 from netclear.engine.state import Account, Mode
 from netclear.engine.tx import Tx
 from netclear.errors import InsufficientBalance
@@ -46,7 +47,7 @@ def withdrawable(v: Valuer, acct: Account, token: Token, *, perp_dex: str | None
         req = transfer_requirement(reg, pool.im + v.order_margin(acct, token.index), pool.total_ntl)
         return max(0, pool.account_value + supplied - borrowed - req - hold)
     spot_free = acct.spot.get(token.index, 0) - hold
-    params = reg.collateral(token.index) if pm else None
+    params = reg.collateral(token.index) if pm and not pm_model.uses_scenario(reg) else None
     if params is not None and acct.has_borrows() and supplied > 0:
         # Only supplied collateral backs borrows; what is locked is the part the LTV needs (Hyperliquid docs
         # 'Portfolio margin FAQ').
@@ -85,6 +86,9 @@ def debit(
     if acct.mode is Mode.PORTFOLIO and cash < amount:
         fund(tx, reg, acct, token, amount - max(cash, 0), allow_borrow=False)
     acct.spot[token.index] = acct.spot.get(token.index, 0) - amount
+    if acct.mode is Mode.PORTFOLIO and pm_model.uses_scenario(reg):
+        # what leaves must not take equity below the scenario initial requirement
+        require_collateral_cover(Valuer(reg, tx.state), acct, field=field, before=tx.original(acct.address))
 
 
 def credit(acct: Account, token: Token, amount: int, *, perp_dex: str | None = None) -> None:

@@ -18,7 +18,7 @@ import contextlib
 from collections.abc import Iterable
 from fractions import Fraction
 
-from netclear.engine import lending
+from netclear.engine import lending, pm_model
 from netclear.engine.accounting import MarginPool, Valuer, unrealized_pnl
 from netclear.engine.state import Account, Mode, Position
 from netclear.engine.tx import Tx
@@ -28,7 +28,13 @@ from netclear.markets.registry import Registry, Token
 
 
 def ltv_borrow_capacity(v: Valuer, acct: Account, token: Token) -> int:
-    """Wei of ``token`` that may still be borrowed under LTV: ``(power - borrowed) / price``."""
+    """Wei of ``token`` that may still be borrowed under LTV: ``(power - borrowed) / price``.
+
+    Under the scenario model LTV does not bound borrowing (caps and liquidity do, and the scenario
+    initial requirement is checked after the action, :mod:`netclear.engine.pm_model`).
+    """
+    if pm_model.uses_scenario(v.reg):
+        return pm_model.UNLIMITED
     room = v.borrowing_power(acct) - v.borrowed_value(acct)
     if room <= 0:
         return 0
@@ -168,7 +174,7 @@ def require_margin(
             raise (
                 InsufficientMargin(field, reason) if pool is not None else InsufficientBalance(field, reason)
             )
-    if pm and acct.has_borrows():
+    if pm:
         require_collateral_cover(v, acct, field=field, before=tx.original(acct.address))
 
 
@@ -195,7 +201,15 @@ def require_collateral_cover(
     Below 100% "the account won't be able to borrow more", and collateral cannot be removed; other
     actions stay allowed. With ``before`` (the account before the action) only an action that raised
     the debt or lowered the collateral is refused.
+
+    Under the scenario model the test is the scenario initial requirement instead
+    (:func:`netclear.engine.pm_model.require_scenario_initial`).
     """
+    if pm_model.uses_scenario(v.reg):
+        pm_model.require_scenario_initial(v, acct, field=field, before=before)
+        return
+    if not acct.has_borrows():
+        return
     borrowed = v.borrowed_value(acct)
     power = v.borrowing_power(acct)
     if before is not None and (v.borrowed_value(before) >= borrowed and v.borrowing_power(before) <= power):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from netclear.engine import pm_model
 from netclear.engine.accounting import MarginPool, PositionValue
 from netclear.engine.context import Ctx
 from netclear.engine.handlers.order_fees import FeeBook
@@ -146,14 +147,7 @@ def pm_value(ctx: Ctx, acct: Account) -> Fraction:
     """USDC value of a portfolio-margin account's cross margin: everything it owns net of its debts
     (Hyperliquid docs 'Portfolio margin': cross perps and spot balances margined together), less its isolated
     positions and the pools of dexes whose collateral is not borrowable, which are margined apart."""
-    v = ctx.valuer()
-    total = v.account_value_usdc(acct)
-    for iso in v.isolated(acct):
-        total -= v.usdc_value(iso.value.perp.collateral, iso.margin_used)
-    for key, pool in v.cross_pools(acct).items():
-        if isinstance(key, int) and ctx.reg.borrowable(key) is None:
-            total -= v.usdc_value(pool.token, pool.account_value)
-    return total
+    return pm_model.pm_equity(ctx.valuer(), acct)
 
 
 def pm_value_wei(ctx: Ctx, acct: Account, token: Token) -> int:

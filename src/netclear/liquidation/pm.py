@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from netclear.engine import lending
+from netclear.engine import lending, pm_model
 from netclear.engine.context import Ctx
 from netclear.engine.handlers.orders import cancel_all
 from netclear.engine.solvency import rebalance
@@ -29,7 +29,8 @@ PM_STEP_LIMIT = 50
 
 
 def _pm_ratio(ctx: Ctx, acct: Account) -> Fraction:
-    return ctx.valuer().pm_legs(acct).ratio
+    """The ratio of the preset's margin model (Hyperliquid's PMR or the scenario model's)."""
+    return pm_model.pm_ratio(ctx.valuer(), acct)
 
 
 def liquidate_pm(ctx: Ctx, acct: Account) -> None:

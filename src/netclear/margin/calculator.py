@@ -12,6 +12,10 @@ section each with the same three summary numbers, all in USDC:
   ``0.95 x portfolio_liquidation_value``, so that ``requirement > available`` iff PMR > 0.95);
 * ``excessMargin = marginAvailable - maintenanceRequirement``.
 
+A fourth section, ``scenarioMargin``, values the portfolio-margin book with the scenario model
+(:mod:`netclear.margin.scenario`, docs/margin-models.md): the same summary numbers, the worst scenario
+and each charge. ``marginModel`` says which of the two the preset's portfolio-margin accounts use.
+
 ``comparison.capitalFreedByPortfolioMargin`` is the portfolio-margin excess minus the standard one:
 the extra loss the same book can absorb before liquidation (docs/margin-calculator.md).
 """
@@ -22,11 +26,13 @@ from fractions import Fraction
 from typing import Any
 
 from netclear.config import resolve
+from netclear.engine import pm_model
 from netclear.engine.accounting import Valuer
 from netclear.engine.state import Account, ExchangeState, Mode
 from netclear.errors import InvalidAction
 from netclear.fixedpoint import fmt_decimal
 from netclear.margin import portfolio as pm_rules
+from netclear.margin import scenario as sc
 from netclear.margin.snapshot import build_state
 from netclear.margin.unified import INFINITE, unified_liquidatable
 from netclear.markets.registry import Registry
@@ -149,6 +155,49 @@ def _portfolio(v: Valuer, acct: Account) -> dict[str, Any]:
     }
 
 
+def _scenario(v: Valuer, acct: Account) -> dict[str, Any]:
+    """The scenario model's section (docs/margin-models.md): summary numbers, worst scenario, charges."""
+    pm = v.reg.pm
+    if pm is None or not pm.borrowable or pm.scenario is None:
+        return {"enabled": False}
+    result, equity = pm_model.scenario_result(v, acct)
+    ratio = sc.margin_ratio(result.maintenance, equity, pm.liquidation_ratio)
+    return {
+        "maintenanceRequirement": usd(result.maintenance),
+        "initialMarginRequirement": usd(result.initial),
+        "marginAvailable": usd(equity),
+        "excessMargin": usd(equity - result.maintenance),
+        "liquidatable": sc.liquidatable(result.maintenance, equity),
+        "marginRatio": _ratio(ratio),
+        "worstScenario": {unit: sc.fmt_move(move) for unit, move in result.worst_scenario().items()},
+        "charges": {
+            "scenarioLoss": usd(sum((u.grid_loss for u in result.units), Fraction(0))),
+            "minimumCharge": usd(result.minimum_binding),
+            "offsetCredit": usd(result.offset_credit),
+            "basisCharge": usd(result.basis),
+            "depegCharge": usd(result.depeg_total),
+            "concentrationCharge": usd(result.concentration),
+        },
+        "depeg": {token: usd(x) for token, x in sorted(result.depeg.items())},
+        "extremeMoveLoss": usd(result.extreme_loss),
+        "units": [
+            {
+                "unit": u.unit,
+                "class": u.risk_class,
+                "netDelta": usd(u.net),
+                "grossNotional": usd(u.gross),
+                "worstMove": sc.fmt_move(u.worst_move),
+                "scenarioLoss": usd(u.grid_loss),
+                "minimumCharge": usd(u.minimum),
+                "basisCharge": usd(u.basis),
+                "concentrationCharge": usd(u.concentration),
+                "extremeMoveLoss": usd(u.extreme_loss),
+            }
+            for u in result.units
+        ],
+    }
+
+
 def _section(
     reg: Registry, portfolio: dict[str, Any], mode: Mode
 ) -> tuple[dict[str, Any], ExchangeState, Account]:
@@ -209,11 +258,16 @@ def evaluate(portfolio: dict[str, Any]) -> dict[str, Any]:
         raise InvalidAction("mode", "must be disabled, unifiedAccount or portfolioMargin") from None
     sections: dict[str, Any] = {}
     top: dict[str, Any] = {}
+    scenario_model = pm_model.uses_scenario(reg)
     for mode in MODES:
         section, state, acct = _section(reg, portfolio, mode)
         sections[_SECTION[mode]] = section
+        if mode is Mode.PORTFOLIO:
+            sections["scenarioMargin"] = _scenario(Valuer(reg, state), acct)
         if mode is requested:
             top = _top_level(reg, state, acct, section)
+            if mode is Mode.PORTFOLIO and scenario_model:
+                top["liquidatable"] = sections["scenarioMargin"].get("liquidatable", False)
     std_excess = Fraction(sections["standard"]["excessMargin"])
     pm_section = sections["portfolioMargin"]
     comparison: dict[str, Any] = {}
@@ -222,4 +276,16 @@ def evaluate(portfolio: dict[str, Any]) -> dict[str, Any]:
         comparison["capitalFreedByUnifiedAccount"] = usd(
             Fraction(sections["unifiedAccount"]["excessMargin"]) - std_excess
         )
-    return {"preset": str(preset), "mode": requested.value, **top, **sections, "comparison": comparison}
+    if "excessMargin" in sections["scenarioMargin"]:
+        comparison["capitalFreedByScenarioMargin"] = usd(
+            Fraction(sections["scenarioMargin"]["excessMargin"]) - std_excess
+        )
+    model = "scenario" if scenario_model else "hyperliquid"
+    return {
+        "preset": str(preset),
+        "mode": requested.value,
+        "marginModel": model,
+        **top,
+        **sections,
+        "comparison": comparison,
+    }

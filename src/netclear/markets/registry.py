@@ -13,6 +13,7 @@ from fractions import Fraction
 from netclear.config.models import ExchangeConfig
 from netclear.errors import ConfigError, UnknownEntity
 from netclear.fixedpoint import PX_DECIMALS, to_fraction
+from netclear.margin.scenario import Offset, RiskClass, ScenarioParams
 
 SPOT_ASSET_OFFSET = 10_000
 BUILDER_DEX_OFFSET = 100_000
@@ -216,6 +217,9 @@ class PortfolioMarginParams:
     min_account_value: Fraction | None
     max_account_value: Fraction | None
     backstop_address: str
+    model: str = "hyperliquid"
+    """``hyperliquid`` (the PMR) or ``scenario`` (``margin/scenario.py``) for portfolio-margin accounts."""
+    scenario: ScenarioParams | None = None
 
     def threshold(self, ltv: Fraction, fraction: Fraction) -> Fraction:
         """FAQ borrow-liquidation threshold as a share of collateral value: ``LTV + (1 - LTV) * f``."""
@@ -527,4 +531,45 @@ def _build_pm(reg: Registry, cfg: ExchangeConfig, fail: object) -> PortfolioMarg
         min_account_value=Fraction(el.min_account_value) if el.min_account_value is not None else None,
         max_account_value=Fraction(el.max_account_value) if el.max_account_value is not None else None,
         backstop_address=pmc.backstop_address.lower(),
+        model=pmc.model,
+        scenario=_build_scenario(reg, cfg, err),
+    )
+
+
+def _build_scenario(reg: Registry, cfg: ExchangeConfig, err: object) -> ScenarioParams:
+    """Scenario margin parameters (docs/margin-models.md). De-peg tokens written in the preset must
+    exist; the built-in defaults name tokens a preset may lack, and those are skipped."""
+    sc = cfg.portfolio_margin.scenario
+    explicit = "depeg" in sc.model_fields_set
+    depeg: dict[str, Fraction] = {}
+    for name, shock in sc.depeg.items():
+        if name not in reg.token_by_name:
+            if explicit:
+                assert callable(err)
+                raise err(f"portfolio_margin.scenario.depeg.{name}", f"unknown token {name!r}")
+            continue
+        depeg[name] = Fraction(shock)
+    classes = {
+        name: RiskClass(
+            name,
+            Fraction(rc.shock),
+            Fraction(rc.extreme),
+            Fraction(rc.basis),
+            Fraction(rc.min_charge),
+            Fraction(rc.concentration),
+            Fraction(rc.depth),
+        )
+        for name, rc in sc.classes.items()
+    }
+    return ScenarioParams(
+        classes=classes,
+        unit_class={u: name for name, rc in sc.classes.items() for u in rc.units},
+        default_class=sc.default_class,
+        grid_points=sc.grid_points,
+        extreme_weight=Fraction(sc.extreme_weight),
+        initial_multiple=Fraction(sc.initial_multiple),
+        depeg=depeg,
+        offsets=tuple(Offset(o.units[0], o.units[1], Fraction(o.credit)) for o in sc.offsets),
+        unit_aliases=dict(sc.unit_aliases),
+        depth_source=sc.depth_source,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from netclear.engine import pm_model
 from netclear.engine.accounting import Valuer
 from netclear.engine.lending import rates_of
 from netclear.engine.state import Account, Mode, Reserve
@@ -31,10 +32,9 @@ def health(v: Valuer, acct: Account) -> tuple[str, Fraction | None]:
     borrowed = v.borrowed_value(acct)
     if pm is None or acct.mode is not Mode.PORTFOLIO:
         return "healthy", None
-    legs = v.pm_legs(acct)
     coll = v.collateral_holdings(acct)
     hf = pm_rules.health_factor(coll, borrowed)
-    if pm_rules.pm_liquidatable(legs.ratio, pm.liquidation_ratio):
+    if pm_model.pm_liquidatable(v, acct):
         value = sum((c.value for c in coll), Fraction(0))
         ltv = sum((c.value * c.ltv for c in coll), Fraction(0)) / value if value else Fraction(0)
         state = pm_rules.borrow_health(

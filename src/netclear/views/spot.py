@@ -11,6 +11,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from netclear.engine import pm_model
 from netclear.engine.accounting import Valuer
 from netclear.engine.state import Account, Mode
 from netclear.fixedpoint import fmt_decimal, fmt_units
@@ -75,9 +76,9 @@ def spot_clearinghouse_state(v: Valuer, acct: Account) -> dict[str, Any]:
     if unified:
         out["tokenToAvailableAfterMaintenance"] = available
     if pm:
-        legs = v.pm_legs(acct)
+        ratio = pm_model.pm_ratio(v, acct)  # the preset's model (docs/margin-models.md)
         out["portfolioMarginEnabled"] = True
-        out["portfolioMarginRatio"] = fmt_decimal(min(legs.ratio, Fraction(10**9)), 10)
+        out["portfolioMarginRatio"] = fmt_decimal(min(ratio, Fraction(10**9)), 10)
         out["tokenToPortfolioBorrowRatio"] = _cap_ratios(v, acct, borrow=True)
         out["tokenToPortfolioSupplyRatio"] = _cap_ratios(v, acct, borrow=False)
     return out

@@ -63,7 +63,7 @@ def borrow_lend(ctx: Ctx, a: BorrowLend) -> None:
         require_margin(ctx.tx, reg, acct, tokens=[token.index], field="amount")
     elif a.operation == "withdraw":
         done = lending.withdraw(ctx.tx, reg, acct, token, amount)
-        if acct.mode is Mode.PORTFOLIO and acct.has_borrows():
+        if acct.mode is Mode.PORTFOLIO:
             require_collateral_cover(ctx.valuer(), acct, field="amount", before=ctx.tx.original(acct.address))
     elif a.operation == "borrow":
         if acct.mode is not Mode.PORTFOLIO:
@@ -81,6 +81,7 @@ def borrow_lend(ctx: Ctx, a: BorrowLend) -> None:
                 f"{fmt_units(room, token.wei_decimals)} (token_balance x borrow_oracle_price x ltv, Hyperliquid docs 'Portfolio margin')",
             )
         done = lending.borrow(ctx.tx, reg, acct, token, amount)
+        require_collateral_cover(ctx.valuer(), acct, field="amount", before=ctx.tx.original(acct.address))
     else:  # repay: from the free balance only, never with a fresh borrow
         owed = ctx.valuer().borrowed(acct, token.index)
         if owed <= 0:

@@ -8,6 +8,7 @@ from fractions import Fraction
 from typing import Any
 
 from netclear.book.orderbook import Decision, OrderBook, RestingOrder
+from netclear.engine import pm_model
 from netclear.engine.context import Ctx
 from netclear.engine.handlers.order_fees import FeeBook, trade_fees
 from netclear.engine.handlers.order_holds import (
@@ -142,6 +143,7 @@ def _place_limit(
     info = reserve_hold(ctx, acct, p, sz)
     try:
         require_order_margin(ctx, acct, m, "order")
+        pm_model.require_order(ctx.valuer(), acct, m, p.is_buy, sz, p.px, field="order")
     except NetclearError as exc:
         tx.rollback_to(sp)
         kind = "margin" if isinstance(exc, InsufficientMargin) else "balance"
