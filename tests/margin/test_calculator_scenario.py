@@ -76,4 +76,4 @@ def test_cli_json_has_the_section_and_bad_input_exits_2(tmp_path: Any) -> None:
     bad["positions"][0]["coin"] = "NOPE"
     f.write_text(json.dumps(bad))
     r = CliRunner().invoke(app, ["margin", str(f)])
-    assert r.exit_code == 2 and "positions[0].coin" in r.stdout
+    assert r.exit_code == 2 and "positions[0].coin" in r.output
