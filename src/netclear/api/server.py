@@ -79,7 +79,12 @@ def _is_loopback(host: str | None) -> bool:
 
 
 def create_app(
-    node: Node, *, chain: auth.Chain = auth.DEFAULT_CHAIN, operator_token: str | None = None
+    node: Node,
+    *,
+    chain: auth.Chain = auth.DEFAULT_CHAIN,
+    operator_token: str | None = None,
+    dashboard: bool = True,
+    runs_dir: str | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="netclear",
@@ -216,6 +221,10 @@ def create_app(
     def health() -> dict[str, Any]:
         return {"status": "ok", "seq": node.seq, "stateHash": node.read(lambda ex: ex.state_hash())}
 
+    if dashboard:  # GET / and /dashboard/*: files only, the page reads /info and /ws (docs/dashboard.md)
+        from netclear.dashboard import mount
+
+        mount(app, runs_dir=runs_dir)
     return app
 
 

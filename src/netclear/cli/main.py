@@ -100,6 +100,10 @@ def serve(
         str | None, typer.Option(help="bearer token for /operator/* (default: random, printed)")
     ] = None,
     demo: Annotated[bool, typer.Option(help="run a demo price feed and market maker")] = False,
+    dashboard: Annotated[bool, typer.Option(help="serve the web dashboard at GET /")] = True,
+    runs: Annotated[
+        Path | None, typer.Option(help="risk-lab runs for the dashboard (netclear simulate --out DIR)")
+    ] = None,
 ) -> None:
     """Run the exchange: Hyperliquid-compatible /info, /exchange and /ws over a durable action log."""
     import uvicorn
@@ -112,7 +116,13 @@ def serve(
     node = Node(None if existing else preset, log)
     if chain not in ("Testnet", "Mainnet"):
         raise typer.BadParameter("chain must be Testnet or Mainnet")
-    app_ = create_app(node, chain=chain, operator_token=operator_token)  # type: ignore[arg-type]
+    app_ = create_app(
+        node,
+        chain=chain,  # type: ignore[arg-type]
+        operator_token=operator_token,
+        dashboard=dashboard,
+        runs_dir=str(runs) if runs is not None else None,
+    )
     console.print(
         f"netclear {node.config.preset.name}: log {db} at seq {node.seq} (replayed {node.replayed}), "
         f"state {node.exchange.state_hash()[:16]}"
@@ -120,6 +130,8 @@ def serve(
     console.print(
         f"API http://{host}:{port}  (info, exchange, ws)  operator token: {app_.state.operator_token}"
     )
+    if dashboard:
+        console.print(f"dashboard http://{host}:{port}/")
     if demo:
         from netclear.api.demo import DemoMarket
 

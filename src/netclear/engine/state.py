@@ -278,6 +278,9 @@ class History:
     """Per coin: hourly funding (``fundingHistory``)."""
     liquidations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """Per user: liquidation events with their loss waterfall (every amount lands in a named account)."""
+    liquidation_feed: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Per liquidated user: one record per liquidation (method, notional, marks) for the public
+    ``liquidations`` view (docs/views.md); users never liquidated have no entry."""
 
     def add(self, kind: str, user: str, record: dict[str, Any]) -> None:
         book: dict[str, list[dict[str, Any]]] = getattr(self, kind)

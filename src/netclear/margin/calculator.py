@@ -153,12 +153,7 @@ def _section(
     reg: Registry, portfolio: dict[str, Any], mode: Mode
 ) -> tuple[dict[str, Any], ExchangeState, Account]:
     state, acct = build_state(reg, portfolio, mode)
-    v = Valuer(reg, state)
-    if mode is Mode.STANDARD:
-        return _standard(v, acct), state, acct
-    if mode is Mode.UNIFIED:
-        return _unified(v, acct), state, acct
-    return _portfolio(v, acct), state, acct
+    return section(Valuer(reg, state), acct, mode), state, acct
 
 
 def _top_level(reg: Registry, state: ExchangeState, acct: Account, section: dict[str, Any]) -> dict[str, Any]:
@@ -197,6 +192,29 @@ def _top_level(reg: Registry, state: ExchangeState, acct: Account, section: dict
     return out
 
 
+def section(v: Valuer, acct: Account, mode: Mode) -> dict[str, Any]:
+    """One mode's breakdown of an account valued by ``v`` (standard, unified or portfolio margin)."""
+    if mode is Mode.STANDARD:
+        return _standard(v, acct)
+    if mode is Mode.UNIFIED:
+        return _unified(v, acct)
+    return _portfolio(v, acct)
+
+
+def comparison(sections: dict[str, Any]) -> dict[str, Any]:
+    """Capital freed by unified account and by portfolio margin: their excess margin minus standard's."""
+    std_excess = Fraction(sections["standard"]["excessMargin"])
+    out: dict[str, Any] = {}
+    if "excessMargin" in sections["portfolioMargin"]:
+        out["capitalFreedByPortfolioMargin"] = usd(
+            Fraction(sections["portfolioMargin"]["excessMargin"]) - std_excess
+        )
+        out["capitalFreedByUnifiedAccount"] = usd(
+            Fraction(sections["unifiedAccount"]["excessMargin"]) - std_excess
+        )
+    return out
+
+
 def evaluate(portfolio: dict[str, Any]) -> dict[str, Any]:
     """Evaluate a portfolio (DESIGN.md "margin calculator contract") under every account mode."""
     if not isinstance(portfolio, dict):
@@ -214,12 +232,10 @@ def evaluate(portfolio: dict[str, Any]) -> dict[str, Any]:
         sections[_SECTION[mode]] = section
         if mode is requested:
             top = _top_level(reg, state, acct, section)
-    std_excess = Fraction(sections["standard"]["excessMargin"])
-    pm_section = sections["portfolioMargin"]
-    comparison: dict[str, Any] = {}
-    if "excessMargin" in pm_section:
-        comparison["capitalFreedByPortfolioMargin"] = usd(Fraction(pm_section["excessMargin"]) - std_excess)
-        comparison["capitalFreedByUnifiedAccount"] = usd(
-            Fraction(sections["unifiedAccount"]["excessMargin"]) - std_excess
-        )
-    return {"preset": str(preset), "mode": requested.value, **top, **sections, "comparison": comparison}
+    return {
+        "preset": str(preset),
+        "mode": requested.value,
+        **top,
+        **sections,
+        "comparison": comparison(sections),
+    }

@@ -196,3 +196,73 @@ def _positions(reg: Registry, state: ExchangeState, acct: Account, positions: li
             acct.perp_cash[perp.dex.name] = acct.perp_cash.get(perp.dex.name, 0) + pool_delta
         else:
             acct.spot[coll.index] = acct.spot.get(coll.index, 0) + pool_delta
+
+
+def as_mode(reg: Registry, live: ExchangeState, acct: Account, mode: Mode) -> tuple[ExchangeState, Account]:
+    """The same holdings and positions as a live account, laid out for ``mode`` (the ``marginModes`` view).
+
+    Our reading of "the same portfolio under another mode" (docs/margin-calculator.md):
+    * prices are the live ones; each token's holding is everything the account owns of it: spot, perp
+      balances of the dexes it collateralises, and supplied amounts (a supply is withdrawn to a balance);
+    * under portfolio margin debts stay debts and collateral is supplied up to the caps, as
+      :func:`build_state` does; under the other modes a debt is repaid from the token's balance;
+    * under the standard mode a token's cash sits on the first dex it collateralises, except that every
+      other dex keeps the cash legs of its cross positions plus their initial margin (standard mode
+      margins each dex apart, so each needs its own funding); other tokens stay in spot.
+    Positions (cross and isolated, with their isolated margin) are unchanged.
+    """
+    from netclear.engine.accounting import Valuer
+
+    v = Valuer(reg, live)
+    state = ExchangeState(time_ms=live.time_ms)
+    state.prices = live.prices
+    out = Account(acct.address, mode=mode)
+    state.accounts[out.address] = out
+    holding: dict[int, int] = {}
+    for token, bal in acct.spot.items():
+        holding[token] = holding.get(token, 0) + bal
+    for dex_name, cash in acct.perp_cash.items():
+        token = reg.dex(dex_name).collateral.index
+        holding[token] = holding.get(token, 0) + cash
+    for token in set(acct.supply_basis):
+        holding[token] = holding.get(token, 0) + v.supplied(acct, token)
+    borrowed = {t: v.borrowed(acct, t) for t in acct.borrow_basis if v.borrowed(acct, t)}
+    if mode is not Mode.PORTFOLIO:
+        for token, amount in borrowed.items():
+            holding[token] = holding.get(token, 0) - amount
+    for asset, pos in acct.positions.items():
+        if pos.szi:
+            out.positions[asset] = Position(
+                asset, pos.szi, pos.entry_ntl, pos.is_cross, pos.leverage, pos.raw_usd
+            )
+    if mode is Mode.STANDARD:
+        first: dict[int, str] = {}
+        for dex in reg.dexes:
+            first.setdefault(dex.collateral.index, dex.name)
+        for pos in out.positions.values():
+            perp = reg.perps[pos.asset]
+            if not pos.is_cross or perp.dex.name == first[perp.collateral.index]:
+                continue
+            coll = perp.collateral
+            cost = notional(1, pos.entry_ntl, perp.sz_decimals, coll.wei_decimals)  # |szi| x entryPx
+            leg = -cost if pos.szi > 0 else cost
+            need = leg + initial_margin(abs(leg), pos.leverage)
+            out.perp_cash[perp.dex.name] = out.perp_cash.get(perp.dex.name, 0) + need
+            holding[coll.index] = holding.get(coll.index, 0) - need
+        for token, amount in holding.items():
+            if token in first:
+                out.perp_cash[first[token]] = out.perp_cash.get(first[token], 0) + amount
+            elif amount:
+                out.spot[token] = amount
+    else:
+        out.spot = {t: a for t, a in holding.items() if a}
+    if mode is Mode.PORTFOLIO:
+        for token, amount in borrowed.items():
+            res = _reserve(state, token)
+            liquidity = state.accounts.setdefault(_LIQUIDITY, Account(_LIQUIDITY, is_system=True))
+            liquidity.supply_basis[token] = liquidity.supply_basis.get(token, 0) + amount
+            res.scaled_supply += amount
+            out.borrow_basis[token] = amount
+            res.scaled_borrow += amount
+        _supply_collateral(reg, state, out)
+    return state, out
