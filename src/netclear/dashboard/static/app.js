@@ -164,7 +164,7 @@ const state = {
   bookSub: null,
   tradesSub: null,
   trades: [],
-  mids: [],
+  exchangeTime: 0,
   user: null,
   userSubs: [],
   recent: new Set(JSON.parse(localStorage.getItem("netclear.recentUsers") || "[]")),
@@ -230,6 +230,7 @@ async function refreshMarkets() {
     const first = document.querySelector("#perps tr[data-coin]");
     if (first) selectCoin(first.getAttribute("data-coin"));
   }
+  if (state.panel === "markets") await drawCandles();
 }
 
 function selectCoin(coin) {
@@ -237,7 +238,6 @@ function selectCoin(coin) {
   if (state.tradesSub) ws.unsubscribe(state.tradesSub);
   state.coin = coin;
   state.trades = [];
-  state.mids = [];
   state.bookSub = { type: "l2Book", coin };
   state.tradesSub = { type: "trades", coin };
   ws.subscribe(state.bookSub);
@@ -247,9 +247,11 @@ function selectCoin(coin) {
     tr.classList.toggle("selected", tr.getAttribute("data-coin") === coin));
   renderTrades();
   $("#ladder").replaceChildren();
+  if (state.panel === "markets") drawCandles().catch(report);
 }
 
 ws.on("l2Book", (book) => {
+  state.exchangeTime = Math.max(state.exchangeTime || 0, book.time || 0);
   if (book.coin !== state.coin) return;
   const [bids, asks] = book.levels;
   const depth = 10;
@@ -287,17 +289,24 @@ function renderTrades() {
       el("td", {}, fmtPx(t.px)), el("td", {}, t.sz))));
 }
 
-ws.on("allMids", (data) => {
-  const mid = data.mids && state.coin ? num(data.mids[state.coin]) : null;
-  if (mid === null) return;
-  state.mids.push({ t: new Date(), px: mid });
-  state.mids = state.mids.slice(-300);
-  if (state.panel === "markets") {
-    plot("mid-chart", [{ x: state.mids.map((m) => m.t), y: state.mids.map((m) => m.px), mode: "lines+markers",
-      line: { color: "#50d2c2" }, marker: { size: 3 }, name: "mid" }],
-    { title: { text: `${state.spotNames.get(state.coin) || state.coin} mid (live)`, font: { size: 12 } } });
-  }
-});
+async function drawCandles() {
+  // 1-minute candles of the selected market over the last 6 hours of exchange time (candleSnapshot)
+  const coin = state.coin;
+  if (!coin || !hasPlotly()) return;
+  const end = state.exchangeTime || Date.now();
+  const candles = await info({ type: "candleSnapshot", req: { coin, interval: "1m", startTime: end - 6 * 3600 * 1000, endTime: end } });
+  if (coin !== state.coin) return;
+  const name = state.spotNames.get(coin) || coin;
+  plot("mid-chart", [{
+    type: "candlestick", x: candles.map((c) => new Date(c.t)), open: candles.map((c) => num(c.o)),
+    high: candles.map((c) => num(c.h)), low: candles.map((c) => num(c.l)), close: candles.map((c) => num(c.c)),
+    increasing: { line: { color: "#3fb68b" } }, decreasing: { line: { color: "#ff5b5b" } }, name,
+  }], {
+    title: { text: `${name} 1m candles`, font: { size: 12 } },
+    xaxis: { gridcolor: "#27303a", rangeslider: { visible: false }, type: "date" },
+    annotations: candles.length ? [] : [{ text: "no trades yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }],
+  });
+}
 
 // ------------------------------------------------------------------ account
 function setUser(user) {
@@ -341,7 +350,7 @@ async function refreshAccount() {
   renderHealth(mode, spot, chs, modes, lend);
   renderBreakdown(modes);
   renderModes(modes);
-  renderBalances(spot);
+  renderBalances(mode, spot, chs);
   renderPositions(chs);
   table("#orders", ["coin", "side", "price", "size", "type", "oid", "placed"], orders.map((o) =>
     el("tr", {}, el("td", {}, state.spotNames.get(o.coin) || o.coin),
@@ -446,14 +455,26 @@ function renderModes(modes) {
   }], { title: { text: "excess margin (USDC)", font: { size: 12 } } });
 }
 
-function renderBalances(spot) {
+function renderBalances(mode, spot, chs) {
   const pm = "portfolioMarginRatio" in spot;
   const avail = new Map((spot.tokenToAvailableAfterMaintenance || []).map(([t, a]) => [t, a]));
   const headers = ["coin", "total", "hold"].concat(pm ? ["supplied", "borrowed", "ltv"] : [], avail.size ? ["available after maint."] : []);
-  table("#balances", headers, spot.balances.map((b) => el("tr", { "data-coin": b.coin },
-    el("td", {}, b.coin), el("td", { "data-testid": `total-${b.coin}` }, b.total), el("td", { "data-testid": `hold-${b.coin}` }, b.hold),
+  const rows = spot.balances.map((b) => el("tr", { "data-coin": b.coin },
+    el("td", {}, b.coin + (mode === "disabled" ? " (spot)" : "")), el("td", { "data-testid": `total-${b.coin}` }, b.total),
+    el("td", { "data-testid": `hold-${b.coin}` }, b.hold),
     pm ? [el("td", {}, b.supplied), el("td", {}, b.borrowed), el("td", {}, b.ltv)] : [],
-    avail.size ? el("td", {}, avail.get(b.token) ?? "—") : null)));
+    avail.size ? el("td", {}, avail.get(b.token) ?? "—") : null));
+  if (mode === "disabled") {
+    // standard accounts keep a perp balance per dex apart from spot: its account value and margin in use
+    chs.forEach((ch, i) => {
+      const dex = state.dexes[i] || "main";
+      const s = ch.marginSummary;
+      if (i > 0 && num(s.accountValue) === 0 && !ch.assetPositions.length) return;
+      rows.push(el("tr", { "data-perp": dex }, el("td", {}, `perp (${dex} dex)`),
+        el("td", { "data-testid": `perp-${dex}` }, s.accountValue), el("td", {}, s.totalMarginUsed)));
+    });
+  }
+  table("#balances", headers, rows);
 }
 
 function renderPositions(chs) {
@@ -509,8 +530,8 @@ async function refreshLending() {
       el("td", {}, p.name), el("td", {}, fmt(p.totalSupplied)), el("td", {}, fmt(p.totalBorrowed)),
       el("td", { "data-testid": `util-${p.name}` }, pct(p.utilization)), el("td", {}, pct(p.borrowYearlyRate)),
       el("td", {}, pct(p.supplyYearlyRate)), el("td", {}, fmtPx(s.oraclePx)), el("td", {}, c ? c.ltv : "—"),
-      el("td", {}, supplyUsed === null ? "no cap" : el("span", {}, bar(supplyUsed), pct(supplyUsed))),
-      el("td", {}, b && b.globalBorrowCapUsed !== null ? el("span", {}, bar(b.globalBorrowCapUsed), pct(b.globalBorrowCapUsed)) : "—"),
+      el("td", {}, supplyUsed === null ? "no cap" : el("span", { class: "capcell" }, bar(supplyUsed), pct(supplyUsed))),
+      el("td", {}, b && b.globalBorrowCapUsed !== null ? el("span", { class: "capcell" }, bar(b.globalBorrowCapUsed), pct(b.globalBorrowCapUsed)) : "—"),
       el("td", {}, `${fmt((b || c).userSupplyCap, 0)} / ${b ? fmt(b.userBorrowCap, 0) : "—"}`));
   }));
   const box = $("#curves");
