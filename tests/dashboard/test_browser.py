@@ -75,6 +75,19 @@ def _supply_usdc(url: str, wallet: Any, amount: str) -> None:
     assert r.json() == {"status": "ok", "response": {"type": "default"}}, r.text
 
 
+def _spot_pair(srv: Any, base: str) -> str:
+    """The spot pair name (``@n``) of ``base``/USDC, from spotMeta (no index assumed)."""
+    meta = srv.info({"type": "spotMeta"})
+    token = next(t["index"] for t in meta["tokens"] if t["name"] == base)
+    return str(next(u["name"] for u in meta["universe"] if u["tokens"] == [token, 0]))
+
+
+def _mark(srv: Any, coin: str) -> Decimal:
+    meta, ctxs = srv.info({"type": "metaAndAssetCtxs"})
+    i = next(i for i, m in enumerate(meta["universe"]) if m["name"] == coin)
+    return Decimal(ctxs[i]["markPx"])
+
+
 def test_account_panel_shows_the_pmr_and_balances_of_info(dash: Dash, page: Page) -> None:
     """A lender supplies 100,000 USDC. The account: 20,000 USDC and 500 HYPE, portfolio margin, short
     0.1 BTC and buy 0.25 UBTC (about 25,000 USDC: more than the USDC held, so some is borrowed), all
@@ -89,7 +102,7 @@ def test_account_panel_shows_the_pmr_and_balances_of_info(dash: Dash, page: Page
     user = wallet.address.lower()
     _ok(ex.user_set_abstraction(user, "portfolioMargin"))
     _filled(ex.market_open("BTC", False, 0.1))
-    _filled(ex.market_open("@142", True, 0.25))
+    _filled(ex.market_open(_spot_pair(srv, "UBTC"), True, 0.25))
     spot = srv.info({"type": "spotClearinghouseState", "user": user})
     usdc = next(b for b in spot["balances"] if b["coin"] == "USDC")
     assert Decimal(usdc["borrowed"]) > 0
@@ -118,6 +131,7 @@ def test_account_panel_shows_the_pmr_and_balances_of_info(dash: Dash, page: Page
 def test_an_sdk_fill_appears_in_the_trades_panel(dash: Dash, page: Page) -> None:
     srv = dash.server
     page.open(srv.url + "/#markets")
+    page.page.click("#perps tr[data-coin=BTC]")
     expect(page.page.get_by_test_id("book-coin")).to_have_text("BTC")
     expect(page.page.locator("#ladder tr[data-side=ask]").first).to_be_visible()
     wallet = srv.funded_wallet(10_000)
@@ -133,8 +147,9 @@ def test_an_sdk_fill_appears_in_the_trades_panel(dash: Dash, page: Page) -> None
 
 
 def test_a_liquidating_price_move_shows_in_the_feed(dash: Dash, page: Page) -> None:
-    """1,000 USDC, long 0.15 BTC at 20x from ~100,050; BTC to 94,000: equity about
-    1,000 - 6.75 fee - 0.15 x 6,050 = 85.7 < maintenance 0.15 x 94,000 / 80 = 176.25 -> liquidated."""
+    """1,000 USDC, long 0.15 BTC at 20x at the demo maker's ask (0.05% above the mark M); BTC then 6% lower:
+    equity about 1,000 - 0.15 x 0.0605 M (with M = 100,000: 1,000 - 907.5 - 6.75 fee = 85.75) is below
+    maintenance 0.15 x 0.94 M / 80 (176.25) -> liquidated."""
     srv = dash.server
     page.open(srv.url + "/#liquidations")
     expect(page.page.get_by_test_id("liq-count")).to_have_text("0")
@@ -143,7 +158,8 @@ def test_a_liquidating_price_move_shows_in_the_feed(dash: Dash, page: Page) -> N
     ex = Exchange(wallet, srv.url)
     _ok(ex.update_leverage(20, "BTC", True))
     _filled(ex.market_open("BTC", True, 0.15))
-    srv.operator("prices", {"oracle": {"BTC": "94000"}, "marks": {"BTC": "94000"}})
+    low = str((_mark(srv, "BTC") * Decimal("0.94")).quantize(Decimal(1)))
+    srv.operator("prices", {"oracle": {"BTC": low}, "marks": {"BTC": low}})
     feed = srv.info({"type": "liquidations"})
     [event] = [e for e in feed["events"] if e["user"] == user]
     row = page.page.locator(f"#liq-feed tr[data-user='{user}']")

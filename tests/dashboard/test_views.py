@@ -165,3 +165,48 @@ def test_reserve_params_sample_the_engine_curve_and_mark_today() -> None:
     hype = params["HYPE"]
     assert "borrowable" not in hype and hype["collateral"]["ltv"] == "0.65"
     assert hype["collateral"]["liquidationThreshold"] == "0.825"  # 0.5 + 0.5 x 0.65
+
+
+def test_liquidation_feed_shows_a_backstop_and_the_vault_equity() -> None:
+    """tests/liquidation/test_perp_liquidation.py (c): Alice long 0.1 BTC from 100,000 with 1,000 USDC,
+    mark 90,700, empty book: equity 70 < 2/3 x 9,070 / 80 -> the liquidator vault takes the position at
+    the mark and the 70 of equity: vault value -9,070 + 70 + 0.1 x 90,700 = 70, one open position."""
+    ex = Exchange("hyperliquid")
+    set_marks(ex, {"BTC": 100_000}, at=1_000)
+    ex.apply(A.Deposit(user=ALICE, amount=D(1000)))
+    ex.apply(A.Deposit(user=BOB, amount=D(1_000_000)))
+    ex.apply(A.SettleFill(buyer=ALICE, seller=BOB, asset="BTC", sz=D("0.1"), px=D(100_000)))
+    set_marks(ex, {"BTC": 90_700}, at=3_000)
+    out = ex.info({"type": "liquidations"})
+    [event] = out["events"]
+    assert (event["method"], event["notional"], event["accountValue"]) == ("backstop", "9070", "70")
+    assert event["coins"] == [] and event["markPx"] is None  # nothing went through the book
+    vault = out["backstops"][0]
+    assert (vault["role"], vault["accountValue"], vault["openPositions"]) == ("liquidator vault", "70", 1)
+    assert out["totals"]["byMethod"] == {"backstop": {"count": 1, "notional": "9070"}}
+
+
+def test_margin_modes_of_a_unified_builder_dex_position_laid_out_for_standard() -> None:
+    """Unified Alice: 10,000 USDC, long 1 xyz:XYZ100 at 20,000 with 10x cross, mark 20,000 (maintenance
+    1/40 of 20,000 = 500, the 20x table). Unified (live): value 10,000 - 20,000 + 20,000 = 10,000, ratio
+    500 / 10,000 = 0.05. As standard (docs/margin-calculator.md "Live accounts"): dex xyz keeps the cash leg
+    -20,000 plus the initial margin 2,000 = -18,000 (value 2,000 >= 500, not liquidatable); the main dex
+    holds the rest, -10,000 + 18,000 = 8,000: available 8,000 + 2,000 = 10,000, excess 9,500."""
+    from netclear.engine.state import Mode
+    from netclear.margin.snapshot import as_mode
+
+    ex = Exchange("hyperliquid")
+    set_marks(ex, {"xyz:XYZ100": 20_000}, at=1_000)
+    for user, amount in ((ALICE, 10_000), (BOB, 1_000_000)):
+        ex.apply(A.Deposit(user=user, amount=D(amount)))
+        ex.apply(A.SetAbstraction(user=user, abstraction="unifiedAccount"))
+    ex.apply(A.UpdateLeverage(user=ALICE, asset="xyz:XYZ100", is_cross=True, leverage=10))
+    ex.apply(A.SettleFill(buyer=ALICE, seller=BOB, asset="xyz:XYZ100", sz=D("1"), px=D(20_000)))
+    _, std = as_mode(ex.registry, ex.state, ex.state.accounts[ALICE], Mode.STANDARD)
+    assert std.perp_cash == {"xyz": -18_000 * 10**8, "": 8_000 * 10**8} and std.spot == {}
+    out = ex.info({"type": "marginModes", "user": ALICE})
+    assert out["unifiedAccount"]["unifiedAccountRatio"] == "0.05"
+    s = out["standard"]
+    assert (s["maintenanceRequirement"], s["marginAvailable"], s["excessMargin"]) == ("500", "10000", "9500")
+    assert s["liquidatable"] is False
+    assert out["comparison"]["capitalFreedByUnifiedAccount"] == "0.0"

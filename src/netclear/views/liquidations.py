@@ -33,45 +33,58 @@ MAX_LIMIT = 1000
 WATERFALL_KINDS = ("perpDeficit", "badDebt")
 
 
-def _events(ex: Exchange) -> list[dict[str, Any]]:
+Record = tuple[int, int, str, dict[str, Any], bool]
+"""(time, order, user, record, from the feed?): sorted on the first two, rendered only if shown."""
+
+
+def _records(ex: Exchange) -> list[Record]:
     hist = ex.state.history
-    out: list[dict[str, Any]] = []
+    out: list[Record] = []
     for user, records in hist.liquidation_feed.items():
-        for r in records:
-            ntl = r["liquidatedNtlPos"]
-            marks = [p["markPx"] for p in r["positions"]]
-            out.append(
-                {
-                    "time": r["time"],
-                    "user": user,
-                    "method": r["method"],
-                    "leverageType": r["leverageType"],
-                    "notional": ntl,
-                    "accountValue": r["accountValue"],
-                    "coins": [p["coin"] for p in r["positions"]],
-                    "markPx": marks[0] if len(marks) == 1 else None,
-                    "positions": r["positions"],
-                }
-            )
+        out.extend((r["time"], len(out) + i, user, r, True) for i, r in enumerate(records))
     for user, records in hist.liquidations.items():
-        for r in records:
-            if r["kind"] not in WATERFALL_KINDS:
-                continue
-            amount = r["deficit"] if r["kind"] == "perpDeficit" else r["amount"]
-            out.append(
-                {
-                    "time": r["time"],
-                    "user": user,
-                    "method": r["kind"],
-                    "leverageType": None,
-                    "notional": amount,
-                    "accountValue": None,
-                    "coins": [r["coin"]] if "coin" in r else [],
-                    "markPx": None,
-                    "waterfall": r["waterfall"],
-                }
-            )
+        out.extend(
+            (r["time"], len(out) + i, user, r, False)
+            for i, r in enumerate(records)
+            if r["kind"] in WATERFALL_KINDS
+        )
     return out
+
+
+def _method_and_notional(rec: Record) -> tuple[str, str]:
+    r = rec[3]
+    if rec[4]:
+        return r["method"], r["liquidatedNtlPos"]
+    return r["kind"], r["deficit"] if r["kind"] == "perpDeficit" else r["amount"]
+
+
+def _event(rec: Record) -> dict[str, Any]:
+    time_ms, _, user, r, from_feed = rec
+    method, notional = _method_and_notional(rec)
+    if from_feed:
+        marks = [p["markPx"] for p in r["positions"]]
+        return {
+            "time": time_ms,
+            "user": user,
+            "method": method,
+            "leverageType": r["leverageType"],
+            "notional": notional,
+            "accountValue": r["accountValue"],
+            "coins": [p["coin"] for p in r["positions"]],
+            "markPx": marks[0] if len(marks) == 1 else None,
+            "positions": r["positions"],
+        }
+    return {
+        "time": time_ms,
+        "user": user,
+        "method": method,
+        "leverageType": None,
+        "notional": notional,
+        "accountValue": None,
+        "coins": [r["coin"]] if "coin" in r else [],
+        "markPx": None,
+        "waterfall": r["waterfall"],
+    }
 
 
 def _backstops(ex: Exchange) -> list[dict[str, Any]]:
@@ -105,20 +118,19 @@ def liquidations_view(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
     limit = payload.get("limit", DEFAULT_LIMIT)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise InvalidAction("limit", f"must be an integer in [1, {MAX_LIMIT}]")
-    events = _events(ex)
-    totals: dict[str, dict[str, Any]] = {}
-    for e in events:
-        t = totals.setdefault(e["method"], {"count": 0, "notional": Decimal(0)})
-        t["count"] += 1
-        t["notional"] += Decimal(e["notional"])
-    newest = heapq.nlargest(limit, enumerate(events), key=lambda ie: (ie[1]["time"], ie[0]))
+    records = _records(ex)
+    counts: dict[str, int] = {}
+    sums: dict[str, Decimal] = {}
+    for rec in records:
+        method, notional = _method_and_notional(rec)
+        counts[method] = counts.get(method, 0) + 1
+        sums[method] = sums.get(method, Decimal(0)) + Decimal(notional)
+    newest = heapq.nlargest(limit, records, key=lambda rec: (rec[0], rec[1]))
     return {
-        "events": [e for _, e in newest],
+        "events": [_event(rec) for rec in newest],
         "totals": {
-            "count": len(events),
-            "byMethod": {
-                k: {"count": t["count"], "notional": str(t["notional"])} for k, t in sorted(totals.items())
-            },
+            "count": len(records),
+            "byMethod": {m: {"count": counts[m], "notional": str(sums[m])} for m in sorted(counts)},
         },
         "backstops": _backstops(ex),
         "time": ex.state.time_ms,

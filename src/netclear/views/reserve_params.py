@@ -12,6 +12,7 @@ ones are.
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from netclear.engine.lending import rates_of
@@ -32,13 +33,15 @@ def _ratio(used: int, cap: int) -> str | None:
     return fmt_decimal(Fraction(used, cap), 10) if cap > 0 else None
 
 
-def _curve(curve: RateCurve, cut: Fraction) -> list[list[str]]:
+@lru_cache(maxsize=64)
+def _curve(curve: RateCurve, cut: Fraction) -> tuple[tuple[str, str, str], ...]:
+    """The sampled curve of a preset's parameters (fixed for a run, so computed once)."""
     points = {Fraction(i, CURVE_POINTS - 1) for i in range(CURVE_POINTS)} | {curve.kink}
-    out: list[list[str]] = []
+    out: list[tuple[str, str, str]] = []
     for u in sorted(points):
         b = borrow_rate(curve, u)
-        out.append([fmt_decimal(u, 6), fmt_decimal(b, 10), fmt_decimal(supply_rate(b, u, cut), 10)])
-    return out
+        out.append((fmt_decimal(u, 6), fmt_decimal(b, 10), fmt_decimal(supply_rate(b, u, cut), 10)))
+    return tuple(out)
 
 
 def reserve_params(ex: Exchange) -> list[dict[str, Any]]:
@@ -70,7 +73,7 @@ def reserve_params(ex: Exchange) -> list[dict[str, Any]]:
                     "slope": fmt_decimal(bp.curve.slope, 10),
                 },
                 "reserveCut": fmt_decimal(bp.reserve_cut, 10),
-                "curvePoints": _curve(bp.curve, bp.reserve_cut),
+                "curvePoints": [list(p) for p in _curve(bp.curve, bp.reserve_cut)],
                 "globalSupplyCap": fmt_units(bp.global_supply_cap, wd),
                 "globalBorrowCap": fmt_units(bp.global_borrow_cap, wd),
                 "userSupplyCap": fmt_units(bp.user_supply_cap, wd),

@@ -252,6 +252,7 @@ function selectCoin(coin) {
 
 ws.on("l2Book", (book) => {
   state.exchangeTime = Math.max(state.exchangeTime || 0, book.time || 0);
+  $("#clock").textContent = "exchange time " + time(state.exchangeTime);
   if (book.coin !== state.coin) return;
   const [bids, asks] = book.levels;
   const depth = 10;
