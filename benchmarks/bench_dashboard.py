@@ -85,7 +85,9 @@ def main() -> None:
                 us = per_call_us(ex, body, 0.2)
                 results[n][name] = min(us, results[n].get(name, us))
     base = "clearinghouseState (baseline)"
-    print(f"| info body | µs/call, {args.small:,} accounts | µs/call, {args.large:,} | large / small | / baseline |")
+    print(
+        f"| info body | µs/call, {args.small:,} accounts | µs/call, {args.large:,} | large / small | / baseline |"
+    )
     print("|---|---:|---:|---:|---:|")
     for name in BODIES:
         s, large = results[args.small][name], results[args.large][name]
