@@ -93,6 +93,8 @@ class Page:
 
     page: Any
     errors: list[str] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)
+    """Requests to any host but the server's (refused: the dashboard must work with no network)."""
 
     def open(self, url: str) -> None:
         self.page.goto(url)
@@ -114,5 +116,14 @@ def page(browser: Any) -> Iterator[Page]:
     p = Page(ctx.new_page())
     p.page.on("console", lambda m: p.errors.append(f"{m.type}: {m.text}") if m.type == "error" else None)
     p.page.on("pageerror", lambda e: p.errors.append(f"pageerror: {e}"))
+
+    def offline(route: Any) -> None:
+        if route.request.url.startswith(("http://127.0.0.1:", "ws://127.0.0.1:", "data:")):
+            route.continue_()
+        else:
+            p.outside.append(route.request.url)
+            route.abort()
+
+    ctx.route("**/*", offline)
     yield p
     ctx.close()

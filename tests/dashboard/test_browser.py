@@ -57,6 +57,7 @@ def test_page_loads_with_no_console_errors(dash: Dash, page: Page) -> None:
     page.tab("markets")
     page.page.wait_for_timeout(500)
     assert page.errors == []
+    assert page.outside == []  # everything came from the server: works with no network
 
 
 def _supply_usdc(url: str, wallet: Any, amount: str) -> None:

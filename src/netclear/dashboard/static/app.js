@@ -93,8 +93,11 @@ function debounce(fn, ms) {
 }
 
 function report(err) {
-  // Errors of a refresh are shown in the status line, not thrown: a later refresh may succeed.
-  $("#clock").textContent = String(err && err.message ? err.message : err).slice(0, 120);
+  // Errors of a refresh are shown in the status line and the console, not thrown: a later refresh may
+  // succeed. (The browser tests fail on any console error.)
+  const text = String(err && err.message ? err.message : err);
+  $("#clock").textContent = text.slice(0, 120);
+  console.error(text);
 }
 
 const hasPlotly = () => typeof window.Plotly !== "undefined" && window.Plotly.react;
