@@ -246,7 +246,7 @@ function selectCoin(coin) {
   ws.subscribe(state.bookSub);
   ws.subscribe(state.tradesSub);
   $("#book-coin").textContent = state.spotNames.get(coin) || coin;
-  document.querySelectorAll("tr[data-coin]").forEach((tr) =>
+  document.querySelectorAll("#perps tr[data-coin], #spots tr[data-coin]").forEach((tr) =>
     tr.classList.toggle("selected", tr.getAttribute("data-coin") === coin));
   renderTrades();
   $("#ladder").replaceChildren();
@@ -578,6 +578,17 @@ async function refreshLiquidations() {
       el("td", {}, e.accountValue === null ? "—" : fmt(e.accountValue)));
   }));
   $("#clock").textContent = "exchange time " + time(data.time);
+  const methods = [...new Set(data.events.map((e) => e.method))];
+  plot("liq-chart", methods.map((m) => {
+    const es = data.events.filter((e) => e.method === m);
+    return { type: "scatter", mode: "markers", name: m, x: es.map((e) => new Date(e.time)), y: es.map((e) => num(e.notional)),
+      text: es.map((e) => short(e.user)), marker: { size: 8 } };
+  }), {
+    title: { text: "notional per event (USDC), newest 200", font: { size: 12 } },
+    xaxis: { gridcolor: "#27303a", type: "date" }, yaxis: { gridcolor: "#27303a", rangemode: "tozero" },
+    legend: { orientation: "h", y: -0.25 },
+    annotations: data.events.length ? [] : [{ text: "no liquidations yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }],
+  });
 }
 
 // ------------------------------------------------------------------ risk lab
