@@ -77,8 +77,19 @@ def test_run_files_stay_inside_their_run(tmp_path: Path, node: Node) -> None:
     assert run_file(root, "r1", "../../secret.txt") is None
     assert run_file(root, "..", "secret.txt") is None
     assert run_file(root, "r1", "missing.html") is None
+    assert run_file(root, ".", "r1/report.html") is None  # the directory itself is "~", never "."
     client = TestClient(create_app(node, runs_dir=str(root)))
     assert client.get("/dashboard/runs/r1/report.html").text == "<h1>r1</h1>"
     assert client.get("/dashboard/runs/r1/..%2F..%2Fsecret.txt").status_code == 404
     listing = client.get("/dashboard/runs").json()
     assert listing["dir"] == str(root) and [r["name"] for r in listing["runs"]] == ["r1"]
+
+
+def test_the_runs_directory_itself_can_be_a_run(tmp_path: Path, node: Node) -> None:
+    """``netclear serve --runs runs/oct10`` given one run's own folder: it is listed as ``~``."""
+    (tmp_path / "summary.json").write_text(json.dumps({"scenario": "oct-10-2025"}))
+    (tmp_path / "report.html").write_text("<h1>root</h1>")
+    [run] = list_runs(tmp_path)["runs"]
+    assert (run["name"], run["label"], run["report"]) == ("~", tmp_path.name, True)
+    client = TestClient(create_app(node, runs_dir=str(tmp_path)))
+    assert client.get("/dashboard/runs/~/report.html").text == "<h1>root</h1>"

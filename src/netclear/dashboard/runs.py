@@ -12,6 +12,8 @@ from typing import Any
 
 MAX_RUNS = 200
 MAX_FIELDS = 12
+ROOT = "~"
+"""The name of the run held by the directory itself (its files are served under ``/dashboard/runs/~/``)."""
 
 
 def _scalars(summary: Any) -> dict[str, Any]:
@@ -26,7 +28,7 @@ def _scalars(summary: Any) -> dict[str, Any]:
     return out
 
 
-def _run(folder: Path, name: str) -> dict[str, Any] | None:
+def _run(folder: Path, name: str, label: str) -> dict[str, Any] | None:
     summary_file = folder / "summary.json"
     if not summary_file.is_file():
         return None
@@ -37,6 +39,7 @@ def _run(folder: Path, name: str) -> dict[str, Any] | None:
         summary, error = None, f"summary.json unreadable: {exc}"
     return {
         "name": name,
+        "label": label,
         "modified": int(summary_file.stat().st_mtime * 1000),
         "summary": _scalars(summary),
         "report": (folder / "report.html").is_file(),
@@ -45,17 +48,17 @@ def _run(folder: Path, name: str) -> dict[str, Any] | None:
 
 
 def list_runs(root: Path | None) -> dict[str, Any]:
-    """``{"dir", "runs": [...newest first]}``; the directory itself counts as a run if it has a summary."""
+    """``{"dir", "runs": [...newest first]}``; the directory itself counts as a run (named ``~``) if it has a summary."""
     if root is None:
         return {"dir": None, "runs": []}
     runs: list[dict[str, Any]] = []
     if root.is_dir():
-        here = _run(root, ".")
+        here = _run(root, ROOT, root.name)
         if here is not None:
             runs.append(here)
         for child in sorted(root.iterdir()):
             if child.is_dir() and not child.name.startswith("."):
-                found = _run(child, child.name)
+                found = _run(child, child.name, child.name)
                 if found is not None:
                     runs.append(found)
     runs.sort(key=lambda r: r["modified"], reverse=True)
@@ -64,12 +67,12 @@ def list_runs(root: Path | None) -> dict[str, Any]:
 
 def run_file(root: Path | None, name: str, path: str) -> Path | None:
     """The file ``path`` of run ``name``, or None when it is missing or outside the run's folder."""
-    if root is None or "/" in name or name in ("", ".."):
+    if root is None or "/" in name or name in ("", ".", ".."):
         return None
-    base = (root if name == "." else root / name).resolve()
+    base = (root if name == ROOT else root / name).resolve()
     target = (base / path).resolve()
     if not target.is_relative_to(base) or not target.is_file():
         return None
-    if name != "." and base.parent != root.resolve():
+    if name != ROOT and base.parent != root.resolve():
         return None
     return target

@@ -606,7 +606,7 @@ async function refreshRuns() {
   }
   const fields = [...new Set(data.runs.flatMap((run) => Object.keys(run.summary)))].slice(0, 8);
   box.replaceChildren(table(el("table", { class: "grid" }), ["run", "modified", ...fields, "report"], data.runs.map((run) =>
-    el("tr", { "data-run": run.name }, el("td", {}, run.name), el("td", {}, time(run.modified)),
+    el("tr", { "data-run": run.name }, el("td", {}, run.label), el("td", {}, time(run.modified)),
       fields.map((f) => el("td", {}, run.summary[f] === undefined ? "" : typeof run.summary[f] === "number" ? fmt(run.summary[f], 4) : String(run.summary[f]))),
       el("td", {}, run.report ? el("a", { href: `/dashboard/runs/${encodeURIComponent(run.name)}/report.html`, target: "_blank",
         onclick: (e) => { e.preventDefault(); const f = $("#report"); f.hidden = false; f.src = e.currentTarget.getAttribute("href"); } }, "open") : run.error || "—")))));
