@@ -1,10 +1,10 @@
 """The read-only info types the dashboard adds (docs/views.md "netclear extensions"), from hand-worked numbers.
 
 * ``marginModes`` on the basis trade of tests/engine/test_pm_basis_trade.py (every number worked there from
-  the hyperliquid preset, research §3.5) and on a standard long worked below;
+  the hyperliquid preset and the Hyperliquid Docs "Portfolio margin" page) and on a standard long worked below;
 * ``liquidations`` on the full market liquidation of tests/liquidation/test_perp_liquidation.py;
 * ``borrowLendReserveParams``: the stablecoin curve ``0.05 + 4.75 x max(0, U - 0.8)``, supply rate
-  ``borrow x U x (1 - 0.1)`` (research §3.4, docs/rules/lending.md).
+  ``borrow x U x (1 - 0.1)`` (Hyperliquid Docs "Portfolio margin", interest; docs/rules/lending.md).
 """
 
 from __future__ import annotations

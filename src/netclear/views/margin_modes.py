@@ -6,7 +6,7 @@ state; the other modes on the same holdings laid out for them (``margin.snapshot
 section has ``maintenanceRequirement``, ``marginAvailable``, ``excessMargin`` and ``liquidatable``;
 ``comparison`` has the capital each of unified and portfolio margin frees against standard.
 
-The portfolio-margin section adds the ratio's terms per borrowable token (research §3.5, docs/rules/
+The portfolio-margin section adds the ratio's terms per borrowable token (Hyperliquid Docs, "Portfolio margin"; docs/rules/
 portfolio-margin.md): ``requirement = offset + cross maintenance + borrowed x price`` and
 ``liquidation value = balance + supplied + Σ collateral terms``, each collateral term being
 ``min(borrow cap x price, counted collateral x price x liquidation threshold)``; ``worstLeg`` names the

@@ -2,7 +2,7 @@
 
 A netclear extension for the dashboard (docs/dashboard.md): ``borrowLendReserveState`` gives a
 reserve's state (rates, utilization, totals) as Hyperliquid does, but not the preset's parameters
-behind it. This view adds them, read-only: LTV and liquidation threshold (research §3.5, docs/rules/
+behind it. This view adds them, read-only: LTV and liquidation threshold (Hyperliquid Docs, "Portfolio margin"; docs/rules/
 portfolio-margin.md), the kinked borrow curve ``base + slope x max(0, U - kink)`` and the supply rate
 ``borrow x U x (1 - reserve cut)`` (docs/rules/lending.md), sampled with the engine's own rate functions
 so the plot and the engine never disagree, and the global and per-user caps with how full the global
