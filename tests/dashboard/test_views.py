@@ -193,7 +193,7 @@ def test_margin_modes_of_a_unified_builder_dex_position_laid_out_for_standard() 
     -20,000 plus the initial margin 2,000 = -18,000 (value 2,000 >= 500, not liquidatable); the main dex
     holds the rest, -10,000 + 18,000 = 8,000: available 8,000 + 2,000 = 10,000, excess 9,500."""
     from netclear.engine.state import Mode
-    from netclear.margin.snapshot import as_mode
+    from netclear.views.margin_sections import as_mode
 
     ex = Exchange("hyperliquid")
     set_marks(ex, {"xyz:XYZ100": 20_000}, at=1_000)

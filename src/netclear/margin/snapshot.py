@@ -30,7 +30,7 @@ from netclear.margin.standard import initial_margin
 from netclear.markets.registry import Registry
 
 CALCULATOR_USER = "0x00000000000000000000000000000000000ca1c0"
-_LIQUIDITY = "0x00000000000000000000000000000000000ca1c1"
+LIQUIDITY = "0x00000000000000000000000000000000000ca1c1"
 
 
 def _prices(reg: Registry, state: ExchangeState, portfolio: dict[str, Any]) -> None:
@@ -95,7 +95,7 @@ def build_state(reg: Registry, portfolio: dict[str, Any], mode: Mode) -> tuple[E
     if mode is not Mode.PORTFOLIO and borrowed:
         pass  # borrows exist only under PM; other modes see the same holdings without the debt term
     for token, amount in supplied.items():
-        res = _reserve(state, token)
+        res = reserve_for(state, token)
         acct.supply_basis[token] = acct.supply_basis.get(token, 0) + amount
         res.scaled_supply += amount
         res.cash += amount
@@ -103,13 +103,13 @@ def build_state(reg: Registry, portfolio: dict[str, Any], mode: Mode) -> tuple[E
         for token, amount in borrowed.items():
             if reg.borrowable(token) is None:
                 raise InvalidAction(f"borrowed.{reg.tokens[token].name}", "token is not borrowable")
-            res = _reserve(state, token)
-            liquidity = state.accounts.setdefault(_LIQUIDITY, Account(_LIQUIDITY, is_system=True))
+            res = reserve_for(state, token)
+            liquidity = state.accounts.setdefault(LIQUIDITY, Account(LIQUIDITY, is_system=True))
             liquidity.supply_basis[token] = liquidity.supply_basis.get(token, 0) + amount
             res.scaled_supply += amount
             acct.borrow_basis[token] = acct.borrow_basis.get(token, 0) + amount
             res.scaled_borrow += amount
-        _supply_collateral(reg, state, acct)
+        supply_collateral(reg, state, acct)
     else:
         # Without PM a debt still has to be repaid from the balance: count it against the token.
         for token, amount in borrowed.items():
@@ -120,7 +120,7 @@ def build_state(reg: Registry, portfolio: dict[str, Any], mode: Mode) -> tuple[E
     return state, acct
 
 
-def _reserve(state: ExchangeState, token: int) -> Reserve:
+def reserve_for(state: ExchangeState, token: int) -> Reserve:
     res = state.reserves.get(token)
     if res is None:
         res = Reserve(token, last_accrual_ms=state.time_ms)
@@ -128,7 +128,7 @@ def _reserve(state: ExchangeState, token: int) -> Reserve:
     return res
 
 
-def _supply_collateral(reg: Registry, state: ExchangeState, acct: Account) -> None:
+def supply_collateral(reg: Registry, state: ExchangeState, acct: Account) -> None:
     pm = reg.pm
     if pm is None:
         return
@@ -136,7 +136,7 @@ def _supply_collateral(reg: Registry, state: ExchangeState, acct: Account) -> No
         bal = acct.spot.get(token, 0)
         if bal <= 0:
             continue
-        res = _reserve(state, token)
+        res = reserve_for(state, token)
         room = min(
             params.user_supply_cap - acct.supply_basis.get(token, 0),
             params.global_supply_cap - res.scaled_supply,
@@ -196,73 +196,3 @@ def _positions(reg: Registry, state: ExchangeState, acct: Account, positions: li
             acct.perp_cash[perp.dex.name] = acct.perp_cash.get(perp.dex.name, 0) + pool_delta
         else:
             acct.spot[coll.index] = acct.spot.get(coll.index, 0) + pool_delta
-
-
-def as_mode(reg: Registry, live: ExchangeState, acct: Account, mode: Mode) -> tuple[ExchangeState, Account]:
-    """The same holdings and positions as a live account, laid out for ``mode`` (the ``marginModes`` view).
-
-    Our reading of "the same portfolio under another mode" (docs/margin-calculator.md):
-    * prices are the live ones; each token's holding is everything the account owns of it: spot, perp
-      balances of the dexes it collateralises, and supplied amounts (a supply is withdrawn to a balance);
-    * under portfolio margin debts stay debts and collateral is supplied up to the caps, as
-      :func:`build_state` does; under the other modes a debt is repaid from the token's balance;
-    * under the standard mode a token's cash sits on the first dex it collateralises, except that every
-      other dex keeps the cash legs of its cross positions plus their initial margin (standard mode
-      margins each dex apart, so each needs its own funding); other tokens stay in spot.
-    Positions (cross and isolated, with their isolated margin) are unchanged.
-    """
-    from netclear.engine.accounting import Valuer
-
-    v = Valuer(reg, live)
-    state = ExchangeState(time_ms=live.time_ms)
-    state.prices = live.prices
-    out = Account(acct.address, mode=mode)
-    state.accounts[out.address] = out
-    holding: dict[int, int] = {}
-    for token, bal in acct.spot.items():
-        holding[token] = holding.get(token, 0) + bal
-    for dex_name, cash in acct.perp_cash.items():
-        token = reg.dex(dex_name).collateral.index
-        holding[token] = holding.get(token, 0) + cash
-    for token in set(acct.supply_basis):
-        holding[token] = holding.get(token, 0) + v.supplied(acct, token)
-    borrowed = {t: v.borrowed(acct, t) for t in acct.borrow_basis if v.borrowed(acct, t)}
-    if mode is not Mode.PORTFOLIO:
-        for token, amount in borrowed.items():
-            holding[token] = holding.get(token, 0) - amount
-    for asset, pos in acct.positions.items():
-        if pos.szi:
-            out.positions[asset] = Position(
-                asset, pos.szi, pos.entry_ntl, pos.is_cross, pos.leverage, pos.raw_usd
-            )
-    if mode is Mode.STANDARD:
-        first: dict[int, str] = {}
-        for dex in reg.dexes:
-            first.setdefault(dex.collateral.index, dex.name)
-        for pos in out.positions.values():
-            perp = reg.perps[pos.asset]
-            if not pos.is_cross or perp.dex.name == first[perp.collateral.index]:
-                continue
-            coll = perp.collateral
-            cost = notional(1, pos.entry_ntl, perp.sz_decimals, coll.wei_decimals)  # |szi| x entryPx
-            leg = -cost if pos.szi > 0 else cost
-            need = leg + initial_margin(abs(leg), pos.leverage)
-            out.perp_cash[perp.dex.name] = out.perp_cash.get(perp.dex.name, 0) + need
-            holding[coll.index] = holding.get(coll.index, 0) - need
-        for token, amount in holding.items():
-            if token in first:
-                out.perp_cash[first[token]] = out.perp_cash.get(first[token], 0) + amount
-            elif amount:
-                out.spot[token] = amount
-    else:
-        out.spot = {t: a for t, a in holding.items() if a}
-    if mode is Mode.PORTFOLIO:
-        for token, amount in borrowed.items():
-            res = _reserve(state, token)
-            liquidity = state.accounts.setdefault(_LIQUIDITY, Account(_LIQUIDITY, is_system=True))
-            liquidity.supply_basis[token] = liquidity.supply_basis.get(token, 0) + amount
-            res.scaled_supply += amount
-            out.borrow_basis[token] = amount
-            res.scaled_borrow += amount
-        _supply_collateral(reg, state, out)
-    return state, out

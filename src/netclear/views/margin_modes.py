@@ -2,7 +2,7 @@
 
 A netclear extension (docs/views.md) that answers the margin calculator's comparison
 (docs/margin-calculator.md) for a user's actual holdings: the account's own mode is valued on the live
-state; the other modes on the same holdings laid out for them (``margin.snapshot.as_mode``). Each
+state; the other modes on the same holdings laid out for them (``margin_sections.as_mode``). Each
 section has ``maintenanceRequirement``, ``marginAvailable``, ``excessMargin`` and ``liquidatable``;
 ``comparison`` has the capital each of unified and portfolio margin frees against standard.
 
@@ -11,8 +11,6 @@ portfolio-margin.md): ``requirement = offset + cross maintenance + borrowed x pr
 ``liquidation value = balance + supplied + Σ collateral terms``, each collateral term being
 ``min(borrow cap x price, counted collateral x price x liquidation threshold)``; ``worstLeg`` names the
 token whose ratio is the PMR.
-
-The calculator sits above the views (it renders views), so it is imported when the view runs.
 """
 
 from __future__ import annotations
@@ -26,13 +24,12 @@ from netclear.fixedpoint import fmt_decimal
 from netclear.margin import portfolio as pm_rules
 from netclear.views import view
 from netclear.views.common import account_or_empty, user_of
+from netclear.views.margin_sections import as_mode, comparison, section
 
 if TYPE_CHECKING:
     from netclear.engine.exchange import Exchange
 
 SECTIONS = {Mode.STANDARD: "standard", Mode.UNIFIED: "unifiedAccount", Mode.PORTFOLIO: "portfolioMargin"}
-HEAVY = ("clearinghouseStates", "spotClearinghouseState", "borrowLendUserState")
-"""Nested views the calculator adds to a section; the dashboard reads them from their own info types."""
 
 
 def usd(x: Fraction) -> str:
@@ -97,9 +94,6 @@ def pm_legs(v: Valuer, acct: Account) -> dict[str, Any]:
 @view("marginModes")
 def margin_modes_view(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
     """``{"type": "marginModes", "user": "0x..."}``."""
-    from netclear.margin.calculator import comparison, section
-    from netclear.margin.snapshot import as_mode
-
     reg = ex.registry
     acct = account_or_empty(ex, user_of(payload))
     live = ex.valuer()
@@ -111,8 +105,6 @@ def margin_modes_view(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
             state, a = as_mode(reg, ex.state, acct, mode)
             v = Valuer(reg, state)
         body = section(v, a, mode)
-        for key in HEAVY:
-            body.pop(key, None)
         if mode is Mode.PORTFOLIO and reg.pm is not None and reg.pm.borrowable:
             body.update(pm_legs(v, a))
         sections[name] = body
