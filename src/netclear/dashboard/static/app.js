@@ -307,7 +307,8 @@ async function drawCandles() {
     increasing: { line: { color: "#3fb68b" } }, decreasing: { line: { color: "#ff5b5b" } }, name,
   }], {
     title: { text: `${name} 1m candles`, font: { size: 12 } },
-    xaxis: { gridcolor: "#27303a", rangeslider: { visible: false }, type: "date" },
+    xaxis: { gridcolor: "#27303a", rangeslider: { visible: false }, type: "date", visible: candles.length > 0 },
+    yaxis: { gridcolor: "#27303a", visible: candles.length > 0 },
     annotations: candles.length ? [] : [{ text: "no trades yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }],
   });
 }
@@ -585,7 +586,8 @@ async function refreshLiquidations() {
       text: es.map((e) => short(e.user)), marker: { size: 8 } };
   }), {
     title: { text: "notional per event (USDC), newest 200", font: { size: 12 } },
-    xaxis: { gridcolor: "#27303a", type: "date" }, yaxis: { gridcolor: "#27303a", rangemode: "tozero" },
+    xaxis: { gridcolor: "#27303a", type: "date", visible: data.events.length > 0 },
+    yaxis: { gridcolor: "#27303a", rangemode: "tozero", visible: data.events.length > 0 },
     legend: { orientation: "h", y: -0.25 },
     annotations: data.events.length ? [] : [{ text: "no liquidations yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }],
   });
