@@ -104,9 +104,13 @@ def test_account_panel_shows_the_pmr_and_balances_of_info(dash: Dash, page: Page
     _ok(ex.user_set_abstraction(user, "portfolioMargin"))
     _filled(ex.market_open("BTC", False, 0.1))
     _filled(ex.market_open(_spot_pair(srv, "UBTC"), True, 0.25))
+    srv.operator("time", {"advanceMs": 3_600_000})  # an hour: interest is indexed on the borrow
     spot = srv.info({"type": "spotClearinghouseState", "user": user})
     usdc = next(b for b in spot["balances"] if b["coin"] == "USDC")
     assert Decimal(usdc["borrowed"]) > 0
+    interest = srv.info({"type": "userBorrowLendInterest", "user": user})
+    paid = sum(Decimal(r["borrow"]) for r in interest if r["token"] == "USDC")
+    assert paid > 0
 
     page.open(f"{srv.url}/?user={user}")
     expect(page.page.get_by_test_id("account-mode")).to_have_text("portfolioMargin")
@@ -120,6 +124,7 @@ def test_account_panel_shows_the_pmr_and_balances_of_info(dash: Dash, page: Page
     )
     expect(page.page.locator("#modes tr[data-mode=portfolioMargin]")).to_contain_text("(current)")
     expect(page.page.locator("#positions tr[data-coin=BTC]")).to_contain_text("-0.1")
+    expect(page.page.get_by_test_id("interest-paid-USDC")).to_have_text(f"{paid:,.6f}")
     page.shot("account")
     page.tab("lending")
     util = srv.info({"type": "borrowLendReserveParams"})[0]

@@ -431,8 +431,8 @@ function renderBreakdown(modes) {
   box.replaceChildren(
     table(el("table", { class: "grid" }), ["token leg", "ratio", "requirement", "= cross maint.", "+ borrowed", "+ offset",
       "liquidation value", "= balance", "+ supplied", "+ collateral"], rows),
-    el("h2", {}, "Collateral terms of the worst leg ", el("span", { class: "sub" }, "min(borrow cap, counted × price × threshold)")),
-    table(el("table", { class: "grid" }), ["collateral", "counted", "price", "threshold", "term (USDC)"], coll));
+    worst ? el("h2", {}, "Collateral terms of the worst leg ", el("span", { class: "sub" }, "min(borrow cap, counted × price × threshold)")) : null,
+    worst ? table(el("table", { class: "grid" }), ["collateral", "counted", "price", "threshold", "term (USDC)"], coll) : null);
 }
 
 const MODE_NAMES = { standard: "standard (cross)", unifiedAccount: "unified account", portfolioMargin: "portfolio margin" };
@@ -451,7 +451,9 @@ function renderModes(modes) {
       el("td", { class: s.liquidatable ? "bad" : "good" }, s.liquidatable ? "yes" : "no"));
   }));
   const c = modes.comparison || {};
-  $("#freed").textContent = c.capitalFreedByPortfolioMargin === undefined ? "" :
+  const nothing = keys.every((k) => num(modes[k].maintenanceRequirement) === 0);
+  $("#freed").textContent = nothing ? "No positions or borrows: no mode requires margin, so none frees any." :
+    c.capitalFreedByPortfolioMargin === undefined ? "" :
     `Capital freed against standard: portfolio margin ${fmt(c.capitalFreedByPortfolioMargin)} USDC, ` +
     `unified account ${fmt(c.capitalFreedByUnifiedAccount)} USDC.`;
   plot("modes-chart", [{
@@ -514,7 +516,8 @@ function renderLendState(lend, interest) {
     const name = state.tokens.get(token) || token;
     const a = accrued.get(name) || accrued.get(token) || { borrow: 0, supply: 0 };
     return el("tr", {}, el("td", {}, name), el("td", {}, s.supply.value), el("td", {}, s.borrow.value),
-      el("td", {}, fmt(a.supply, 6)), el("td", {}, fmt(a.borrow, 6)));
+      el("td", { "data-testid": `interest-earned-${name}` }, fmt(a.supply, 6)),
+      el("td", { "data-testid": `interest-paid-${name}` }, fmt(a.borrow, 6)));
   });
   $("#lendstate").replaceChildren(
     el("p", {}, `health: ${lend.health}` + (lend.healthFactor ? ` · health factor ${pct(lend.healthFactor)}` : "")),
