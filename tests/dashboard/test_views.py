@@ -210,3 +210,21 @@ def test_margin_modes_of_a_unified_builder_dex_position_laid_out_for_standard() 
     assert (s["maintenanceRequirement"], s["marginAvailable"], s["excessMargin"]) == ("500", "10000", "9500")
     assert s["liquidatable"] is False
     assert out["comparison"]["capitalFreedByUnifiedAccount"] == "0.0"
+
+
+def test_liquidation_feed_survives_a_snapshot_from_before_the_feed() -> None:
+    """A state pickled before ``History.liquidation_feed`` existed (an older snapshot) has that slot unset:
+    the view reads it as empty and the engine creates it at the next liquidation."""
+    import pickle
+
+    ex = Exchange("hyperliquid")
+    set_marks(ex, {"BTC": 100_000}, at=1_000)
+    ex.apply(A.Deposit(user=ALICE, amount=D(1000)))
+    ex.apply(A.Deposit(user=BOB, amount=D(1_000_000)))
+    ex.apply(A.SettleFill(buyer=ALICE, seller=BOB, asset="BTC", sz=D("0.1"), px=D(100_000)))
+    old = pickle.loads(pickle.dumps(ex.state))
+    del old.history.liquidation_feed
+    restored = Exchange("hyperliquid", state=old)
+    assert restored.info({"type": "liquidations"})["events"] == []
+    set_marks(restored, {"BTC": 90_700}, at=3_000)
+    assert [e["method"] for e in restored.info({"type": "liquidations"})["events"]] == ["backstop"]

@@ -283,7 +283,10 @@ class History:
     ``liquidations`` view (docs/views.md); users never liquidated have no entry."""
 
     def add(self, kind: str, user: str, record: dict[str, Any]) -> None:
-        book: dict[str, list[dict[str, Any]]] = getattr(self, kind)
+        book: dict[str, list[dict[str, Any]]] | None = getattr(self, kind, None)
+        if book is None:  # a field added after an older snapshot was pickled
+            book = {}
+            setattr(self, kind, book)
         book.setdefault(user, []).append(record)
 
 

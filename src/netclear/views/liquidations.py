@@ -40,7 +40,8 @@ Record = tuple[int, int, str, dict[str, Any], bool]
 def _records(ex: Exchange) -> list[Record]:
     hist = ex.state.history
     out: list[Record] = []
-    for user, records in hist.liquidation_feed.items():
+    feed: dict[str, list[dict[str, Any]]] = getattr(hist, "liquidation_feed", None) or {}  # older snapshots
+    for user, records in feed.items():
         out.extend((r["time"], len(out) + i, user, r, True) for i, r in enumerate(records))
     for user, records in hist.liquidations.items():
         out.extend(
