@@ -44,7 +44,7 @@ def browser() -> Iterator[Any]:
             pytest.fail("chromium is not installed (.ci/run installs it: apt-get install -y chromium)")
         pytest.skip("chromium is not installed (apt-get install chromium)")
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, headless=True)
+        b = p.chromium.launch(executable_path=exe, headless=True, args=["--disable-dev-shm-usage"])
         yield b
         b.close()
 
