@@ -102,7 +102,12 @@ def _is_loopback(host: str | None) -> bool:
 
 
 def create_app(
-    node: Node, *, chain: auth.Chain = auth.DEFAULT_CHAIN, operator_token: str | None = None
+    node: Node,
+    *,
+    chain: auth.Chain = auth.DEFAULT_CHAIN,
+    operator_token: str | None = None,
+    dashboard: bool = True,
+    runs_dir: str | None = None,
 ) -> FastAPI:
     hub = Hub(node)
     writer = Writer(node, on_commit=hub.notify)
@@ -295,6 +300,10 @@ def create_app(
             )
         return {"status": "ok", **state}
 
+    if dashboard:  # GET / and /dashboard/*: files only, the page reads /info and /ws (docs/dashboard.md)
+        from netclear.dashboard import mount
+
+        mount(app, runs_dir=runs_dir)
     return app
 
 

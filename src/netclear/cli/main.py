@@ -182,6 +182,10 @@ def serve(
         str | None,
         typer.Option(help="comma-separated markets the demo quotes (default: every listed one)"),
     ] = None,
+    dashboard: Annotated[bool, typer.Option(help="serve the web dashboard at GET /")] = True,
+    runs: Annotated[
+        Path | None, typer.Option(help="risk-lab runs for the dashboard (netclear simulate --out DIR)")
+    ] = None,
 ) -> None:
     """Run the exchange: Hyperliquid-compatible /info, /exchange and /ws over a durable action log."""
     import uvicorn
@@ -226,7 +230,13 @@ def serve(
                 node.close()
                 fail(f"--grant-pm {address}: {outcome.error.rule}")
         console.print(f"portfolio margin granted to {address.lower()}")
-    app_ = create_app(node, chain=chain, operator_token=operator_token)  # type: ignore[arg-type]
+    app_ = create_app(
+        node,
+        chain=chain,  # type: ignore[arg-type]
+        operator_token=operator_token,
+        dashboard=dashboard,
+        runs_dir=str(runs) if runs is not None else None,
+    )
     console.print(
         f"netclear {node.config.preset.name}: log {db} at seq {node.seq} (replayed {node.replayed}), "
         f"state {node.exchange.state_hash()[:16]}"
@@ -234,6 +244,8 @@ def serve(
     console.print(
         f"API http://{host}:{port}  (info, exchange, ws)  operator token: {app_.state.operator_token}"
     )
+    if dashboard:
+        console.print(f"dashboard http://{host}:{port}/")
     if demo:
         from netclear.api.demo import DemoMarket
 

@@ -305,11 +305,17 @@ class History:
     """Per coin: hourly funding (``fundingHistory``)."""
     liquidations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """Per user: liquidation events with their loss waterfall (every amount lands in a named account)."""
+    liquidation_feed: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Per liquidated user: one record per liquidation (method, notional, marks) for the public
+    ``liquidations`` view (docs/views.md); users never liquidated have no entry."""
 
     def add(self, kind: str, user: str, record: dict[str, Any]) -> None:
         """Append ``record``, keeping the most recent :data:`HISTORY_LIMIT` per user (per coin:
         :data:`MARKET_HISTORY_LIMIT`); the action log keeps everything (replay re-derives it)."""
-        book: dict[str, list[dict[str, Any]]] = getattr(self, kind)
+        book: dict[str, list[dict[str, Any]]] | None = getattr(self, kind, None)
+        if book is None:  # a field added after an older snapshot was pickled
+            book = {}
+            setattr(self, kind, book)
         records = book.get(user)
         if not isinstance(records, Records):
             records = book[user] = Records(records or ())

@@ -13,7 +13,7 @@ from netclear.engine.accounting import MarginPool, PositionValue
 from netclear.engine.context import Ctx
 from netclear.engine.handlers.order_fees import FeeBook
 from netclear.engine.state import Account, Mode
-from netclear.fixedpoint import fmt_units, frac_floor
+from netclear.fixedpoint import fmt_px, fmt_units, frac_floor
 from netclear.markets import fees as fee_rules
 from netclear.markets.registry import Perp, Token
 
@@ -95,6 +95,19 @@ def record_liquidation(
         "liquidatedPositions": positions,
     }
     ctx.ledger(acct.address, delta)
+    v = ctx.valuer()
+    ctx.record(
+        "liquidation_feed",
+        acct.address,
+        {
+            "time": ctx.now,
+            "method": outcome,
+            "leverageType": kind,
+            "liquidatedNtlPos": delta["liquidatedNtlPos"],
+            "accountValue": delta["accountValue"],
+            "positions": [p | {"markPx": fmt_px(v.mark(ctx.reg.perp(p["coin"]).asset))} for p in positions],
+        },
+    )
     ctx.emit("liquidation", acct.address, leverageType=kind, outcome=outcome, positions=positions)
 
 

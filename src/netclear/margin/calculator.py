@@ -22,7 +22,6 @@ the extra loss the same book can absorb before liquidation (docs/margin-calculat
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import Any
 
 from netclear.config import resolve
@@ -30,12 +29,9 @@ from netclear.engine import pm_model
 from netclear.engine.accounting import Valuer
 from netclear.engine.state import Account, ExchangeState, Mode
 from netclear.errors import InvalidAction
-from netclear.fixedpoint import fmt_decimal
-from netclear.margin import portfolio as pm_rules
-from netclear.margin import scenario as sc
 from netclear.margin.snapshot import build_state
-from netclear.margin.unified import INFINITE, unified_liquidatable
 from netclear.markets.registry import Registry
+from netclear.views import margin_sections as ms
 from netclear.views.clearinghouse import clearinghouse_state
 from netclear.views.lending import borrow_lend_user_state
 from netclear.views.spot import spot_clearinghouse_state
@@ -44,158 +40,25 @@ MODES = (Mode.STANDARD, Mode.UNIFIED, Mode.PORTFOLIO)
 _SECTION = {Mode.STANDARD: "standard", Mode.UNIFIED: "unifiedAccount", Mode.PORTFOLIO: "portfolioMargin"}
 
 
-def usd(x: Fraction) -> str:
-    return fmt_decimal(x, 6)
-
-
-def _ratio(x: Fraction) -> str:
-    return "Infinity" if x >= INFINITE else fmt_decimal(x, 10)
-
-
-def _dexes_with_positions(reg: Registry, acct: Account) -> list[str]:
-    names = {reg.perps[p.asset].dex.name for p in acct.positions.values() if p.szi}
-    return [d.name for d in reg.dexes if d.name in names or d.index == 0]
-
-
 def _standard(v: Valuer, acct: Account) -> dict[str, Any]:
-    reg = v.reg
-    req = avail = im = Fraction(0)
-    liquidatable = False
-    dexes: dict[str, Any] = {}
-    for name in _dexes_with_positions(reg, acct):
-        pool = v.dex_pool(acct, name)
-        tok = pool.token
-        mm_usd, av_usd = v.usdc_value(tok, pool.mm), v.usdc_value(tok, pool.account_value)
-        req += mm_usd
-        avail += av_usd
-        im += v.usdc_value(tok, pool.im)
-        if pool.mm > 0 and pool.account_value < pool.mm:
-            liquidatable = True
-        dexes[name] = clearinghouse_state(v, acct, name)
-    for iso in v.isolated(acct):
-        tok = iso.value.perp.collateral
-        req += v.usdc_value(tok, iso.value.mm)
-        avail += v.usdc_value(tok, iso.margin_used)
-        im += v.usdc_value(tok, iso.value.im)
-        if iso.margin_used < iso.value.mm:
-            liquidatable = True
-    idle = Fraction(0)
-    for token, bal in acct.spot.items():
-        if bal:
-            idle += v.usdc_value(reg.tokens[token], bal)
-    return {
-        "maintenanceRequirement": usd(req),
-        "initialMarginRequirement": usd(im),
-        "marginAvailable": usd(avail),
-        "excessMargin": usd(avail - req),
-        "spotValueNotCollateral": usd(idle),
-        "liquidatable": liquidatable,
-        "clearinghouseStates": dexes,
+    out = ms.standard(v, acct)
+    out["clearinghouseStates"] = {
+        name: clearinghouse_state(v, acct, name) for name in ms.dexes_with_positions(v.reg, acct)
     }
+    return out
 
 
 def _unified(v: Valuer, acct: Account) -> dict[str, Any]:
-    pools = v.cross_pools(acct)
-    req = avail = im = Fraction(0)
-    for pool in pools.values():
-        if not (pool.positions or pool.cash):
-            continue
-        req += v.usdc_value(pool.token, pool.mm)
-        avail += v.usdc_value(pool.token, pool.account_value)
-        im += v.usdc_value(pool.token, pool.im)
-    for iso in v.isolated(acct):
-        tok = iso.value.perp.collateral
-        req += v.usdc_value(tok, iso.value.mm)
-        avail += v.usdc_value(tok, iso.margin_used)
-    ratio = v.unified_ratio(acct, pools)
-    return {
-        "maintenanceRequirement": usd(req),
-        "initialMarginRequirement": usd(im),
-        "marginAvailable": usd(avail),
-        "excessMargin": usd(avail - req),
-        "unifiedAccountRatio": _ratio(ratio),
-        "liquidatable": unified_liquidatable(ratio)
-        or any(i.margin_used < i.value.mm for i in v.isolated(acct)),
-        "spotClearinghouseState": spot_clearinghouse_state(v, acct),
-    }
+    return ms.unified(v, acct) | {"spotClearinghouseState": spot_clearinghouse_state(v, acct)}
 
 
 def _portfolio(v: Valuer, acct: Account) -> dict[str, Any]:
-    reg = v.reg
-    pm = reg.pm
-    if pm is None or not pm.borrowable:
-        return {"enabled": False}
-    legs = v.pm_legs(acct)
-    req = avail = Fraction(0)
-    worst: tuple[Fraction, Fraction, Fraction] | None = None  # (ratio, requirement, liquidation value)
-    for leg in legs.legs:
-        r = pm_rules.maintenance_requirement(leg, pm.min_borrow_offset)
-        if r <= 0:
-            continue
-        lv = pm_rules.liquidation_value(leg, legs.collateral)
-        key = INFINITE if lv <= 0 else r / lv
-        if worst is None or key > worst[0]:
-            worst = (key, r, lv)
-    if worst is not None:
-        _, req, lv = worst
-        avail = lv * pm.liquidation_ratio
-    borrowed = v.borrowed_value(acct)
-    hf = pm_rules.health_factor(legs.collateral, borrowed)
-    return {
-        "maintenanceRequirement": usd(req),
-        "marginAvailable": usd(avail),
-        "excessMargin": usd(avail - req),
-        "portfolioMarginRatio": _ratio(legs.ratio),
-        "liquidatable": pm_rules.pm_liquidatable(legs.ratio, pm.liquidation_ratio),
-        "healthFactor": fmt_decimal(hf, 10) if hf is not None else None,
-        "borrowingPower": usd(pm_rules.borrowing_power(legs.collateral)),
-        "borrowedValue": usd(borrowed),
-        "spotClearinghouseState": spot_clearinghouse_state(v, acct),
-        "borrowLendUserState": borrow_lend_user_state(v, acct),
-    }
-
-
-def _scenario(v: Valuer, acct: Account) -> dict[str, Any]:
-    """The scenario model's section (docs/margin-models.md): summary numbers, worst scenario, charges."""
-    pm = v.reg.pm
-    if pm is None or not pm.borrowable or pm.scenario is None:
-        return {"enabled": False}
-    result, equity = pm_model.scenario_result(v, acct)
-    ratio = sc.margin_ratio(result.maintenance, equity, pm.liquidation_ratio)
-    return {
-        "maintenanceRequirement": usd(result.maintenance),
-        "initialMarginRequirement": usd(result.initial),
-        "marginAvailable": usd(equity),
-        "excessMargin": usd(equity - result.maintenance),
-        "liquidatable": sc.liquidatable(result.maintenance, equity),
-        "marginRatio": _ratio(ratio),
-        "worstScenario": {unit: sc.fmt_move(move) for unit, move in result.worst_scenario().items()},
-        "charges": {
-            "scenarioLoss": usd(sum((u.grid_loss for u in result.units), Fraction(0))),
-            "minimumCharge": usd(result.minimum_binding),
-            "offsetCredit": usd(result.offset_credit),
-            "basisCharge": usd(result.basis),
-            "depegCharge": usd(result.depeg_total),
-            "concentrationCharge": usd(result.concentration),
-        },
-        "depeg": {token: usd(x) for token, x in sorted(result.depeg.items())},
-        "extremeMoveLoss": usd(result.extreme_loss),
-        "units": [
-            {
-                "unit": u.unit,
-                "class": u.risk_class,
-                "netDelta": usd(u.net),
-                "grossNotional": usd(u.gross),
-                "worstMove": sc.fmt_move(u.worst_move),
-                "scenarioLoss": usd(u.grid_loss),
-                "minimumCharge": usd(u.minimum),
-                "basisCharge": usd(u.basis),
-                "concentrationCharge": usd(u.concentration),
-                "extremeMoveLoss": usd(u.extreme_loss),
-            }
-            for u in result.units
-        ],
-    }
+    out = ms.portfolio(v, acct)
+    if out.get("enabled") is False:
+        return out
+    out["spotClearinghouseState"] = spot_clearinghouse_state(v, acct)
+    out["borrowLendUserState"] = borrow_lend_user_state(v, acct)
+    return out
 
 
 def _section(
@@ -219,7 +82,7 @@ def _top_level(reg: Registry, state: ExchangeState, acct: Account, section: dict
         "liquidatable": section.get("liquidatable", False),
         "positions": [],
     }
-    for dex in _dexes_with_positions(reg, acct):
+    for dex in ms.dexes_with_positions(reg, acct):
         ch = clearinghouse_state(v, acct, dex)
         for ap in ch["assetPositions"]:
             pos = ap["position"]
@@ -263,29 +126,16 @@ def evaluate(portfolio: dict[str, Any]) -> dict[str, Any]:
         section, state, acct = _section(reg, portfolio, mode)
         sections[_SECTION[mode]] = section
         if mode is Mode.PORTFOLIO:
-            sections["scenarioMargin"] = _scenario(Valuer(reg, state), acct)
+            sections["scenarioMargin"] = ms.scenario(Valuer(reg, state), acct)
         if mode is requested:
             top = _top_level(reg, state, acct, section)
             if mode is Mode.PORTFOLIO and scenario_model:
                 top["liquidatable"] = sections["scenarioMargin"].get("liquidatable", False)
-    std_excess = Fraction(sections["standard"]["excessMargin"])
-    pm_section = sections["portfolioMargin"]
-    comparison: dict[str, Any] = {}
-    if "excessMargin" in pm_section:
-        comparison["capitalFreedByPortfolioMargin"] = usd(Fraction(pm_section["excessMargin"]) - std_excess)
-        comparison["capitalFreedByUnifiedAccount"] = usd(
-            Fraction(sections["unifiedAccount"]["excessMargin"]) - std_excess
-        )
-    if "excessMargin" in sections["scenarioMargin"]:
-        comparison["capitalFreedByScenarioMargin"] = usd(
-            Fraction(sections["scenarioMargin"]["excessMargin"]) - std_excess
-        )
-    model = "scenario" if scenario_model else "hyperliquid"
     return {
         "preset": str(preset),
         "mode": requested.value,
-        "marginModel": model,
+        "marginModel": "scenario" if scenario_model else "hyperliquid",
         **top,
         **sections,
-        "comparison": comparison,
+        "comparison": ms.comparison(sections),
     }

@@ -30,7 +30,7 @@ from netclear.margin.standard import initial_margin
 from netclear.markets.registry import Registry
 
 CALCULATOR_USER = "0x00000000000000000000000000000000000ca1c0"
-_LIQUIDITY = "0x00000000000000000000000000000000000ca1c1"
+LIQUIDITY = "0x00000000000000000000000000000000000ca1c1"
 
 
 def _prices(reg: Registry, state: ExchangeState, portfolio: dict[str, Any]) -> None:
@@ -95,7 +95,7 @@ def build_state(reg: Registry, portfolio: dict[str, Any], mode: Mode) -> tuple[E
     if mode is not Mode.PORTFOLIO and borrowed:
         pass  # borrows exist only under PM; other modes see the same holdings without the debt term
     for token, amount in supplied.items():
-        res = _reserve(state, token)
+        res = reserve_for(state, token)
         acct.supply_basis[token] = acct.supply_basis.get(token, 0) + amount
         res.scaled_supply += amount
         res.cash += amount
@@ -103,13 +103,13 @@ def build_state(reg: Registry, portfolio: dict[str, Any], mode: Mode) -> tuple[E
         for token, amount in borrowed.items():
             if reg.borrowable(token) is None:
                 raise InvalidAction(f"borrowed.{reg.tokens[token].name}", "token is not borrowable")
-            res = _reserve(state, token)
-            liquidity = state.accounts.setdefault(_LIQUIDITY, Account(_LIQUIDITY, is_system=True))
+            res = reserve_for(state, token)
+            liquidity = state.accounts.setdefault(LIQUIDITY, Account(LIQUIDITY, is_system=True))
             liquidity.supply_basis[token] = liquidity.supply_basis.get(token, 0) + amount
             res.scaled_supply += amount
             acct.borrow_basis[token] = acct.borrow_basis.get(token, 0) + amount
             res.scaled_borrow += amount
-        _supply_collateral(reg, state, acct)
+        supply_collateral(reg, state, acct)
     else:
         # Without PM a debt still has to be repaid from the balance: count it against the token.
         for token, amount in borrowed.items():
@@ -120,7 +120,7 @@ def build_state(reg: Registry, portfolio: dict[str, Any], mode: Mode) -> tuple[E
     return state, acct
 
 
-def _reserve(state: ExchangeState, token: int) -> Reserve:
+def reserve_for(state: ExchangeState, token: int) -> Reserve:
     res = state.reserves.get(token)
     if res is None:
         res = Reserve(token, last_accrual_ms=state.time_ms)
@@ -128,7 +128,7 @@ def _reserve(state: ExchangeState, token: int) -> Reserve:
     return res
 
 
-def _supply_collateral(reg: Registry, state: ExchangeState, acct: Account) -> None:
+def supply_collateral(reg: Registry, state: ExchangeState, acct: Account) -> None:
     pm = reg.pm
     if pm is None:
         return
@@ -136,7 +136,7 @@ def _supply_collateral(reg: Registry, state: ExchangeState, acct: Account) -> No
         bal = acct.spot.get(token, 0)
         if bal <= 0:
             continue
-        res = _reserve(state, token)
+        res = reserve_for(state, token)
         room = min(
             params.user_supply_cap - acct.supply_basis.get(token, 0),
             params.global_supply_cap - res.scaled_supply,

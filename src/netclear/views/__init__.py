@@ -47,6 +47,17 @@ def _load() -> None:
     """Import every view module once so their ``@view`` registrations run."""
     if _LOADED:
         return
-    from netclear.views import clearinghouse, history, lending, market, meta, roles, spot  # noqa: F401
+    from netclear.views import (  # noqa: F401
+        clearinghouse,
+        history,
+        lending,
+        liquidations,
+        margin_modes,
+        market,
+        meta,
+        reserve_params,
+        roles,
+        spot,
+    )
 
     _LOADED.append(True)
