@@ -42,7 +42,8 @@ def test_page_loads_with_no_console_errors(dash: Dash, page: Page) -> None:
     expect(perps.first).to_be_visible()
     coins = {c for c in perps.evaluate_all("rows => rows.map(r => r.dataset.coin)")}
     meta = dash.server.info({"type": "meta"})["universe"]
-    assert {m["name"] for m in meta} <= coins  # every market of the preset, none assumed
+    listed = {m["name"] for m in meta if not m.get("isDelisted")}
+    assert listed <= coins  # every listed market of the preset, none assumed (delisted ones hidden)
     expect(page.page.locator("#ladder tr[data-side=bid]").first).to_be_visible()
     page.tab("lending")
     expect(page.page.locator("#reserves tr[data-token=USDC]")).to_be_visible()
@@ -238,7 +239,8 @@ def test_ten_thousand_funded_accounts_change_no_request(tmp_path: Path, browser:
             ctx.close()
         finally:
             srv.stop()
-    assert max(sizes["many"]) < 64_000, max(sizes["many"])
+    # 10,000 addresses alone are 420 KB; the largest body is the universe (metaAndAssetCtxs, ~120 KB)
+    assert max(sizes["many"]) < 200_000, max(sizes["many"])
     one, many = sorted(sizes["one"]), sorted(sizes["many"])
     # the same requests; a body may differ by a few bytes (a timestamp), never by the account count
     assert abs(max(many) - max(one)) < 200
