@@ -169,5 +169,10 @@ def presets() -> None:
         console.print(f"[bold]{name}[/bold]: {load_preset(name).preset.description}")
 
 
+from netclear.cli.simulate import register as _register_risk_lab  # noqa: E402
+
+_register_risk_lab(app)
+
+
 def main() -> None:  # pragma: no cover
     app()

@@ -1,0 +1,561 @@
+"""Run one path of a scenario under one margin regime, on the exact engine (DESIGN.md "The risk lab").
+
+Every change goes through ``Exchange.apply``: the start prices, the deposits and mode switches, the
+orders that open every position (auto-borrowing under portfolio margin as the engine does for anyone),
+then each step: the oracle update (with its clock advance: interest, funding, the PM backstop's TWAP),
+the agents' orders, and any external market hooked in. Liquidations, backstop and PM takeovers, ADL and
+bad debt happen inside the engine by its own rules; the runner only reads events, records and state.
+At the end of the path the conservation identity is checked with ``engine/invariants.py``.
+
+Step order (docs/risk-lab.md "Steps"): time advances (interest, funding, the backstop's TWAP); the
+market makers re-quote around the new external price, except a side that was hit during the previous
+step, which is left as the fire sale left it (swept liquidity does not come back at once); then the
+oracle publishes and marks are recomputed on that book, so fire sales feed into the next marks; then
+lenders act; then external markets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any, Protocol
+
+import numpy as np
+
+from netclear.engine import actions as A
+from netclear.engine import order_actions as O
+from netclear.engine.events import Event
+from netclear.engine.exchange import Exchange
+from netclear.engine.invariants import conservation_breaks
+from netclear.engine.state import Mode
+from netclear.errors import NetclearError
+from netclear.fixedpoint import PX_SCALE
+from netclear.lending.rates import borrow_rate, utilization
+from netclear.sim import agents as ag
+from netclear.sim.metrics import PathMetrics
+from netclear.sim.paths import PricePaths, build_paths
+from netclear.sim.presets import scenario_config
+from netclear.sim.scenario import MarketMakerSpec, Scenario
+
+OPEN_SLIPPAGE = 0.05
+"""Opening IOC orders accept prices up to 5% from the start price (the SDK's default slippage)."""
+OPEN_ATTEMPTS = 12
+
+
+class SimulationError(NetclearError):
+    code = "simulation"
+
+
+class ExternalMarket(Protocol):
+    """A component outside the exchange that acts at every step (an EVM lending market, a CEX...).
+
+    ``start`` runs after the accounts are opened, ``step`` after the exchange's own agents each step
+    (it may call ``run.apply``), and ``result`` returns its metrics, reported under ``external``.
+    """
+
+    name: str
+
+    def start(self, run: PathRun) -> None: ...
+
+    def step(self, run: PathRun, step: int) -> None: ...
+
+    def result(self, run: PathRun) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class Job:
+    """One independent unit of work: (path, regime, sizing) of a scenario."""
+
+    scenario: Scenario
+    path: int
+    regime: str
+    sizing: str
+
+
+def _px(x: float) -> Decimal:
+    """A price for the oracle feed: 6 significant figures, at most 8 decimals."""
+    d = Decimal(repr(float(x)))
+    exp = d.adjusted() - 5
+    return d.quantize(Decimal(1).scaleb(max(exp, -8))).normalize()
+
+
+class PathRun:
+    def __init__(
+        self, sc: Scenario, path: int, regime: str, sizing: str, externals: Sequence[ExternalMarket] = ()
+    ) -> None:
+        self.sc, self.path, self.regime, self.sizing = sc, path, regime, sizing
+        self.ex = Exchange(scenario_config(sc.preset, sc.config, gates_open=sc.open_pm_gates))
+        self.reg = self.ex.registry
+        self.prices: PricePaths = build_paths(sc, path)
+        self.m = PathMetrics()
+        self.externals = list(externals)
+        self.step_index = 0
+        self.makers: list[ag.MarketMaker] = []
+        self.lenders: list[ag.Agent] = []
+        self.explicit: list[ag.Agent] = []
+        self.tracked: set[str] = set()
+        self._seen_records: dict[str, int] = {}
+        self._seen_ledger: dict[str, int] = {}
+        self._validate_coins()
+
+    # ------------------------------------------------------------------ engine access
+    @property
+    def now_ms(self) -> int:
+        return self.sc.start_ms + self.step_index * self.sc.step_ms
+
+    @property
+    def minute(self) -> float:
+        return self.step_index * self.sc.step_seconds / 60
+
+    def apply(self, action: A.Action, at: int | None = None) -> list[Event] | None:
+        """Apply through the engine; a rejected action returns None (it changed nothing)."""
+        before = self._positions()
+        marks = dict(self.ex.state.prices.mark)
+        try:
+            events = self.ex.apply(action, at=at)
+        except NetclearError:
+            return None
+        if any(e.kind in ("liquidation", "adl") for e in events):
+            self._read_liquidations(events, before, marks)
+        return events
+
+    def _positions(self) -> dict[str, dict[int, tuple[int, int]]]:
+        return {
+            a.address: {k: (p.szi, p.entry_ntl) for k, p in a.positions.items() if p.szi}
+            for a in self.ex.state.accounts.values()
+            if a.positions
+        }
+
+    def _ntl(self, asset: int, lots: int, mark: int) -> float:
+        perp = self.reg.perps[asset]
+        return float(abs(lots) / 10**perp.sz_decimals * mark / PX_SCALE)
+
+    def _read_liquidations(
+        self, events: list[Event], before: dict[str, dict[int, tuple[int, int]]], marks: dict[int, int]
+    ) -> None:
+        accounts = self.ex.state.accounts
+        minute = self.minute
+        for e in events:
+            if e.kind == "liquidation" and e.user is not None:
+                user = e.user
+                market: dict[int, int] = {}
+                for p in e.data.get("positions", []):
+                    perp = self.reg.perp(p["coin"])
+                    market[perp.asset] = market.get(perp.asset, 0) + abs(
+                        int(Decimal(p["szi"]).scaleb(perp.sz_decimals))
+                    )
+                outcome = str(e.data.get("outcome", "market"))
+                now = accounts[user].positions if user in accounts else {}
+                for asset, (szi, _entry) in sorted(before.get(user, {}).items()):
+                    after = now[asset].szi if asset in now else 0
+                    reduced = abs(szi) - abs(after) if (after == 0 or (after > 0) == (szi > 0)) else abs(szi)
+                    if reduced <= 0:
+                        continue
+                    mk = marks.get(asset, 0)
+                    name = self.reg.perps[asset].name
+                    sold = min(market.get(asset, 0), reduced)
+                    self.m.liquidation(user, minute, "market", name, self._ntl(asset, sold, mk))
+                    rest = reduced - sold
+                    if rest:
+                        mech = outcome if outcome in ("backstop", "adl") else "market"
+                        self.m.liquidation(user, minute, mech, name, self._ntl(asset, rest, mk))
+                self.m.account_liquidated(user, minute, outcome)
+                before[user] = {}  # counted once per action even if it met several rounds
+            elif e.kind == "adl":
+                perp = self.reg.perp(e.data["coin"])
+                mk = marks.get(perp.asset, 0)
+                for cp in e.data.get("counterparties", []):
+                    old = before.get(cp, {}).get(perp.asset)
+                    if old is None:
+                        continue
+                    szi, entry = old
+                    now_pos = accounts[cp].positions.get(perp.asset) if cp in accounts else None
+                    after = now_pos.szi if now_pos is not None else 0
+                    closed = abs(szi) - abs(after) if (after == 0 or (after > 0) == (szi > 0)) else abs(szi)
+                    if closed <= 0:
+                        continue
+                    self.m.adl_notional += self._ntl(perp.asset, closed, mk)
+                    sign = 1 if szi > 0 else -1
+                    scale = 10**perp.sz_decimals * PX_SCALE
+                    upnl = (szi * mk - sign * entry) / scale
+                    if upnl > 0:
+                        self.m.adl_haircut += upnl * closed / abs(szi)
+                    before.setdefault(cp, {})[perp.asset] = (after, entry)
+
+    # ------------------------------------------------------------------ prices
+    def _validate_coins(self) -> None:
+        for name in (*self.prices.oracle, *self.prices.spot):
+            if name in self.reg.perp_by_name or name in self.reg.token_by_name:
+                continue
+            raise SimulationError(f"prices.{name}", "not a perp coin or token of the preset")
+
+    def step_prices(self, k: int) -> dict[str, float]:
+        """Fair perp prices and spot prices (by coin and token name) at step ``k``."""
+        out: dict[str, float] = {}
+        p = self.prices
+        for name, arr in p.perp.items():
+            out[name] = float(arr[k])
+        for name, arr in p.perp.items():
+            sm = ag.spot_market(self.reg, name) if name in self.reg.perp_by_name else None
+            if sm is not None:
+                spot = p.spot.get(name, p.spot.get(sm[1], p.oracle.get(name, arr)))
+                out[sm[1]] = float(spot[k])
+        for name, arr in p.spot.items():
+            if name not in self.reg.perp_by_name:
+                out[name] = float(arr[k])
+        return out
+
+    def price_action(self, k: int) -> A.SetPrices:
+        p = self.prices
+        oracle: dict[str, Decimal] = {}
+        spot: dict[str, Decimal] = {}
+        for name, arr in sorted(p.oracle.items()):
+            if name in self.reg.perp_by_name:
+                oracle[name] = _px(arr[k])
+            sm = ag.spot_market(self.reg, name)
+            if sm is not None and sm[1] not in p.spot and name not in p.spot:
+                spot[sm[0]] = _px(arr[k])
+        for name, arr in sorted(p.spot.items()):
+            sm = ag.spot_market(self.reg, name)
+            if sm is not None:
+                spot[sm[0]] = _px(arr[k])
+        marks = dict(oracle) if self.sc.marks == "oracle" else {}
+        usdc = _px(p.usdc[k]) if p.usdc is not None else None
+        return A.SetPrices(oracle=oracle, marks=marks, spot=spot, usdc_oracle=usdc)
+
+    # ------------------------------------------------------------------ setup
+    def setup(self) -> None:
+        sc, reg = self.sc, self.reg
+        if self.apply(self.price_action(0), at=self.now_ms) is None:
+            raise SimulationError("prices", "the engine rejected the start prices")
+        start = self.step_prices(0)
+        rng = np.random.default_rng(np.random.SeedSequence([sc.seed, self.path, 2]))
+        coins = sorted(n for n in self.prices.perp if n in reg.perp_by_name)
+        specs: list[tuple[MarketMakerSpec, list[str]]] = [(m, m.coins or coins) for m in sc.market_makers]
+        for pop in sc.population:
+            if pop.kind == "market_maker":
+                specs.append((pop.market_maker or MarketMakerSpec(), pop.coins))
+        if not specs:
+            specs.append((MarketMakerSpec(), coins))
+        for g, (spec, mcoins) in enumerate(specs):
+            mm = ag.make_market_maker(reg, spec, mcoins, g)
+            self._fund(mm.address, ag.mm_deposits(reg, mm, start), "unifiedAccount")
+            self.makers.append(mm)
+        for pop in sc.population:
+            if pop.kind == "backstop":
+                cap = Decimal(repr(round(pop.capital * pop.count, 2)))
+                self.apply(A.Deposit(user=reg.config.liquidation.liquidator_vault.lower(), amount=cap))
+                if reg.pm is not None:
+                    self.apply(A.Deposit(user=reg.pm.backstop_address.lower(), amount=cap))
+        self.quote(start, first=True)
+        agents: list[ag.Agent] = []
+        for g, pop in enumerate(sc.population):
+            if pop.kind in ("lender", "basis", "directional"):
+                agents += ag.population_agents(reg, sc, pop, g, self.regime, self.sizing, rng, start)
+        for a in agents:
+            if a.kind == "lender":
+                self._open(a, start)
+                self.lenders.append(a)
+        for i, account in enumerate(sc.accounts):
+            a = ag.explicit_agent(sc, account, i, self.regime)
+            self._open(a, start)
+            self.explicit.append(a)
+        for a in agents:
+            if a.kind != "lender":
+                self._open(a, start)
+        self.tracked = {a.address for a in agents} | {a.address for a in self.explicit}
+        self.quote(start, first=True)
+        for ext in self.externals:
+            ext.start(self)
+        self.m.oi_start = self.open_interest()
+        self.m.borrow_usage = self.borrow_usage()
+        self._sweep_records()
+
+    def _fund(self, user: str, deposits: dict[str, Decimal], mode: str) -> None:
+        for token, amount in sorted(deposits.items()):
+            if amount > 0:
+                self.apply(A.Deposit(user=user, amount=amount, token=token))
+        if mode != "disabled":
+            self.apply(A.SetAbstraction(user=user, abstraction=mode))  # type: ignore[arg-type]
+
+    def _open(self, a: ag.Agent, start: dict[str, float]) -> None:
+        self._fund(a.address, a.deposits, a.mode)
+        acct = self.ex.state.accounts.get(a.address)
+        if acct is not None and acct.mode.value != a.mode:
+            self.m.open_rejections += 1
+        if a.to_spot > 0:
+            self.apply(A.UsdClassTransfer(user=a.address, amount=a.to_spot, to_perp=False))
+        if a.supply > 0:
+            self.apply(A.BorrowLend(user=a.address, operation="supply", token="USDC", amount=a.supply))
+        for token, amount in sorted(a.borrow.items()):
+            if (
+                self.apply(A.BorrowLend(user=a.address, operation="borrow", token=token, amount=amount))
+                is None
+            ):
+                self.m.open_rejections += 1
+        for coin, (is_cross, lev) in sorted(a.leverage.items()):
+            self.apply(A.UpdateLeverage(user=a.address, asset=coin, is_cross=is_cross, leverage=lev))
+        for op in a.openings:
+            if self._fill(a.address, op, start) < op.size:
+                self.m.open_rejections += 1
+
+    def _fill(self, user: str, op: ag.Opening, start: dict[str, float]) -> Decimal:
+        """IOC toward ``op.size``; a rejected order is retried at half the size (an account that can
+        borrow against what it just bought, under portfolio margin, grows in steps)."""
+        key = op.market if not op.market.startswith("@") else self.reg.spot_pair(op.market).base.name
+        px = start.get(key) or start.get(op.market)
+        if px is None:
+            return Decimal(0)
+        limit = ag.price_str(
+            self.reg, op.market, px * (1 + OPEN_SLIPPAGE if op.is_buy else 1 - OPEN_SLIPPAGE)
+        )
+        if limit is None:
+            return Decimal(0)
+        done, size = Decimal(0), op.size
+        for _ in range(OPEN_ATTEMPTS):
+            left = op.size - done
+            size = min(size, left)
+            if size <= 0 or float(size) * px < ag.MIN_NOTIONAL:
+                break
+            spec = O.OrderSpec(asset=op.market, is_buy=op.is_buy, px=limit, sz=size, limit=O.LimitSpec("Ioc"))
+            events = self.apply(O.PlaceOrder(user=user, orders=[spec]))
+            status = _status(events)
+            filled = Decimal(status["filled"]["totalSz"]) if "filled" in status else Decimal(0)
+            done += filled
+            if filled < size:
+                size = ag.size_str(self.reg, op.market, float(size) / 2)
+        return done
+
+    # ------------------------------------------------------------------ agents each step
+    def quote(self, prices: dict[str, float], first: bool = False) -> None:
+        k = self.step_index
+        depth = float(self.prices.depth[k]) if self.prices.depth is not None else 1.0
+        books = self.ex.state.books
+        for mm in self.makers:
+            cancels: list[O.CancelSpec] = []
+            orders: list[O.OrderSpec] = []
+            for market, key in mm.markets:
+                px = prices.get(key)
+                if px is None:
+                    continue
+                asset = (
+                    self.reg.perp(market).asset
+                    if not market.startswith("@")
+                    else self.reg.spot_pair(market).asset
+                )
+                book = books.get(asset)
+                resting = list(book.orders_of(mm.address)) if book is not None else []
+                vol = self.prices.vol_ratio.get(key)
+                vr = float(vol[k]) if vol is not None else 1.0
+                for is_buy in (True, False):
+                    mine = [o for o in resting if o.is_buy == is_buy]
+                    hit = not first and len(mine) < mm.quoted.get((market, is_buy), 0)
+                    if hit:
+                        mm.quoted[(market, is_buy)] = len(mine)
+                        continue
+                    cancels += [O.CancelSpec(asset=market, oid=o.oid) for o in mine]
+                    side = [o for o in ag.ladder(self.reg, mm, market, px, depth, vr) if o[0] == is_buy]
+                    orders += [
+                        O.OrderSpec(asset=market, is_buy=b, px=p, sz=s, limit=O.LimitSpec("Alo"))
+                        for b, p, s in side
+                    ]
+                    mm.quoted[(market, is_buy)] = len(side)
+            if cancels:
+                self.apply(O.Cancel(user=mm.address, cancels=cancels))
+            if orders:
+                events = self.apply(O.PlaceOrder(user=mm.address, orders=orders))
+                self._count_resting(mm, orders, events)
+
+    def _count_resting(
+        self, mm: ag.MarketMaker, orders: list[O.OrderSpec], events: list[Event] | None
+    ) -> None:
+        statuses: list[Any] = next(
+            (e.data["statuses"] for e in events or [] if e.kind == "orderStatuses"), []
+        )
+        for spec, st in zip(orders, statuses, strict=False):
+            if isinstance(st, dict) and "resting" not in st:
+                key = (str(spec.asset), spec.is_buy)
+                mm.quoted[key] = max(0, mm.quoted.get(key, 0) - 1)
+
+    def lenders_act(self) -> None:
+        res = self.ex.state.reserves.get(self.reg.quote.index)
+        if res is None:
+            return
+        u = float(utilization(res.total_borrowed, res.total_supplied))
+        v = self.ex.valuer()
+        for a in self.lenders:
+            if u < a.panic_utilization:
+                continue
+            acct = self.ex.state.accounts.get(a.address)
+            if acct is None or not acct.supply_basis.get(self.reg.quote.index):
+                continue
+            claim = v.supplied(acct, self.reg.quote.index)
+            amount = Decimal(claim).scaleb(-self.reg.quote.wei_decimals)
+            if (
+                self.apply(A.BorrowLend(user=a.address, operation="withdraw", token="USDC", amount=amount))
+                is None
+            ):
+                self.m.withdraw_failures.setdefault(a.address, []).append(self.minute)
+
+    # ------------------------------------------------------------------ reading state
+    def open_interest(self) -> float:
+        total = 0.0
+        for asset, ms in self.ex.state.markets.items():
+            mark = self.ex.state.prices.mark.get(asset)
+            if mark and ms.open_interest and asset in self.reg.perps:
+                total += self._ntl(asset, ms.open_interest, mark)
+        return total
+
+    def borrow_usage(self) -> float:
+        v = self.ex.valuer()
+        borrowed = power = Fraction(0)
+        for acct in self.ex.state.accounts.values():
+            if acct.mode is Mode.PORTFOLIO and not acct.is_system:
+                borrowed += v.borrowed_value(acct)
+                power += v.borrowing_power(acct)
+        return float(borrowed / power) if power > 0 else 0.0
+
+    def _sweep_records(self) -> None:
+        """New loss-waterfall records (bad debt per pool) and ledger liquidations (also those the clock
+        advance made, whose events ``apply`` does not return)."""
+        hist = self.ex.state.history
+        v = self.ex.valuer()
+        for user, recs in hist.liquidations.items():
+            seen = self._seen_records.get(user, 0)
+            for r in recs[seen:]:
+                self._waterfall(user, r, v)
+            self._seen_records[user] = len(recs)
+        for user in self.tracked:
+            recs = hist.ledger.get(user, [])
+            seen = self._seen_ledger.get(user, 0)
+            if len(recs) > seen:
+                for r in recs[seen:]:
+                    if r["delta"].get("type") == "liquidation":
+                        self.m.account_liquidated(user, self.minute, "market")
+                self._seen_ledger[user] = len(recs)
+
+    def _waterfall(self, user: str, r: dict[str, Any], v: Any) -> None:
+        kind = r.get("kind")
+        if kind == "pmTakeover":
+            debt = float(Fraction(r["debtValue"])) * float(Fraction(r["debtShare"]))
+            self.m.liquidation(user, self.minute, "pmTakeover", "debt", debt)
+            return
+        wf = r.get("waterfall") or {}
+        tok = self.reg.token_by_name.get(wf.get("token", "USDC"), self.reg.quote)
+        px = float(v.token_price(tok))
+
+        def amt(key: str) -> float:
+            return float(Decimal(wf.get(key, "0"))) * px
+
+        if kind == "perpDeficit":
+            self.m.bad_debt["vault"] += amt("vault")
+            self.m.bad_debt["insurance"] += amt("reserveBuffer")
+            self.m.bad_debt["adlSocialized"] += amt("socialized")
+            self.m.adl_deficit += float(Decimal(r["deficit"])) * px
+        elif kind == "badDebt":
+            self.m.bad_debt["backstop"] += amt("vault")
+            self.m.bad_debt["insurance"] += amt("reserveBuffer")
+            self.m.bad_debt["lendingReserve"] += amt("socialized")
+
+    def record_step(self) -> None:
+        k = self.step_index
+        st = self.ex.state
+        row: dict[str, Any] = {"minute": self.minute}
+        for name in sorted(self.prices.oracle):
+            if name in self.reg.perp_by_name:
+                asset = self.reg.perp(name).asset
+                o, mk = st.prices.oracle.get(asset, 0) / PX_SCALE, st.prices.mark.get(asset, 0) / PX_SCALE
+                row[f"oracle_{name}"], row[f"mark_{name}"] = o, mk
+                if o > 0:
+                    self.m.fire_sale_impact = max(self.m.fire_sale_impact, abs(mk - o) / o)
+        u_max, r_max = 0.0, 0.0
+        for token, res in sorted(st.reserves.items()):
+            params = self.reg.borrowable(token)
+            if params is None:
+                continue
+            u = utilization(res.total_borrowed, res.total_supplied)
+            u_max = max(u_max, float(u))
+            r_max = max(r_max, float(borrow_rate(params.curve, u)))
+        row["utilization"] = u_max
+        row["borrowRate"] = r_max
+        self.m.peak_utilization = max(self.m.peak_utilization, u_max)
+        self.m.peak_borrow_rate = max(self.m.peak_borrow_rate, r_max)
+        row["liquidatedNotional"] = self.m.liquidated_total
+        row["accountsLiquidated"] = len(self.m.liquidated_accounts)
+        row["badDebt"] = self.m.bad_debt_total
+        row["adlNotional"] = self.m.adl_notional
+        row["openInterest"] = self.open_interest()
+        row["depth"] = float(self.prices.depth[k]) if self.prices.depth is not None else 1.0
+        self.m.rows.append(row)
+
+    # ------------------------------------------------------------------ the run
+    def run(self, progress: Callable[[], None] | None = None) -> dict[str, Any]:
+        self.setup()
+        self.record_step()
+        for k in range(1, self.sc.steps + 1):
+            self.step_index = k
+            self.apply(A.AdvanceTime(), at=self.now_ms)
+            self.quote(self.step_prices(k))
+            if self.apply(self.price_action(k)) is None:
+                raise SimulationError(f"prices step {k}", "the engine rejected the price update")
+            self.lenders_act()
+            for ext in self.externals:
+                ext.step(self, k)
+            self._sweep_records()
+            self.record_step()
+            if progress is not None:
+                progress()
+        return self.finish()
+
+    def finish(self) -> dict[str, Any]:
+        st = self.ex.state
+        breaks = conservation_breaks(st, self.reg)
+        if breaks:
+            names = ", ".join(self.reg.tokens[t].name for t in breaks)
+            raise SimulationError("conservation", f"assets not conserved at the end of the path: {names}")
+        v = self.ex.valuer()
+        residual = 0.0
+        for each in st.accounts.values():
+            if not each.is_system:
+                value = v.account_value_usdc(each)
+                if value < 0:
+                    residual += float(-value)
+        self.m.residual_negative = residual
+        self.m.oi_end = self.open_interest()
+        accounts = {}
+        for a in self.explicit:
+            acct = st.accounts.get(a.address)
+            accounts[a.address] = {
+                "mode": acct.mode.value if acct is not None else a.mode,
+                "liquidatedAtMinute": self.m.liquidated_accounts.get(a.address),
+                "mechanisms": self.m.mechanisms_of.get(a.address, []),
+            }
+        return {
+            "path": self.path,
+            "regime": self.regime,
+            "sizing": self.sizing,
+            "metrics": self.m.summary(),
+            "accounts": accounts,
+            "external": {e.name: e.result(self) for e in self.externals},
+            "stateHash": self.ex.state_hash(),
+            "rows": self.m.rows,
+        }
+
+
+def _status(events: list[Event] | None) -> dict[str, Any]:
+    for e in events or []:
+        if e.kind == "orderStatuses" and e.data.get("statuses"):
+            st = e.data["statuses"][0]
+            return st if isinstance(st, dict) else {}
+    return {}
+
+
+def run_job(job: Job, progress: Callable[[], None] | None = None) -> dict[str, Any]:
+    """The backends' unit of work: a plain function of plain data (picklable)."""
+    return PathRun(job.scenario, job.path, job.regime, job.sizing).run(progress)
+
+
+def mode_of(regime: str) -> Mode:
+    return {"portfolioMargin": Mode.PORTFOLIO, "unifiedAccount": Mode.UNIFIED}.get(regime, Mode.STANDARD)
