@@ -21,8 +21,19 @@ from netclear.sim.scenario import Scenario
 SUMMARY_VERSION = 1
 
 
+def _distinct(regime: str, sizing: str, sc: Scenario) -> bool:
+    """Equal capital changes sizes under portfolio margin only: elsewhere it is the equal-positions run."""
+    return not (sizing == "equalCapital" and regime != "portfolioMargin" and "equalPositions" in sc.sizing)
+
+
 def jobs_for(sc: Scenario) -> list[Job]:
-    return [Job(sc, p, r, s) for p in range(sc.paths) for s in sc.sizing for r in sc.compare]
+    return [
+        Job(sc, p, r, s)
+        for p in range(sc.paths)
+        for s in sc.sizing
+        for r in sc.compare
+        if _distinct(r, s, sc)
+    ]
 
 
 def check(sc: Scenario) -> None:
@@ -53,6 +64,10 @@ def summarize(sc: Scenario, results: list[dict[str, Any]]) -> dict[str, Any]:
     by: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for r in results:
         by.setdefault(r["sizing"], {}).setdefault(r["regime"], []).append(r)
+    for s in sc.sizing:
+        for reg in sc.compare:
+            if not _distinct(reg, s, sc):
+                by.setdefault(s, {})[reg] = by["equalPositions"][reg]
     sizings: dict[str, dict[str, Any]] = {
         s: {str(reg): _regime_block(by[s][reg]) for reg in sc.compare} for s in sc.sizing
     }

@@ -133,7 +133,7 @@ def _bridge(noise: np.ndarray) -> np.ndarray:
     if len(noise) == 0:
         return noise
     cum = np.cumsum(noise, axis=0)
-    frac = (np.arange(1, len(noise) + 1) / len(noise))[:, None]
+    frac = np.arange(1, len(noise) + 1) / len(noise)
     out: np.ndarray = cum - frac * cum[-1]
     return out
 

@@ -74,4 +74,11 @@ def scenario_config_data(preset: str, edits: dict[str, Any], *, gates_open: bool
 
 def scenario_config(preset: str, edits: dict[str, Any], *, gates_open: bool) -> ExchangeConfig:
     data = scenario_config_data(preset, edits, gates_open=gates_open)
-    return parse_config(data, source=f"preset {preset} with scenario edits")
+    try:
+        return parse_config(data, source="config")
+    except ConfigError as exc:
+        # name the scenario's edit when the preset's validation refused the value it set
+        for path in sorted(edits):
+            if exc.field.endswith("." + path.split(".")[-1]):
+                raise ConfigError(f"config.{path}", exc.rule) from None
+        raise

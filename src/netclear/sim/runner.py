@@ -30,7 +30,7 @@ from netclear.engine.events import Event
 from netclear.engine.exchange import Exchange
 from netclear.engine.invariants import conservation_breaks
 from netclear.engine.state import Mode
-from netclear.errors import NetclearError
+from netclear.errors import ConfigError, NetclearError
 from netclear.fixedpoint import PX_SCALE
 from netclear.lending.rates import borrow_rate, utilization
 from netclear.sim import agents as ag
@@ -186,10 +186,31 @@ class PathRun:
 
     # ------------------------------------------------------------------ prices
     def _validate_coins(self) -> None:
+        """Names the preset does not know fail before anything runs (each with its scenario key)."""
+        reg, sc = self.reg, self.sc
         for name in (*self.prices.oracle, *self.prices.spot):
-            if name in self.reg.perp_by_name or name in self.reg.token_by_name:
-                continue
-            raise SimulationError(f"prices.{name}", "not a perp coin or token of the preset")
+            if name not in reg.perp_by_name and name not in reg.token_by_name:
+                raise ConfigError(f"prices.{name}", "not a perp coin or token of the preset")
+        for i, acc in enumerate(sc.accounts):
+            for key, names in (("balances", acc.balances), ("borrowed", acc.borrowed)):
+                for tok in names:
+                    if tok not in reg.token_by_name:
+                        raise ConfigError(f"accounts[{i}].{key}.{tok}", "not a token of the preset")
+            for j, p in enumerate(acc.positions):
+                if p.coin not in reg.perp_by_name:
+                    raise ConfigError(f"accounts[{i}].positions[{j}].coin", "not a perp of the preset")
+                if p.coin not in self.prices.oracle:
+                    raise ConfigError(f"accounts[{i}].positions[{j}].coin", f"no price path for {p.coin}")
+        groups = [(f"market_makers[{i}].coins", m.coins) for i, m in enumerate(sc.market_makers)]
+        groups += [
+            (f"population[{i}].coins", g.coins)
+            for i, g in enumerate(sc.population)
+            if g.kind not in ("lender", "backstop")
+        ]
+        for key, coins in groups:
+            for coin in coins:
+                if coin not in self.prices.oracle:
+                    raise ConfigError(f"{key}.{coin}", "no price path for this coin (or not a perp)")
 
     def step_prices(self, k: int) -> dict[str, float]:
         """Fair perp prices and spot prices (by coin and token name) at step ``k``."""
@@ -298,7 +319,7 @@ class PathRun:
         for coin, (is_cross, lev) in sorted(a.leverage.items()):
             self.apply(A.UpdateLeverage(user=a.address, asset=coin, is_cross=is_cross, leverage=lev))
         for op in a.openings:
-            if self._fill(a.address, op, start) < op.size:
+            if self._fill(a.address, op, start) < op.size * Decimal("0.99"):
                 self.m.open_rejections += 1
 
     def _fill(self, user: str, op: ag.Opening, start: dict[str, float]) -> Decimal:
@@ -314,7 +335,7 @@ class PathRun:
         if limit is None:
             return Decimal(0)
         done, size = Decimal(0), op.size
-        for _ in range(OPEN_ATTEMPTS):
+        for attempt in range(OPEN_ATTEMPTS):
             left = op.size - done
             size = min(size, left)
             if size <= 0 or float(size) * px < ag.MIN_NOTIONAL:
@@ -324,7 +345,10 @@ class PathRun:
             status = _status(events)
             filled = Decimal(status["filled"]["totalSz"]) if "filled" in status else Decimal(0)
             done += filled
-            if filled < size:
+            no_liquidity = "filled" in status or "immediately match" in str(status.get("error", ""))
+            if filled < size and no_liquidity and attempt == 0:
+                self.quote(start, first=True)  # the book ran out: the market makers re-quote, once
+            elif filled < size:
                 size = ag.size_str(self.reg, op.market, float(size) / 2)
         return done
 

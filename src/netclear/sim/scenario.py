@@ -319,8 +319,11 @@ def parse_scenario(data: dict[str, Any], *, source: str = "<scenario>", base_dir
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        raise ConfigError(f"{source}: {_loc(tuple(err['loc']))}", _rule(dict(err))) from None
+        errors = exc.errors()
+        # an unknown key first: a misspelt key also shows up as the real key missing
+        err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+        where = f"{source}: {_loc(tuple(err['loc']))}" if err["loc"] else source
+        raise ConfigError(where, _rule(dict(err))) from None
 
 
 def available_scenarios() -> list[str]:
