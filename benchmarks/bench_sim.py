@@ -1,0 +1,91 @@
+"""Risk-lab speed (issue 11): a simulation's action rate against the bare engine, and paths per second
+with 1 and 2 workers.
+
+* **Simulation vs bare engine**: one path of ``oct-10-2025`` (portfolio margin) through ``PathRun``, every
+  action it applies recorded with its time stamp; then the same action sequence replayed on a fresh
+  ``Exchange`` with nothing around it. Both reach the same state hash; the ratio is the runner's overhead
+  (reading events, snapshots of positions for the metrics, market makers building ladders, records).
+* **Scaling**: the same cut of the scenario (``--paths`` paths, both regimes) on the local process pool
+  with 1 and with 2 workers; paths/s and the speed-up.
+
+Run: ``python benchmarks/bench_sim.py [--paths 4] [--horizon 30]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import time
+from typing import Any
+
+from netclear.engine import actions as A
+from netclear.engine.exchange import Exchange
+from netclear.errors import NetclearError
+from netclear.sim.lab import simulate
+from netclear.sim.runner import PathRun
+from netclear.sim.scenario import Scenario, load_scenario
+
+
+class Recording(PathRun):
+    """A ``PathRun`` that keeps every action it applied (accepted or rejected) with its time stamp."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.log: list[tuple[A.Action, int | None]] = []
+
+    def apply(self, action: A.Action, at: int | None = None) -> Any:
+        self.log.append((action, at))
+        return super().apply(action, at)
+
+
+def sim_vs_engine(sc: Scenario) -> dict[str, float]:
+    run = Recording(sc, 0, "portfolioMargin", "equalPositions")
+    t0 = time.perf_counter()
+    run.run()
+    sim_s = time.perf_counter() - t0
+    ex = Exchange(run.ex.config)
+    t0 = time.perf_counter()
+    for action, at in run.log:
+        with contextlib.suppress(NetclearError):
+            ex.apply(action, at=at)
+    bare_s = time.perf_counter() - t0
+    assert ex.state_hash() == run.ex.state_hash(), "replay diverged"
+    n = len(run.log)
+    return {"actions": n, "sim": n / sim_s, "bare": n / bare_s, "ratio": (n / sim_s) / (n / bare_s)}
+
+
+def scaling(sc: Scenario) -> dict[int, float]:
+    out = {}
+    for workers in (1, 2):
+        t0 = time.perf_counter()
+        simulate(sc, "local", workers)
+        out[workers] = sc.paths / (time.perf_counter() - t0)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--paths", type=int, default=4)
+    ap.add_argument("--horizon", type=float, default=30)
+    args = ap.parse_args()
+    sc = load_scenario("oct-10-2025", paths=args.paths, horizon_minutes=args.horizon)
+    sc = sc.model_copy(update={"sizing": ["equalPositions"]})
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, Python {platform.python_version()}"
+    )
+    print(
+        f"scenario oct-10-2025 cut: {sc.paths} paths x {sc.steps} steps of {sc.step_seconds} s, regimes {sc.compare}"
+    )
+    r = sim_vs_engine(sc)
+    print(
+        f"one path: {r['actions']:.0f} actions; simulation {r['sim']:,.0f} actions/s, bare engine replay "
+        f"{r['bare']:,.0f} actions/s, simulation / bare = {r['ratio']:.2f}"
+    )
+    s = scaling(sc)
+    print(f"paths/s: 1 worker {s[1]:.3f}, 2 workers {s[2]:.3f}, speed-up {s[2] / s[1]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
