@@ -27,3 +27,13 @@ def test_other_seed_other_paths() -> None:
     d = PathRun(small_generated(seed=1), 0, "portfolioMargin", "equalPositions")
     assert list(a.prices.perp["BTC"]) != list(c.prices.perp["BTC"])
     assert list(a.prices.perp["BTC"]) == list(d.prices.perp["BTC"])
+
+
+def test_all_three_regimes_run_on_the_same_paths() -> None:
+    """Unified accounts too: same population, same prices; each regime's own engine state conserves."""
+    summary, results = simulate(small_generated(paths=1, compare=["portfolioMargin", "unifiedAccount", "standard"]))
+    assert set(summary["regimes"]) == {"portfolioMargin", "unifiedAccount", "standard"}
+    assert set(summary["comparison"]) == {"portfolioMargin-unifiedAccount", "portfolioMargin-standard"}
+    oracle = [[row["oracle_BTC"] for row in r["rows"]] for r in results]
+    assert oracle[0] == oracle[1] == oracle[2]
+    assert len({r["stateHash"] for r in results}) == 3

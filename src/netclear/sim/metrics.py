@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -190,6 +189,3 @@ def comparison(regimes: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]
         } | {"badDebtTotal": _r(pm["badDebt"]["total"] - other["badDebt"]["total"])}
     return out
 
-
-def frac(x: Fraction | str | int | float) -> float:
-    return float(Fraction(x)) if not isinstance(x, float) else x

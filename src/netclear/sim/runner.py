@@ -580,6 +580,3 @@ def run_job(job: Job, progress: Callable[[], None] | None = None) -> dict[str, A
     """The backends' unit of work: a plain function of plain data (picklable)."""
     return PathRun(job.scenario, job.path, job.regime, job.sizing).run(progress)
 
-
-def mode_of(regime: str) -> Mode:
-    return {"portfolioMargin": Mode.PORTFOLIO, "unifiedAccount": Mode.UNIFIED}.get(regime, Mode.STANDARD)
