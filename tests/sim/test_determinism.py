@@ -31,7 +31,9 @@ def test_other_seed_other_paths() -> None:
 
 def test_all_three_regimes_run_on_the_same_paths() -> None:
     """Unified accounts too: same population, same prices; each regime's own engine state conserves."""
-    summary, results = simulate(small_generated(paths=1, compare=["portfolioMargin", "unifiedAccount", "standard"]))
+    summary, results = simulate(
+        small_generated(paths=1, compare=["portfolioMargin", "unifiedAccount", "standard"])
+    )
     assert set(summary["regimes"]) == {"portfolioMargin", "unifiedAccount", "standard"}
     assert set(summary["comparison"]) == {"portfolioMargin-unifiedAccount", "portfolioMargin-standard"}
     oracle = [[row["oracle_BTC"] for row in r["rows"]] for r in results]

@@ -25,8 +25,8 @@ def steps_of(job: Job) -> int:
     return job.scenario.steps
 
 
-def _key(r: dict[str, Any]) -> tuple[int, str, str]:
-    return (int(r["path"]), str(r["regime"]), str(r["sizing"]))
+def _key(r: dict[str, Any]) -> tuple[int, str, str, bool]:
+    return (int(r["path"]), str(r["regime"]), str(r["sizing"]), not r.get("withExternal", False))
 
 
 def run_local(jobs: Sequence[Job], workers: int, progress: Progress = None) -> list[dict[str, Any]]:

@@ -188,4 +188,3 @@ def comparison(regimes: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]
             for k in ("var95", "lar95", "expectedShortfall95", "liquidatedNotional", "accountsLiquidated")
         } | {"badDebtTotal": _r(pm["badDebt"]["total"] - other["badDebt"]["total"])}
     return out
-

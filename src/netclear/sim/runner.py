@@ -33,6 +33,7 @@ from netclear.engine.state import Mode
 from netclear.errors import ConfigError, NetclearError
 from netclear.fixedpoint import PX_SCALE
 from netclear.lending.rates import borrow_rate, utilization
+from netclear.markets.prices import local_mark_price
 from netclear.sim import agents as ag
 from netclear.sim.metrics import PathMetrics
 from netclear.sim.paths import PricePaths, build_paths
@@ -72,6 +73,8 @@ class Job:
     path: int
     regime: str
     sizing: str
+    external: bool = True
+    """Run the scenario's external markets (False: the counterfactual without them)."""
 
 
 def _px(x: float) -> Decimal:
@@ -492,6 +495,18 @@ class PathRun:
                 asset = self.reg.perp(name).asset
                 o, mk = st.prices.oracle.get(asset, 0) / PX_SCALE, st.prices.mark.get(asset, 0) / PX_SCALE
                 row[f"oracle_{name}"], row[f"mark_{name}"] = o, mk
+                sm = ag.spot_market(self.reg, name)
+                if sm is not None:
+                    pair = self.reg.spot_pair(sm[0]).index
+                    row[f"spot_{name}"] = st.prices.spot.get(pair, 0) / PX_SCALE
+                    book = st.books.get(self.reg.spot_pairs[pair].asset)
+                    ms = st.markets.get(self.reg.spot_pairs[pair].asset)
+                    local = local_mark_price(
+                        book.best_bid() if book else None,
+                        book.best_ask() if book else None,
+                        ms.last_px if ms is not None else None,
+                    )
+                    row[f"book_{name}"] = float(local) / PX_SCALE if local is not None else 0.0
                 if o > 0:
                     self.m.fire_sale_impact = max(self.m.fire_sale_impact, abs(mk - o) / o)
         u_max, r_max = 0.0, 0.0
@@ -578,5 +593,12 @@ def _status(events: list[Event] | None) -> dict[str, Any]:
 
 def run_job(job: Job, progress: Callable[[], None] | None = None) -> dict[str, Any]:
     """The backends' unit of work: a plain function of plain data (picklable)."""
-    return PathRun(job.scenario, job.path, job.regime, job.sizing).run(progress)
+    externals: list[ExternalMarket] = []
+    sc = job.scenario
+    if job.external and sc.evm is not None:
+        from netclear.sim.evm import EvmMarket
 
+        externals.append(EvmMarket(sc.evm, sc.seed, job.path))
+    out = PathRun(sc, job.path, job.regime, job.sizing, externals).run(progress)
+    out["withExternal"] = job.external and bool(externals)
+    return out
