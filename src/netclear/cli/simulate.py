@@ -98,6 +98,24 @@ def _print_table(summary: dict[str, Any]) -> None:
         t.add_row(label, *[f"{summary['regimes'][r][key]:,}" for r in regimes])
     t.add_row("bad debt total (mean)", *[f"{summary['regimes'][r]['badDebt']['total']:,}" for r in regimes])
     out_console.print(t)
+    from netclear.sim.report import EXTERNAL_ROWS, EXTRA_ROWS
+
+    if all("external" in summary["regimes"][r] for r in regimes):
+        e = Table(title="external lending market: with vs without it, same paths")
+        e.add_column("")
+        for r in regimes:
+            e.add_column(r, justify="right")
+        for label, key in EXTERNAL_ROWS:
+            e.add_row(label, *[f"{summary['regimes'][r]['external'].get(key, 0):,}" for r in regimes])
+        for label, key in EXTRA_ROWS:
+            e.add_row(
+                label,
+                *[
+                    f"{summary['regimes'][r]['external']['extraOnHyperliquid'].get(key, 0):,}"
+                    for r in regimes
+                ],
+            )
+        out_console.print(e)
     for name, diff in summary["comparison"].items():
         out_console.print(f"{name}: " + ", ".join(f"{k} {v:+,}" for k, v in diff.items()))
 

@@ -18,10 +18,14 @@ KEYS = ("path", "regime", "sizing")
 
 
 def rows_of(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    counterfactual = any(r.get("withExternal") for r in results)
     out = []
     for r in results:
+        keys: dict[str, Any] = {"path": r["path"], "regime": r["regime"], "sizing": r["sizing"]}
+        if counterfactual:
+            keys["withExternal"] = bool(r.get("withExternal"))
         for row in r["rows"]:
-            out.append({"path": r["path"], "regime": r["regime"], "sizing": r["sizing"], **row})
+            out.append({**keys, **row})
     return out
 
 
@@ -59,9 +63,18 @@ def _mean_series(
     return minutes, values
 
 
-def _figures(summary: dict[str, Any], results: list[dict[str, Any]]) -> list[Any]:
+def _main(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The runs with the scenario's external markets (the counterfactual runs are kept apart)."""
+    if any(r.get("withExternal") for r in results):
+        return [r for r in results if r.get("withExternal")]
+    return results
+
+
+def _figures(summary: dict[str, Any], everything: list[dict[str, Any]]) -> list[Any]:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
+
+    results = _main(everything)
 
     regimes = summary["compare"]
     sizing = summary["sizing"]
@@ -112,6 +125,22 @@ def _figures(summary: dict[str, Any], results: list[dict[str, Any]]) -> list[Any
     )
     fig.update_layout(title="Per regime, side by side", showlegend=False)
     figs.append(fig)
+    if len(results) != len(everything):
+        fig = go.Figure()
+        for r in everything:
+            if r["path"] == 0 and r["sizing"] == sizing and "book_HYPE" in r["rows"][0]:
+                label = "with" if r.get("withExternal") else "without"
+                fig.add_trace(
+                    go.Scatter(
+                        x=[row["minute"] for row in r["rows"]],
+                        y=[row["book_HYPE"] for row in r["rows"]],
+                        name=f"{r['regime']}, {label} the EVM market",
+                    )
+                )
+        fig.update_layout(
+            title="HYPE spot book price on Hyperliquid, path 0: with and without the EVM market"
+        )
+        figs.append(fig)
     return figs
 
 
@@ -130,6 +159,40 @@ TABLE_ROWS = (
     ("open interest lost (mean)", "openInterestLost"),
     ("suppliers unable to withdraw", "suppliersUnableToWithdraw"),
 )
+
+
+EXTERNAL_ROWS = (
+    ("EVM liquidations (mean)", "liquidations"),
+    ("EVM accounts liquidated", "accountsLiquidated"),
+    ("EVM collateral seized (USDC)", "collateralSeizedUsd"),
+    ("EVM bad debt (USDC)", "badDebt"),
+    ("sold or hedged on Hyperliquid (tokens)", "soldOnHyperliquid"),
+)
+EXTRA_ROWS = (
+    ("extra HL liquidated notional", "liquidatedNotional"),
+    ("extra HL accounts liquidated", "accountsLiquidated"),
+    ("extra HL insolvency", "insolvency"),
+    ("extra HYPE book low (share of start)", "bookLowHYPE"),
+    ("extra HYPE mark low (share of start)", "markLowHYPE"),
+)
+
+
+def external_table_html(summary: dict[str, Any]) -> str:
+    regimes = [r for r in summary["compare"] if "external" in summary["regimes"][r]]
+    if not regimes:
+        return ""
+    head = "".join(f"<th>{html.escape(r)}</th>" for r in regimes)
+    body = []
+    for label, key in EXTERNAL_ROWS:
+        cells = "".join(f"<td>{summary['regimes'][r]['external'].get(key, 0):,}</td>" for r in regimes)
+        body.append(f"<tr><th>{label}</th>{cells}</tr>")
+    for label, key in EXTRA_ROWS:
+        ext = [summary["regimes"][r]["external"]["extraOnHyperliquid"].get(key, 0) for r in regimes]
+        body.append(f"<tr><th>{label}</th>{''.join(f'<td>{v:,}</td>' for v in ext)}</tr>")
+    return (
+        "<h2>External lending market: with vs without (same paths)</h2>"
+        f"<table><tr><th></th>{head}</tr>{''.join(body)}</table>"
+    )
 
 
 def table_html(summary: dict[str, Any]) -> str:
@@ -163,8 +226,7 @@ def write_report(out_dir: Path, summary: dict[str, Any], results: list[dict[str,
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}</style></head><body>"
         f"<h1>{title}</h1><p>{meta}</p><h2>Comparison</h2>{table_html(summary)}"
-        + "".join(parts)
-        + "</body></html>\n"
+        f"{external_table_html(summary)}" + "".join(parts) + "</body></html>\n"
     )
     path = out_dir / "report.html"
     path.write_text(page)
