@@ -104,3 +104,31 @@ def test_shipped_example_reports_the_counterfactual() -> None:
         }
         # the liquidators' sales push Hyperliquid's HYPE spot book lower than it went without them
         assert extra["bookLowHYPE"] > 0
+
+
+def test_bad_evm_keys_are_reported_before_running() -> None:
+    import pickle
+
+    from netclear.errors import ConfigError
+    from netclear.sim.lab import check
+    from netclear.sim.runner import SimulationError
+
+    with pytest.raises(ConfigError) as exc:
+        check(_scenario(collateral={"FOO": {}}))
+    assert exc.value.field == "evm.collateral.FOO"
+    with pytest.raises(ConfigError) as exc2:
+        check(_scenario(borrowers=[{"count": 3, "token": "UBTC"}]))
+    assert exc2.value.field == "evm.borrowers[0].token"
+    with pytest.raises(ConfigError) as exc3:
+        parse_scenario(
+            {
+                **_scenario().model_dump(exclude={"base_dir", "evm"}),
+                "evm": {"collateral": {"HYPE": {"ltv": 0.9, "liquidation_threshold": 0.8}}},
+            }
+        )
+    assert exc3.value.field.endswith("evm.collateral.HYPE") and "ltv must not exceed" in exc3.value.rule
+    # errors raised in a worker process come back whole
+    err = pickle.loads(pickle.dumps(SimulationError("conservation", "x")))
+    assert (err.field, err.rule) == ("conservation", "x")
+    err2 = pickle.loads(pickle.dumps(EvmConservationError("evm.conservation", "y")))
+    assert (err2.field, err2.rule) == ("evm.conservation", "y")

@@ -31,7 +31,7 @@ from netclear.engine import actions as A
 from netclear.engine import order_actions as O
 from netclear.errors import ConfigError, NetclearError
 from netclear.fixedpoint import PX_SCALE, frac_ceil, frac_floor
-from netclear.markets.registry import Token
+from netclear.markets.registry import Registry, Token
 from netclear.sim import agents as ag
 from netclear.sim.scenario import EvmSpec
 
@@ -44,6 +44,22 @@ YEAR_MS = 365 * 24 * 3600 * 1000
 
 class EvmConservationError(NetclearError):
     code = "simulation"
+
+    def __reduce__(self) -> tuple[type[EvmConservationError], tuple[str, str]]:
+        return (type(self), (self.field, self.rule))
+
+
+def validate(spec: EvmSpec, reg: Registry) -> None:
+    """Names the preset lacks fail before anything runs, each with its scenario key."""
+    for name in spec.collateral:
+        tok = reg.token_by_name.get(name)
+        if tok is None or tok.spot_pair is None:
+            raise ConfigError(f"evm.collateral.{name}", "not a token with a spot pair in the preset")
+    for g, b in enumerate(spec.borrowers):
+        for name in b.collateral if b.collateral else [b.token]:
+            if name not in spec.collateral:
+                key = f"evm.borrowers[{g}].collateral.{name}" if b.collateral else f"evm.borrowers[{g}].token"
+                raise ConfigError(key, "not a collateral of the market")
 
 
 @dataclass

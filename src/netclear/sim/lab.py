@@ -43,7 +43,11 @@ def check(sc: Scenario) -> None:
     """Everything that can fail before a run: the preset edits, the price files and coin names."""
     scenario_config(sc.preset, sc.config, gates_open=sc.open_pm_gates)
     build_paths(sc, 0)
-    PathRun(sc, 0, sc.compare[0], sc.sizing[0])
+    run = PathRun(sc, 0, sc.compare[0], sc.sizing[0])
+    if sc.evm is not None:
+        from netclear.sim.evm import validate
+
+        validate(sc.evm, run.reg)
 
 
 def _regime_block(results: list[dict[str, Any]]) -> dict[str, Any]:

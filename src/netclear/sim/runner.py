@@ -48,6 +48,9 @@ OPEN_ATTEMPTS = 12
 class SimulationError(NetclearError):
     code = "simulation"
 
+    def __reduce__(self) -> tuple[type[SimulationError], tuple[str, str]]:
+        return (type(self), (self.field, self.rule))  # crosses process, Ray and Dask boundaries
+
 
 class ExternalMarket(Protocol):
     """A component outside the exchange that acts at every step (an EVM lending market, a CEX...).
