@@ -132,3 +132,23 @@ def test_bad_evm_keys_are_reported_before_running() -> None:
     assert (err.field, err.rule) == ("conservation", "x")
     err2 = pickle.loads(pickle.dumps(EvmConservationError("evm.conservation", "y")))
     assert (err2.field, err2.rule) == ("evm.conservation", "y")
+
+
+def test_one_fund_liquidated_on_both_sides() -> None:
+    """The borrower's address also holds a Hyperliquid account long 100 HYPE perp at 10x from 1000 USDC
+    (entry 40.02, the maker's 5 bps ask; fee 0.045% of 4002: 1.8009 USDC): maintenance is 1/20 of notional
+    (HYPE's 10x), so it goes when 998.1991 + 100 (P - 40.02) < 5 P, P < 3003.8009 / 95 = 31.62: minute 9
+    (P = 31; 32 at minute 8); the EVM side at minute 7."""
+    data = _scenario().model_dump(exclude={"base_dir"})
+    data["accounts"] = [
+        {
+            "address": BORROWER,
+            "balances": {"USDC": "1000"},
+            "positions": [{"coin": "HYPE", "szi": "100", "leverage": {"type": "cross", "value": 10}}],
+        }
+    ]
+    sc = parse_scenario(data)
+    out = PathRun(sc, 0, "standard", "equalPositions", [EvmMarket(sc.evm, sc.seed, 0)]).run()
+    assert out["accounts"][BORROWER]["liquidatedAtMinute"] == 9.0
+    assert out["external"]["evmLending"]["firstLiquidationMinute"] == 7.0
+    assert out["external"]["evmLending"]["liquidatedOnBothSides"] == [BORROWER]
