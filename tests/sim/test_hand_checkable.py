@@ -46,7 +46,7 @@ def _first_step(regime: str) -> tuple[int, float | None]:
         run.apply(A.AdvanceTime(), at=run.now_ms)
         run.quote(run.step_prices(k))
         run.apply(run.price_action(k))
-        run._sweep_records()
+        run.sweep_records()
         if flagged is None:
             assert ACCOUNT not in run.m.liquidated_accounts, (
                 f"liquidated at step {k}, before the calculator said"

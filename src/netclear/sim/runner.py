@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any, Protocol
 
 import numpy as np
@@ -29,13 +28,11 @@ from netclear.engine import order_actions as O
 from netclear.engine.events import Event
 from netclear.engine.exchange import Exchange
 from netclear.engine.invariants import conservation_breaks
-from netclear.engine.state import Mode
 from netclear.errors import ConfigError, NetclearError
-from netclear.fixedpoint import PX_SCALE
-from netclear.lending.rates import borrow_rate, utilization
-from netclear.markets.prices import local_mark_price
+from netclear.lending.rates import utilization
 from netclear.sim import agents as ag
 from netclear.sim.metrics import PathMetrics
+from netclear.sim.observe import Observer
 from netclear.sim.paths import PricePaths, build_paths
 from netclear.sim.presets import scenario_config
 from netclear.sim.scenario import MarketMakerSpec, Scenario
@@ -96,14 +93,13 @@ class PathRun:
         self.reg = self.ex.registry
         self.prices: PricePaths = build_paths(sc, path)
         self.m = PathMetrics()
+        self.obs = Observer(self.ex, self.m)
         self.externals = list(externals)
         self.step_index = 0
         self.makers: list[ag.MarketMaker] = []
         self.lenders: list[ag.Agent] = []
         self.explicit: list[ag.Agent] = []
         self.tracked: set[str] = set()
-        self._seen_records: dict[str, int] = {}
-        self._seen_ledger: dict[str, int] = {}
         self._validate_coins()
 
     # ------------------------------------------------------------------ engine access
@@ -117,78 +113,21 @@ class PathRun:
 
     def apply(self, action: A.Action, at: int | None = None) -> list[Event] | None:
         """Apply through the engine; a rejected action returns None (it changed nothing)."""
-        before = self._positions()
+        before = self.obs.positions()
         marks = dict(self.ex.state.prices.mark)
         try:
             events = self.ex.apply(action, at=at)
         except NetclearError:
             return None
         if any(e.kind in ("liquidation", "adl") for e in events):
-            self._read_liquidations(events, before, marks)
+            self.obs.read_liquidations(events, before, marks, self.minute)
         return events
 
-    def _positions(self) -> dict[str, dict[int, tuple[int, int]]]:
-        return {
-            a.address: {k: (p.szi, p.entry_ntl) for k, p in a.positions.items() if p.szi}
-            for a in self.ex.state.accounts.values()
-            if a.positions
-        }
+    def sweep_records(self) -> None:
+        self.obs.sweep(self.minute, self.tracked)
 
-    def _ntl(self, asset: int, lots: int, mark: int) -> float:
-        perp = self.reg.perps[asset]
-        return float(abs(lots) / 10**perp.sz_decimals * mark / PX_SCALE)
-
-    def _read_liquidations(
-        self, events: list[Event], before: dict[str, dict[int, tuple[int, int]]], marks: dict[int, int]
-    ) -> None:
-        accounts = self.ex.state.accounts
-        minute = self.minute
-        for e in events:
-            if e.kind == "liquidation" and e.user is not None:
-                user = e.user
-                market: dict[int, int] = {}
-                for p in e.data.get("positions", []):
-                    perp = self.reg.perp(p["coin"])
-                    market[perp.asset] = market.get(perp.asset, 0) + abs(
-                        int(Decimal(p["szi"]).scaleb(perp.sz_decimals))
-                    )
-                outcome = str(e.data.get("outcome", "market"))
-                now = accounts[user].positions if user in accounts else {}
-                for asset, (szi, _entry) in sorted(before.get(user, {}).items()):
-                    after = now[asset].szi if asset in now else 0
-                    reduced = abs(szi) - abs(after) if (after == 0 or (after > 0) == (szi > 0)) else abs(szi)
-                    if reduced <= 0:
-                        continue
-                    mk = marks.get(asset, 0)
-                    name = self.reg.perps[asset].name
-                    sold = min(market.get(asset, 0), reduced)
-                    self.m.liquidation(user, minute, "market", name, self._ntl(asset, sold, mk))
-                    rest = reduced - sold
-                    if rest:
-                        mech = outcome if outcome in ("backstop", "adl") else "market"
-                        self.m.liquidation(user, minute, mech, name, self._ntl(asset, rest, mk))
-                self.m.account_liquidated(user, minute, outcome)
-                before[user] = {}  # counted once per action even if it met several rounds
-            elif e.kind == "adl":
-                perp = self.reg.perp(e.data["coin"])
-                mk = marks.get(perp.asset, 0)
-                for cp in e.data.get("counterparties", []):
-                    old = before.get(cp, {}).get(perp.asset)
-                    if old is None:
-                        continue
-                    szi, entry = old
-                    now_pos = accounts[cp].positions.get(perp.asset) if cp in accounts else None
-                    after = now_pos.szi if now_pos is not None else 0
-                    closed = abs(szi) - abs(after) if (after == 0 or (after > 0) == (szi > 0)) else abs(szi)
-                    if closed <= 0:
-                        continue
-                    self.m.adl_notional += self._ntl(perp.asset, closed, mk)
-                    sign = 1 if szi > 0 else -1
-                    scale = 10**perp.sz_decimals * PX_SCALE
-                    upnl = (szi * mk - sign * entry) / scale
-                    if upnl > 0:
-                        self.m.adl_haircut += upnl * closed / abs(szi)
-                    before.setdefault(cp, {})[perp.asset] = (after, entry)
+    def record_step(self) -> None:
+        self.obs.record(self.minute, self.step_index, self.prices)
 
     # ------------------------------------------------------------------ prices
     def _validate_coins(self) -> None:
@@ -296,9 +235,9 @@ class PathRun:
         self.quote(start, first=True)
         for ext in self.externals:
             ext.start(self)
-        self.m.oi_start = self.open_interest()
-        self.m.borrow_usage = self.borrow_usage()
-        self._sweep_records()
+        self.m.oi_start = self.obs.open_interest()
+        self.m.borrow_usage = self.obs.borrow_usage()
+        self.sweep_records()
 
     def _fund(self, user: str, deposits: dict[str, Decimal], mode: str) -> None:
         for token, amount in sorted(deposits.items()):
@@ -429,109 +368,6 @@ class PathRun:
             ):
                 self.m.withdraw_failures.setdefault(a.address, []).append(self.minute)
 
-    # ------------------------------------------------------------------ reading state
-    def open_interest(self) -> float:
-        total = 0.0
-        for asset, ms in self.ex.state.markets.items():
-            mark = self.ex.state.prices.mark.get(asset)
-            if mark and ms.open_interest and asset in self.reg.perps:
-                total += self._ntl(asset, ms.open_interest, mark)
-        return total
-
-    def borrow_usage(self) -> float:
-        v = self.ex.valuer()
-        borrowed = power = Fraction(0)
-        for acct in self.ex.state.accounts.values():
-            if acct.mode is Mode.PORTFOLIO and not acct.is_system:
-                borrowed += v.borrowed_value(acct)
-                power += v.borrowing_power(acct)
-        return float(borrowed / power) if power > 0 else 0.0
-
-    def _sweep_records(self) -> None:
-        """New loss-waterfall records (bad debt per pool) and ledger liquidations (also those the clock
-        advance made, whose events ``apply`` does not return)."""
-        hist = self.ex.state.history
-        v = self.ex.valuer()
-        for user, recs in hist.liquidations.items():
-            seen = self._seen_records.get(user, 0)
-            for r in recs[seen:]:
-                self._waterfall(user, r, v)
-            self._seen_records[user] = len(recs)
-        for user in self.tracked:
-            recs = hist.ledger.get(user, [])
-            seen = self._seen_ledger.get(user, 0)
-            if len(recs) > seen:
-                for r in recs[seen:]:
-                    if r["delta"].get("type") == "liquidation":
-                        self.m.account_liquidated(user, self.minute, "market")
-                self._seen_ledger[user] = len(recs)
-
-    def _waterfall(self, user: str, r: dict[str, Any], v: Any) -> None:
-        kind = r.get("kind")
-        if kind == "pmTakeover":
-            debt = float(Fraction(r["debtValue"])) * float(Fraction(r["debtShare"]))
-            self.m.liquidation(user, self.minute, "pmTakeover", "debt", debt)
-            return
-        wf = r.get("waterfall") or {}
-        tok = self.reg.token_by_name.get(wf.get("token", "USDC"), self.reg.quote)
-        px = float(v.token_price(tok))
-
-        def amt(key: str) -> float:
-            return float(Decimal(wf.get(key, "0"))) * px
-
-        if kind == "perpDeficit":
-            self.m.bad_debt["vault"] += amt("vault")
-            self.m.bad_debt["insurance"] += amt("reserveBuffer")
-            self.m.bad_debt["adlSocialized"] += amt("socialized")
-            self.m.adl_deficit += float(Decimal(r["deficit"])) * px
-        elif kind == "badDebt":
-            self.m.bad_debt["backstop"] += amt("vault")
-            self.m.bad_debt["insurance"] += amt("reserveBuffer")
-            self.m.bad_debt["lendingReserve"] += amt("socialized")
-
-    def record_step(self) -> None:
-        k = self.step_index
-        st = self.ex.state
-        row: dict[str, Any] = {"minute": self.minute}
-        for name in sorted(self.prices.oracle):
-            if name in self.reg.perp_by_name:
-                asset = self.reg.perp(name).asset
-                o, mk = st.prices.oracle.get(asset, 0) / PX_SCALE, st.prices.mark.get(asset, 0) / PX_SCALE
-                row[f"oracle_{name}"], row[f"mark_{name}"] = o, mk
-                sm = ag.spot_market(self.reg, name)
-                if sm is not None:
-                    pair = self.reg.spot_pair(sm[0]).index
-                    row[f"spot_{name}"] = st.prices.spot.get(pair, 0) / PX_SCALE
-                    book = st.books.get(self.reg.spot_pairs[pair].asset)
-                    ms = st.markets.get(self.reg.spot_pairs[pair].asset)
-                    local = local_mark_price(
-                        book.best_bid() if book else None,
-                        book.best_ask() if book else None,
-                        ms.last_px if ms is not None else None,
-                    )
-                    row[f"book_{name}"] = float(local) / PX_SCALE if local is not None else 0.0
-                if o > 0:
-                    self.m.fire_sale_impact = max(self.m.fire_sale_impact, abs(mk - o) / o)
-        u_max, r_max = 0.0, 0.0
-        for token, res in sorted(st.reserves.items()):
-            params = self.reg.borrowable(token)
-            if params is None:
-                continue
-            u = utilization(res.total_borrowed, res.total_supplied)
-            u_max = max(u_max, float(u))
-            r_max = max(r_max, float(borrow_rate(params.curve, u)))
-        row["utilization"] = u_max
-        row["borrowRate"] = r_max
-        self.m.peak_utilization = max(self.m.peak_utilization, u_max)
-        self.m.peak_borrow_rate = max(self.m.peak_borrow_rate, r_max)
-        row["liquidatedNotional"] = self.m.liquidated_total
-        row["accountsLiquidated"] = len(self.m.liquidated_accounts)
-        row["badDebt"] = self.m.bad_debt_total
-        row["adlNotional"] = self.m.adl_notional
-        row["openInterest"] = self.open_interest()
-        row["depth"] = float(self.prices.depth[k]) if self.prices.depth is not None else 1.0
-        self.m.rows.append(row)
-
     # ------------------------------------------------------------------ the run
     def run(self, progress: Callable[[], None] | None = None) -> dict[str, Any]:
         self.setup()
@@ -545,7 +381,7 @@ class PathRun:
             self.lenders_act()
             for ext in self.externals:
                 ext.step(self, k)
-            self._sweep_records()
+            self.sweep_records()
             self.record_step()
             if progress is not None:
                 progress()
@@ -565,7 +401,7 @@ class PathRun:
                 if value < 0:
                     residual += float(-value)
         self.m.residual_negative = residual
-        self.m.oi_end = self.open_interest()
+        self.m.oi_end = self.obs.open_interest()
         accounts = {}
         for a in self.explicit:
             acct = st.accounts.get(a.address)
