@@ -64,13 +64,17 @@ def sim_vs_engine(sc: Scenario, repeats: int = 2) -> dict[str, float]:
     return {"actions": n, "sim": n / sim_s, "bare": n / bare_s, "ratio": (n / sim_s) / (n / bare_s)}
 
 
-def scaling(sc: Scenario) -> dict[int, tuple[float, float]]:
-    """Per worker count: (paths per wall second, CPU seconds per path over this process and its pool)."""
-    out = {}
-    for workers in (1, 2):
-        wall, cpu = time.perf_counter(), _cpu()
-        simulate(sc, "local", workers)
-        out[workers] = (sc.paths / (time.perf_counter() - wall), (_cpu() - cpu) / sc.paths)
+def scaling(sc: Scenario, repeats: int = 2) -> dict[int, tuple[float, float]]:
+    """Per worker count: (paths per wall second, CPU seconds per path over this process and its pool),
+    best of ``repeats`` runs alternating 1 and 2 workers (the quietest window of a shared machine)."""
+    out: dict[int, tuple[float, float]] = {}
+    for _ in range(repeats):
+        for workers in (1, 2):
+            wall, cpu = time.perf_counter(), _cpu()
+            simulate(sc, "local", workers)
+            rate, per_path = sc.paths / (time.perf_counter() - wall), (_cpu() - cpu) / sc.paths
+            if workers not in out or rate > out[workers][0]:
+                out[workers] = (rate, per_path)
     return out
 
 
