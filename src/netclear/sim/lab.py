@@ -28,7 +28,7 @@ def _distinct(regime: str, sizing: str, sc: Scenario) -> bool:
 
 def jobs_for(sc: Scenario) -> list[Job]:
     """Every (path, sizing, regime); with an external market, each also without it (the counterfactual)."""
-    variants = (True, False) if sc.evm is not None else (True,)
+    variants = (True, False) if sc.evm_lending is not None else (True,)
     return [
         Job(sc, p, r, s, ext)
         for p in range(sc.paths)
@@ -44,10 +44,10 @@ def check(sc: Scenario) -> None:
     scenario_config(sc.preset, sc.config, gates_open=sc.open_pm_gates)
     build_paths(sc, 0)
     run = PathRun(sc, 0, sc.compare[0], sc.sizing[0])
-    if sc.evm is not None:
-        from netclear.sim.evm import validate
+    if sc.evm_lending is not None:
+        from netclear.sim.evm.component import validate
 
-        validate(sc.evm, run.reg)
+        validate(sc.evm_lending, set(run.reg.token_by_name))
 
 
 def _regime_block(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -65,37 +65,19 @@ def _regime_block(results: list[dict[str, Any]]) -> dict[str, Any]:
     return block
 
 
-def _min_ratio(rows: list[dict[str, Any]], key: str) -> float:
-    vals = [row[key] for row in rows if row.get(key)]
-    return min(vals) / vals[0] if vals else 1.0
-
-
 def external_block(sc: Scenario, pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, Any]:
     """The EVM market's metrics (means over paths) and what it added on Hyperliquid: the same path run
-    without it is the counterfactual (extra liquidated notional, accounts, bad debt, price impact)."""
-    assert sc.evm is not None
-    evm = [r["external"]["evmLending"] for r, _ in pairs]
-    keys = [k for k, v in evm[0].items() if isinstance(v, int | float) and not isinstance(v, bool)]
-    out: dict[str, Any] = {k: round(sum(float(e[k]) for e in evm) / len(evm), 6) for k in keys}
-    extra: dict[str, float] = {}
-    for key in ("liquidatedNotional", "accountsLiquidated", "insolvency"):
-        extra[key] = round(sum(w["metrics"][key] - wo["metrics"][key] for w, wo in pairs) / len(pairs), 2)
-    for name in sorted(sc.evm.collateral):
-        coin = next((c for c in ("HYPE", "BTC", "ETH", "SOL") if name in (c, "U" + c)), name)
-        for kind in ("book", "mark"):
-            col = f"{kind}_{coin}"
-            diffs = [_min_ratio(wo["rows"], col) - _min_ratio(w["rows"], col) for w, wo in pairs]
-            extra[f"{kind}Low{coin}"] = round(sum(diffs) / len(diffs), 6)
-    out["extraOnHyperliquid"] = extra
-    out["liquidatedOnBothSides"] = sorted({a for e in evm for a in e["liquidatedOnBothSides"]})
-    return out
+    without it is the counterfactual (``sim/evm/run.py``)."""
+    from netclear.sim.evm.run import evm_block
+
+    return evm_block(pairs)
 
 
 def summarize(sc: Scenario, results: list[dict[str, Any]]) -> dict[str, Any]:
     by: dict[str, dict[str, list[dict[str, Any]]]] = {}
     without: dict[tuple[str, str, int], dict[str, Any]] = {}
     for r in results:
-        if sc.evm is not None and not r.get("withExternal"):
+        if sc.evm_lending is not None and not r.get("withExternal"):
             without[(r["sizing"], r["regime"], r["path"])] = r
             continue
         by.setdefault(r["sizing"], {}).setdefault(r["regime"], []).append(r)
@@ -106,7 +88,7 @@ def summarize(sc: Scenario, results: list[dict[str, Any]]) -> dict[str, Any]:
     sizings: dict[str, dict[str, Any]] = {
         s: {str(reg): _regime_block(by[s][reg]) for reg in sc.compare} for s in sc.sizing
     }
-    if sc.evm is not None:
+    if sc.evm_lending is not None:
         for s in sc.sizing:
             for reg in sc.compare:
                 base = s if _distinct(reg, s, sc) else "equalPositions"
@@ -128,6 +110,10 @@ def summarize(sc: Scenario, results: list[dict[str, Any]]) -> dict[str, Any]:
         "regimes": sizings[main],
         "comparison": comparison(sizings[main]),
     }
+    if sc.evm_lending is not None:
+        from netclear.sim.evm.run import evm_summary
+
+        out["evm"] = evm_summary(sc, sizings[main])
     if len(sizings) > 1:
         out["bySizing"] = {s: {"regimes": blk, "comparison": comparison(blk)} for s, blk in sizings.items()}
     return out

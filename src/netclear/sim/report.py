@@ -163,17 +163,20 @@ TABLE_ROWS = (
 
 EXTERNAL_ROWS = (
     ("EVM liquidations (mean)", "liquidations"),
-    ("EVM accounts liquidated", "accountsLiquidated"),
-    ("EVM collateral seized (USDC)", "collateralSeizedUsd"),
-    ("EVM bad debt (USDC)", "badDebt"),
-    ("sold or hedged on Hyperliquid (tokens)", "soldOnHyperliquid"),
+    ("EVM accounts liquidated (mean)", "accountsLiquidated"),
+    ("EVM collateral seized, USD (mean)", "collateralSeizedUsd"),
+    ("EVM bad debt, USD (mean, Gauntlet insolvency)", "badDebt"),
+    ("EVM VaR95, USD", "var95"),
+    ("sold or hedged on Hyperliquid, USDC (mean)", "soldOnHyperliquid"),
+    ("HL liquidated notional without the EVM market (mean)", "liquidatedNotionalWithout"),
 )
 EXTRA_ROWS = (
     ("extra HL liquidated notional", "liquidatedNotional"),
     ("extra HL accounts liquidated", "accountsLiquidated"),
+    ("extra HL bad debt", "badDebt"),
     ("extra HL insolvency", "insolvency"),
-    ("extra HYPE book low (share of start)", "bookLowHYPE"),
-    ("extra HYPE mark low (share of start)", "markLowHYPE"),
+    ("extra decline of the HYPE perp mark (worst path)", "markDeclineHYPE"),
+    ("extra decline of the HYPE spot book (worst path)", "bookDeclineHYPE"),
 )
 
 

@@ -128,6 +128,10 @@ class PathRun:
 
     def record_step(self) -> None:
         self.obs.record(self.minute, self.step_index, self.prices)
+        for ext in self.externals:
+            columns = getattr(ext, "row", None)  # optional: an external market's own time-series columns
+            if columns is not None:
+                self.m.rows[-1].update(columns(self))
 
     # ------------------------------------------------------------------ prices
     def _validate_coins(self) -> None:
@@ -434,10 +438,10 @@ def run_job(job: Job, progress: Callable[[], None] | None = None) -> dict[str, A
     """The backends' unit of work: a plain function of plain data (picklable)."""
     externals: list[ExternalMarket] = []
     sc = job.scenario
-    if job.external and sc.evm is not None:
-        from netclear.sim.evm import EvmMarket
+    if job.external and sc.evm_lending is not None:
+        from netclear.sim.evm.component import EvmLending
 
-        externals.append(EvmMarket(sc.evm, sc.seed, job.path))
+        externals.append(EvmLending(sc.evm_lending))
     out = PathRun(sc, job.path, job.regime, job.sizing, externals).run(progress)
     out["withExternal"] = job.external and bool(externals)
     return out

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from netclear.errors import ConfigError
+from netclear.sim.evm.spec import EvmLendingSpec
 
 Regime = Literal["portfolioMargin", "unifiedAccount", "standard"]
 Sizing = Literal["equalPositions", "equalCapital"]
@@ -221,82 +222,6 @@ class GenerateSpec(_Model):
         return v
 
 
-class EvmCollateralSpec(_Model):
-    """A collateral reserve of the external (Aave v3-shaped) lending market."""
-
-    ltv: float = Field(default=0.6, gt=0, lt=1)
-    liquidation_threshold: float = Field(default=0.7, gt=0, lt=1)
-    liquidation_bonus: float = Field(default=0.08, ge=0, lt=1)
-
-    @model_validator(mode="after")
-    def _order(self) -> EvmCollateralSpec:
-        if self.ltv > self.liquidation_threshold:
-            raise ValueError("ltv must not exceed liquidation_threshold")
-        if self.liquidation_threshold * (1 + self.liquidation_bonus) >= 1:
-            raise ValueError("liquidation_threshold x (1 + liquidation_bonus) must stay below 1")
-        return self
-
-
-class EvmBorrowerSpec(_Model):
-    """Explicit borrowers (``address``, ``collateral``, ``debt``) or a generated group (``count`` with a
-    median ``collateral_usd`` and a health-factor range)."""
-
-    address: str | None = None
-    collateral: dict[str, str] = Field(default_factory=dict)
-    debt: str | None = None
-    count: int = Field(default=0, ge=0, le=100_000)
-    token: str = "HYPE"
-    collateral_usd: float = Field(default=100_000.0, gt=0)
-    tail: float = Field(default=1.5, gt=1.0)
-    max_collateral_usd: float = Field(default=20_000_000.0, gt=0)
-    health: tuple[float, float] = (1.05, 1.6)
-
-    @model_validator(mode="after")
-    def _shape(self) -> EvmBorrowerSpec:
-        if bool(self.count) == bool(self.collateral):
-            raise ValueError("give either collateral and debt (one explicit borrower) or count (a group)")
-        if self.collateral and self.debt is None:
-            raise ValueError("an explicit borrower needs debt")
-        if not 0 < self.health[0] <= self.health[1]:
-            raise ValueError("health must be [low, high] with 0 < low <= high")
-        return self
-
-
-class EvmLiquidatorSpec(_Model):
-    count: int = Field(default=1, ge=1, le=1000)
-    capital: float = Field(default=5_000_000.0, gt=0)
-    """USDC each liquidator can repay with (recycled as its sales on Hyperliquid come back)."""
-    delay_steps: int = Field(default=1, ge=0, le=1000)
-    """Steps between seizing collateral and selling it on Hyperliquid's spot book."""
-    slippage: float = Field(default=0.05, gt=0, lt=1)
-    venue: Literal["spot", "perp"] = "spot"
-    """``spot``: bridge the collateral to Hyperliquid and sell it on the spot book (what is not filled is
-    offered again each step); ``perp``: keep it and hedge with a perp short of the same size."""
-    hedge_leverage: int = Field(default=5, ge=1, le=50)
-
-
-class EvmSpec(_Model):
-    """An external lending market that prices collateral off Hyperliquid (docs/risk-lab.md "EVM lending")."""
-
-    name: str = "evm-lending"
-    usdc_supply: float = Field(default=50_000_000.0, gt=0)
-    rate_base: float = Field(default=0.0, ge=0)
-    rate_kink: float = Field(default=0.8, gt=0, le=1)
-    rate_slope1: float = Field(default=0.1, ge=0)
-    rate_slope2: float = Field(default=1.0, ge=0)
-    close_factor: float = Field(default=0.5, gt=0, le=1)
-    full_close_health: float = Field(default=0.95, gt=0, le=1)
-    oracle: Literal["spot", "book", "mark"] = "spot"
-    """``spot``: Hyperliquid's spot oracle price; ``book``: the spot book's median of best bid, best ask and
-    last trade (moved by fire sales); ``mark``: the perp's mark price."""
-    oracle_lag_steps: int = Field(default=0, ge=0, le=100)
-    deviation_threshold: float = Field(default=0.0, ge=0, lt=1)
-    heartbeat_steps: int = Field(default=1, ge=1, le=10_000)
-    collateral: dict[str, EvmCollateralSpec] = Field(default_factory=lambda: {"HYPE": EvmCollateralSpec()})
-    borrowers: list[EvmBorrowerSpec] = Field(default_factory=list)
-    liquidators: EvmLiquidatorSpec = Field(default_factory=EvmLiquidatorSpec)
-
-
 class Scenario(_Model):
     """A risk-lab scenario (docs/risk-lab.md "Scenario format")."""
 
@@ -323,7 +248,8 @@ class Scenario(_Model):
     accounts: list[AccountSpec] = Field(default_factory=list)
     market_makers: list[MarketMakerSpec] = Field(default_factory=list)
     population: list[PopulationSpec] = Field(default_factory=list)
-    evm: EvmSpec | None = None
+    evm_lending: EvmLendingSpec | None = None
+    """A HyperEVM lending market priced off Hyperliquid (docs/risk-lab.md "HyperEVM lending")."""
     base_dir: str = ""
     """Set by the loader: the directory relative paths (price files) are read from."""
 
