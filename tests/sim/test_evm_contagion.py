@@ -132,14 +132,24 @@ def test_a_broken_identity_stops_the_path_at_the_next_step() -> None:
 
 def test_the_same_fund_on_both_venues() -> None:
     """The fund ``FUND`` has a portfolio-margin account on Hyperliquid and the EVM borrow: both are
-    reported under its address, and the HL account opens as it would without the EVM market."""
+    reported under its address, and ``liquidatedOnBothSides`` names it when both venues liquidate it."""
     base = hand().model_dump()
     base["evm_lending"]["accounts"][0]["address"] = FUND
-    base["accounts"] = [{"address": FUND, "balances": {"USDC": "5000", "HYPE": "100"}}]
+    # on Hyperliquid: 1000 USDC behind a 100 HYPE perp long at 10x; HYPE -30% loses 1200 > 1000
+    base["accounts"] = [
+        {
+            "address": FUND,
+            "balances": {"USDC": "1000"},
+            "positions": [{"coin": "HYPE", "szi": "100", "leverage": {"type": "cross", "value": 10}}],
+        }
+    ]
     sc = parse_scenario(base)
     out = run_job(Job(sc, 0, "portfolioMargin", "equalPositions"))
     assert out["accounts"][FUND]["mode"] == "portfolioMargin"
-    assert out["external"]["evm"]["accounts"][FUND]["liquidatedAtMinute"] == 7.0
+    assert out["accounts"][FUND]["liquidatedAtMinute"] is not None
+    ext = out["external"]["evm"]
+    assert ext["accounts"][FUND]["liquidatedAtMinute"] == 7.0
+    assert ext["liquidatedOnBothSides"] == [FUND]
 
 
 def test_bad_evm_keys_name_the_key() -> None:
