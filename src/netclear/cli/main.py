@@ -305,6 +305,10 @@ from netclear.cli.efficiency import efficiency as _efficiency  # noqa: E402
 
 app.command(name="efficiency")(_efficiency)
 
+from netclear.cli.simulate import register as _register_risk_lab  # noqa: E402
+
+_register_risk_lab(app)
+
 
 def main() -> None:  # pragma: no cover
     app()

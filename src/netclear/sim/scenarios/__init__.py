@@ -1,0 +1,1 @@
+"""Shipped risk-lab scenarios (TOML)."""
