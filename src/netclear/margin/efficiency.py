@@ -244,8 +244,8 @@ def write_plots(preset: str, rows: list[Row], out_dir: str) -> list[str]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import plotly.graph_objects as go  # type: ignore[import-untyped]
-    from plotly.subplots import make_subplots  # type: ignore[import-untyped]
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
