@@ -163,19 +163,6 @@ def render(ex: Exchange, s: Subscription, *, snapshot: bool) -> list[dict[str, A
             else:
                 out.append({"channel": "user", "data": {"fills": new}})
         return out
-    if kind == "candle":
-        coin = ex.info({"type": "l2Book", "coin": _coin_of(sub)})["coin"]
-        trades = hist.trades.get(coin, [])
-        if not trades:
-            return out
-        step = INTERVALS_MS[sub["interval"]]
-        req = {"coin": coin, "interval": sub["interval"], "startTime": trades[-1]["time"] // step * step}
-        candle = ex.info({"type": "candleSnapshot", "req": req})[-1]
-        text = json.dumps(candle, sort_keys=True)
-        if text != s.last:
-            s.last = text
-            out.append({"channel": "candle", "data": candle})
-        return out
     if kind == "trades":
         coin = ex.info({"type": "l2Book", "coin": _coin_of(sub)})["coin"]
         records = hist.trades.get(coin, [])
@@ -185,7 +172,7 @@ def render(ex: Exchange, s: Subscription, *, snapshot: bool) -> list[dict[str, A
         return out
     view = _view(ex, sub)
     text = json.dumps(view, sort_keys=True)
-    if snapshot or text != s.last:
+    if view is not None and (snapshot or text != s.last):
         s.last = text
         out.append(view)
     return out
@@ -209,8 +196,21 @@ def _with_records(message: dict[str, Any], items: list[dict[str, Any]]) -> dict[
     return {**message, "data": {k: items if isinstance(v, list) else v for k, v in data.items()}}
 
 
-def _view(ex: Exchange, sub: dict[str, Any]) -> dict[str, Any]:
+def _candle(ex: Exchange, sub: dict[str, Any]) -> dict[str, Any] | None:
+    """The candle of the coin's latest trade (``None`` before its first trade)."""
+    coin = ex.info({"type": "l2Book", "coin": _coin_of(sub)})["coin"]
+    trades = ex.state.history.trades.get(coin, [])
+    if not trades:
+        return None
+    step = INTERVALS_MS[sub["interval"]]
+    req = {"coin": coin, "interval": sub["interval"], "startTime": trades[-1]["time"] // step * step}
+    return {"channel": "candle", "data": ex.info({"type": "candleSnapshot", "req": req})[-1]}
+
+
+def _view(ex: Exchange, sub: dict[str, Any]) -> dict[str, Any] | None:
     kind = sub["type"]
+    if kind == "candle":
+        return _candle(ex, sub)
     if kind == "allMids":
         return {"channel": "allMids", "data": {"mids": ex.info({"type": "allMids"})}}
     if kind == "l2Book":
@@ -285,7 +285,7 @@ def _render_feeds(node: Node, feeds: list[Feed]) -> list[Rendered | None]:
     for feed, (got, start, end) in zip(feeds, raw, strict=True):
         if feed.state.sub["type"] not in HISTORY_KINDS:
             text = json.dumps(got, sort_keys=True)
-            if text == feed.state.last:
+            if got is None or text == feed.state.last:
                 rendered.append(None)
                 continue
             feed.state.last = text
