@@ -58,6 +58,18 @@ def test_shipped_scenarios_load() -> None:
             "1 <= low <= high",
         ),
         ({**BASE, "step_seconds": 0}, "s.toml: step_seconds", "greater than or equal to 1"),
+        # the wire's number grammar holds in scenario files too (docs/api.md "Numbers"): a hostile
+        # exponent is refused before any arithmetic
+        (
+            {**BASE, "accounts": [{"balances": {"USDC": "1e999999999"}}]},
+            "s.toml: accounts[0].balances",
+            "not a decimal number",
+        ),
+        (
+            {**BASE, "accounts": [{"positions": [{"coin": "BTC", "szi": "1" * 30}]}]},
+            "s.toml: accounts[0].positions[0].szi",
+            "at most 19 digits",
+        ),
     ],
 )
 def test_bad_scenario_names_the_key_and_the_rule(data: dict[str, object], key: str, rule: str) -> None:

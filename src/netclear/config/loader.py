@@ -25,13 +25,14 @@ def available_presets() -> list[str]:
     return sorted(p.name.removesuffix(".toml") for p in root.iterdir() if p.name.endswith(".toml"))
 
 
-def _loc(loc: tuple[int | str, ...]) -> str:
+def error_location(loc: tuple[int | str, ...]) -> str:
+    """A pydantic error location as a dotted key path with [i] indices (`perps[3].name`)."""
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else part
+            out += f".{part}" if out else str(part)
     return out or "<root>"
 
 
@@ -82,7 +83,7 @@ def parse_config(data: dict[str, Any], *, source: str = "<dict>") -> ExchangeCon
         cfg = ExchangeConfig.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        key = _loc(tuple(err["loc"]))
+        key = error_location(tuple(err["loc"]))
         raise ConfigError(f"{source}: {key}", err["msg"]) from None
     # Semantic checks happen when the registry is built; do it here so bad config fails at load.
     from netclear.markets.registry import Registry

@@ -9,14 +9,15 @@ Every bad key raises :class:`~netclear.errors.ConfigError` naming the key and th
 from __future__ import annotations
 
 import tomllib
-from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from netclear.config.loader import error_location
 from netclear.errors import ConfigError
+from netclear.sim import validation
 from netclear.sim.evm.spec import EvmLendingSpec
 
 Regime = Literal["portfolioMargin", "unifiedAccount", "standard"]
@@ -33,14 +34,7 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _decimal(value: object, what: str) -> Decimal:
-    try:
-        d = Decimal(str(value))
-    except InvalidOperation:
-        raise ValueError(f"{what} must be a number, got {value!r}") from None
-    if not d.is_finite():
-        raise ValueError(f"{what} must be finite")
-    return d
+_decimal = validation.number
 
 
 Point = tuple[float, float]
@@ -95,20 +89,13 @@ class AccountSpec(_Model):
             raise ValueError("must be a table of token -> amount")
         out = {}
         for k, amount in v.items():
-            d = _decimal(amount, f"balance of {k}")
-            if d <= 0:
-                raise ValueError(f"balance of {k} must be positive")
-            out[str(k)] = str(d)
+            out[str(k)] = str(validation.positive(amount, f"balance of {k}"))
         return out
 
     @field_validator("address")
     @classmethod
     def _address(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        if not (v.startswith("0x") and len(v) == 42 and all(c in "0123456789abcdefABCDEF" for c in v[2:])):
-            raise ValueError("must be a 0x-prefixed 40-hex-digit address")
-        return v.lower()
+        return validation.address(v)
 
 
 class MarketMakerSpec(_Model):
@@ -296,16 +283,6 @@ class Scenario(_Model):
         return self.step_seconds * 1000
 
 
-def _loc(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out or "<root>"
-
-
 def _rule(err: dict[str, Any]) -> str:
     if err["type"] == "extra_forbidden":
         return "unknown key (see docs/risk-lab.md for the scenario format)"
@@ -325,7 +302,7 @@ def parse_scenario(data: dict[str, Any], *, source: str = "<scenario>", base_dir
         errors = exc.errors()
         # an unknown key first: a misspelt key also shows up as the real key missing
         err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-        where = f"{source}: {_loc(tuple(err['loc']))}" if err["loc"] else source
+        where = f"{source}: {error_location(tuple(err['loc']))}" if err["loc"] else source
         raise ConfigError(where, _rule(dict(err))) from None
 
 

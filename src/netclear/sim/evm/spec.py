@@ -19,6 +19,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from netclear.sim import validation
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -185,23 +187,13 @@ class EvmAccountSpec(_Model):
     def _amounts(cls, v: dict[str, str]) -> dict[str, str]:
         out = {}
         for k, amount in v.items():
-            try:
-                d = Decimal(str(amount))
-            except ArithmeticError:
-                raise ValueError(f"amount of {k} must be a number") from None
-            if not d.is_finite() or d <= 0:
-                raise ValueError(f"amount of {k} must be positive")
-            out[str(k)] = str(d)
+            out[str(k)] = str(validation.positive(amount, f"amount of {k}"))
         return out
 
     @field_validator("address")
     @classmethod
     def _address(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        if not (v.startswith("0x") and len(v) == 42 and all(c in "0123456789abcdefABCDEF" for c in v[2:])):
-            raise ValueError("must be a 0x-prefixed 40-hex-digit address")
-        return v.lower()
+        return validation.address(v)
 
 
 class EvmLendingSpec(_Model):
