@@ -75,7 +75,7 @@ class Server:
             f"{self.url}/operator/{path}",
             json=body or {},
             headers={"authorization": f"Bearer {self.token}"},
-            timeout=10,
+            timeout=60,  # time travel by 30 days pays 720 hours of funding on every perp of the universe
         )
         assert r.status_code == 200, (path, r.status_code, r.text)
         return dict(r.json())
