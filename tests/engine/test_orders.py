@@ -18,6 +18,7 @@ import pytest
 from netclear.engine import actions as A
 from netclear.engine import order_actions as O
 from netclear.engine.exchange import Exchange
+from netclear.engine.invariants import conservation_breaks
 from netclear.errors import InvalidAction
 from tests.conftest import ALICE, BOB, CAROL, MAKER, fund_lender
 
@@ -568,6 +569,73 @@ def test_taker_failing_its_margin_check_at_match_stops_and_changes_nothing() -> 
     assert ex.state.accounts[BOB].positions == {} and cash(ex, BOB) == usd(600)
     assert ex.state.accounts[ALICE].positions == {} and cash(ex, ALICE) == usd(10_000)
     assert ex.state.books[BTC].get(1) is not None and sink(ex) == {}
+
+
+def _holds_match_books(ex: Exchange) -> None:
+    """Each account's ``order_margin`` is the sum of its resting perp orders' holds, per side."""
+    want: dict[str, dict[int, list[int]]] = {}
+    for asset, book in ex.state.books.items():
+        for ro in book.iter_orders():
+            if not ex.registry.is_spot_asset(asset):
+                sides = want.setdefault(ro.user, {}).setdefault(asset, [0, 0])
+                sides[0 if ro.is_buy else 1] += ro.tag.hold
+    for address, acct in ex.state.accounts.items():
+        have = {a: s for a, s in acct.order_margin.items() if any(s)}
+        assert have == {a: tuple(s) for a, s in want.get(address, {}).items() if any(s)}, address
+
+
+def test_gtc_taker_failing_its_margin_at_a_later_fill_keeps_earlier_fills_and_cancels_the_rest() -> None:
+    """Regression (order state machine, TestOrderBooksTightMargin): a GTC taker that failed its check at a
+    fill rested its remainder across the maker it could not trade with; the book refused it, the action
+    was rolled back, but the self-trade expiry and the earlier fill had already left the book, so holds
+    stayed reserved for orders that no longer rested (order_margin 744.6 vs the book's 743.6 USDC there).
+    The remainder is now canceled ("marginCanceled", Hyperliquid docs 'Info endpoint' order statuses)."""
+    ex = new_exchange(**{BOB: 600})
+    assert order(ex, BOB, "BTC", False, 99000, "0.001") == {"resting": {"oid": 1}}  # hold 99 / 20 = 4.95
+    order(ex, CAROL, "BTC", False, 99500, "0.001")  # oid 2, hold 4.975
+    order(ex, ALICE, "BTC", False, 100000, "0.1")  # oid 3, hold 10,000 / 20 = 500
+    ex.apply(A.SetPrices(oracle={"BTC": D(90000)}, marks={"BTC": D(90000)}))
+    # BOB buys 0.101 at 100,000, GTC: hold ceil(10,100 / 20) = 505 on the buy side, larger than the
+    # 4.95 ask, <= 600 (Hyperliquid docs 'Margining': checked at placement). Matching ('Order book'):
+    # - his own ask at 99,000 is expired (self-trade prevention);
+    # - 0.001 from CAROL at 99,500: fee 99.5 x 0.045% = 0.044775; value 600 - 0.044775 - 9.5 (mark 90,000)
+    #   = 590.455225 >= IM 4.5 + the larger hold side (505 x 100 / 10,100 = 5 released, 500 left): fills;
+    # - 0.1 from ALICE at 100,000: value 590.455225 - 4.5 - 1,000 = -414.044775 < IM 454.5 + 4.95 (the
+    #   expired ask is released once matching ends): BOB fails.
+    assert order(ex, BOB, "BTC", True, 100000, "0.101") == {
+        "filled": {"totalSz": "0.001", "avgPx": "99500", "oid": 4}
+    }
+    assert status_of(ex, BOB, 1) == "selfTradeCanceled"
+    assert status_of(ex, CAROL, 2) == "filled"
+    assert status_of(ex, BOB, 4) == "marginCanceled"
+    bob, alice, carol = (ex.state.accounts[u] for u in (BOB, ALICE, CAROL))
+    # the hand-computed holds: BOB's buy remainder and expired ask hold nothing; ALICE's ask keeps 500
+    assert bob.order_margin == {} and bob.open_orders == 0
+    assert carol.order_margin == {} and carol.open_orders == 0
+    assert alice.order_margin == {BTC: (0, usd(500))} and alice.open_orders == 1
+    assert [ro.oid for ro in ex.state.books[BTC].iter_orders()] == [3]
+    _holds_match_books(ex)
+    # the fill stands: BOB long 0.001 (100 lots) for 99.5 + 0.044775; CAROL short, maker fee 0.014925
+    assert szi(ex, BOB) == 100 and cash(ex, BOB) == usd(600) - usd("99.5") - usd("0.044775")
+    assert szi(ex, CAROL) == -100 and cash(ex, CAROL) == usd(10_000) + usd("99.5") - usd("0.014925")
+    assert sink(ex) == {0: usd("0.0597")}
+    assert conservation_breaks(ex.state, ex.registry) == {}
+
+
+def test_gtc_taker_failing_its_margin_at_the_first_fill_rests_nothing() -> None:
+    ex = new_exchange(**{BOB: 600})
+    order(ex, ALICE, "BTC", False, 100000, "0.1")  # oid 1
+    ex.apply(A.SetPrices(oracle={"BTC": D(90000)}, marks={"BTC": D(90000)}))
+    # as the IOC above: hold 500 <= 600 at placement, -404.5 < IM 450 after the fill; a GTC must not rest
+    # across ALICE's ask either
+    st = order(ex, BOB, "BTC", True, 100000, "0.1")
+    assert st["error"].startswith("Insufficient margin to fill order: ")
+    assert status_of(ex, BOB, 2) == "marginCanceled"
+    assert ex.state.accounts[BOB].order_margin == {} and ex.state.accounts[BOB].open_orders == 0
+    assert ex.state.accounts[BOB].positions == {} and cash(ex, BOB) == usd(600)
+    assert ex.state.accounts[ALICE].order_margin == {BTC: (0, usd(500))}
+    assert [ro.oid for ro in ex.state.books[BTC].iter_orders()] == [1] and sink(ex) == {}
+    _holds_match_books(ex)
 
 
 def test_cancel_and_cancel_by_cloid() -> None:

@@ -149,7 +149,7 @@ def _place_limit(
         kind = "margin" if isinstance(exc, InsufficientMargin) else "balance"
         return order_error(p.asset, f"Insufficient {kind} to place order: {exc.rule}."), oid, False
     tx.release(sp)
-    filled, quote_sum = match(ctx, acct, p, oid, sz, info, book, fb)
+    filled, quote_sum, stopped = match(ctx, acct, p, oid, sz, info, book, fb)
     remaining = sz - filled
 
     def order_view(sz_left: int) -> dict[str, Any]:
@@ -168,6 +168,15 @@ def _place_limit(
             tif=p.tif,
         )
 
+    if remaining and stopped is not None:
+        # The taker failed its own check at a fill: the maker it could not trade with still crosses, so the
+        # remainder cannot rest; it is canceled ("marginCanceled", Hyperliquid docs 'Info endpoint'),
+        # keeping the fills before it (docs/rules/orders.md 'Placement, in order' step 3).
+        release_hold(acct, p.asset, p.is_buy, info, info.hold)
+        record_status(ctx, acct.address, order_view(remaining), "marginCanceled")
+        if filled == 0:
+            return order_error(p.asset, stopped), oid, False
+        return _filled_status(p, m, oid, filled, quote_sum), oid, False
     if remaining and p.tif in ("Gtc", "Alo"):
         ro = RestingOrder(
             oid,
@@ -199,8 +208,12 @@ def _place_limit(
             False,
         )
     record_status(ctx, acct.address, order_view(0), "filled" if remaining == 0 else "canceled")
+    return _filled_status(p, m, oid, filled, quote_sum), oid, remaining == 0
+
+
+def _filled_status(p: Parsed, m: Perp | SpotPair, oid: int, filled: int, quote_sum: int) -> dict[str, Any]:
     avg = Fraction(quote_sum, filled)
-    status = {
+    status: dict[str, Any] = {
         "filled": {
             "totalSz": fmt_units(filled, m.sz_decimals),
             "avgPx": fmt_decimal(avg / PX_SCALE, 8),
@@ -209,16 +222,18 @@ def _place_limit(
     }
     if p.cloid:
         status["filled"]["cloid"] = p.cloid
-    return status, oid, remaining == 0
+    return status
 
 
 def match(
     ctx: Ctx, acct: Account, p: Parsed, oid: int, sz: int, info: OrderInfo, book: OrderBook, fb: FeeBook
-) -> tuple[int, int]:
-    """Match against the book; returns (filled lots, Σ px x lots)."""
+) -> tuple[int, int, str | None]:
+    """Match against the book; returns (filled lots, Σ px x lots, why the taker failed its check at a fill
+    or None). A taker that fails stops matching with the maker it could not trade with still in the book."""
     tx = ctx.tx
     m = p.market
     state = {"left": sz, "filled": 0, "quote": 0}
+    stopped: list[str] = []
 
     def on_match(maker: RestingOrder, offered: int) -> Decision | int:
         fill_sz = offered
@@ -259,6 +274,8 @@ def match(
             if exc.field == maker_side:
                 drop_order(ctx, maker_acct, maker, minfo, "marginCanceled")
                 return Decision.CANCEL_MAKER
+            kind = "margin" if isinstance(exc, InsufficientMargin) else "balance"
+            stopped.append(f"Insufficient {kind} to fill order: {exc.rule}.")
             return Decision.STOP
         tx.release(sp)
         state["left"] -= fill_sz
@@ -279,7 +296,7 @@ def match(
         release_hold(owner, expired.asset, expired.is_buy, einfo, einfo.hold)
         owner.open_orders -= 1
         record_status(ctx, expired.user, resting_json(ctx, expired), "selfTradeCanceled")
-    return state["filled"], state["quote"]
+    return state["filled"], state["quote"], stopped[0] if stopped else None
 
 
 def drop_order(ctx: Ctx, owner: Account, ro: RestingOrder, info: OrderInfo, status: str) -> None:
