@@ -23,12 +23,12 @@ Three machines share the rules:
 * ``TestOrderBooks``: generous balances, so no order is refused for margin and no maker fails its re-check,
   and the portfolio-margin account only sells on spot. This keeps the known engine bugs (test_orders.py)
   out of the way and must pass.
-* ``TestOrderBooksPortfolioMarginSpotBuys``: the same with PM spot buys (USDC holds next to perp positions):
-  ``xfail(strict=True)`` of the PM auto-supply bug and of the non-transactional books it exposes.
+* ``TestOrderBooksPortfolioMarginSpotBuys``: the same with PM spot buys (USDC holds next to perp positions),
+  a regression machine for the PM auto-supply bug and the non-transactional books it exposed.
 * ``TestOrderBooksTightMargin``: small balances, large orders and moves, so orders are refused for margin
-  and makers canceled at the match: ``xfail(strict=True)`` of the savepoint bug in orders.py.
-
-The two known-bug machines use a fixed seed and no shrinking so that they fail the same way on every run.
+  and makers and takers fail their checks at the match: a regression machine for the savepoint bug and for
+  a GTC taker failing at a fill (``test_orders.py``
+  ``test_gtc_taker_failing_its_margin_at_a_later_fill_keeps_earlier_fills_and_cancels_the_rest``).
 """
 
 from __future__ import annotations
