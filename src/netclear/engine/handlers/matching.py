@@ -37,6 +37,8 @@ from netclear.errors import InsufficientBalance, InsufficientMargin, InvalidActi
 from netclear.fixedpoint import PX_SCALE, fmt_decimal, fmt_px, fmt_units
 from netclear.markets.registry import Perp, SpotPair
 
+_NO_MATCH = "Order could not immediately match against any resting orders."
+
 
 def _open_order_limit(ctx: Ctx, acct: Account) -> None:
     if acct.open_orders >= ctx.reg.config.orders.max_open_orders:
@@ -174,9 +176,11 @@ def _place_limit(
         # keeping the fills before it (docs/rules/orders.md 'Placement, in order' step 3).
         release_hold(acct, p.asset, p.is_buy, info, info.hold)
         record_status(ctx, acct.address, order_view(remaining), "marginCanceled")
-        if filled == 0:
-            return order_error(p.asset, stopped), oid, False
-        return _filled_status(p, m, oid, filled, quote_sum), oid, False
+        if filled:
+            return _filled_status(p, m, oid, filled, quote_sum), oid, False
+        if p.tif == "Ioc":  # an IOC that trades nothing answers as before (Hyperliquid's IOC wording)
+            return order_error(p.asset, _NO_MATCH), oid, False
+        return order_error(p.asset, stopped), oid, False
     if remaining and p.tif in ("Gtc", "Alo"):
         ro = RestingOrder(
             oid,
@@ -203,7 +207,7 @@ def _place_limit(
     if filled == 0:
         record_status(ctx, acct.address, order_view(sz), "canceled")
         return (
-            order_error(p.asset, "Order could not immediately match against any resting orders."),
+            order_error(p.asset, _NO_MATCH),
             oid,
             False,
         )
