@@ -28,6 +28,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from netclear.api import auth, wire
+from netclear.api.lookups import AgentView, VaultView
 from netclear.api.writer import Writer, WriterReadOnly
 from netclear.api.ws import Hub
 from netclear.engine import actions as A
@@ -308,21 +309,18 @@ def create_app(
 
 
 def _authenticate(node: Node, body: dict[str, Any], chain: auth.Chain) -> tuple[auth.AuthResult, A.Action]:
-    """Recover the signer and translate the action (request thread; the writer re-checks the nonce)."""
+    """Recover the signer and translate the action (request thread; the writer re-checks the nonce).
 
-    def lookups(ex: Any) -> tuple[dict[str, tuple[str, int | None]], dict[str, str]]:
-        agents = {a: (u, until) for a, (u, _name, until) in ex.state.agents.items()}
-        vaults = {addr: acct.master for addr, acct in ex.state.accounts.items() if acct.master}
-        return agents, vaults
-
-    agents, vaults = node.read(lookups)
+    Lookups are O(1) views of the live state (:mod:`netclear.api.lookups`), not tables rebuilt from
+    every account per request."""
+    state = node.exchange.state
     result = auth.verify_request(
         body,
         chain=chain,
         now_ms=node.signer_now(),
         nonce_store=node.nonces,
-        agents=agents,
-        users=node.exchange.state.accounts,  # an unknown signer is refused before the log
-        vaults=vaults,
+        agents=AgentView(state.agents),
+        users=state.accounts,  # an unknown signer is refused before the log
+        vaults=VaultView(state.accounts),
     )
     return result, wire.to_engine(node.exchange.registry, result.action, result.account)

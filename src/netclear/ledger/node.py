@@ -133,7 +133,8 @@ def open_log(url: str | Path) -> ChainedLog:
 
 
 class Node:
-    """One exchange with its durable log. Thread-safe: one writer at a time."""
+    """One exchange with its durable log. Thread-safe: one writer at a time; reads take ``lock``,
+    which a write holds while it applies, not while it waits for the log to be durable."""
 
     def __init__(
         self,
@@ -157,7 +158,7 @@ class Node:
         # a log that was advanced ahead of the wall clock keeps its lead across a restart
         self.clock_offset_ms = max(0, self.exchange.state.time_ms - self.clock())
         self.sequencer: Sequencer[Submission, list[Event]] = Sequencer(
-            log, self._apply, encode_submission, self._sequencer_clock
+            log, self._apply, encode_submission, self._sequencer_clock, apply_lock=self.lock
         )
 
     @property
@@ -205,10 +206,15 @@ class Node:
         return self.submit_many([Submission(action, signer, nonce)])[0]
 
     def submit_many(self, batch: Sequence[Submission]) -> list[Outcome]:
-        """Log the batch durably in one transaction, then apply each action in order."""
+        """Log the batch durably in one transaction, then apply each action in order.
+
+        The node lock is taken for the apply only (the sequencer's ``apply_lock``), so reads never
+        wait for the log's fsync; they see the state before or after a whole batch, and every
+        action they can see is already durable. Lock order: sequencer, then node.
+        """
         if not batch:
             return []
-        with self.lock:
+        with self.sequencer.lock:
             before = self.seq
             receipts = self.sequencer.submit_many(batch)
             if self.snapshot_every and self.seq // self.snapshot_every != before // self.snapshot_every:
@@ -219,9 +225,12 @@ class Node:
             return [_outcome(r) for r in receipts]
 
     def snapshot(self) -> Snapshot:
-        with self.lock:
-            blob = zlib.compress(pickle.dumps((self.exchange.state, self.nonces), protocol=5))
-            return self.sequencer.snapshot(lambda: (self.exchange.state_hash(), blob))
+        def capture() -> tuple[str, bytes]:
+            with self.lock:  # under the sequencer's lock: no batch is between append and apply
+                blob = zlib.compress(pickle.dumps((self.exchange.state, self.nonces), protocol=5))
+                return self.exchange.state_hash(), blob
+
+        return self.sequencer.snapshot(capture)
 
     def read(self, fn: Callable[[Exchange], Any]) -> Any:
         """Run a read against a consistent state (views)."""
@@ -229,7 +238,7 @@ class Node:
             return fn(self.exchange)
 
     def close(self) -> None:
-        with self.lock:
+        with self.sequencer.lock, self.lock:
             self.log.close()
 
 
