@@ -31,9 +31,10 @@ def test_recovery_matches_eth_account(seed: int) -> None:
     assert _recover(domain, struct_hash, twin) == address
     # a different message recovers some other address, as in eth_account
     other = keccak(text="other")
-    assert _recover(domain, other, vrs) == str(
-        Account.recover_message(SignableMessage(b"\x01", domain, other), vrs=vrs)
-    ).lower()
+    assert (
+        _recover(domain, other, vrs)
+        == str(Account.recover_message(SignableMessage(b"\x01", domain, other), vrs=vrs)).lower()
+    )
     assert _recover(domain, other, vrs) != address
 
 
