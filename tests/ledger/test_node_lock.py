@@ -43,8 +43,8 @@ def test_reads_proceed_during_a_stalled_append(tmp_path: Path) -> None:
     def balance() -> int:
         return int(node.read(lambda ex: ex.state.accounts[ALICE].perp_cash.get("", 0)))
 
-    before = balance()
-    assert before > 0
+    before, seq = balance(), node.seq
+    assert before > 0 and seq == 1
     log.stall = True
     done: list[object] = []
     writer = threading.Thread(
@@ -53,12 +53,13 @@ def test_reads_proceed_during_a_stalled_append(tmp_path: Path) -> None:
     writer.start()
     assert log.entered.wait(10)
     # the append has not returned: a read is answered at once, from the state before the batch
-    reader = threading.Thread(target=lambda: done.append(balance()))
+    reader = threading.Thread(target=lambda: done.extend((balance(), node.read(lambda ex: node.seq))))
     reader.start()
     reader.join(5)
     assert not reader.is_alive(), "a read waited for the log's fsync"
-    assert done == [before]
+    assert done == [before, seq]  # the state and its seq agree: the batch is not visible yet
     log.release.set()
     writer.join(10)
     assert balance() == before * 3 // 2  # 100 + 50, in the same units: applied once durable
+    assert node.seq == seq + 1
     node.close()

@@ -307,7 +307,8 @@ def create_app(
 
     @app.get("/health")
     def health() -> Any:
-        state = {"seq": node.seq, "stateHash": node.read(lambda ex: ex.state_hash())}
+        seq, state_hash = node.read(lambda ex: (node.seq, ex.state_hash()))  # one consistent state
+        state = {"seq": seq, "stateHash": state_hash}
         if writer.read_only is not None:  # loud: monitors see a 503 with the cause (docs/api.md)
             return JSONResponse(
                 status_code=503, content={"status": "readOnly", "reason": writer.read_only, **state}

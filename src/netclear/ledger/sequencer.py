@@ -134,8 +134,8 @@ class Sequencer(Generic[A, R]):
             time_ms = now if self.last_time_ms is None else max(now, self.last_time_ms)
             entries = [Entry(time_ms, self.encode_fn(action)) for action in actions]
             seqs = self._append(entries)
-            self.seq, self.last_time_ms = seqs[-1], time_ms
-            with self.apply_lock:
+            with self.apply_lock:  # a reader holding it sees ``seq`` and the state agree
+                self.seq, self.last_time_ms = seqs[-1], time_ms
                 return [self._apply(action, seq, time_ms) for action, seq in zip(actions, seqs, strict=True)]
 
     def _append(self, entries: list[Entry]) -> range:
