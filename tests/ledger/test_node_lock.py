@@ -63,3 +63,18 @@ def test_reads_proceed_during_a_stalled_append(tmp_path: Path) -> None:
     assert balance() == before * 3 // 2  # 100 + 50, in the same units: applied once durable
     assert node.seq == seq + 1
     node.close()
+
+
+def test_a_log_written_with_the_retired_config_keys_still_opens(tmp_path: Path) -> None:
+    import json
+
+    from netclear.config import resolve
+
+    data = json.loads(resolve("hyperliquid").model_dump_json())
+    data["funding"]["mark_ema_s"] = 150  # what logs recorded before issue 12 removed these keys
+    data["orders"] |= {"perp_max_decimals": 6, "spot_max_decimals": 8, "market_slippage": "0.05"}
+    with SqliteLog(tmp_path / "old.sqlite") as log:
+        log.set_meta("config", json.dumps(data))
+    with SqliteLog(tmp_path / "old.sqlite") as log:
+        node = Node("hyperliquid", log, clock=lambda: 1_767_225_600_000, snapshot_every=0)
+        assert node.config == resolve("hyperliquid")

@@ -87,16 +87,33 @@ def bind_config(log: ActionLog, config: ExchangeConfig | str | None) -> Exchange
         cfg = config if isinstance(config, ExchangeConfig) else resolve(config)
         log.set_meta("config", cfg.model_dump_json())
         return cfg
-    cfg = parse_config(json.loads(stored), source="log meta")
+    cfg = parse_config(_without_retired(json.loads(stored)), source="log meta")
     if config is not None:
         given = config if isinstance(config, ExchangeConfig) else resolve(config)
-        if given.model_dump_json() != stored:
+        if given.model_dump_json() not in (stored, cfg.model_dump_json()):
             raise ConfigError(
                 "preset",
                 f"the log was written under preset {cfg.preset.name!r} (its own "
                 f"configuration), not {given.preset.name!r}; replay it without a preset",
             )
     return cfg
+
+
+RETIRED_KEYS: dict[str, tuple[str, ...]] = {
+    "funding": ("mark_ema_s",),
+    "orders": ("perp_max_decimals", "spot_max_decimals", "market_slippage"),
+}
+"""Configuration keys that nothing read and were removed (issue 12); a log written before still opens."""
+
+
+def _without_retired(data: Any) -> Any:
+    if isinstance(data, dict):
+        for section, keys in RETIRED_KEYS.items():
+            part = data.get(section)
+            if isinstance(part, dict):
+                for key in keys:
+                    part.pop(key, None)
+    return data
 
 
 def check_replayable(action: Action) -> None:
