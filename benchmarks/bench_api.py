@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import platform
 import socket
 import statistics
@@ -103,7 +104,7 @@ def _free_port() -> int:
 AUTH = ("--operator-token", "bench")
 
 
-def bench_http(n: int, clients: int) -> dict[str, float]:
+def bench_http(n: int, clients: int, *, src: str | None = None, accounts: int = 0) -> dict[str, float]:
     import eth_account
     from hyperliquid.utils.signing import (
         get_timestamp_ms,
@@ -117,10 +118,14 @@ def bench_http(n: int, clients: int) -> dict[str, float]:
     tmp = tempfile.mkdtemp()
     port = _free_port()
     netclear = Path(sys.executable).with_name("netclear")
+    env = dict(os.environ)
+    if src is not None:  # `--baseline-src`: the same benchmark against another checkout's code
+        env["PYTHONPATH"] = src
     server = subprocess.Popen(
         [str(netclear), "serve", "--db", str(Path(tmp) / "api.sqlite"), "--port", str(port), *AUTH],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
+        env=env,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -134,6 +139,18 @@ def bench_http(n: int, clients: int) -> dict[str, float]:
             time.sleep(0.05)
     op = {"authorization": "Bearer bench"}
     requests.post(url + "/operator/prices", json={"oracle": {"BTC": "100000"}}, headers=op, timeout=10)
+    if accounts:  # other accounts on the exchange: per-request work must not grow with them
+
+        def fund(i: int) -> None:
+            requests.post(
+                url + "/operator/deposit",
+                json={"user": "0x" + f"{0xB000000 + i:040x}", "amount": "1000"},
+                headers=op,
+                timeout=60,
+            )
+
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(fund, range(accounts)))
     wallets = [eth_account.Account.create() for _ in range(clients)]
     for w in wallets:
         requests.post(
@@ -209,7 +226,18 @@ def main() -> None:
         default=None,
         help="PostgreSQL DSN (or 'auto': a throwaway local cluster) to include PostgreSQL",
     )
+    ap.add_argument("--accounts", type=int, default=0, help="extra funded accounts before the HTTP run")
+    ap.add_argument(
+        "--baseline-src",
+        default=None,
+        help="another checkout's src/ (e.g. the previous commit): run the HTTP benchmark against both, "
+        "alternating, and print the ratio",
+    )
+    ap.add_argument("--http-only", action="store_true", help="only the signed-orders benchmark")
     args = ap.parse_args()
+    if args.http_only:
+        bench_http_pair(args)
+        return
     actions = stream(args.n)
     print(f"machine: {platform.machine()} python {platform.python_version()}; {len(actions):,} actions")
     apply_rate = bench_apply(actions)
@@ -237,13 +265,31 @@ def main() -> None:
     print(
         f"replay from SQLite ({seq:,} actions)     {rate:10,.0f} actions/s  ({rate / apply_rate:.2f}x apply)"
     )
-    http = bench_http(min(args.n, 2000), args.clients)
+    bench_http_pair(args)
+
+
+def _show(label: str, http: dict[str, float]) -> None:
     print(
-        f"signed orders over loopback           {http['orders/s']:10,.0f} orders/s  p50 {http['order p50 ms']:.1f} ms  p99 {http['order p99 ms']:.1f} ms"
+        f"{label}signed orders over loopback  {http['orders/s']:10,.0f} orders/s  p50 {http['order p50 ms']:.1f} ms  p99 {http['order p99 ms']:.1f} ms"
     )
     print(
-        f"/info userAbstraction (baseline)   {http['info/s']:10,.0f} req/s     p50 {http['info p50 ms']:.1f} ms  p99 {http['info p99 ms']:.1f} ms"
+        f"{label}/info userAbstraction        {http['info/s']:10,.0f} req/s     p50 {http['info p50 ms']:.1f} ms  p99 {http['info p99 ms']:.1f} ms"
     )
+
+
+def bench_http_pair(args: argparse.Namespace) -> None:
+    n = min(args.n, 2000)
+    if args.baseline_src is None:
+        _show("", bench_http(n, args.clients, accounts=args.accounts))
+        return
+    rates: dict[str, list[float]] = {"before": [], "after": []}
+    for _ in range(2):  # alternate, so drift on a shared machine hits both alike
+        for label, src in (("before", args.baseline_src), ("after", None)):
+            http = bench_http(n, args.clients, src=src, accounts=args.accounts)
+            _show(f"[{label}] ", http)
+            rates[label].append(http["orders/s"])
+    ratio = statistics.median(rates["after"]) / statistics.median(rates["before"])
+    print(f"signed orders/s after / before: {ratio:.2f}x ({args.accounts:,} extra accounts)")
 
 
 if __name__ == "__main__":

@@ -189,15 +189,6 @@ def frac_ceil(x: Fraction) -> int:
     return -((-x.numerator) // x.denominator)
 
 
-def scale_units(units: int, from_decimals: int, to_decimals: int, *, ceil: bool = False) -> int:
-    """Re-express an amount in another unit; rounds down unless ``ceil``."""
-    shift = to_decimals - from_decimals
-    if shift >= 0:
-        return units * int(10**shift)
-    div = int(10**-shift)
-    return div_ceil(units, div) if ceil else units // div
-
-
 def notional(sz: int, px: int, sz_decimals: int, wei_decimals: int, *, ceil: bool = False) -> int:
     """Value of ``sz`` lots at price ``px`` in quote wei: ``sz * px`` re-scaled, rounded explicitly.
 

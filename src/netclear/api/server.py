@@ -22,12 +22,15 @@ from collections.abc import AsyncIterator, Awaitable
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request, WebSocket
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from netclear.api import auth, wire
+from netclear.api.lookups import AgentView, VaultView
 from netclear.api.writer import Writer, WriterReadOnly
 from netclear.api.ws import Hub
 from netclear.engine import actions as A
@@ -84,6 +87,15 @@ def _operator_decimal(value: str, field: str) -> Decimal:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _edge_json(payload: dict[str, Any]) -> Response:
+    """An ``/exchange`` answer serialised by orjson (about 15x FastAPI's encoder on an order's answer,
+    docs/benchmarks.md); anything orjson refuses (an int beyond 64 bits) takes the standard path."""
+    try:
+        return Response(orjson.dumps(payload), media_type="application/json")
+    except TypeError:
+        return JSONResponse(jsonable_encoder(payload))
 
 
 def _client_error(status: int, msg: str, data: Any = None) -> JSONResponse:
@@ -174,21 +186,23 @@ def create_app(
         try:
             result, action = await loop.run_in_executor(None, _authenticate, node, body, chain)
         except NetclearError as exc:
-            return wire.err_response(
-                f"{exc.rule}" if exc.field in ("signature", "body") else f"{exc.field}: {exc.rule}"
+            return _edge_json(
+                wire.err_response(
+                    f"{exc.rule}" if exc.field in ("signature", "body") else f"{exc.field}: {exc.rule}"
+                )
             )
         except RecursionError:
-            return wire.err_response("action: nested too deeply")
+            return _edge_json(wire.err_response("action: nested too deeply"))
         try:
             outcome: Outcome = await asyncio.wrap_future(writer.submit(action, result.signer, result.nonce))
         except WriterReadOnly as exc:
             return _client_error(503, f"{exc.field}: {exc.rule}")
         except NetclearError as exc:
-            return wire.err_response(f"{exc.field}: {exc.rule}")
+            return _edge_json(wire.err_response(f"{exc.field}: {exc.rule}"))
         if outcome.error is not None:
-            return wire.err_response(f"{outcome.error.rule}")
+            return _edge_json(wire.err_response(f"{outcome.error.rule}"))
         assert outcome.events is not None
-        return wire.ok_response(result.action.get("type", ""), outcome.events)
+        return _edge_json(wire.ok_response(result.action.get("type", ""), outcome.events))
 
     # ------------------------------------------------------------------ /ws
     @app.websocket("/ws")
@@ -293,7 +307,8 @@ def create_app(
 
     @app.get("/health")
     def health() -> Any:
-        state = {"seq": node.seq, "stateHash": node.read(lambda ex: ex.state_hash())}
+        seq, state_hash = node.read(lambda ex: (node.seq, ex.state_hash()))  # one consistent state
+        state = {"seq": seq, "stateHash": state_hash}
         if writer.read_only is not None:  # loud: monitors see a 503 with the cause (docs/api.md)
             return JSONResponse(
                 status_code=503, content={"status": "readOnly", "reason": writer.read_only, **state}
@@ -308,21 +323,18 @@ def create_app(
 
 
 def _authenticate(node: Node, body: dict[str, Any], chain: auth.Chain) -> tuple[auth.AuthResult, A.Action]:
-    """Recover the signer and translate the action (request thread; the writer re-checks the nonce)."""
+    """Recover the signer and translate the action (request thread; the writer re-checks the nonce).
 
-    def lookups(ex: Any) -> tuple[dict[str, tuple[str, int | None]], dict[str, str]]:
-        agents = {a: (u, until) for a, (u, _name, until) in ex.state.agents.items()}
-        vaults = {addr: acct.master for addr, acct in ex.state.accounts.items() if acct.master}
-        return agents, vaults
-
-    agents, vaults = node.read(lookups)
+    Lookups are O(1) views of the live state (:mod:`netclear.api.lookups`), not tables rebuilt from
+    every account per request."""
+    state = node.exchange.state
     result = auth.verify_request(
         body,
         chain=chain,
         now_ms=node.signer_now(),
         nonce_store=node.nonces,
-        agents=agents,
-        users=node.exchange.state.accounts,  # an unknown signer is refused before the log
-        vaults=vaults,
+        agents=AgentView(state.agents),
+        users=state.accounts,  # an unknown signer is refused before the log
+        vaults=VaultView(state.accounts),
     )
     return result, wire.to_engine(node.exchange.registry, result.action, result.account)

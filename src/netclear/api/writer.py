@@ -21,7 +21,6 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
 
 from netclear.api.nonces import NonceError
 from netclear.engine.actions import Action
@@ -169,7 +168,3 @@ class Writer:
                 self.on_commit()
             except Exception:
                 log.exception("on_commit failed")
-
-
-def run_sync(writer: Writer, action: Action, signer: str | None = None, nonce: int | None = None) -> Any:
-    return writer.submit(action, signer, nonce).result()

@@ -302,7 +302,6 @@ class FundingConfig(_Model):
     sample_interval_s: int = Field(default=5, ge=1)
     interval_s: int = Field(default=3600, ge=1)
     impact_notional_major: NonNeg = Decimal(20000)
-    mark_ema_s: int = Field(default=150, ge=1)
 
 
 class LiquidationConfig(_Model):
@@ -321,11 +320,8 @@ class TransferMarginConfig(_Model):
 
 class OrderRulesConfig(_Model):
     sig_figs: int = Field(default=5, ge=1)
-    perp_max_decimals: int = Field(default=6, ge=0)
-    spot_max_decimals: int = Field(default=8, ge=0)
     min_notional: NonNeg = Decimal(10)
     max_open_orders: int = Field(default=1000, ge=1)
-    market_slippage: Ratio = Decimal("0.05")
     trigger_slippage: Ratio = Decimal("0.1")
 
 

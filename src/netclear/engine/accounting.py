@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 
-from netclear.engine.state import Account, ExchangeState, Mode, Position, Reserve
+from netclear.engine.state import Account, ExchangeState, Position, Reserve
 from netclear.errors import InvalidAction
 from netclear.fixedpoint import PX_DECIMALS, PX_SCALE, notional
 from netclear.lending.rates import value_of
@@ -386,11 +386,3 @@ def unrealized_pnl(pv: PositionValue) -> int:
     pos, perp = pv.position, pv.perp
     entry_value = pos.entry_ntl * perp.collateral.unit // int(10 ** (perp.sz_decimals + PX_DECIMALS))
     return int(pv.ntl - (entry_value if pos.szi > 0 else -entry_value))
-
-
-def px_fraction(px: int) -> Fraction:
-    return Fraction(px, 10**PX_DECIMALS)
-
-
-def is_unified(acct: Account) -> bool:
-    return acct.mode is not Mode.STANDARD

@@ -87,16 +87,33 @@ def bind_config(log: ActionLog, config: ExchangeConfig | str | None) -> Exchange
         cfg = config if isinstance(config, ExchangeConfig) else resolve(config)
         log.set_meta("config", cfg.model_dump_json())
         return cfg
-    cfg = parse_config(json.loads(stored), source="log meta")
+    cfg = parse_config(_without_retired(json.loads(stored)), source="log meta")
     if config is not None:
         given = config if isinstance(config, ExchangeConfig) else resolve(config)
-        if given.model_dump_json() != stored:
+        if given.model_dump_json() not in (stored, cfg.model_dump_json()):
             raise ConfigError(
                 "preset",
                 f"the log was written under preset {cfg.preset.name!r} (its own "
                 f"configuration), not {given.preset.name!r}; replay it without a preset",
             )
     return cfg
+
+
+RETIRED_KEYS: dict[str, tuple[str, ...]] = {
+    "funding": ("mark_ema_s",),
+    "orders": ("perp_max_decimals", "spot_max_decimals", "market_slippage"),
+}
+"""Configuration keys that nothing read and were removed (issue 12); a log written before still opens."""
+
+
+def _without_retired(data: Any) -> Any:
+    if isinstance(data, dict):
+        for section, keys in RETIRED_KEYS.items():
+            part = data.get(section)
+            if isinstance(part, dict):
+                for key in keys:
+                    part.pop(key, None)
+    return data
 
 
 def check_replayable(action: Action) -> None:
@@ -133,7 +150,8 @@ def open_log(url: str | Path) -> ChainedLog:
 
 
 class Node:
-    """One exchange with its durable log. Thread-safe: one writer at a time."""
+    """One exchange with its durable log. Thread-safe: one writer at a time; reads take ``lock``,
+    which a write holds while it applies, not while it waits for the log to be durable."""
 
     def __init__(
         self,
@@ -157,7 +175,7 @@ class Node:
         # a log that was advanced ahead of the wall clock keeps its lead across a restart
         self.clock_offset_ms = max(0, self.exchange.state.time_ms - self.clock())
         self.sequencer: Sequencer[Submission, list[Event]] = Sequencer(
-            log, self._apply, encode_submission, self._sequencer_clock
+            log, self._apply, encode_submission, self._sequencer_clock, apply_lock=self.lock
         )
 
     @property
@@ -205,10 +223,15 @@ class Node:
         return self.submit_many([Submission(action, signer, nonce)])[0]
 
     def submit_many(self, batch: Sequence[Submission]) -> list[Outcome]:
-        """Log the batch durably in one transaction, then apply each action in order."""
+        """Log the batch durably in one transaction, then apply each action in order.
+
+        The node lock is taken for the apply only (the sequencer's ``apply_lock``), so reads never
+        wait for the log's fsync; they see the state before or after a whole batch, and every
+        action they can see is already durable. Lock order: sequencer, then node.
+        """
         if not batch:
             return []
-        with self.lock:
+        with self.sequencer.lock:
             before = self.seq
             receipts = self.sequencer.submit_many(batch)
             if self.snapshot_every and self.seq // self.snapshot_every != before // self.snapshot_every:
@@ -219,9 +242,12 @@ class Node:
             return [_outcome(r) for r in receipts]
 
     def snapshot(self) -> Snapshot:
-        with self.lock:
-            blob = zlib.compress(pickle.dumps((self.exchange.state, self.nonces), protocol=5))
-            return self.sequencer.snapshot(lambda: (self.exchange.state_hash(), blob))
+        def capture() -> tuple[str, bytes]:
+            with self.lock:  # under the sequencer's lock: no batch is between append and apply
+                blob = zlib.compress(pickle.dumps((self.exchange.state, self.nonces), protocol=5))
+                return self.exchange.state_hash(), blob
+
+        return self.sequencer.snapshot(capture)
 
     def read(self, fn: Callable[[Exchange], Any]) -> Any:
         """Run a read against a consistent state (views)."""
@@ -229,7 +255,7 @@ class Node:
             return fn(self.exchange)
 
     def close(self) -> None:
-        with self.lock:
+        with self.sequencer.lock, self.lock:
             self.log.close()
 
 

@@ -16,6 +16,7 @@ exception, so the node stays down until the engine is fixed rather than run on a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -85,13 +86,19 @@ class Sequencer(Generic[A, R]):
         clock_ms: Callable[[], int],
         *,
         rejects: Rejects = NetclearError,
+        apply_lock: contextlib.AbstractContextManager[object] | None = None,
     ) -> None:
         self.log = log
+        self.apply_lock: contextlib.AbstractContextManager[object] = apply_lock or contextlib.nullcontext()
+        """Held while a logged batch is applied, not while it is appended: readers that take it
+        see whole batches and never wait for the log's fsync (docs/ledger.md)."""
         self.apply_fn = apply_fn
         self.encode_fn = encode_fn
         self.clock_ms = clock_ms
         self.rejects = rejects
         self._lock = threading.RLock()
+        self.lock = self._lock
+        """Serialises appends, applies and snapshots (taken before ``apply_lock``, never after)."""
         self._halted: str | None = None
         self.seq = log.last_seq()
         self.last_time_ms: int | None = None
@@ -127,8 +134,9 @@ class Sequencer(Generic[A, R]):
             time_ms = now if self.last_time_ms is None else max(now, self.last_time_ms)
             entries = [Entry(time_ms, self.encode_fn(action)) for action in actions]
             seqs = self._append(entries)
-            self.seq, self.last_time_ms = seqs[-1], time_ms
-            return [self._apply(action, seq, time_ms) for action, seq in zip(actions, seqs, strict=True)]
+            with self.apply_lock:  # a reader holding it sees ``seq`` and the state agree
+                self.seq, self.last_time_ms = seqs[-1], time_ms
+                return [self._apply(action, seq, time_ms) for action, seq in zip(actions, seqs, strict=True)]
 
     def _append(self, entries: list[Entry]) -> range:
         before = self.seq

@@ -111,10 +111,6 @@ def record_liquidation(
     ctx.emit("liquidation", acct.address, leverageType=kind, outcome=outcome, positions=positions)
 
 
-def pool_cash_key(acct: Account, perp: Perp) -> tuple[str, str | int]:
-    return ("perp", perp.dex.name) if acct.mode is Mode.STANDARD else ("spot", perp.collateral.index)
-
-
 def add_cash(acct: Account, perp: Perp, amount: int) -> None:
     """Add ``amount`` to the account's cross pool for ``perp`` (dex cash, or the unified balance)."""
     if acct.mode is Mode.STANDARD:

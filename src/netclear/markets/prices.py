@@ -34,14 +34,6 @@ MARK_EMA_MS = 150_000  # "150 second EMA" = exp(-t / 2.5 minutes) ('Robust price
 LOCAL_MARK_EMA_MS = (
     30_000  # "30 second EMA of the median of best bid, best ask, last trade" ('Robust price indices')
 )
-EXTERNAL_PERP_WEIGHTS: tuple[tuple[str, int], ...] = (
-    ("binance", 3),
-    ("okx", 2),
-    ("bybit", 2),
-    ("gate", 1),
-    ("mexc", 1),
-)
-"""Weights of the external perp mids in mark input 3 ('Robust price indices')."""
 HIP3_MARK_MOVE_LIMIT = Fraction(
     1, 100
 )  # "markPx moves are clamped to 1% from previous markPx" ('HIP-3: Builder-deployed perpetuals')

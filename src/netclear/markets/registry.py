@@ -12,7 +12,7 @@ from fractions import Fraction
 
 from netclear.config.models import ExchangeConfig
 from netclear.errors import ConfigError, UnknownEntity
-from netclear.fixedpoint import PX_DECIMALS, to_fraction
+from netclear.fixedpoint import to_fraction
 from netclear.margin.scenario import Offset, RiskClass, ScenarioParams
 
 SPOT_ASSET_OFFSET = 10_000
@@ -441,10 +441,6 @@ class Registry:
 
     def collateral(self, token: int) -> CollateralParams | None:
         return self.pm.collateral.get(token) if self.pm else None
-
-    @staticmethod
-    def px_decimals() -> int:
-        return PX_DECIMALS
 
 
 def _build_pm(reg: Registry, cfg: ExchangeConfig, fail: object) -> PortfolioMarginParams:

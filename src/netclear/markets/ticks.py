@@ -23,7 +23,6 @@ SPOT_MAX_DECIMALS = 8
 PRICE_SIG_FIGS = 5
 MIN_ORDER_NOTIONAL = Fraction(10)  # "Order must have minimum value of $10." ('Tick and lot size')
 LIMIT_ORDER_VALUE_FACTOR = 10  # limit orders: 10 x the market-order maximum ('Contract specifications')
-SDK_DEFAULT_SLIPPAGE = Fraction(1, 20)  # hyperliquid.exchange DEFAULT_SLIPPAGE = 0.05
 
 Rounding = Literal["half_up", "floor", "ceil"]
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from netclear.engine.accounting import MarginPool, PositionValue, Valuer, unrealized_pnl
 from netclear.engine.availability import transfer_requirement, withdrawable
 from netclear.engine.state import Account, Mode
-from netclear.fixedpoint import PX_DECIMALS, PX_SCALE, fmt_decimal, fmt_px, fmt_units
+from netclear.fixedpoint import PX_DECIMALS, PX_SCALE, fmt_decimal, fmt_units
 from netclear.margin import standard as std_rules
 from netclear.views import view
 from netclear.views.common import account_or_empty, user_of
@@ -149,7 +149,3 @@ def clearinghouse_state(v: Valuer, acct: Account, dex: str = "") -> dict[str, An
 def clearinghouse_view(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
     acct = account_or_empty(ex, user_of(payload))
     return clearinghouse_state(ex.valuer(), acct, payload.get("dex", "") or "")
-
-
-def fmt_mark(px: int) -> str:
-    return fmt_px(px)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 from netclear.engine.context import normalize_address
 from netclear.engine.state import Account
 from netclear.errors import InvalidAction
-from netclear.fixedpoint import PX_DECIMALS, fmt_decimal, fmt_units
-
-ZERO = "0.0"
+from netclear.fixedpoint import fmt_decimal
 
 
 def user_of(payload: dict[str, Any], field: str = "user") -> str:
@@ -26,22 +23,7 @@ def account_or_empty(exchange: Any, address: str) -> Account:
     return acct if acct is not None else Account(address)
 
 
-def money(units: int, decimals: int) -> str:
-    return fmt_units(units, decimals)
-
-
 def frac(value: Fraction, places: int = 8) -> str:
-    return fmt_decimal(value, places)
-
-
-def px_frac(value: Fraction) -> str:
-    """A price given as a Fraction of 1e-8 units or of whole units (already scaled)."""
-    return fmt_decimal(value, PX_DECIMALS)
-
-
-def dec(value: Decimal | Fraction | int, places: int = 10) -> str:
-    if isinstance(value, int):
-        value = Fraction(value)
     return fmt_decimal(value, places)
 
 
