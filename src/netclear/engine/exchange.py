@@ -29,6 +29,7 @@ from netclear.engine.state import Account, ExchangeState, Mode, OrderInfo
 from netclear.engine.tx import Tx
 from netclear.errors import InvalidAction, NetclearError
 from netclear.liquidation import engine as liquidation_engine
+from netclear.liquidation.screen import PriceScreen
 from netclear.markets.registry import Registry
 
 Handler = Callable[[Ctx, Any], None]
@@ -79,6 +80,9 @@ class Exchange:
             state.prices.usdc_oracle = int(cfg.usdc_oracle_price * 10**8)
         self.state = state
         self.handlers: dict[type[A.Action], Handler] = dict(HANDLERS)
+        self.screen = PriceScreen(self.registry)
+        """Who may be liquidatable after a price move (:mod:`netclear.liquidation.screen`); call
+        ``screen.invalidate()`` after editing ``state`` outside :meth:`apply`."""
 
     # ------------------------------------------------------------------ applying actions
     def apply(self, action: A.Action, at: int | None = None) -> list[Event]:
@@ -103,6 +107,7 @@ class Exchange:
         except Exception:
             tx.rollback()
             raise
+        self.screen.note({a.address for a in tx.touched_accounts()})
         history = self.state.history
         for kind, user, record in ctx.records:
             history.add(kind, user, record)
@@ -165,6 +170,7 @@ class Exchange:
         except Exception:
             tx.rollback()
             raise
+        self.screen.note({a.address for a in tx.touched_accounts()})
         for kind, user, record in ctx.records:
             self.state.history.add(kind, user, record)
 
@@ -186,24 +192,11 @@ class Exchange:
         ctx.tx.account(acct.address).actions_today = (day, n + 1)
 
     def _liquidation_candidates(self, ctx: Ctx, action: A.Action) -> set[str]:
-        """Accounts whose equity the action may have lowered: holders of repriced assets (and PM
-        borrowers whose collateral was repriced) after a price update, else the accounts it touched."""
+        """Accounts whose equity the action may have lowered: after a price update, the holders the
+        vector screen cannot clear (:mod:`netclear.liquidation.screen`), else the accounts it touched."""
         if isinstance(action, A.SetPrices):
-            reg = self.registry
-            assets = {reg.perp(k).asset for k in (*action.oracle, *action.marks)}
-            tokens = {
-                t.index
-                for t in reg.tokens.values()
-                if (t.perp is not None and reg.perp(t.perp).asset in assets)
-                or (t.spot_pair is not None and reg.spot_pairs[t.spot_pair].name in action.spot)
-            }
-            out = set()
-            for address, acct in self.state.accounts.items():
-                if any(a in assets for a in acct.positions) or (
-                    acct.borrow_basis and (tokens & set(acct.supply_basis) or action.usdc_oracle is not None)
-                ):
-                    out.add(address)
-            return out
+            # every holder's equity may have moved: the vector screen picks who to check exactly
+            return self.screen.candidates(self.state, {a.address for a in ctx.tx.touched_accounts()})
         accounts = self.state.accounts
         touched = ctx.at_risk | {
             a.address

@@ -1,0 +1,99 @@
+"""Liquidation candidates after a price move, screened in float64 and confirmed on the exact path.
+
+A price tick can lower the equity of every holder. Checking each one exactly (Python integers, a clone
+per account) costs seconds on a 100,000-holder book (docs/benchmarks.md, "Price ticks at scale"), so the
+exchange keeps a :class:`~netclear.risk.vector.RiskBook` of the holders' pools and asks it who *could* be
+liquidatable at the new marks; only those, plus the accounts it cannot vouch for, go to the liquidation
+engine, which decides on the exact path as before.
+
+The screen must never miss an account the exact path would liquidate:
+
+* **Safety margin.** A pool is flagged when ``equity < mm + SAFETY x (|equity| + mm + 1)`` (float64,
+  relative margin :data:`SAFETY` = 1e-6, far above float64's 1e-16 rounding on sums of a few
+  positions), so the flagged set is a superset of the exact ``equity < mm``.
+* **Dirty accounts.** Every account an action touched since the book was built (``Tx`` clones it on
+  first touch) is *dirty*: its rows may be stale, so it is confirmed exactly at every tick, screened or
+  not. The book is rebuilt lazily, at a tick, only when the dirty set has grown past
+  :data:`REBUILD_FRACTION` of the book (or :data:`REBUILD_MIN` accounts): positions changed, so a
+  rebuild is due, but not on every tick.
+* **Exact-only accounts.** Portfolio-margin accounts and accounts that borrow or supply are always
+  confirmed exactly: their value depends on token prices, reserve indexes and the USDC oracle, which
+  a stale book would carry at build-time values. (The SetPrices PM housekeeping already revalues and
+  touches every PM account exactly, so screening them would save nothing yet.)
+
+What is screened is a standard or unified account's pools (dex cross pools, collateral pools, isolated
+positions): ``cash + sum size x mark`` against the tiered maintenance margin, which depends on the
+holdings and the marks only (Hyperliquid docs 'Liquidations', 'Margin tiers').
+"""
+
+from __future__ import annotations
+
+from netclear.engine.state import Account, ExchangeState, Mode
+from netclear.markets.registry import Registry
+from netclear.risk.vector import RiskBook
+
+SAFETY = 1e-6
+"""Relative safety margin of the float64 screen (see the module docstring)."""
+REBUILD_MIN = 1024
+REBUILD_FRACTION = 0.02
+"""The book is rebuilt at a tick when more than ``max(REBUILD_MIN, REBUILD_FRACTION x book)`` accounts are
+dirty; below that the dirty ones are simply confirmed exactly."""
+
+
+def _holder(acct: Account) -> bool:
+    return bool(acct.positions or acct.borrow_basis)
+
+
+def _exact_only(acct: Account) -> bool:
+    return acct.mode is Mode.PORTFOLIO or bool(acct.borrow_basis or acct.supply_basis)
+
+
+class PriceScreen:
+    """The exchange's screen of holders for price ticks, kept in step with the state it was built on."""
+
+    def __init__(self, reg: Registry) -> None:
+        self.reg = reg
+        self.book: RiskBook | None = None
+        self._state_id = 0
+        self.dirty: set[str] = set()
+        """Accounts touched since the book was built: confirmed exactly at every tick."""
+        self.exact: set[str] = set()
+        """Holders that are always confirmed exactly (PM, borrowing or supplying), as of the build."""
+        self.rebuilds = 0
+
+    def note(self, addresses: set[str]) -> None:
+        """Record the accounts an applied action touched (their rows in the book may be stale)."""
+        if self.book is not None:
+            self.dirty |= addresses
+
+    def invalidate(self) -> None:
+        """Forget the book (the state was edited outside ``Exchange.apply``); the next tick rebuilds it."""
+        self.book = None
+        self.dirty.clear()
+
+    def _rebuild(self, state: ExchangeState) -> RiskBook:
+        book = RiskBook(self.reg)
+        book.build(state)
+        self.book = book
+        self._state_id = id(state)
+        self.dirty = set()
+        self.exact = {a for a, acct in state.accounts.items() if _holder(acct) and _exact_only(acct)}
+        self.rebuilds += 1
+        return book
+
+    def candidates(self, state: ExchangeState, touched: set[str]) -> set[str]:
+        """Accounts that may be liquidatable at the state's current marks: a superset of those the exact
+        path liquidates. ``touched``: the accounts the current action has touched so far (dirty too)."""
+        book = self.book
+        if (
+            book is None
+            or self._state_id != id(state)
+            or len(self.dirty) > max(REBUILD_MIN, REBUILD_FRACTION * len(book.accounts))
+        ):
+            book = self._rebuild(state)
+        accounts = state.accounts
+        out = {a for a in self.dirty | self.exact | touched if a in accounts and _holder(accounts[a])}
+        if book.pools is not None and len(book.accounts):
+            flagged = book.screen(book.marks_of(state), SAFETY, "hyperliquid")
+            out.update(a for a in flagged if a in accounts and _holder(accounts[a]))
+        return out
