@@ -12,10 +12,10 @@ The screen must never miss an account the exact path would liquidate:
   relative margin :data:`SAFETY` = 1e-6, far above float64's 1e-16 rounding on sums of a few
   positions), so the flagged set is a superset of the exact ``equity < mm``.
 * **Dirty accounts.** Every account an action touched since the book was built (``Tx`` clones it on
-  first touch) is *dirty*: its rows may be stale, so it is confirmed exactly at every tick, screened or
-  not. The book is rebuilt lazily, at a tick, only when the dirty set has grown past
-  :data:`REBUILD_FRACTION` of the book (or :data:`REBUILD_MIN` accounts): positions changed, so a
-  rebuild is due, but not on every tick.
+  first touch) is *dirty*: its rows in the book may be stale, so they are ignored and the account is
+  re-encoded from the current state at each tick, in a small book of the dirty accounts only, and
+  screened there. The big book is rebuilt lazily, at a tick, only when the dirty set has grown past
+  :data:`REBUILD_FRACTION` of the book (or :data:`REBUILD_MIN` accounts), not on every tick.
 * **Exact-only accounts.** Portfolio-margin accounts and accounts that borrow or supply are always
   confirmed exactly: their value depends on token prices, reserve indexes and the USDC oracle, which
   a stale book would carry at build-time values. (The SetPrices PM housekeeping already revalues and
@@ -28,6 +28,8 @@ holdings and the marks only (Hyperliquid docs 'Liquidations', 'Margin tiers').
 
 from __future__ import annotations
 
+import copy
+
 from netclear.engine.state import Account, ExchangeState, Mode
 from netclear.markets.registry import Registry
 from netclear.risk.vector import RiskBook
@@ -37,7 +39,7 @@ SAFETY = 1e-6
 REBUILD_MIN = 1024
 REBUILD_FRACTION = 0.02
 """The book is rebuilt at a tick when more than ``max(REBUILD_MIN, REBUILD_FRACTION x book)`` accounts are
-dirty; below that the dirty ones are simply confirmed exactly."""
+dirty; below that the dirty ones are re-encoded in a small book at each tick."""
 
 
 def _holder(acct: Account) -> bool:
@@ -56,7 +58,7 @@ class PriceScreen:
         self.book: RiskBook | None = None
         self._state_id = 0
         self.dirty: set[str] = set()
-        """Accounts touched since the book was built: confirmed exactly at every tick."""
+        """Accounts touched since the book was built: re-encoded at every tick (their book rows are stale)."""
         self.exact: set[str] = set()
         """Holders that are always confirmed exactly (PM, borrowing or supplying), as of the build."""
         self.rebuilds = 0
@@ -92,8 +94,20 @@ class PriceScreen:
         ):
             book = self._rebuild(state)
         accounts = state.accounts
-        out = {a for a in self.dirty | self.exact | touched if a in accounts and _holder(accounts[a])}
+        stale = {a for a in self.dirty | touched if a in accounts and _holder(accounts[a])}
+        exact = {a for a in stale if _exact_only(accounts[a])}
+        exact |= {a for a in self.exact if a in accounts and _holder(accounts[a])}
+        out = set(exact)
+        marks = book.marks_of(state)
         if book.pools is not None and len(book.accounts):
-            flagged = book.screen(book.marks_of(state), SAFETY, "hyperliquid")
-            out.update(a for a in flagged if a in accounts and _holder(accounts[a]))
+            flagged = book.screen(marks, SAFETY, "hyperliquid")
+            out.update(a for a in flagged if a in accounts and a not in stale and _holder(accounts[a]))
+        fresh = stale - exact
+        if fresh:
+            # re-encode the changed accounts from the current state: a small book of their own
+            view = copy.copy(state)
+            view.accounts = {a: accounts[a] for a in fresh}
+            small = RiskBook(self.reg)
+            small.build(view)
+            out.update(small.screen(marks, SAFETY, "hyperliquid"))
         return out
