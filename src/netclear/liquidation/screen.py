@@ -56,7 +56,7 @@ class PriceScreen:
     def __init__(self, reg: Registry) -> None:
         self.reg = reg
         self.book: RiskBook | None = None
-        self._state_id = 0
+        self._state: ExchangeState | None = None
         self.dirty: set[str] = set()
         """Accounts touched since the book was built: re-encoded at every tick (their book rows are stale)."""
         self.exact: set[str] = set()
@@ -77,7 +77,7 @@ class PriceScreen:
         book = RiskBook(self.reg)
         book.build(state)
         self.book = book
-        self._state_id = id(state)
+        self._state = state  # held, so a new state object is always noticed
         self.dirty = set()
         self.exact = {a for a, acct in state.accounts.items() if _holder(acct) and _exact_only(acct)}
         self.rebuilds += 1
@@ -89,7 +89,7 @@ class PriceScreen:
         book = self.book
         if (
             book is None
-            or self._state_id != id(state)
+            or self._state is not state
             or len(self.dirty) > max(REBUILD_MIN, REBUILD_FRACTION * len(book.accounts))
         ):
             book = self._rebuild(state)
