@@ -17,9 +17,9 @@ from fractions import Fraction as F
 
 from typer.testing import CliRunner
 
+from netclear.calculator import efficiency as study
 from netclear.cli.main import app
 from netclear.config import resolve
-from netclear.margin import efficiency as study
 from netclear.margin import scenario as sc
 from netclear.markets.registry import Registry
 

@@ -1,4 +1,4 @@
-"""``netclear efficiency``: the capital-efficiency study (:mod:`netclear.margin.efficiency`) as a table,
+"""``netclear efficiency``: the capital-efficiency study (:mod:`netclear.calculator.efficiency`) as a table,
 JSON, and a PNG + HTML plot (docs/margin-models.md)."""
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ def efficiency(
 ) -> None:
     """Reference strategies under standard, unified, Hyperliquid PM and scenario PM: capital, capital
     freed, leverage, and the loss at the extreme move; whether ">=30%" and "3.35x" hold."""
+    from netclear.calculator import efficiency as study
     from netclear.config import resolve
-    from netclear.margin import efficiency as study
     from netclear.markets.registry import Registry
 
     try:
