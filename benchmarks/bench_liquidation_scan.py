@@ -19,9 +19,9 @@ import time
 
 from netclear.engine.accounting import Valuer
 from netclear.engine.exchange import Exchange
+from netclear.engine.liquidation import rules
 from netclear.engine.state import Account, Position
 from netclear.fixedpoint import PX_SCALE, notional
-from netclear.liquidation import rules
 from netclear.risk.vector import RiskBook
 
 PRICES = {"BTC": 100_000, "ETH": 3_500, "SOL": 180, "XRP": 2.5, "HYPE": 40, "DOGE": 0.2, "ARB": 0.5}

@@ -5,7 +5,7 @@ hyperliquid preset's perps, 2-20x). Each tick moves every oracle and mark by -1%
 liquidatable, so the time is the candidate check itself, as on most ticks). In the same run:
 
 * **before**: every holder of a repriced asset is handed to the liquidation engine and checked exactly
-  (the exchange's candidate rule before ``liquidation/screen.py``);
+  (the exchange's candidate rule before ``engine/liquidation/screen.py``);
 * **after, first tick**: the exchange builds the screen's arrays (once, then only when many accounts
   changed) and screens;
 * **after, steady tick**: the book is kept; ``--dirty`` accounts received a deposit since the last tick,

@@ -35,8 +35,8 @@ from netclear.api.auth import (
     recover_user_signed_signer,
     verify_request,
 )
-from netclear.api.nonces import DAY_MS, NonceError, NonceStore
 from netclear.errors import NetclearError
+from netclear.ledger.nonces import DAY_MS, NonceError, NonceStore
 
 NOW = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 LOCAL_URL = "http://127.0.0.1:3001"

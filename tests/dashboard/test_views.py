@@ -2,7 +2,7 @@
 
 * ``marginModes`` on the basis trade of tests/engine/test_pm_basis_trade.py (every number worked there from
   the hyperliquid preset and the Hyperliquid Docs "Portfolio margin" page) and on a standard long worked below;
-* ``liquidations`` on the full market liquidation of tests/liquidation/test_perp_liquidation.py;
+* ``liquidations`` on the full market liquidation of tests/engine/liquidation/test_perp_liquidation.py;
 * ``borrowLendReserveParams``: the stablecoin curve ``0.05 + 4.75 x max(0, U - 0.8)``, supply rate
   ``borrow x U x (1 - 0.1)`` (Hyperliquid Docs "Portfolio margin", interest; docs/rules/lending.md).
 """
@@ -17,8 +17,8 @@ from netclear.engine import actions as A
 from netclear.engine.exchange import Exchange
 from netclear.errors import InvalidAction
 from tests.conftest import ALICE, BOB, MAKER
+from tests.engine.liquidation import rest, set_marks
 from tests.engine.test_pm_basis_trade import _orders, _setup
-from tests.liquidation import rest, set_marks
 
 
 def _basis_trade() -> Exchange:
@@ -111,7 +111,7 @@ def test_margin_modes_of_a_standard_long() -> None:
 
 
 def test_liquidation_feed_lists_a_market_liquidation_with_its_mark() -> None:
-    """tests/liquidation/test_perp_liquidation.py (a): Alice long 0.1 BTC from 100,000 with 1,000 USDC is
+    """tests/engine/liquidation/test_perp_liquidation.py (a): Alice long 0.1 BTC from 100,000 with 1,000 USDC is
     market-liquidated at mark 91,000 (notional 0.1 x 91,000 = 9,100, value 100) into the maker's bid."""
     ex = Exchange("hyperliquid")
     set_marks(ex, {"BTC": 100_000}, at=1_000)
@@ -168,7 +168,7 @@ def test_reserve_params_sample_the_engine_curve_and_mark_today() -> None:
 
 
 def test_liquidation_feed_shows_a_backstop_and_the_vault_equity() -> None:
-    """tests/liquidation/test_perp_liquidation.py (c): Alice long 0.1 BTC from 100,000 with 1,000 USDC,
+    """tests/engine/liquidation/test_perp_liquidation.py (c): Alice long 0.1 BTC from 100,000 with 1,000 USDC,
     mark 90,700, empty book: equity 70 < 2/3 x 9,070 / 80 -> the liquidator vault takes the position at
     the mark and the 70 of equity: vault value -9,070 + 70 + 0.1 x 90,700 = 70, one open position."""
     ex = Exchange("hyperliquid")

@@ -11,13 +11,13 @@ from fractions import Fraction
 
 import pytest
 
+from netclear.calculator.snapshot import build_state
 from netclear.engine import actions as A
 from netclear.engine.exchange import Exchange
 from netclear.engine.state import Mode
 from netclear.lending.rates import borrow_rate, supply_rate
 from netclear.margin import portfolio as pm
 from netclear.margin import standard as std
-from netclear.margin.snapshot import build_state
 from netclear.markets.registry import Registry, build_margin_table
 from netclear.views.clearinghouse import clearinghouse_state
 from tests.conftest import (

@@ -15,7 +15,7 @@ from netclear.engine import order_actions as O
 from netclear.engine.exchange import Exchange
 from netclear.errors import InsufficientBalance
 from tests.conftest import ALICE, BOB, MAKER, config_with, fund_lender, open_gates
-from tests.liquidation import rest, set_marks
+from tests.engine.liquidation import rest, set_marks
 
 
 def _order(user: str, asset: str, is_buy: bool, px: str, sz: str) -> O.PlaceOrder:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netclear.engine.accounting import Valuer
-from netclear.liquidation import rules
+from netclear.engine.liquidation import rules
 from netclear.risk.vector import RiskBook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))

@@ -2,7 +2,7 @@
 
 ``pm-hedge-explicit``: one account with 300 HYPE and 2600 USDC opens a 0.5 BTC long at 20x against the
 default market maker (under portfolio margin it first borrows 1000 USDC against the HYPE); BTC falls 100,000 -> 80,000 and HYPE 40 -> 25 linearly over 30 minutes, marks
-pinned to the oracle. The expected minute is read from the margin calculator (``netclear.margin.
+pinned to the oracle. The expected minute is read from the margin calculator (``netclear.calculator.
 evaluate``, docs/margin-calculator.md), fed the account exactly as the engine opened it, at each step's
 prices: portfolio margin liquidates at the first step where PMR > 0.95 (Hyperliquid docs, "Portfolio
 margin": "an account is liquidatable when its portfolio margin ratio exceeds 0.95"), standard margin at
@@ -15,8 +15,8 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
+from netclear.calculator import evaluate
 from netclear.engine import actions as A
-from netclear.margin import evaluate
 from netclear.sim.runner import PathRun
 from netclear.sim.scenario import load_scenario, parse_scenario
 from tests.sim.helpers import calculator_input

@@ -34,8 +34,8 @@ import coincurve
 import msgpack  # type: ignore[import-untyped]  # msgpack ships no type information
 from eth_utils.crypto import keccak
 
-from netclear.api.nonces import MAX_UINT64, NonceError, NonceStore
 from netclear.errors import NetclearError
+from netclear.ledger.nonces import MAX_UINT64, NonceError, NonceStore
 
 __all__ = [
     "ACTIONS",

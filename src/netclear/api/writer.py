@@ -22,11 +22,11 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from netclear.api.nonces import NonceError
 from netclear.engine.actions import Action
 from netclear.errors import InvalidAction, NetclearError
 from netclear.ledger.log import LogCorruption
 from netclear.ledger.node import Node, Outcome, Submission, check_replayable
+from netclear.ledger.nonces import NonceError
 
 MAX_BATCH = 512
 log = logging.getLogger("netclear.writer")

@@ -4,7 +4,7 @@ scenario PM (``netclear efficiency``, docs/margin-models.md).
 Each strategy (``netclear/examples/strategies.json``) is a book opened at the given prices: spot
 holdings bought with the account's own USDC, perps at their maximum leverage. For each regime the
 study finds the **capital** (USDC equity) the book needs to be opened, with the margin calculator's own
-snapshot (:func:`netclear.margin.snapshot.build_state`) and the engine's rules:
+snapshot (:func:`netclear.calculator.snapshot.build_state`) and the engine's rules:
 
 * **standard**: spot is paid in full and is not collateral; each dex's cross pool needs its initial
   margin: ``capital = spot value + sum of initial margins`` (Hyperliquid "Margining",
@@ -30,6 +30,7 @@ from fractions import Fraction
 from importlib import resources
 from typing import Any
 
+from netclear.calculator.snapshot import build_state
 from netclear.config import resolve
 from netclear.engine import pm_model
 from netclear.engine.accounting import Valuer
@@ -37,7 +38,6 @@ from netclear.engine.state import Mode
 from netclear.errors import InvalidAction
 from netclear.fixedpoint import fmt_decimal
 from netclear.margin import portfolio as pm_rules
-from netclear.margin.snapshot import build_state
 from netclear.markets.registry import Registry
 
 REGIMES = ("standard", "unified", "hyperliquidPM", "scenarioPM")

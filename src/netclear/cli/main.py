@@ -57,7 +57,7 @@ def margin(
     as_json: Annotated[bool, typer.Option("--json", help="print the full JSON result")] = False,
 ) -> None:
     """Margin of a portfolio under standard, unified and portfolio margin, side by side."""
-    from netclear.margin import evaluate
+    from netclear.calculator import evaluate
 
     portfolio = _load_json(file)
     source = str(file) if file else "bundled example basis-trade.json"

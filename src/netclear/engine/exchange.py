@@ -24,12 +24,12 @@ from netclear.engine.accounting import Valuer
 from netclear.engine.context import Ctx
 from netclear.engine.events import Event
 from netclear.engine.handlers import funds, lending_actions, modes, orders, prices, trading
+from netclear.engine.liquidation import engine as liquidation_engine
+from netclear.engine.liquidation.screen import PriceScreen
 from netclear.engine.solvency import rebalance
 from netclear.engine.state import Account, ExchangeState, Mode, OrderInfo
 from netclear.engine.tx import Tx
 from netclear.errors import InvalidAction, NetclearError
-from netclear.liquidation import engine as liquidation_engine
-from netclear.liquidation.screen import PriceScreen
 from netclear.markets.registry import Registry
 
 Handler = Callable[[Ctx, Any], None]
@@ -81,7 +81,7 @@ class Exchange:
         self.state = state
         self.handlers: dict[type[A.Action], Handler] = dict(HANDLERS)
         self.screen = PriceScreen(self.registry)
-        """Who may be liquidatable after a price move (:mod:`netclear.liquidation.screen`); call
+        """Who may be liquidatable after a price move (:mod:`netclear.engine.liquidation.screen`); call
         ``screen.invalidate()`` after editing ``state`` outside :meth:`apply`."""
 
     # ------------------------------------------------------------------ applying actions
@@ -193,7 +193,7 @@ class Exchange:
 
     def _liquidation_candidates(self, ctx: Ctx, action: A.Action) -> set[str]:
         """Accounts whose equity the action may have lowered: after a price update, the holders the
-        vector screen cannot clear (:mod:`netclear.liquidation.screen`), else the accounts it touched."""
+        vector screen cannot clear (:mod:`netclear.engine.liquidation.screen`), else the accounts it touched."""
         if isinstance(action, A.SetPrices):
             # every holder's equity may have moved: the vector screen picks who to check exactly
             return self.screen.candidates(self.state, {a.address for a in ctx.tx.touched_accounts()})

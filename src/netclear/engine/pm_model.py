@@ -3,7 +3,7 @@
 A preset's ``portfolio_margin.model`` selects Hyperliquid's portfolio margin ratio (the default,
 https://hyperliquid.gitbook.io/hyperliquid-docs/trading/portfolio-margin) or the scenario model
 (:mod:`netclear.margin.scenario`, docs/margin-models.md). Placement checks and auto-borrow limits
-(:mod:`netclear.engine.solvency`), the liquidation test (:mod:`netclear.liquidation.pm`), the
+(:mod:`netclear.engine.solvency`), the liquidation test (:mod:`netclear.engine.liquidation.pm`), the
 ``portfolioMarginRatio`` and ``health`` views and the margin calculator all ask this module.
 
 Under the scenario model:

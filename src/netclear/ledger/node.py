@@ -29,13 +29,13 @@ from typing import Any
 
 import msgspec
 
-from netclear.api.nonces import NonceStore
 from netclear.config import ExchangeConfig
 from netclear.engine.actions import Action, decode_action, encode_action
 from netclear.engine.events import Event
 from netclear.engine.exchange import Exchange
 from netclear.errors import ConfigError, InternalError, InvalidAction, NetclearError
 from netclear.ledger.log import ActionLog, Snapshot
+from netclear.ledger.nonces import NonceStore
 from netclear.ledger.sequencer import Receipt, Rejection, Sequencer
 from netclear.ledger.sequencer import replay as replay_log
 from netclear.ledger.store import ChainedLog

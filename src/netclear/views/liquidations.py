@@ -19,10 +19,10 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from netclear.engine.liquidation.accounts import HIP3_BACKSTOP_BASE
 from netclear.engine.state import Account
 from netclear.errors import InvalidAction
 from netclear.fixedpoint import fmt_decimal
-from netclear.liquidation.accounts import HIP3_BACKSTOP_BASE
 from netclear.views import view
 
 if TYPE_CHECKING:

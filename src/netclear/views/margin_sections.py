@@ -4,7 +4,7 @@ the same holdings laid out for another mode.
 ``standard`` / ``unified`` / ``portfolio`` each give ``maintenanceRequirement``, ``marginAvailable``,
 ``excessMargin`` and ``liquidatable`` in USDC (docs/margin-calculator.md "Output"); ``comparison`` the
 capital unified account and portfolio margin free against standard. The margin calculator
-(``margin/calculator.py``) adds nested views to them; the ``marginModes`` info type (``margin_modes.py``)
+(``calculator/margin.py``) adds nested views to them; the ``marginModes`` info type (``margin_modes.py``)
 serves them for a live account, valuing its other modes on ``as_mode``'s layout.
 """
 
@@ -13,13 +13,13 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
+from netclear.calculator.snapshot import LIQUIDITY, reserve_for, supply_collateral
 from netclear.engine import pm_model
 from netclear.engine.accounting import Valuer
 from netclear.engine.state import Account, ExchangeState, Mode, Position
 from netclear.fixedpoint import fmt_decimal, notional
 from netclear.margin import portfolio as pm_rules
 from netclear.margin import scenario as sc
-from netclear.margin.snapshot import LIQUIDITY, reserve_for, supply_collateral
 from netclear.margin.standard import initial_margin
 from netclear.margin.unified import INFINITE, unified_liquidatable
 from netclear.markets.registry import Registry

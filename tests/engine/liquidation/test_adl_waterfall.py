@@ -37,7 +37,7 @@ from netclear.engine import actions as A
 from netclear.engine.exchange import Exchange
 from netclear.lending.rates import INDEX_SCALE
 from tests.conftest import ALICE, BOB, CAROL, LENDER, config_with, fund_lender, open_gates
-from tests.liquidation import assert_conserved, ledger_liquidations, set_marks, usd
+from tests.engine.liquidation import assert_conserved, ledger_liquidations, set_marks, usd
 
 DAVE = "0x" + "d0" * 20
 EVE = "0x" + "e0" * 20

@@ -12,7 +12,7 @@ from decimal import Decimal as D
 from netclear.engine import actions as A
 from netclear.engine.exchange import Exchange
 from tests.conftest import ALICE, BOB, CAROL, MAKER, config_with
-from tests.liquidation import assert_conserved, ledger_liquidations, rest, set_marks, usd
+from tests.engine.liquidation import assert_conserved, ledger_liquidations, rest, set_marks, usd
 
 VAULT = "0x1000000000000000000000000000000000000001"  # LiquidationConfig.liquidator_vault
 XYZ_VAULT = "0x4000000000000000000000000000000000000001"  # 0x400..00 + dex index 1 ('Liquidations', HIP-3)

@@ -15,7 +15,7 @@ from netclear.api.ws import Subscription, render
 from netclear.engine import actions as A
 from netclear.engine.exchange import Exchange
 from tests.conftest import ALICE, BOB, MAKER, config_with, fund_lender, open_gates, set_collateral
-from tests.liquidation import rest, set_marks
+from tests.engine.liquidation import rest, set_marks
 
 T0 = 1_000
 

@@ -12,10 +12,8 @@ from netclear.engine.context import Ctx
 from netclear.engine.handlers.matching import match
 from netclear.engine.handlers.order_parsing import Parsed
 from netclear.engine.handlers.trading import apply_perp_side, record_transfer
-from netclear.engine.state import Account, OrderInfo
-from netclear.fixedpoint import PX_SCALE, fmt_px, fmt_units, notional
-from netclear.liquidation import rules
-from netclear.liquidation.accounts import (
+from netclear.engine.liquidation import rules
+from netclear.engine.liquidation.accounts import (
     NoLiquidationFee,
     move_cash,
     pool_of,
@@ -23,7 +21,9 @@ from netclear.liquidation.accounts import (
     system_account,
     vault_address,
 )
-from netclear.liquidation.adl import adl_pool, adl_position
+from netclear.engine.liquidation.adl import adl_pool, adl_position
+from netclear.engine.state import Account, OrderInfo
+from netclear.fixedpoint import PX_SCALE, fmt_px, fmt_units, notional
 from netclear.markets.registry import Perp
 
 

@@ -1,4 +1,4 @@
-"""The pure liquidation rules (``netclear.liquidation.rules``), every expected value worked by hand.
+"""The pure liquidation rules (``netclear.engine.liquidation.rules``), every expected value worked by hand.
 
 Hyperliquid docs 'Liquidations', 'Auto-deleveraging' (perp trigger, partials, backstop, bankruptcy, ADL) and
 'Portfolio margin FAQ', 'Portfolio margin' (portfolio-margin takeover steps, collateral TWAP).
@@ -11,7 +11,7 @@ from fractions import Fraction
 
 import pytest
 
-from netclear.liquidation.rules import (
+from netclear.engine.liquidation.rules import (
     AdlCandidate,
     ShareSlot,
     adl_price,

@@ -10,19 +10,19 @@ from fractions import Fraction
 from netclear.engine import lending, pm_model
 from netclear.engine.context import Ctx
 from netclear.engine.handlers.orders import cancel_all
-from netclear.engine.solvency import rebalance
-from netclear.engine.state import Account, Mode
-from netclear.fixedpoint import fmt_units, frac_ceil, frac_floor
-from netclear.liquidation import rules
-from netclear.liquidation.accounts import (
+from netclear.engine.liquidation import rules
+from netclear.engine.liquidation.accounts import (
     pm_positions,
     pm_value,
     pm_value_wei,
     record_liquidation,
     system_account,
 )
-from netclear.liquidation.adl import Deleveraged, adl_close, cover_deficit
-from netclear.liquidation.perps import liquidate_cross, liquidate_isolated, market_liquidate
+from netclear.engine.liquidation.adl import Deleveraged, adl_close, cover_deficit
+from netclear.engine.liquidation.perps import liquidate_cross, liquidate_isolated, market_liquidate
+from netclear.engine.solvency import rebalance
+from netclear.engine.state import Account, Mode
+from netclear.fixedpoint import fmt_units, frac_ceil, frac_floor
 from netclear.margin import portfolio as pm_rules
 
 PM_STEP_LIMIT = 50

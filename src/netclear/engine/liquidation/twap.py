@@ -12,11 +12,11 @@ from netclear.engine import lending
 from netclear.engine.context import Ctx
 from netclear.engine.handlers.matching import match
 from netclear.engine.handlers.order_parsing import Parsed
+from netclear.engine.liquidation import rules
+from netclear.engine.liquidation.accounts import NoLiquidationFee, Waterfall
 from netclear.engine.state import Account, OrderInfo
 from netclear.fixedpoint import fmt_units
 from netclear.lending.rates import INDEX_SCALE, value_of
-from netclear.liquidation import rules
-from netclear.liquidation.accounts import NoLiquidationFee, Waterfall
 from netclear.markets.registry import Token
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from typer.testing import CliRunner
 
+from netclear.calculator import evaluate
 from netclear.cli.main import app
-from netclear.margin import evaluate
 
 
 def _hype_short(preset: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Price ticks screened by the vector book (``liquidation/screen.py``) liquidate exactly the accounts the
+"""Price ticks screened by the vector book (``engine/liquidation/screen.py``) liquidate exactly the accounts the
 exhaustive check does.
 
 Two exchanges hold the same random book (standard accounts with cross and isolated positions, unified
@@ -21,11 +21,11 @@ from hypothesis import strategies as st
 
 from netclear.engine.actions import Deposit, SetPrices
 from netclear.engine.exchange import Exchange
+from netclear.engine.liquidation import screen as screen_mod
 from netclear.engine.state import Account, ExchangeState, Mode, Position
 from netclear.fixedpoint import PX_SCALE, notional
-from netclear.liquidation import screen as screen_mod
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
 from bench_margin_vector import build_pm_book
 
 COINS = ["BTC", "ETH", "HYPE", "xyz:BTC"]
@@ -72,7 +72,7 @@ def _exhaustive(state: ExchangeState, touched: set[str]) -> set[str]:
 def _run(ex: Exchange, stream: list[SetPrices | Deposit]) -> list[list[tuple[str, str]]]:
     """Per action, its liquidation events (kind, user), sorted: an account that only becomes liquidatable
     through another's ADL in the same action is taken in a later round when it was not a candidate
-    (``liquidation/engine.run``), so the order within an action may differ, not what happens."""
+    (``engine/liquidation/engine.run``), so the order within an action may differ, not what happens."""
     out = []
     for action in stream:
         events = ex.apply(action)

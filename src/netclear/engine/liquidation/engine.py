@@ -35,12 +35,12 @@ backstop's sales and lending bad debt), ``accounts`` (shared plumbing), ``rules`
 from __future__ import annotations
 
 from netclear.engine.context import Ctx
+from netclear.engine.liquidation.accounts import HIP3_BACKSTOP_BASE
+from netclear.engine.liquidation.adl import adl_if_bankrupt, cover_flat_deficits
+from netclear.engine.liquidation.perps import liquidate_pools
+from netclear.engine.liquidation.pm import liquidate_pm
+from netclear.engine.liquidation.twap import run_backstop_twap
 from netclear.engine.state import Mode
-from netclear.liquidation.accounts import HIP3_BACKSTOP_BASE
-from netclear.liquidation.adl import adl_if_bankrupt, cover_flat_deficits
-from netclear.liquidation.perps import liquidate_pools
-from netclear.liquidation.pm import liquidate_pm
-from netclear.liquidation.twap import run_backstop_twap
 
 __all__ = ["MAX_CASCADE_ROUNDS", "run", "run_backstop_twap"]
 

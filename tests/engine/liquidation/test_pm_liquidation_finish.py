@@ -17,7 +17,7 @@ from netclear.engine import actions as A
 from netclear.engine.exchange import Exchange
 from netclear.fixedpoint import frac_ceil
 from tests.conftest import ALICE, BOB, MAKER, config_with, fund_lender, open_gates, set_collateral
-from tests.liquidation import assert_conserved, rest, set_marks, usd
+from tests.engine.liquidation import assert_conserved, rest, set_marks, usd
 
 HYPE, USDC_T = 150, 0
 T0 = 1_000

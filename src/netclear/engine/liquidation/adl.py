@@ -15,12 +15,8 @@ from fractions import Fraction
 from netclear.engine import lending
 from netclear.engine.context import Ctx
 from netclear.engine.handlers.trading import settle_trade
-from netclear.engine.state import Account, MarketState, Mode
-from netclear.errors import InvalidAction
-from netclear.fixedpoint import PX_SCALE, fmt_px, fmt_units, notional
-from netclear.lending.rates import INDEX_SCALE
-from netclear.liquidation import rules
-from netclear.liquidation.accounts import (
+from netclear.engine.liquidation import rules
+from netclear.engine.liquidation.accounts import (
     Waterfall,
     add_cash,
     any_perp_of_pool,
@@ -32,6 +28,10 @@ from netclear.liquidation.accounts import (
     system_account,
     vault_address,
 )
+from netclear.engine.state import Account, MarketState, Mode
+from netclear.errors import InvalidAction
+from netclear.fixedpoint import PX_SCALE, fmt_px, fmt_units, notional
+from netclear.lending.rates import INDEX_SCALE
 from netclear.markets.registry import Perp
 
 

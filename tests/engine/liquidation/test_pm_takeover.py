@@ -20,11 +20,11 @@ import pytest
 from netclear.engine import actions as A
 from netclear.engine import lending
 from netclear.engine.exchange import Exchange
+from netclear.engine.liquidation import twap as liq_twap
 from netclear.fixedpoint import frac_ceil, frac_floor
 from netclear.lending.rates import INDEX_SCALE, grow_index, growth_factor, value_of
-from netclear.liquidation import twap as liq_twap
 from tests.conftest import ALICE, BOB, LENDER, MAKER, config_with, fund_lender, open_gates, set_collateral
-from tests.liquidation import assert_conserved, ledger_liquidations, rest, set_marks, usd
+from tests.engine.liquidation import assert_conserved, ledger_liquidations, rest, set_marks, usd
 
 HYPE, UBTC, USDC_T = 150, 197, 0
 BACKSTOP = "0xbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"

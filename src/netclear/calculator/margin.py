@@ -24,12 +24,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from netclear.calculator.snapshot import build_state
 from netclear.config import resolve
 from netclear.engine import pm_model
 from netclear.engine.accounting import Valuer
 from netclear.engine.state import Account, ExchangeState, Mode
 from netclear.errors import InvalidAction
-from netclear.margin.snapshot import build_state
 from netclear.markets.registry import Registry
 from netclear.views import margin_sections as ms
 from netclear.views.clearinghouse import clearinghouse_state

@@ -1,7 +1,7 @@
 """Pure liquidation rules (Hyperliquid docs 'Liquidations', 'Portfolio margin'; the Drift v2 and Mango v4
 liquidation designs (docs/rules/liquidation.md)).
 
-Numbers in, numbers out: the engine in :mod:`netclear.liquidation.engine` applies them.
+Numbers in, numbers out: the engine in :mod:`netclear.engine.liquidation.engine` applies them.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from netclear.engine import pm_model
 from netclear.engine.exchange import Exchange
 from netclear.errors import NetclearError
 from tests.conftest import config_with, open_gates
-from tests.liquidation.test_liquidation_state_machine import PmPerpsMachine
+from tests.engine.liquidation.test_liquidation_state_machine import PmPerpsMachine
 
 
 def _config() -> Any:

@@ -1,0 +1,1 @@
+"""netclear.engine.liquidation"""

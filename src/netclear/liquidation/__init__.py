@@ -1,1 +1,0 @@
-"""netclear.liquidation"""
