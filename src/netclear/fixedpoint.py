@@ -32,6 +32,7 @@ MAX_INT_DIGITS = 19
 """Digits before the point: a 64-bit unit count (HyperCore's ``wei`` and sizes are u64) has 19."""
 MAX_FRACTION_DIGITS = 18
 """Digits after the point: no unit here is finer than 1e-18 (the largest ``weiDecimals``)."""
+_MAX_FRACTION_DEN = 10**MAX_FRACTION_DIGITS
 MAX_UNITS = 2**63 - 1
 """The largest amount of any unit (wei, lots, 1e-8 price units): a signed 64-bit integer, like
 HyperCore's u64 ``wei`` and SQLite's INTEGER; larger values are refused, never stored."""
@@ -43,18 +44,17 @@ no underscores, no other scripts' digits)."""
 
 
 def _check_magnitude(d: Decimal, value: object, field: str) -> Decimal:
-    """Bound a finite ``Decimal`` by its digits and exponent alone (before any arithmetic)."""
+    """Bound a finite ``Decimal`` by its digits and exponent alone (before any arithmetic). ``d`` has at
+    most ``k`` decimals exactly when its reduced denominator divides ``10**k``."""
     if not d.is_finite():
         raise InvalidAmount(field, f"must be finite, got {value!r}")
-    _sign, digits, exponent = d.as_tuple()
-    assert isinstance(exponent, int)
-    if len(digits) > MAX_NUMBER_CHARS:
+    if len(d.as_tuple().digits) > MAX_NUMBER_CHARS:
         raise InvalidAmount(field, f"at most {MAX_NUMBER_CHARS} significant digits")
-    if d and d.adjusted() >= MAX_INT_DIGITS:
-        raise InvalidAmount(field, f"too large: at most {MAX_INT_DIGITS} digits before the point")
-    trailing = len(digits) - len("".join(map(str, digits)).rstrip("0"))
-    if d and exponent + trailing < -MAX_FRACTION_DIGITS:
-        raise InvalidAmount(field, f"too many decimals: at most {MAX_FRACTION_DIGITS}")
+    if d:
+        if d.adjusted() >= MAX_INT_DIGITS:
+            raise InvalidAmount(field, f"too large: at most {MAX_INT_DIGITS} digits before the point")
+        if _MAX_FRACTION_DEN % d.as_integer_ratio()[1]:
+            raise InvalidAmount(field, f"too many decimals: at most {MAX_FRACTION_DIGITS}")
     return d
 
 
@@ -102,23 +102,18 @@ def to_units(value: object, decimals: int, *, field: str, allow_negative: bool =
     """Convert a decimal amount to integer units of ``10**-decimals`` exactly.
 
     Raises :class:`InvalidAmount` naming ``field`` when the value has more decimals than the unit
-    allows (nothing is silently rounded) or is negative when that is not allowed.
+    allows (nothing is silently rounded) or is negative when that is not allowed. The bounds of
+    :func:`parse_decimal` are checked first, on the digits and exponent alone; the conversion is one
+    exact integer ratio (``Decimal.as_integer_ratio``), since ``d`` has at most ``k`` decimals exactly when
+    its reduced denominator divides ``10**k``.
     """
-    d = parse_decimal(value, field=field)
-    sign, digits, exponent = d.as_tuple()
-    assert isinstance(exponent, int)
-    coefficient = int("".join(map(str, digits)) or "0")  # exact integer arithmetic, no context rounding
-    shift = exponent + decimals
-    units: int
-    if shift >= 0:
-        units = coefficient * 10**shift
-    else:
-        units, rest = divmod(coefficient, int(10**-shift))
-        if rest:
-            raise InvalidAmount(field, f"{value} has more than {decimals} decimals")
-    if sign:
-        units = -units
-    if abs(units) > MAX_UNITS:
+    d = _check_magnitude(value, value, field) if type(value) is Decimal else parse_decimal(value, field=field)
+    num, den = d.as_integer_ratio()
+    scale: int = 10**decimals
+    units, rest = divmod(num * scale, den)
+    if rest:
+        raise InvalidAmount(field, f"{value} has more than {decimals} decimals")
+    if units > MAX_UNITS or units < -MAX_UNITS:
         raise InvalidAmount(field, f"{value} exceeds the largest amount ({MAX_UNITS} units of 1e-{decimals})")
     if units < 0 and not allow_negative:
         raise InvalidAmount(field, f"must not be negative, got {value}")

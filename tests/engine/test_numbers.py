@@ -91,3 +91,61 @@ def test_deposits_stop_at_the_token_supply_limit() -> None:
     with pytest.raises(InvalidAmount, match="supply limit"):
         ex.apply(A.Deposit(user="0x" + "33" * 20, amount=Decimal("0.00000001")), at=0)
     assert ex.state_hash() == before
+
+
+def _reference_units(value: Decimal, decimals: int) -> int:
+    """The conversion written digit by digit from the grammar's rules (docs/api.md "Numbers"): at most
+    40 significant digits, 19 before the point, 18 after it (trailing zeros do not count), then exact
+    units of ``10**-decimals`` within a signed 64-bit count."""
+    if not value.is_finite():
+        raise InvalidAmount("x", "must be finite")
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    coefficient = int("".join(map(str, digits)))
+    if len(digits) > 40:
+        raise InvalidAmount("x", "at most 40 significant digits")
+    if coefficient and value.adjusted() >= 19:
+        raise InvalidAmount("x", "too large")
+    kept = "".join(map(str, digits)).rstrip("0")
+    if coefficient and exponent + (len(digits) - len(kept)) < -18:
+        raise InvalidAmount("x", "too many decimals")
+    shift = exponent + decimals
+    if shift >= 0:
+        units = coefficient * 10**shift
+    else:
+        units, rest = divmod(coefficient, 10**-shift)
+        if rest:
+            raise InvalidAmount("x", "has more than the unit's decimals")
+    units = -units if sign else units
+    if abs(units) > MAX_UNITS:
+        raise InvalidAmount("x", "exceeds the largest amount")
+    return units
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.decimals(allow_nan=False, allow_infinity=False),
+        st.builds(lambda c, e: Decimal(c).scaleb(e), st.integers(-(10**45), 10**45), st.integers(-40, 40)),
+    ),
+    st.integers(0, 18),
+)
+def test_units_equal_the_digit_by_digit_reference(value: Decimal, decimals: int) -> None:
+    """``to_units`` converts through one exact integer ratio; it must agree with the digit-by-digit
+    reading of the same rules: the same units, or a refusal for the same rule."""
+    try:
+        expected: int | str = _reference_units(value, decimals)
+    except InvalidAmount as e:
+        expected = _rule(str(e))
+    try:
+        got: int | str = to_units(value, decimals, field="x", allow_negative=True)
+    except InvalidAmount as e:
+        got = _rule(str(e))
+    assert got == expected
+
+
+def _rule(message: str) -> str:
+    for rule in ("finite", "significant digits", "too large", "too many decimals", "exceeds", "decimals"):
+        if rule in message:
+            return rule
+    raise AssertionError(message)

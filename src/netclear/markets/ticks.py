@@ -161,8 +161,11 @@ def order_value(px: int, sz_lots: int, sz_decimals: int) -> Fraction:
 def min_notional_ok(
     px: int, sz_lots: int, sz_decimals: int, min_notional: Fraction = MIN_ORDER_NOTIONAL
 ) -> bool:
-    """``px * sz >= 10`` quote units: "Order must have minimum value of $10" ('Tick and lot size')."""
-    return order_value(px, sz_lots, sz_decimals) >= min_notional
+    """``px * sz >= 10`` quote units: "Order must have minimum value of $10" ('Tick and lot size').
+    Compared cross-multiplied on integers (``order_value`` without building a ``Fraction``)."""
+    lot: int = 10**sz_decimals
+    value: int = px * abs(sz_lots) * min_notional.denominator
+    return bool(value >= min_notional.numerator * PX_SCALE * lot)
 
 
 def check_min_notional(
@@ -203,7 +206,8 @@ def check_max_order_value(
 ) -> None:
     """Raise when the order value exceeds :func:`max_order_value` (a value equal to the limit passes)."""
     limit = max_order_value(max_leverage, is_market)
-    if order_value(px, sz_lots, sz_decimals) > limit:
+    lot: int = 10**sz_decimals
+    if px * abs(sz_lots) > limit * PX_SCALE * lot:  # order_value > limit, on integers
         kind = "market" if is_market else "limit"
         raise InvalidAction(
             field,

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 
 from netclear.engine.context import Ctx
 from netclear.engine.order_actions import (
@@ -50,6 +52,12 @@ def market_of(ctx: Ctx, asset: int | str, field: str = "asset") -> Market:
             return reg.spot_by_name[asset]
         return reg.perp(asset, field=field)
     raise InvalidAction(field, f"unknown asset {asset!r}")
+
+
+@lru_cache(maxsize=8)
+def _fraction(value: Decimal) -> Fraction:
+    """The configured minimum order value as an exact ratio (read once per distinct value)."""
+    return Fraction(value)
 
 
 _CLOID = re.compile(r"0x[0-9a-fA-F]{32}", re.ASCII)
@@ -99,7 +107,7 @@ def parse_order(ctx: Ctx, spec: OrderSpec) -> Parsed:
     if not spec.reduce_only:
         quote = market.quote.name if isinstance(market, SpotPair) else None
         ticks.check_min_notional(
-            px, sz, szd, min_notional=Fraction(ctx.reg.config.orders.min_notional), quote=quote, field="s"
+            px, sz, szd, min_notional=_fraction(ctx.reg.config.orders.min_notional), quote=quote, field="s"
         )
     if isinstance(market, Perp):
         ticks.check_max_order_value(px, sz, szd, market.max_leverage, tif == "Ioc" or is_market, field="s")
