@@ -72,6 +72,11 @@ SIX = {"ETH": "0.3", "SOL": "5", "XRP": "400", "HYPE": "25", "DOGE": "5000", "AR
 # Everything below up to the parent section runs inside a child interpreter with PYTHONPATH=<tree>/src.
 
 
+_clock = time.process_time
+"""The child's timer: CPU time of the process by default (``--clock cpu``), so other jobs on a shared
+machine slow the rows less; ``--clock wall`` times wall-clock seconds."""
+
+
 def _rate(n: int, seconds: float) -> float:
     return n / seconds if seconds > 0 else float("inf")
 
@@ -114,10 +119,10 @@ def _order(user: str, asset: int | str, is_buy: bool, px: Any, sz: str, tif: Any
 def _timed(ex: Any, actions: list[Any]) -> float:
     """Actions per second of ``ex.apply`` over pre-built ``actions`` (building them is not timed)."""
     apply = ex.apply
-    t0 = time.perf_counter()
+    t0 = _clock()
     for action in actions:
         apply(action)
-    return _rate(len(actions), time.perf_counter() - t0)
+    return _rate(len(actions), _clock() - t0)
 
 
 def _ok(events: Any) -> None:
@@ -137,20 +142,20 @@ def stream_book(n: int) -> dict[str, float]:
         )
 
     book = OrderBook(0)
-    t0 = time.perf_counter()
+    t0 = _clock()
     for i in range(n):
         book.add(order(i + 1, True, 90_000 - (i % 500), i))
-    adds = _rate(n, time.perf_counter() - t0)
-    t0 = time.perf_counter()
+    adds = _rate(n, _clock() - t0)
+    t0 = _clock()
     for i in range(n):
         book.cancel(i + 1)
-    cancels = _rate(n, time.perf_counter() - t0)
+    cancels = _rate(n, _clock() - t0)
     for i in range(n):
         book.add(order(i + 1, False, 100_000 + (i % 500), i))
-    t0 = time.perf_counter()
+    t0 = _clock()
     for i in range(n):
         book.match(TAKER, n + i + 1, True, 200_000 * PX_SCALE, 100)
-    fills = _rate(n, time.perf_counter() - t0)
+    fills = _rate(n, _clock() - t0)
     return {"book adds": adds, "book cancels": cancels, "book fills": fills}
 
 
@@ -300,6 +305,9 @@ def stream_tick(cfg: Any, holders: int, dirty: int) -> dict[str, float]:
     from netclear.engine.actions import Deposit, SetPrices
 
     ex = _holders(cfg, holders)
+    invalidate = getattr(getattr(ex, "screen", None), "invalidate", None)
+    if invalidate is not None:  # the state was edited outside apply (trees with the price screen)
+        invalidate()
     prices = {c: D(p) for c, p in PRICES.items()}
 
     def tick(factor: D) -> float:
@@ -307,9 +315,9 @@ def stream_tick(cfg: Any, holders: int, dirty: int) -> dict[str, float]:
             q = p * factor
             prices[c] = q.quantize(D(10) ** -min(6, max(0, 4 - q.adjusted())))
         action = SetPrices(oracle=dict(prices), marks=dict(prices))
-        t0 = time.perf_counter()
+        t0 = _clock()
         events = ex.apply(action)
-        dt = time.perf_counter() - t0
+        dt = _clock() - t0
         liquidated = sum("liquidat" in repr(e) for e in events)
         assert liquidated == 0, f"{liquidated} liquidations: the tick should only check"
         return dt * 1000
@@ -330,6 +338,8 @@ def child_main(args: argparse.Namespace) -> None:
     here = os.path.realpath(netclear.__file__)
     if not here.startswith(src + os.sep):
         raise SystemExit(f"netclear imported from {here}, not from {src}")
+    global _clock
+    _clock = time.process_time if args.clock == "cpu" else time.perf_counter
     cfg = _config(args.config)
     out: dict[str, float] = {}
     if args.child == "orders":
@@ -588,6 +598,12 @@ def main() -> None:
     )
     ap.add_argument("--only", default="orders,tick,http", help="comma list of orders, tick, http")
     ap.add_argument("--preset", default=None, help="TOML for every tree (default: first tree's hyperliquid)")
+    ap.add_argument(
+        "--clock",
+        choices=("cpu", "wall"),
+        default="cpu",
+        help="in-process rows: CPU time of the child (default; robust on a shared machine) or wall time",
+    )
     ap.add_argument("--json", default=None, help="write raw samples and medians here")
     ap.add_argument("--md", default=None, help="write the markdown table here")
     # child mode (internal)
@@ -621,17 +637,20 @@ def main() -> None:
     cfg = tmp / "config.toml"
     _strip_dead_keys(preset, cfg)
     print(f"machine: {machine()}; trees: {', '.join(f'{t}={p}' for t, p in trees.items())}")
-    print(f"config: {preset} (dead keys removed); k={k} (slow rows {k_slow}), n={n}, http n={http_n}")
+    print(
+        f"config: {preset} (dead keys removed); k={k} (slow rows {k_slow}), n={n}, http n={http_n}, clock {args.clock}"
+    )
     samples: dict[str, list[dict[str, float]]] = {t: [] for t in names}
     started = time.monotonic()
     for r in range(k):
         for t in names:
             sample: dict[str, float] = {}
             if "orders" in only:
-                opts = ["--n", str(n), "--triggers", str(args.triggers)]
+                opts = ["--n", str(n), "--triggers", str(args.triggers), "--clock", args.clock]
                 sample |= _child(trees[t], "orders", cfg, opts, timeout=1800)
             if "tick" in only and r < k_slow:
-                opts = ["--holders", str(args.holders), "--dirty", "100"] + (["--warm"] if r == 0 else [])
+                opts = ["--holders", str(args.holders), "--dirty", "100", "--clock", args.clock]
+                opts += ["--warm"] if r == 0 else []
                 sample |= _child(trees[t], "tick", cfg, opts, timeout=1800)
             if "http" in only and r < k_slow:
                 sample |= bench_http(trees[t], cfg, http_n, clients=4)
@@ -653,7 +672,14 @@ def main() -> None:
     if args.md:
         Path(args.md).write_text(table + "\n")
     if args.json:
-        meta = {"machine": machine(), "k": k, "n": n, "http_n": http_n, "preset": str(preset)}
+        meta = {
+            "machine": machine(),
+            "k": k,
+            "n": n,
+            "http_n": http_n,
+            "preset": str(preset),
+            "clock": args.clock,
+        }
         meta |= {"holders": args.holders, "triggers": args.triggers, "seconds": time.monotonic() - started}
         trees_json = {t: str(p) for t, p in trees.items()}
         Path(args.json).write_text(
