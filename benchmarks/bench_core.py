@@ -544,14 +544,34 @@ def _fmt(x: float, unit: str) -> str:
     return f"{x:,.0f}"
 
 
-def _table(names: list[str], summary: dict[str, dict[str, Any]], sizes: dict[str, int]) -> str:
+def _paired(
+    samples: dict[str, list[dict[str, float]]], a: str, b: str, num: str, den: str | None, unit: str
+) -> tuple[float | None, float | None]:
+    """Median over repeats of ``b``'s figure / ``a``'s in the same repeat (adjacent in time, so drift of the
+    machine cancels): the speed-up (inverted for times) and the gain of the ratio to the denominator."""
+    speed, gain = [], []
+    for sa, sb in zip(samples[a], samples[b], strict=False):
+        if num not in sa or num not in sb:
+            continue
+        speed.append(sa[num] / sb[num] if unit == "ms" else sb[num] / sa[num])
+        if den is not None and den in sa and den in sb:
+            gain.append((sb[num] / sb[den]) / (sa[num] / sa[den]))
+    return (statistics.median(speed) if speed else None, statistics.median(gain) if gain else None)
+
+
+def _table(
+    names: list[str],
+    summary: dict[str, dict[str, Any]],
+    samples: dict[str, list[dict[str, float]]],
+    sizes: dict[str, int],
+) -> str:
     first, last = names[0], names[-1]
     head = ["stream"]
     for t in names:
         head += [f"{t} ops/s or ms", f"{t} ratio"]
     head += [f"{last} / {first}", "ratio gain"]
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
-    for label, num, _den, unit in ROWS:
+    for label, num, den, unit in ROWS:
         cells = [label.format(**sizes)]
         per = [summary[t].get(num) for t in names]
         if all(p is None for p in per):
@@ -562,15 +582,34 @@ def _table(names: list[str], summary: dict[str, dict[str, Any]], sizes: dict[str
                 if p is None
                 else [_fmt(p["median"], unit), f"{p['ratio']:.4f}" if "ratio" in p else ""]
             )
-        a, b = per[0], per[-1]
-        if a is None or b is None:
-            cells += ["–", "–"]
-        else:
-            speed = a["median"] / b["median"] if unit == "ms" else b["median"] / a["median"]
-            cells.append(f"{speed:.2f}x")
-            cells.append(f"{b['ratio'] / a['ratio']:.2f}x" if "ratio" in a and "ratio" in b else "")
+        speed, gain = _paired(samples, first, last, num, den, unit)
+        cells.append("–" if speed is None else f"{speed:.2f}x")
+        cells.append("" if gain is None else f"{gain:.2f}x")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+LEGEND = (
+    "Figures and ratios: median of {k} repeats, each ratio taken inside one process. Last two columns: "
+    "median over the repeats of last tree / first tree in the same repeat (adjacent in time): the speed-up "
+    "(times inverted) and the gain of the ratio to its denominator."
+)
+
+
+def render(path: str) -> str:
+    """The table of a ``--json`` file written by an earlier run."""
+    data = json.loads(Path(path).read_text())
+    samples: dict[str, list[dict[str, float]]] = data["samples"]
+    names = list(data["trees"])
+    summary = {
+        t: {num: s for _l, num, den, _u in ROWS if (s := _summary(samples[t], num, den)) is not None}
+        for t in names
+    }
+    sizes = {
+        "holders": data["meta"].get("holders", 100_000),
+        "triggers": data["meta"].get("triggers", 10_000),
+    }
+    return _table(names, summary, samples, sizes)
 
 
 def machine() -> str:
@@ -606,6 +645,9 @@ def main() -> None:
     )
     ap.add_argument("--json", default=None, help="write raw samples and medians here")
     ap.add_argument("--md", default=None, help="write the markdown table here")
+    ap.add_argument(
+        "--render", default=None, help="print the table of an earlier run's --json file, run nothing"
+    )
     # child mode (internal)
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--config", default=None, help=argparse.SUPPRESS)
@@ -615,6 +657,9 @@ def main() -> None:
     args = ap.parse_args()
     if args.child:
         child_main(args)
+        return
+    if args.render:
+        print(render(args.render))
         return
     if not args.tree:
         ap.error("give at least one --tree NAME=PATH")
@@ -649,8 +694,7 @@ def main() -> None:
                 opts = ["--n", str(n), "--triggers", str(args.triggers), "--clock", args.clock]
                 sample |= _child(trees[t], "orders", cfg, opts, timeout=1800)
             if "tick" in only and r < k_slow:
-                opts = ["--holders", str(args.holders), "--dirty", "100", "--clock", args.clock]
-                opts += ["--warm"] if r == 0 else []
+                opts = ["--holders", str(args.holders), "--dirty", "100", "--clock", args.clock, "--warm"]
                 sample |= _child(trees[t], "tick", cfg, opts, timeout=1800)
             if "http" in only and r < k_slow:
                 sample |= bench_http(trees[t], cfg, http_n, clients=4)
@@ -663,11 +707,8 @@ def main() -> None:
         t: {num: s for _l, num, den, _u in ROWS if (s := _summary(samples[t], num, den)) is not None}
         for t in names
     }
-    table = _table(names, summary, {"holders": args.holders, "triggers": args.triggers})
-    print(
-        f"\nmedian of {k} repeats (ratios taken inside each process); {time.monotonic() - started:.0f} s, "
-        f"load now {os.getloadavg()[0]:.1f}\n"
-    )
+    table = _table(names, summary, samples, {"holders": args.holders, "triggers": args.triggers})
+    print(f"\n{time.monotonic() - started:.0f} s, load now {os.getloadavg()[0]:.1f}. {LEGEND.format(k=k)}\n")
     print(table)
     if args.md:
         Path(args.md).write_text(table + "\n")
