@@ -24,6 +24,7 @@ import multiprocessing as mp
 import os
 import pstats
 import time
+from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
@@ -71,13 +72,33 @@ def _fills_exchange(cfg: Any, n: int) -> tuple[Any, list[Any]]:
     return ex, [core._order(core.TAKER, 0, True, 110_000, "0.001", "Ioc") for _ in range(n)]
 
 
-def profile_fills(cfg: Any, n: int) -> dict[str, Any]:
-    ex, orders = _fills_exchange(cfg, n)
+def _pm_exchange(cfg: Any, n: int) -> tuple[Any, list[Any]]:
+    """``bench_core.stream_pm``'s set-up: 200 PM accounts holding HYPE buy UBTC, each buy borrows USDC."""
+    from netclear.engine import actions as A
+
+    ex = core._exchange(cfg)
+    lender = "0x" + "1e" * 20
+    ex.apply(A.Deposit(user=lender, amount=D(10**8)))
+    ex.apply(A.SetAbstraction(user=lender, abstraction="unifiedAccount"))
+    ex.apply(A.BorrowLend(user=lender, operation="supply", token="USDC", amount=D(10**8)))
+    ex.apply(A.Deposit(user=core.MAKER, token="UBTC", amount=D(1000)))
+    ex.apply(A.UsdClassTransfer(user=core.MAKER, amount=D(10**8), to_perp=False))
+    users = ["0x" + f"{i:040x}" for i in range(1, 201)]
+    for u in users:
+        ex.apply(A.Deposit(user=u, token="HYPE", amount=D(10_000)))
+        ex.apply(A.SetAbstraction(user=u, abstraction="portfolioMargin"))
+    for _ in range(n):
+        ex.apply(core._order(core.MAKER, "@142", False, 100_000, "0.001"))
+    return ex, [core._order(users[i % 200], "@142", True, 100_000, "0.001", "Ioc") for i in range(n)]
+
+
+def profile(build: Any, cfg: Any, n: int) -> dict[str, Any]:
+    ex, orders = build(cfg, n)
     t0 = time.process_time()
     for o in orders:
         ex.apply(o)
     plain = (time.process_time() - t0) / n
-    ex, orders = _fills_exchange(cfg, n)
+    ex, orders = build(cfg, n)
     prof = cProfile.Profile()
     prof.enable()
     for o in orders:
@@ -92,10 +113,10 @@ def profile_fills(cfg: Any, n: int) -> dict[str, Any]:
         calls += nc
     total = sum(by_layer.values())
     shares = dict(sorted(((k, v / total) for k, v in by_layer.items()), key=lambda kv: -kv[1]))
-    return {"us per fill (no profiler)": plain * 1e6, "calls per fill": calls / n, "shares": shares}
+    return {"us per order (no profiler)": plain * 1e6, "calls per order": calls / n, "shares": shares}
 
 
-def _worker(args: tuple[str, str, int, Any]) -> tuple[float, float]:
+def _worker(args: tuple[str, str, int, Any]) -> tuple[float, float, float]:
     kind, cfg_path, n, barrier = args
     if kind == "book":
         from netclear.book.orderbook import OrderBook, RestingOrder
@@ -110,29 +131,31 @@ def _worker(args: tuple[str, str, int, Any]) -> tuple[float, float]:
                 )
             )
         barrier.wait()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for i in range(n):
             book.match(core.TAKER, n + i + 1, True, 200_000 * PX_SCALE, 100)
     else:
         ex, orders = _fills_exchange(core._config(cfg_path), n)
         barrier.wait()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for o in orders:
             ex.apply(o)
-    return t0, time.perf_counter()
+    return t0, time.perf_counter(), time.process_time() - c0
 
 
-def scaling(cfg_path: str, n: int, procs: list[int], kind: str) -> dict[int, float]:
-    out: dict[int, float] = {}
+def scaling(cfg_path: str, n: int, procs: list[int], kind: str) -> dict[int, dict[str, float]]:
+    """Per process count: aggregate orders/s in wall time, and the mean per-process rate in CPU time (flat
+    when the shards do not slow each other down beyond sharing the cores)."""
+    out: dict[int, dict[str, float]] = {}
     ctx = mp.get_context("fork")
     for p in procs:
         with ctx.Manager() as manager:
             barrier = manager.Barrier(p)
             with ctx.Pool(p) as pool:
                 spans = pool.map(_worker, [(kind, cfg_path, n, barrier)] * p)
-        start = min(s for s, _ in spans)
-        end = max(e for _, e in spans)
-        out[p] = p * n / (end - start)
+        start = min(s for s, _, _ in spans)
+        end = max(e for _, e, _ in spans)
+        out[p] = {"wall": p * n / (end - start), "cpu": sum(n / c for _, _, c in spans) / p}
     return out
 
 
@@ -153,20 +176,25 @@ def main() -> None:
         cfg_path = str(Path(os.environ.get("TMPDIR", "/tmp")) / f"bench_scaling_{os.getpid()}.toml")
         core._strip_dead_keys(src / "netclear/config/presets/hyperliquid.toml", Path(cfg_path))
     print(f"machine: {core.machine()}; netclear from {src}")
-    prof = profile_fills(core._config(cfg_path), args.n)
-    print(
-        f"crossing fill: {prof['us per fill (no profiler)']:.0f} us CPU each, {prof['calls per fill']:.0f} calls"
-    )
-    for k, v in prof["shares"].items():
-        print(f"  {v * 100:5.1f}%  {k}")
+    result: dict[str, Any] = {}
+    for name, build in (("crossing fill", _fills_exchange), ("PM auto-borrow buy", _pm_exchange)):
+        prof = profile(build, core._config(cfg_path), args.n if name == "crossing fill" else args.n // 2)
+        result[name] = prof
+        print(
+            f"{name}: {prof['us per order (no profiler)']:.0f} us CPU each, {prof['calls per order']:.0f} calls"
+        )
+        for k, v in prof["shares"].items():
+            print(f"  {v * 100:5.1f}%  {k}")
     procs = [int(p) for p in args.procs.split(",")]
-    result: dict[str, Any] = {"profile": prof}
     for kind in ("book", "engine"):
         rates = scaling(cfg_path, args.n if kind == "engine" else args.n * 20, procs, kind)
         result[kind] = rates
-        base = rates[procs[0]]
-        line = ", ".join(f"{p} procs {r:,.0f}/s ({r / base:.2f}x)" for p, r in rates.items())
-        print(f"{kind} crossing fills, independent shards: {line}")
+        wall, cpu = rates[procs[0]]["wall"], rates[procs[0]]["cpu"]
+        line = ", ".join(
+            f"{p}: {r['wall']:,.0f}/s wall ({r['wall'] / wall:.2f}x), {r['cpu'] / cpu:.2f} CPU rate per process"
+            for p, r in rates.items()
+        )
+        print(f"{kind} crossing fills, independent shards by process count: {line}")
     print(f"load now {os.getloadavg()[0]:.1f}")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
