@@ -22,7 +22,7 @@ and later versions refuse (``mark_ema_s``, ``perp_max_decimals``, ``spot_max_dec
 Streams (``n`` orders each; ``--quick`` uses smaller ``n`` and one repeat of the slow rows):
 
 * ``book``: ``OrderBook.add`` / ``cancel`` / ``match`` (no validation, no margin): the ceiling of any Python
-  engine here, and the denominator of every engine row;
+  engine here, and the denominator of every engine row (best of 3 fresh books of max(n, 20,000) orders);
 * ``engine``: ``Exchange.apply(PlaceOrder | Cancel)``: resting adds, cancels, crossing IOC fills; PM spot
   buys that auto-borrow USDC against HYPE (ratio to book crossing fills);
 * ``positions``: one account with 6 open perp positions (ETH SOL XRP HYPE DOGE ARB) rests BTC bids and
@@ -132,7 +132,14 @@ def _ok(events: Any) -> None:
             raise RuntimeError(f"order rejected: {e!r}")
 
 
-def stream_book(n: int) -> dict[str, float]:
+def stream_book(n: int, passes: int = 3) -> dict[str, float]:
+    """The book rows, the denominator of every engine row: best of ``passes`` fresh books of
+    ``max(n, 20,000)`` orders, since a single short pass moves by tens of percent on a shared machine."""
+    runs = [_book_once(max(n, 20_000)) for _ in range(passes)]
+    return {k: max(r[k] for r in runs) for k in runs[0]}
+
+
+def _book_once(n: int) -> dict[str, float]:
     from netclear.book.orderbook import OrderBook, RestingOrder
     from netclear.fixedpoint import PX_SCALE
 
