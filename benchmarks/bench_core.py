@@ -8,7 +8,9 @@ Run (from a checkout whose ``.venv`` has the project's dependencies)::
 Every tree is measured in fresh subprocesses whose ``PYTHONPATH`` is ``<tree>/src`` alone (the child checks
 that ``netclear`` was imported from there), so old and new code never share an interpreter. Trees are
 interleaved (before, after, before, after, ...) ``k`` times, so drift on a shared machine hits them alike;
-the table shows the median of the ``k`` repeats, ratios taken inside each process first. The streams are
+the table shows the median of the ``k`` repeats, ratios taken inside each process first, and the last two
+columns the median of last tree / first tree within each repeat. In-process rows are timed in CPU seconds
+of the child (``--clock cpu``; ``--clock wall`` for wall time), the loopback row in wall time. The streams are
 defined here, not in the trees, and use only what every tree since the issue was filed (5beddae) offers:
 ``Exchange(config)``, ``Exchange.apply`` with the public actions, the bare ``OrderBook``; the price-tick
 book is written into the state directly (as ``bench_liquidation_scan.build`` does), since building 100,000
