@@ -163,8 +163,9 @@ class _Market:
 
 
 def _markets(ctx: Ctx, first_boundary: int, hours: int) -> list[_Market]:
-    """Sample and rate every priced perp for ``hours`` funding hours ending ``first_boundary`` onwards;
-    leaves each perp's market state as hour-by-hour sampling would (premium, last rate, a fresh sampler)."""
+    """Sample and rate every priced perp for the ``hours`` funding hours whose boundaries are
+    ``first_boundary``, ``first_boundary + 1 h``, ...; leaves each perp's market state as hour-by-hour
+    sampling would (the premium in force, the last hour's rate, a fresh sampler)."""
     params = _params(ctx)
     last_boundary = first_boundary + (hours - 1) * HOUR_MS
     out: list[_Market] = []
