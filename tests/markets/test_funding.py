@@ -3,6 +3,7 @@ perpetuals')."""
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import pytest
@@ -13,15 +14,19 @@ from netclear.config.models import FundingConfig
 from netclear.errors import ConfigError, InvalidAction
 from netclear.fixedpoint import fmt_decimal, to_px
 from netclear.markets.funding import (
+    PREMIUM_SCALE,
     FundingParams,
     PremiumSampler,
+    div_half_even,
     funding_payment,
     funding_rate_8h,
     hip3_premium,
     hourly_funding_rate,
+    hourly_rate_of,
     impact_price,
     impact_price_difference,
     premium,
+    premium_ratio,
 )
 
 BP = Fraction(1, 10_000)  # one basis point
@@ -220,3 +225,109 @@ def test_funding_params_from_config() -> None:
     assert params.sampler(7).interval_start_ms == 7 and params.sampler(7).max_samples == 720
     with pytest.raises(ConfigError):
         FundingParams.from_config(FundingConfig(interval_s=1800))
+
+
+# ------------------------------------------------------------------ the integer path (docs/rules/funding.md
+# "Integer arithmetic"): every function below is checked against the formula written with Fractions here
+def _ref_premium(bid: int | None, ask: int | None, oracle: int, hip3: bool) -> Fraction:
+    """'Funding': impact_price_difference / oracle; HIP-3: 0.5 * (bid + ask) / oracle - 1 (0 with a side
+    missing)."""
+    if hip3:
+        return Fraction(0) if bid is None or ask is None else Fraction(bid + ask, 2 * oracle) - 1
+    diff = Fraction(max(bid - oracle, 0) if bid is not None else 0)
+    diff -= max(oracle - ask, 0) if ask is not None else 0
+    return diff / oracle
+
+
+def _ref_hourly(p: Fraction, interest: Fraction, clamp: Fraction, mult: Fraction, cap: Fraction) -> Fraction:
+    """'Funding': F = P + clamp(interest - P, -clamp, clamp); hourly = multiplier * F / 8 within +/-cap."""
+    rate_8h = p + min(max(interest - p, -clamp), clamp)
+    return min(max(mult * rate_8h / 8, -cap), cap)
+
+
+PX = st.integers(1, 10**13)  # 1e-8 price units: up to 100,000 USDC
+RATE_PARAM = st.fractions(min_value=0, max_value=Fraction(1, 100), max_denominator=10**9)
+
+
+@given(st.none() | PX, st.none() | PX, PX, st.booleans())
+def test_integer_premium_sample_is_the_formula_rounded_half_even(
+    bid: int | None, ask: int | None, oracle: int, hip3: bool
+) -> None:
+    num, den = premium_ratio(bid, ask, oracle, hip3=hip3)
+    exact = _ref_premium(bid, ask, oracle, hip3)
+    assert den > 0 and Fraction(num, den) == exact
+    # Python's round() of a Fraction is half-even: the sampler's rounding before this change
+    assert div_half_even(num * PREMIUM_SCALE, den) == round(exact * PREMIUM_SCALE)
+
+
+@given(st.integers(-(10**30), 10**30), st.integers(1, 10**20))
+def test_div_half_even_is_round_half_even(n: int, d: int) -> None:
+    assert div_half_even(n, d) == round(Fraction(n, d))
+    assert div_half_even(2 * n + 1, 2) == round(Fraction(2 * n + 1, 2))  # exact ties go to even
+
+
+@given(
+    st.integers(-(10**15), 10**15),  # an hour's sum of 1e-12 samples
+    st.integers(0, 720),
+    st.fractions(min_value=-Fraction(1, 100), max_value=Fraction(1, 100), max_denominator=10**10),
+    RATE_PARAM,
+    st.fractions(min_value=0, max_value=10, max_denominator=1000),
+    st.fractions(min_value=0, max_value=Fraction(1, 10), max_denominator=10**6),
+    st.integers(-(10**12), 10**12),
+    st.integers(1, 10**13),
+    st.integers(0, 6),
+    st.sampled_from([0, 6, 8, 18]),
+)
+def test_integer_rate_and_payment_equal_the_fraction_formula(
+    total: int,
+    count: int,
+    interest: Fraction,
+    clamp: Fraction,
+    mult: Fraction,
+    cap: Fraction,
+    szi: int,
+    oracle: int,
+    sz_decimals: int,
+    wei_decimals: int,
+) -> None:
+    total = total if count else 0
+    sampler = PremiumSampler(0, total=Fraction(total, PREMIUM_SCALE), count=count)
+    avg = Fraction(total, PREMIUM_SCALE * count) if count else Fraction(0)  # not a decimal in general
+    params = FundingParams(interest_rate_8h=interest, premium_clamp=clamp, hourly_cap=cap)
+    rate = params.rate_of(sampler, multiplier=mult)
+    expected = _ref_hourly(avg, interest, clamp, mult, cap)
+    assert isinstance(rate.numerator, int) and isinstance(rate.denominator, int) and rate.denominator > 0
+    assert rate.fraction() == expected == params.hourly_rate(avg, multiplier=mult)
+    # payment: szi x oracle x rate in collateral wei, rounded up (payers pay up, receivers get down)
+    exact = Fraction(szi * oracle * 10**wei_decimals, 10 ** (sz_decimals + 8)) * expected
+    pay = funding_payment(szi, oracle, rate, sz_decimals, wei_decimals)
+    assert pay == math.ceil(exact) == funding_payment(szi, oracle, expected, sz_decimals, wei_decimals)
+    if exact.denominator == 1:  # an exact wei amount is paid exactly
+        assert pay == exact
+
+
+def test_integer_rate_of_the_docs_example_and_hip3_interest() -> None:
+    # 'Funding' example: P = 1% -> 0.11875% per hour; 720 samples of 0.01 in 1e-12
+    s = PremiumSampler(0).sample_scaled_until(10**10, 3_600_000)
+    rate = FundingParams().rate_of(s)
+    assert s.count == 720 and rate.fraction() == Fraction(11875, 10_000_000)
+    assert funding_payment(1_000_000, to_px("10000"), rate, 5, 6) == 118_750_000
+    # the HIP-3 case of test_hip3_multiplier_and_interest: P = 0, x 0.5, deployer interest 0.0000456621
+    rate = FundingParams().rate_of(
+        PremiumSampler(0), multiplier=Fraction(1, 2), interest_rate_8h=Fraction("0.0000456621")
+    )
+    assert rate.fraction() == Fraction("0.00000285388125")
+    with pytest.raises(InvalidAction):
+        hourly_rate_of(0, 1, multiplier=11)
+
+
+@given(st.lists(st.tuples(st.integers(-(10**9), 10**9), st.integers(1, 10**9)), max_size=6))
+def test_scaled_samples_equal_rounded_fraction_samples(samples: list[tuple[int, int]]) -> None:
+    a = b = PremiumSampler(0)
+    for i, (num, den) in enumerate(samples, start=1):
+        a = a.sample_until(Fraction(num, den), i * 5_000)
+        b = b.sample_scaled_until(div_half_even(num * PREMIUM_SCALE, den), i * 5_000)
+    assert a == b and a.average_ratio() in ((0, 1), (a.total.numerator, a.total.denominator * a.count))
+    assert Fraction(*b.average_ratio()) == a.average()
+    with pytest.raises(ValueError):
+        PremiumSampler(0, decimals=None).sample_scaled_until(1, 5_000)

@@ -146,14 +146,7 @@ class Exchange:
                 # genesis: nothing existed before the first action, so no past hour is owed anything
                 state.last_funding_hour = state.last_index_hour = at // hour
                 state.time_ms = at // hour * hour
-            for h in range(state.time_ms // hour + 1, at // hour + 1):
-                boundary = h * hour
-                state.time_ms = boundary
-                if state.last_funding_hour < h:
-                    market_clock.sample_premiums(ctx, boundary)
-                    market_clock.pay_funding(ctx, boundary)
-                    state.last_funding_hour = h
-                prices.index_hourly(ctx, boundary)
+            market_clock.pass_hours(ctx, at)  # funding and reserve indexing at each hour boundary passed
             market_clock.sample_premiums(ctx, at)
             state.time_ms = at
             orders.run_scheduled_cancels(ctx, at)

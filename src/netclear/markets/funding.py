@@ -4,18 +4,24 @@ Source: Hyperliquid docs 'Funding' "Funding" (GitBook ``trading/funding``) and '
 perpetuals' (HIP-3 multiplier and interest rate). Docs: docs/rules/funding.md.
 
 Units: prices ``int`` in 1e-8 (exact averages as ``Fraction`` in the same unit), sizes ``int`` lots,
-payments ``int`` collateral wei, premiums and rates exact :class:`fractions.Fraction`, time ``int`` ms.
+payments ``int`` collateral wei, time ``int`` ms. The formula functions take and return exact
+:class:`fractions.Fraction` premiums and rates (the reference); the engine's path is integer: a premium sample
+in 1e-12 (:func:`premium_ratio`, :func:`div_half_even`), the hourly rate as an :class:`HourlyRate` (an
+integer numerator over an explicit integer denominator, :meth:`FundingParams.rate_of`) and the payment as one
+ceiling division (:func:`funding_payment`). Both give the same numbers (docs/rules/funding.md "Integer
+arithmetic").
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from netclear.config.models import FundingConfig
 from netclear.errors import ConfigError, InvalidAction
-from netclear.fixedpoint import PX_SCALE, frac_ceil
+from netclear.fixedpoint import PX_DECIMALS, PX_SCALE
 
 INTEREST_RATE_8H = Fraction(1, 10_000)  # "0.01% every 8 hours" ('Funding')
 PREMIUM_CLAMP = Fraction(5, 10_000)  # clamp(interest - P, -0.0005, 0.0005) ('Funding')
@@ -29,6 +35,8 @@ HIP3_MAX_MULTIPLIER = Fraction(
 PREMIUM_SAMPLE_DECIMALS = 12
 """Each premium sample is rounded half-even to 1e-12 before it is summed (our choice; Hyperliquid publishes
 premiums with 8 decimals). Exact samples would make the hour's sum a fraction of ~15,000 digits."""
+PREMIUM_SCALE = 10**PREMIUM_SAMPLE_DECIMALS
+"""A rounded premium sample is an ``int`` count of 1e-12."""
 
 Price = Fraction | int
 
@@ -95,6 +103,33 @@ def hip3_premium(impact_bid: Price | None, impact_ask: Price | None, oracle: int
     return (Fraction(impact_bid) + Fraction(impact_ask)) / (2 * oracle) - 1
 
 
+def premium_ratio(
+    impact_bid: int | None, impact_ask: int | None, oracle: int, *, hip3: bool = False
+) -> tuple[int, int]:
+    """The exact premium sample as ``(numerator, denominator)`` of integers (``denominator > 0``), from the
+    book's integer impact prices (1e-8): :func:`premium` for validator perps, :func:`hip3_premium` with
+    ``hip3``; the same value, without building a ``Fraction``."""
+    if oracle <= 0:
+        raise InvalidAction("oracle", f"oracle price must be positive, got {oracle}")
+    if hip3:
+        if impact_bid is None or impact_ask is None:
+            return 0, 1
+        return impact_bid + impact_ask - 2 * oracle, 2 * oracle
+    bid_term = max(impact_bid - oracle, 0) if impact_bid is not None else 0
+    ask_term = max(oracle - impact_ask, 0) if impact_ask is not None else 0
+    return bid_term - ask_term, oracle
+
+
+def div_half_even(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` rounded to an integer, ties to even (``denominator > 0``); the integer
+    form of :func:`round_half_even`: ``div_half_even(n * 10**12, d)`` is a premium sample in 1e-12."""
+    q, r = divmod(numerator, denominator)
+    twice = 2 * r
+    if twice > denominator or (twice == denominator and q % 2):
+        q += 1
+    return q
+
+
 @dataclass(frozen=True, slots=True)
 class PremiumSampler:
     """Premium samples of one funding interval, taken every 5 s and averaged ('Funding'), immutable.
@@ -139,6 +174,25 @@ class PremiumSampler:
             return self
         return replace(self, total=self.total + self._quantize(premium) * n, count=self.count + n)
 
+    def sample_scaled_until(self, sample: int, now_ms: int) -> PremiumSampler:
+        """:meth:`sample_until` with the sample already rounded: ``sample`` counts ``10**-decimals`` (a
+        sampler with ``decimals=None`` takes exact samples only, through :meth:`sample_until`)."""
+        if self.decimals is None:
+            raise ValueError("an exact sampler takes Fraction samples")
+        due = (now_ms - self.interval_start_ms) // self.sample_interval_ms
+        n = min(due, self.max_samples) - self.count
+        if n <= 0:
+            return self
+        total = self.total + Fraction(sample * n, 10**self.decimals)
+        return replace(self, total=total, count=self.count + n)
+
+    def average_ratio(self) -> tuple[int, int]:
+        """:meth:`average` as ``(numerator, denominator)`` of integers, ``(0, 1)`` before any sample."""
+        if not self.count:
+            return 0, 1
+        total = Fraction(self.total)
+        return total.numerator, total.denominator * self.count
+
     def _quantize(self, premium: Fraction) -> Fraction:
         if self.decimals is None:
             return Fraction(premium)
@@ -177,18 +231,64 @@ def hourly_funding_rate(
     return min(max(hourly, -cap), cap)
 
 
+@dataclass(frozen=True, slots=True)
+class HourlyRate:
+    """An hourly funding rate held exactly in integers: ``numerator / denominator`` (``denominator > 0``).
+
+    The denominator is explicit rather than a fixed decimal scale because the hour's average premium is a
+    sum of 1e-12 samples divided by their count (720), which no decimal scale holds exactly; with it the
+    integer path gives exactly the :class:`~fractions.Fraction` formula's rate (docs/rules/funding.md
+    "Integer arithmetic"). Not reduced: the denominator is ``8 * D * multiplier.denominator`` where ``D``
+    is the least common multiple of the average premium's and the parameters' denominators.
+    """
+
+    numerator: int
+    denominator: int
+
+    def fraction(self) -> Fraction:
+        return Fraction(self.numerator, self.denominator)
+
+
+def hourly_rate_of(
+    avg_numerator: int,
+    avg_denominator: int,
+    *,
+    interest_rate_8h: Fraction = INTEREST_RATE_8H,
+    clamp: Fraction = PREMIUM_CLAMP,
+    multiplier: Fraction | int = 1,
+    cap: Fraction = HOURLY_CAP,
+) -> HourlyRate:
+    """:func:`hourly_funding_rate` of :func:`funding_rate_8h` in integers, for the average premium
+    ``avg_numerator / avg_denominator`` ('Funding'): ``F = P + clamp(I - P, -c, c)`` over the common
+    denominator ``D``, then ``multiplier * F / 8`` capped at ``+/-cap``. Exact: no rounding anywhere."""
+    mult = Fraction(multiplier)
+    if not 0 <= mult <= HIP3_MAX_MULTIPLIER:
+        raise InvalidAction("multiplier", f"funding multiplier must be in [0, 10], got {mult}")
+    interest, clamp, cap = Fraction(interest_rate_8h), Fraction(clamp), Fraction(cap)
+    d = math.lcm(avg_denominator, interest.denominator, clamp.denominator, cap.denominator)
+    p = avg_numerator * (d // avg_denominator)
+    i = interest.numerator * (d // interest.denominator)
+    c = clamp.numerator * (d // clamp.denominator)
+    rate_8h = p + min(max(i - p, -c), c)
+    denominator = HOURS_PER_RATE * d * mult.denominator
+    k = cap.numerator * (denominator // cap.denominator)
+    return HourlyRate(min(max(mult.numerator * rate_8h, -k), k), denominator)
+
+
 def funding_payment(
-    szi: int, oracle_px: int, hourly_rate: Fraction, sz_decimals: int, wei_decimals: int
+    szi: int, oracle_px: int, hourly_rate: Fraction | HourlyRate, sz_decimals: int, wei_decimals: int
 ) -> int:
     """Collateral wei the holder of ``szi`` lots pays for one interval; negative means the holder receives.
 
     ``position_size * oracle_price * funding_rate`` on the **oracle** price, not the mark ('Funding'). A
     positive rate makes longs pay shorts. Rounded up (``ceil``): a payer pays the exact amount rounded up and
     a receiver gets it rounded down, so the sum over all positions (which nets to exactly 0 before rounding,
-    open interest being balanced) is >= 0 and below one wei per position: dust for a sink.
+    open interest being balanced) is >= 0 and below one wei per position: dust for a sink. One integer
+    ceiling division: ``ceil(szi * oracle * 10**wei * num / (10**(szDecimals + 8) * den))``.
     """
-    exact = Fraction(szi * oracle_px * 10**wei_decimals, 10**sz_decimals * PX_SCALE) * hourly_rate
-    return frac_ceil(exact)
+    num: int = szi * oracle_px * 10**wei_decimals * hourly_rate.numerator
+    den: int = 10 ** (sz_decimals + PX_DECIMALS) * hourly_rate.denominator
+    return -(-num // den)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,3 +330,22 @@ class FundingParams:
         interest = self.interest_rate_8h if interest_rate_8h is None else interest_rate_8h
         rate_8h = funding_rate_8h(avg_premium, interest, self.premium_clamp)
         return hourly_funding_rate(rate_8h, multiplier=multiplier, cap=self.hourly_cap)
+
+    def rate_of(
+        self,
+        sampler: PremiumSampler,
+        *,
+        multiplier: Fraction | int = 1,
+        interest_rate_8h: Fraction | None = None,
+    ) -> HourlyRate:
+        """The hourly rate of a sampler's average premium, in integers (:func:`hourly_rate_of`); equal to
+        ``hourly_rate(sampler.average(), ...)``."""
+        num, den = sampler.average_ratio()
+        return hourly_rate_of(
+            num,
+            den,
+            interest_rate_8h=self.interest_rate_8h if interest_rate_8h is None else interest_rate_8h,
+            clamp=self.premium_clamp,
+            multiplier=multiplier,
+            cap=self.hourly_cap,
+        )

@@ -1,14 +1,14 @@
-"""Price feed and the passage of time: oracle/mark updates and hourly interest indexing."""
+"""Price feed and the passage of time: oracle/mark updates (the hourly processes are
+:mod:`netclear.engine.market_clock`)."""
 
 from __future__ import annotations
 
-from netclear.engine import lending, market_clock
+from netclear.engine import market_clock
 from netclear.engine.actions import AdvanceTime, SetPrices
 from netclear.engine.context import Ctx
 from netclear.engine.handlers import triggers
 from netclear.errors import InvalidAction
-from netclear.fixedpoint import fmt_units, to_px
-from netclear.lending.rates import HOUR_MS, INDEX_SCALE
+from netclear.fixedpoint import to_px
 
 
 def set_prices(ctx: Ctx, a: SetPrices) -> None:
@@ -41,50 +41,3 @@ def set_prices(ctx: Ctx, a: SetPrices) -> None:
 
 def advance_time(ctx: Ctx, a: AdvanceTime) -> None:
     """Time itself is handled by the exchange before any action; this action only carries it."""
-
-
-def index_hourly(ctx: Ctx, until_ms: int) -> None:
-    """Index every reserve at each hour boundary up to ``until_ms`` and record hourly interest.
-
-    Hyperliquid docs 'Portfolio margin': interest "accrue[s] continuously, and [is] indexed hourly"; the FAQ
-    shows it on the interest tab every hour (``userBorrowLendInterest``).
-    """
-    state = ctx.state
-    hour = until_ms // HOUR_MS
-    while state.last_index_hour < hour:
-        state.last_index_hour += 1
-        boundary = state.last_index_hour * HOUR_MS
-        if not state.reserves:
-            continue
-        for token in sorted(state.reserves):
-            res = ctx.tx.reserve(token)
-            lending.accrue(ctx.reg, res, boundary)
-        _record_interest(ctx, boundary)
-        for token in sorted(state.reserves):
-            res = ctx.tx.reserve(token)
-            res.hour_supply_index = res.supply_index
-            res.hour_borrow_index = res.borrow_index
-
-
-def _record_interest(ctx: Ctx, boundary: int) -> None:
-    state = ctx.state
-    for address in sorted(state.accounts):
-        acct = state.accounts[address]
-        if not acct.supply_basis and not acct.borrow_basis:
-            continue
-        for token in sorted(set(acct.supply_basis) | set(acct.borrow_basis)):
-            res = state.reserves[token]
-            tok = ctx.reg.tokens[token]
-            b = acct.borrow_basis.get(token, 0) * (res.borrow_index - res.hour_borrow_index) // INDEX_SCALE
-            s = acct.supply_basis.get(token, 0) * (res.supply_index - res.hour_supply_index) // INDEX_SCALE
-            if b or s:
-                ctx.record(
-                    "interest",
-                    address,
-                    {
-                        "time": boundary,
-                        "token": tok.name,
-                        "borrow": fmt_units(b, tok.wei_decimals),
-                        "supply": fmt_units(s, tok.wei_decimals),
-                    },
-                )
