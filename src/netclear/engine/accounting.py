@@ -214,7 +214,7 @@ class Valuer:
         mark = oracle = None
         usdc = 0
         if token.perp is not None:
-            asset = reg.perp(token.perp).asset
+            asset = reg.perp_by_name[token.perp].asset
             mark = prices.mark.get(asset)
             oracle = prices.oracle.get(asset)
             usdc = prices.usdc_oracle
