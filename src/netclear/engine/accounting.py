@@ -158,10 +158,13 @@ def _median_px(key: _PxKey) -> pm_rules.Px:
     wei_decimals, quote_decimals, spot, mark, oracle, usdc = key
     # every input over the common denominator PX_SCALE * usdc_oracle: spot / PX_SCALE and
     # mark / usdc_oracle (= mark / PX_SCALE x USDT_USDC with USDT_USDC = PX_SCALE / usdc_oracle)
-    scale = PX_SCALE * usdc if usdc else PX_SCALE
+    if (mark is not None or oracle is not None) and usdc <= 0:
+        raise InvalidAction("prices", "the USDC oracle price must be positive")
+    usdc = usdc or 1  # no perp input: the spot price alone, over PX_SCALE
+    scale = PX_SCALE * usdc
     inputs = []
     if spot is not None:
-        inputs.append(spot * (usdc or 1))
+        inputs.append(spot * usdc)
     if mark is not None:
         inputs.append(mark * PX_SCALE)
     if oracle is not None:
