@@ -217,7 +217,8 @@ class Valuer:
         mark = oracle = None
         usdc = 0
         if token.perp is not None:
-            asset = reg.perp_by_name[token.perp].asset
+            perp = reg.perp_by_name.get(token.perp) or reg.perp(token.perp)
+            asset = perp.asset
             mark = prices.mark.get(asset)
             oracle = prices.oracle.get(asset)
             usdc = prices.usdc_oracle
