@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
+from math import gcd
 
 from netclear.engine.state import Account, ExchangeState, Position, Reserve
 from netclear.errors import InvalidAction
@@ -74,11 +75,110 @@ class IsolatedValue:
         return std_rules.isolated_margin_used(self.value.position.raw_usd, self.value.ntl)
 
 
-@dataclass(slots=True)
 class PmLegs:
-    legs: list[pm_rules.BorrowableLeg]
-    collateral: list[pm_rules.CollateralHolding]
-    ratio: Fraction
+    """Inputs and result of the portfolio margin ratio: integer legs (USDC wei, decided on) and, for
+    views, the same terms as exact ``Fraction``s (:class:`netclear.margin.portfolio.BorrowableLeg`)."""
+
+    __slots__ = ("_collateral", "_legs", "collateral_values", "den", "num", "quote_unit", "reg", "values")
+
+    def __init__(
+        self,
+        reg: Registry,
+        values: list[pm_rules.LegValue],
+        collateral_values: list[pm_rules.CollateralValue],
+        ratio: tuple[int, int],
+    ) -> None:
+        self.reg = reg
+        self.quote_unit = reg.quote.unit
+        self.values = values
+        self.collateral_values = collateral_values
+        self.num, self.den = ratio
+        self._legs: list[pm_rules.BorrowableLeg] | None = None
+        self._collateral: list[pm_rules.CollateralHolding] | None = None
+
+    @property
+    def pm_ratio(self) -> pm_rules.PmRatio:
+        return pm_rules.PmRatio(self.num, self.den)
+
+    @property
+    def ratio(self) -> Fraction:
+        """The PMR for display, exact from the integer requirement and liquidation value."""
+        return Fraction(self.num, self.den)
+
+    def liquidatable(self, threshold: Fraction) -> bool:
+        return pm_rules.ratio_exceeds(self.num, self.den, threshold)
+
+    @property
+    def legs(self) -> list[pm_rules.BorrowableLeg]:
+        if self._legs is None:
+            out = []
+            for lv in self.values:
+                unit = self.reg.tokens[lv.token].unit
+                price = lv.px.per_token(unit, self.quote_unit)
+                out.append(
+                    pm_rules.BorrowableLeg(
+                        lv.token,
+                        Fraction(lv.balance_wei, unit) * price,
+                        Fraction(lv.maintenance_wei, unit) * price,
+                        Fraction(lv.borrowed_wei, unit),
+                        price,
+                        Fraction(lv.borrow_cap_wei, unit),
+                    )
+                )
+            self._legs = out
+        return self._legs
+
+    @property
+    def collateral(self) -> list[pm_rules.CollateralHolding]:
+        if self._collateral is None:
+            self._collateral = [_holding(self.reg, c) for c in self.collateral_values]
+        return self._collateral
+
+
+def _holding(reg: Registry, c: pm_rules.CollateralValue) -> pm_rules.CollateralHolding:
+    unit = reg.tokens[c.token].unit
+    return pm_rules.CollateralHolding(
+        c.token,
+        Fraction(c.balance, unit),
+        Fraction(c.supply_cap, unit),
+        c.px.per_token(unit, reg.quote.unit),
+        c.ltv,
+    )
+
+
+_PxKey = tuple[int, int, int | None, int | None, int | None, int]
+_PX_CACHE: dict[_PxKey, pm_rules.Px] = {}
+_PX_CACHE_LIMIT = 4096
+"""``borrow_oracle_price`` memo keyed by every input it depends on (units and the raw prices), so it
+never needs invalidating: a price change is a new key (docs/rules/portfolio-margin.md)."""
+
+
+def _median_px(key: _PxKey) -> pm_rules.Px:
+    """``median`` of the present inputs (a pair's mean with two), as USDC wei per token wei."""
+    wei_decimals, quote_decimals, spot, mark, oracle, usdc = key
+    # every input over the common denominator PX_SCALE * usdc_oracle: spot / PX_SCALE and
+    # mark / usdc_oracle (= mark / PX_SCALE x USDT_USDC with USDT_USDC = PX_SCALE / usdc_oracle)
+    if (mark is not None or oracle is not None) and usdc <= 0:
+        raise InvalidAction("prices", "the USDC oracle price must be positive")
+    usdc = usdc or 1  # no perp input: the spot price alone, over PX_SCALE
+    scale = PX_SCALE * usdc
+    inputs = []
+    if spot is not None:
+        inputs.append(spot * usdc)
+    if mark is not None:
+        inputs.append(mark * PX_SCALE)
+    if oracle is not None:
+        inputs.append(oracle * PX_SCALE)
+    inputs.sort()
+    n = len(inputs)
+    if n % 2:
+        num, den = inputs[n // 2], scale
+    else:
+        num, den = inputs[n // 2 - 1] + inputs[n // 2], 2 * scale
+    num *= 10**quote_decimals
+    den *= 10**wei_decimals
+    g = gcd(num, den)
+    return pm_rules.Px(num // g, den // g)
 
 
 class Valuer:
@@ -101,30 +201,42 @@ class Valuer:
     def has_price(self, asset: int) -> bool:
         return asset in self.state.prices.mark or asset in self.state.prices.oracle
 
-    def token_price(self, token: Token) -> Fraction:
+    def token_px(self, token: Token) -> pm_rules.Px:
         """``borrow_oracle_price``: median(HL spot price, perp mark x USDT_USDC, perp oracle x USDT_USDC).
 
         Hyperliquid docs 'Portfolio margin'. Missing inputs are left out of the median
-        (docs/rules/portfolio-margin.md); USDC is 1 by definition. Returns USDC per whole token.
+        (docs/rules/portfolio-margin.md); USDC is 1 by definition. Returns the exact price as USDC wei
+        per wei of the token, memoized by its inputs.
         """
+        reg = self.reg
+        quote = reg.quote
+        if token.index == quote.index:
+            return pm_rules.ONE
+        prices = self.state.prices
+        spot = prices.spot.get(token.spot_pair) if token.spot_pair is not None else None
+        mark = oracle = None
+        usdc = 0
+        if token.perp is not None:
+            perp = reg.perp_by_name.get(token.perp) or reg.perp(token.perp)
+            asset = perp.asset
+            mark = prices.mark.get(asset)
+            oracle = prices.oracle.get(asset)
+            usdc = prices.usdc_oracle
+        key = (token.wei_decimals, quote.wei_decimals, spot, mark, oracle, usdc)
+        px = _PX_CACHE.get(key)
+        if px is None:
+            if spot is None and mark is None and oracle is None:
+                raise InvalidAction("prices", f"no price for token {token.name}")
+            if len(_PX_CACHE) >= _PX_CACHE_LIMIT:
+                _PX_CACHE.clear()
+            px = _PX_CACHE[key] = _median_px(key)
+        return px
+
+    def token_price(self, token: Token) -> Fraction:
+        """``borrow_oracle_price`` in USDC per whole token (exact; see :meth:`token_px`)."""
         if token.index == self.reg.quote.index:
             return Fraction(1)
-        prices = self.state.prices
-        inputs: list[Fraction] = []
-        if token.spot_pair is not None and token.spot_pair in prices.spot:
-            inputs.append(Fraction(prices.spot[token.spot_pair], PX_SCALE))
-        if token.perp is not None:
-            perp = self.reg.perp(token.perp)
-            usdt_usdc = Fraction(PX_SCALE, prices.usdc_oracle)
-            if perp.asset in prices.mark:
-                inputs.append(Fraction(prices.mark[perp.asset], PX_SCALE) * usdt_usdc)
-            if perp.asset in prices.oracle:
-                inputs.append(Fraction(prices.oracle[perp.asset], PX_SCALE) * usdt_usdc)
-        if not inputs:
-            raise InvalidAction("prices", f"no price for token {token.name}")
-        inputs.sort()
-        n = len(inputs)
-        return inputs[n // 2] if n % 2 else (inputs[n // 2 - 1] + inputs[n // 2]) / 2
+        return self.token_px(token).per_token(token.unit, self.reg.quote.unit)
 
     def token_price_or_none(self, token: Token) -> Fraction | None:
         try:
@@ -133,15 +245,19 @@ class Valuer:
             return None
 
     def usdc_value(self, token: Token, wei: int) -> Fraction:
-        """Whole USDC worth of ``wei`` of ``token``."""
+        """Whole USDC worth of ``wei`` of ``token`` (exact)."""
         if wei == 0:
             return Fraction(0)
-        return Fraction(wei, token.unit) * self.token_price(token)
+        px = self.token_px(token)
+        return Fraction(wei * px.num, px.den * self.reg.quote.unit)
 
     def to_usdc_wei(self, token: Token, wei: int) -> int:
         """USDC wei worth of an amount, rounded down."""
-        v = self.usdc_value(token, wei) * self.reg.quote.unit
-        return v.numerator // v.denominator
+        return self.token_px(token).floor(wei)
+
+    def to_usdc_wei_ceil(self, token: Token, wei: int) -> int:
+        """USDC wei worth of an amount, rounded up."""
+        return self.token_px(token).ceil(wei)
 
     # ------------------------------------------------------------------ positions
     def position_value(self, pos: Position, perp: Perp | None = None) -> PositionValue:
@@ -259,74 +375,85 @@ class Valuer:
         return total
 
     # ------------------------------------------------------------------ portfolio margin
-    def collateral_holdings(self, acct: Account) -> list[pm_rules.CollateralHolding]:
-        out: list[pm_rules.CollateralHolding] = []
+    def collateral_values(self, acct: Account) -> list[pm_rules.CollateralValue]:
+        """Supplied PM collateral in USDC wei (rounded down, docs/rules/portfolio-margin.md)."""
+        out: list[pm_rules.CollateralValue] = []
         pm = self.reg.pm
-        if pm is None:
+        if pm is None or not acct.supply_basis:
             return out
         for token, params in pm.collateral.items():
             supplied = self.supplied(acct, token)
             if supplied <= 0:
                 continue
-            tok = params.token
-            out.append(
-                pm_rules.CollateralHolding(
-                    token,
-                    Fraction(supplied, tok.unit),
-                    Fraction(params.user_supply_cap, tok.unit),
-                    self.token_price(tok),
-                    params.ltv,
-                )
-            )
+            px = self.token_px(params.token)
+            out.append(pm_rules.collateral_value(token, supplied, params.user_supply_cap, px, params.ltv))
         return out
+
+    def collateral_holdings(self, acct: Account) -> list[pm_rules.CollateralHolding]:
+        """Supplied PM collateral as exact whole-token amounts (views)."""
+        return [_holding(self.reg, c) for c in self.collateral_values(acct)]
 
     def pm_legs(self, acct: Account, pools: dict[str | int, MarginPool] | None = None) -> PmLegs:
         """Inputs of the portfolio margin ratio, Hyperliquid docs 'Portfolio margin' with DESIGN's readings.
 
         ``portfolio_balance(token)`` = free spot + supplied + cross perp account value of the dexes
-        collateralised by the token; the maintenance term sums those dexes' cross maintenance.
+        collateralised by the token; the maintenance term sums those dexes' cross maintenance. Integer
+        USDC wei, rounded toward the house (docs/rules/portfolio-margin.md).
         """
         pm = self.reg.pm
         assert pm is not None
         pools = pools if pools is not None else self.cross_pools(acct)
-        legs: list[pm_rules.BorrowableLeg] = []
+        legs: list[pm_rules.LegValue] = []
         for token, params in pm.borrowable.items():
-            tok = params.token
             pool = pools.get(token)
             liquid = pool.account_value if pool is not None else acct.spot.get(token, 0)
             mm = pool.mm if pool is not None else 0
             if not (liquid or mm or token in acct.supply_basis or token in acct.borrow_basis):
                 continue  # the token plays no part in this account: its ratio term is 0
-            price = self.token_price(tok)
-            balance = Fraction(liquid + self.supplied(acct, token), tok.unit) * price
             legs.append(
-                pm_rules.BorrowableLeg(
+                pm_rules.leg_value(
                     token,
-                    balance,
-                    Fraction(mm, tok.unit) * price,
-                    Fraction(self.borrowed(acct, token), tok.unit),
-                    price,
-                    Fraction(params.user_borrow_cap, tok.unit),
+                    self.token_px(params.token),
+                    liquid + self.supplied(acct, token),
+                    mm,
+                    self.borrowed(acct, token),
+                    params.user_borrow_cap,
                 )
             )
-        collateral = self.collateral_holdings(acct)
-        ratio = pm_rules.portfolio_margin_ratio(legs, collateral, pm.min_borrow_offset)
-        return PmLegs(legs, collateral, ratio)
+        collateral = self.collateral_values(acct)
+        ratio = pm_rules.margin_ratio(legs, collateral, self.min_borrow_offset_wei())
+        return PmLegs(self.reg, legs, collateral, ratio)
 
-    def borrowed_value(self, acct: Account) -> Fraction:
-        """USDC value of all borrows."""
+    def min_borrow_offset_wei(self) -> int:
+        """``min_borrow_offset`` in USDC wei, rounded up (a requirement)."""
         pm = self.reg.pm
-        if pm is None:
-            return Fraction(0)
-        total = Fraction(0)
+        assert pm is not None
+        off = pm.min_borrow_offset
+        return -(-off.numerator * self.reg.quote.unit // off.denominator)
+
+    def borrowed_value_wei(self, acct: Account) -> int:
+        """USDC wei value of all borrows, each token's rounded up."""
+        pm = self.reg.pm
+        if pm is None or not acct.borrow_basis:
+            return 0
+        total = 0
         for token, params in pm.borrowable.items():
             b = self.borrowed(acct, token)
             if b:
-                total += self.usdc_value(params.token, b)
+                total += self.token_px(params.token).ceil(b)
         return total
 
+    def borrowing_power_wei(self, acct: Account) -> int:
+        """``Σ_c counted x price x LTV`` in USDC wei, each collateral's term rounded down."""
+        return pm_rules.borrowing_power_wei(self.collateral_values(acct))
+
+    def borrowed_value(self, acct: Account) -> Fraction:
+        """USDC value of all borrows (display: :meth:`borrowed_value_wei` in whole USDC)."""
+        return Fraction(self.borrowed_value_wei(acct), self.reg.quote.unit)
+
     def borrowing_power(self, acct: Account) -> Fraction:
-        return pm_rules.borrowing_power(self.collateral_holdings(acct))
+        """Borrowing power in whole USDC (display: :meth:`borrowing_power_wei` in whole USDC)."""
+        return Fraction(self.borrowing_power_wei(acct), self.reg.quote.unit)
 
     # ------------------------------------------------------------------ account-level
     def unified_ratio(self, acct: Account, pools: dict[str | int, MarginPool] | None = None) -> Fraction:
@@ -345,27 +472,33 @@ class Valuer:
 
     def account_value_usdc(self, acct: Account) -> Fraction:
         """Everything the account owns net of debts, in USDC (PM eligibility, Hyperliquid docs 'Portfolio
-        margin')."""
-        total = Fraction(0)
+        margin'). Exact: amounts are summed per token in wei, then valued once per token."""
+        per_token: dict[int, int] = {}
         pools = self.cross_pools(acct)
         counted: set[int] = set()
         if acct.mode.unified:
             for key, pool in pools.items():
                 assert isinstance(key, int)
                 counted.add(key)
-                total += self.usdc_value(pool.token, pool.account_value)
+                per_token[pool.token.index] = per_token.get(pool.token.index, 0) + pool.account_value
         else:
             for pool in pools.values():
-                total += self.usdc_value(pool.token, pool.account_value)
+                per_token[pool.token.index] = per_token.get(pool.token.index, 0) + pool.account_value
         for token, bal in acct.spot.items():
             if token in counted or bal == 0:
                 continue
-            total += self.usdc_value(self.reg.tokens[token], bal)
+            per_token[token] = per_token.get(token, 0) + bal
         for iso in self.isolated(acct):
-            total += self.usdc_value(iso.value.perp.collateral, iso.margin_used)
+            idx = iso.value.perp.collateral.index
+            per_token[idx] = per_token.get(idx, 0) + iso.margin_used
         for token in set(acct.supply_basis) | set(acct.borrow_basis):
-            tok = self.reg.tokens[token]
-            total += self.usdc_value(tok, self.supplied(acct, token) - self.borrowed(acct, token))
+            per_token[token] = (
+                per_token.get(token, 0) + self.supplied(acct, token) - self.borrowed(acct, token)
+            )
+        total = Fraction(0)
+        for token, wei in per_token.items():
+            if wei:
+                total += self.usdc_value(self.reg.tokens[token], wei)
         return total
 
     def weighted_volume(self, acct: Account, days: int, spot_weight: Fraction | Decimal) -> Fraction:

@@ -79,8 +79,8 @@ def accrue(reg: Registry, res: Reserve, now_ms: int) -> None:
     new_bidx = grow_index(res.borrow_index, growth_factor(rate, dt))
     interest_raw = res.scaled_borrow * (new_bidx - res.borrow_index)
     res.borrow_index = new_bidx
-    to_suppliers = interest_raw * (1 - params.reserve_cut)
-    supplier_raw = to_suppliers.numerator // to_suppliers.denominator
+    cut = params.reserve_cut
+    supplier_raw = interest_raw * (cut.denominator - cut.numerator) // cut.denominator
     cut_raw = interest_raw - supplier_raw
     if res.scaled_supply > 0:
         step = supplier_raw // res.scaled_supply

@@ -106,11 +106,16 @@ class PmHealth:
     """An account's standing under its preset's portfolio-margin model."""
 
     model: str
-    ratio: Fraction
-    """``portfolioMarginRatio``: liquidatable above the preset's ``liquidation_ratio`` (0.95)."""
+    pmr: pm_rules.PmRatio
+    """``portfolioMarginRatio`` as integers: liquidatable above the preset's ``liquidation_ratio`` (0.95)."""
     liquidatable: bool
     scenario: sc.ScenarioResult | None = None
     equity: Fraction | None = None
+
+    @property
+    def ratio(self) -> Fraction:
+        """``portfolioMarginRatio`` for display."""
+        return self.pmr.ratio
 
 
 def book_depths(v: Valuer, units: Iterable[str]) -> dict[str, sc.Depth]:
@@ -161,18 +166,31 @@ def pm_health(v: Valuer, acct: Account) -> PmHealth:
     if pm.model == "scenario":
         result, equity = scenario_result(v, acct)
         ratio = sc.margin_ratio(result.maintenance, equity, pm.liquidation_ratio)
-        return PmHealth("scenario", ratio, sc.liquidatable(result.maintenance, equity), result, equity)
-    ratio = v.pm_legs(acct).ratio
-    return PmHealth("hyperliquid", ratio, pm_rules.pm_liquidatable(ratio, pm.liquidation_ratio))
+        return PmHealth(
+            "scenario",
+            pm_rules.PmRatio(ratio.numerator, ratio.denominator),
+            sc.liquidatable(result.maintenance, equity),
+            result,
+            equity,
+        )
+    legs = v.pm_legs(acct)
+    return PmHealth(
+        "hyperliquid", pm_rules.PmRatio(legs.num, legs.den), legs.liquidatable(pm.liquidation_ratio)
+    )
 
 
-def pm_ratio(v: Valuer, acct: Account) -> Fraction:
-    """The ratio the liquidation test compares with ``liquidation_ratio``, under the preset's model."""
-    return pm_health(v, acct).ratio
+def pm_ratio(v: Valuer, acct: Account) -> pm_rules.PmRatio:
+    """The ratio the liquidation test compares with ``liquidation_ratio``, under the preset's model
+    (integers; ``.ratio`` is the ``Fraction`` for display)."""
+    return pm_health(v, acct).pmr
 
 
 def pm_liquidatable(v: Valuer, acct: Account) -> bool:
-    return pm_health(v, acct).liquidatable
+    pm = v.reg.pm
+    assert pm is not None
+    if pm.model == "scenario":
+        return pm_health(v, acct).liquidatable
+    return v.pm_legs(acct).liquidatable(pm.liquidation_ratio)
 
 
 def require_scenario_initial(v: Valuer, acct: Account, *, field: str, before: Account | None) -> None:

@@ -35,11 +35,10 @@ def ltv_borrow_capacity(v: Valuer, acct: Account, token: Token) -> int:
     """
     if pm_model.uses_scenario(v.reg):
         return pm_model.UNLIMITED
-    room = v.borrowing_power(acct) - v.borrowed_value(acct)
+    room = v.borrowing_power_wei(acct) - v.borrowed_value_wei(acct)
     if room <= 0:
         return 0
-    amount = room / v.token_price(token) * token.unit
-    return amount.numerator // amount.denominator
+    return v.token_px(token).to_wei(room)
 
 
 def fund(tx: Tx, reg: Registry, acct: Account, token: Token, need: int, *, allow_borrow: bool = True) -> int:
@@ -210,12 +209,14 @@ def require_collateral_cover(
         return
     if not acct.has_borrows():
         return
-    borrowed = v.borrowed_value(acct)
-    power = v.borrowing_power(acct)
-    if before is not None and (v.borrowed_value(before) >= borrowed and v.borrowing_power(before) <= power):
+    borrowed = v.borrowed_value_wei(acct)
+    power = v.borrowing_power_wei(acct)
+    if before is not None and (
+        v.borrowed_value_wei(before) >= borrowed and v.borrowing_power_wei(before) <= power
+    ):
         return
     if borrowed > power:
-        hf = power / borrowed if borrowed else Fraction(0)
+        hf = Fraction(power, borrowed)
         raise InsufficientMargin(
             field, f"health factor would be {float(hf):.4%}: borrowed value exceeds collateral x LTV"
         )

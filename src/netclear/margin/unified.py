@@ -17,16 +17,19 @@ INFINITE = Fraction(10**30)
 
 
 def unified_account_ratio(cross_maintenance: Mapping[int, int], available: Mapping[int, int]) -> Fraction:
-    """Max over tokens of maintenance / available. Amounts per token index in that token's wei."""
-    ratio = Fraction(0)
+    """Max over tokens of maintenance / available. Amounts per token index in that token's wei.
+
+    Tokens are compared cross-multiplied; the one ``Fraction`` is the result (for display)."""
+    num, den = 0, 1
     for token, mm in cross_maintenance.items():
         if mm <= 0:
             continue
         avail = available.get(token, 0)
         if avail <= 0:
             return INFINITE
-        ratio = max(ratio, Fraction(mm, avail))
-    return ratio
+        if mm * den > num * avail:
+            num, den = mm, avail
+    return Fraction(num, den)
 
 
 def unified_liquidatable(ratio: Fraction) -> bool:

@@ -76,7 +76,7 @@ def spot_clearinghouse_state(v: Valuer, acct: Account) -> dict[str, Any]:
     if unified:
         out["tokenToAvailableAfterMaintenance"] = available
     if pm:
-        ratio = pm_model.pm_ratio(v, acct)  # the preset's model (docs/margin-models.md)
+        ratio = pm_model.pm_ratio(v, acct).ratio  # the preset's model (docs/margin-models.md)
         out["portfolioMarginEnabled"] = True
         out["portfolioMarginRatio"] = fmt_decimal(min(ratio, Fraction(10**9)), 10)
         out["tokenToPortfolioBorrowRatio"] = _cap_ratios(v, acct, borrow=True)

@@ -28,7 +28,7 @@ from netclear.margin import portfolio as pm_rules
 PM_STEP_LIMIT = 50
 
 
-def _pm_ratio(ctx: Ctx, acct: Account) -> Fraction:
+def _pm_ratio(ctx: Ctx, acct: Account) -> pm_rules.PmRatio:
     """The ratio of the preset's margin model (Hyperliquid's PMR or the scenario model's)."""
     return pm_model.pm_ratio(ctx.valuer(), acct)
 
