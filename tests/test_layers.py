@@ -12,8 +12,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 SRC = Path(__file__).resolve().parents[1] / "src"
 PKG = SRC / "netclear"
 
@@ -143,20 +141,11 @@ def test_views_import_no_application() -> None:
     assert _offenders(("views",), ("api", "cli", "sim", "calculator", "dashboard", "ledger")) == []
 
 
-@pytest.mark.xfail(
-    reason="views.market imports engine.context.Ctx and engine.handlers.order_records, engine.tx.Tx; every "
-    "view imports engine.exchange.Exchange (issue 12 item 5 step 2)",
-    strict=True,
-)
 def test_views_read_without_a_write_context() -> None:
     """Views read a state; they never build a transaction or a handler context (issue 12 item 5)."""
     assert _offenders(("views",), ("engine.tx", "engine.context", "engine.handlers", "engine.exchange")) == []
 
 
-@pytest.mark.xfail(
-    reason="engine.exchange (Exchange.info) imports netclear.views.dispatch (issue 12 item 5 step 2)",
-    strict=True,
-)
 def test_engine_imports_nothing_above_it() -> None:
     assert (
         _offenders(("engine",), ("views", "api", "ledger", "cli", "sim", "calculator", "dashboard", "sdk"))

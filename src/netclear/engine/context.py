@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from netclear.engine.accounting import Valuer
+from netclear.engine.addresses import normalize_address as normalize_address
 from netclear.engine.events import Event
 from netclear.engine.state import Account, ExchangeState
 from netclear.engine.tx import Tx
 from netclear.errors import InvalidAction, InvalidAmount
 from netclear.fixedpoint import PX_DECIMALS, to_units
 from netclear.markets.registry import Registry, Token
-
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
-
-
-def normalize_address(value: str, field: str = "user") -> str:
-    if not isinstance(value, str) or not _ADDRESS.match(value):
-        raise InvalidAction(field, f"not a 0x-prefixed 20-byte hex address: {value!r}")
-    return value.lower()
 
 
 @dataclass(slots=True)

@@ -240,12 +240,6 @@ class Exchange:
             rebalance(ctx.tx, self.registry, live, gains=gains, allow_auto=not explicit_lending)
 
     # ------------------------------------------------------------------ reading
-    def info(self, payload: dict[str, Any]) -> Any:
-        """Answer an ``/info`` request body in Hyperliquid's JSON (see :mod:`netclear.views`)."""
-        from netclear.views import dispatch
-
-        return dispatch(self, payload)
-
     def valuer(self) -> Valuer:
         return Valuer(self.registry, self.state)
 

@@ -23,7 +23,7 @@ from typing import Any
 from netclear.engine.accounting import Valuer
 from netclear.engine.actions import SettleFill
 from netclear.engine.context import Ctx
-from netclear.engine.handlers.modes import leverage_of
+from netclear.engine.leverage import leverage_of
 from netclear.engine.solvency import require_margin
 from netclear.engine.state import Account, Mode, Position
 from netclear.errors import InsufficientMargin, InvalidAction
