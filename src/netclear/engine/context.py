@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from netclear.engine.accounting import Valuer
 from netclear.engine.addresses import normalize_address as normalize_address
 from netclear.engine.events import Event
+from netclear.engine.hashing import action_hash
 from netclear.engine.state import Account, ExchangeState
 from netclear.engine.tx import Tx
 from netclear.errors import InvalidAction, InvalidAmount
@@ -71,11 +71,6 @@ class Ctx:
         self.records.append((kind, user, record))
 
     def ledger(self, user: str, delta: dict[str, Any]) -> None:
-        self.record("ledger", user, {"time": self.now, "hash": _hash_of(self), "delta": delta})
-
-
-def _hash_of(ctx: Ctx) -> str:
-    """The action's hash, shared by every ledger record it writes (on Hyperliquid, the L1 transaction
-    hash). Ours is ``blake2b`` of the engine's action sequence number: unique, and equal in replay."""
-    seq = ctx.tx.state.seq.to_bytes(8, "big")
-    return "0x" + hashlib.blake2b(b"netclear-action:" + seq, digest_size=32).hexdigest()
+        self.record(
+            "ledger", user, {"time": self.now, "hash": action_hash(self.tx.state.seq), "delta": delta}
+        )

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from netclear.engine.context import Ctx
 from netclear.engine.handlers import orders
-from netclear.engine.handlers import trading as _trading
+from netclear.engine.handlers import settlement as _settlement
 from netclear.engine.handlers.matching import match
 from netclear.engine.handlers.order_fees import FeeBook
 from netclear.engine.handlers.order_parsing import Parsed
-from netclear.engine.handlers.trading import SideResult, Trade
+from netclear.engine.handlers.settlement import SideResult, Trade
 from netclear.engine.state import Account, OrderInfo
 from netclear.fixedpoint import notional
 from netclear.markets.registry import Perp, SpotPair
@@ -75,14 +75,14 @@ def transfer_position(
     closes and ``dst`` opens at the same price, so no value changes hands in the trade itself. Returns
     the (buyer, seller) sides for :func:`record_transfer`."""
     cash = notional(size, px, perp.sz_decimals, perp.collateral.wei_decimals)
-    src_side = _trading.apply_perp_side(ctx, src, perp, -size, px, cash, 0)
-    dst_side = _trading.apply_perp_side(ctx, dst, perp, size, px, -cash, 0)
+    src_side = _settlement.apply_perp_side(ctx, src, perp, -size, px, cash, 0)
+    dst_side = _settlement.apply_perp_side(ctx, dst, perp, size, px, -cash, 0)
     return (dst_side, src_side) if size > 0 else (src_side, dst_side)
 
 
 def record_transfer(ctx: Ctx, perp: Perp, buyer: SideResult, seller: SideResult, sz: int, px: int) -> None:
     """Fill records (a new trade id) for a position moved off the book by :func:`transfer_position`."""
-    _trading.record_transfer(ctx, perp, buyer, seller, sz, px)
+    _settlement.record_transfer(ctx, perp, buyer, seller, sz, px)
 
 
 def settle_trade(
@@ -97,7 +97,7 @@ def settle_trade(
 ) -> Trade:
     """Settle ``sz`` lots at ``px`` between two accounts off the book with no fee (as ADL trades), with or
     without the opening sides' margin checks; records the fills like any trade."""
-    return _trading.settle_trade(
+    return _settlement.settle_trade(
         ctx, buyer, seller, market, sz, px, 0, 0, check_buyer=check_margin, check_seller=check_margin
     )
 
