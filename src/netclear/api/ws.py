@@ -31,6 +31,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 
 from netclear.engine.addresses import normalize_address
 from netclear.engine.exchange import Exchange
+from netclear.engine.records import plain, plain_list
 from netclear.engine.state import Records
 from netclear.errors import InvalidAction, NetclearError
 from netclear.ledger.node import Node
@@ -150,7 +151,7 @@ def render(ex: Exchange, s: Subscription, *, snapshot: bool) -> list[dict[str, A
         records = getattr(hist, book_name).get(user, [])
         new, s.cursor = _since(records, s.cursor)
         if snapshot or new:
-            items = [r["delta"] | {"time": r["time"]} if book_name == "funding" else r for r in new]
+            items = [r["delta"] | {"time": r["time"]} if book_name == "funding" else plain(r) for r in new]
             out.append({"channel": kind, "data": {"user": user, "isSnapshot": snapshot, field_name: items}})
         return out
     if kind in ("orderUpdates", "userEvents"):
@@ -160,16 +161,16 @@ def render(ex: Exchange, s: Subscription, *, snapshot: bool) -> list[dict[str, A
         new, s.cursor = _since(records, s.cursor)
         if new and not snapshot:
             if kind == "orderUpdates":
-                out.append({"channel": "orderUpdates", "data": new})
+                out.append({"channel": "orderUpdates", "data": plain_list(new)})
             else:
-                out.append({"channel": "user", "data": {"fills": new}})
+                out.append({"channel": "user", "data": {"fills": plain_list(new)}})
         return out
     if kind == "trades":
         coin = info(ex, {"type": "l2Book", "coin": _coin_of(sub)})["coin"]
         records = hist.trades.get(coin, [])
         new, s.cursor = _since(records, s.cursor)
         if new and not snapshot:
-            out.append({"channel": "trades", "data": [{k: v for k, v in t.items()} for t in new]})
+            out.append({"channel": "trades", "data": [dict(plain(t)) for t in new]})
         return out
     view = _view(ex, sub)
     text = json.dumps(view, sort_keys=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ class Ctx:
     tx: Tx
     reg: Registry
     events: list[Event] = field(default_factory=list)
-    records: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    records: list[tuple[str, str, Mapping[str, Any]]] = field(default_factory=list)
     at_risk: set[str] = field(default_factory=set)
     """Accounts whose equity or margin the action may have lowered: the liquidation candidates."""
     liquidation: dict[str, str] | None = None
@@ -66,7 +67,7 @@ class Ctx:
     def emit(self, kind: str, user: str | None = None, **data: Any) -> None:
         self.events.append(Event(kind=kind, user=user, data=data))
 
-    def record(self, kind: str, user: str, record: dict[str, Any]) -> None:
+    def record(self, kind: str, user: str, record: Mapping[str, Any]) -> None:
         """Buffer a history record (fills, funding, ledger, interest); kept only if the action commits."""
         self.records.append((kind, user, record))
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from netclear.config import ExchangeConfig, resolve
 from netclear.engine import actions as A
@@ -104,9 +104,7 @@ class Exchange:
             tx.rollback()
             raise
         self.screen.note({a.address for a in tx.touched_accounts()})
-        history = self.state.history
-        for kind, user, record in ctx.records:
-            history.add(kind, user, record)
+        _keep_records(self.state, ctx)
         return ctx.events
 
     def apply_block(self, block: list[tuple[A.Action, int | None]]) -> list[list[Event] | NetclearError]:
@@ -166,8 +164,7 @@ class Exchange:
             tx.rollback()
             raise
         self.screen.note({a.address for a in tx.touched_accounts()})
-        for kind, user, record in ctx.records:
-            self.state.history.add(kind, user, record)
+        _keep_records(self.state, ctx)
 
     def _count_user_action(self, ctx: Ctx, action: A.Action) -> None:
         """ "Portfolio margin and unified account are limited to 50k user actions per day" (Hyperliquid docs
@@ -207,3 +204,11 @@ class Exchange:
     def state_hash(self) -> str:
         """blake2b of a canonical encoding of the state (:func:`netclear.engine.hashing.state_hash`)."""
         return hashing.state_hash(self.state)
+
+
+def _keep_records(state: ExchangeState, ctx: Ctx) -> None:
+    """Add a committed action's history records (some deferred: :mod:`netclear.engine.records`, read as
+    mappings and rendered to plain dicts by the views and feeds)."""
+    history = state.history
+    for kind, user, record in ctx.records:
+        history.add(kind, user, cast("dict[str, Any]", record))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from netclear.book.orderbook import RestingOrder
+from netclear.engine.records import Deferred
 from netclear.engine.state import OrderInfo, TriggerOrder
 from netclear.errors import InvalidAction
 from netclear.fixedpoint import fmt_px, fmt_units
@@ -43,25 +44,12 @@ def order_json(
     order_type: str = "Limit",
     children: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    szd = m.sz_decimals
-    out: dict[str, Any] = {
-        "coin": m.name,
-        "side": "B" if is_buy else "A",
-        "limitPx": fmt_px(px),
-        "sz": fmt_units(sz, szd),
-        "oid": oid,
-        "timestamp": time,
-        "origSz": fmt_units(orig_sz, szd),
-        "triggerCondition": "N/A",
-        "isTrigger": trigger is not None,
-        "triggerPx": "0.0",
-        "children": children or [],
-        "isPositionTpsl": False,
-        "reduceOnly": reduce_only,
-        "orderType": order_type,
-        "tif": tif,
-        "cloid": cloid,
-    }
+    out = plain_order_json(
+        m.name, m.sz_decimals, oid, user, is_buy, px, sz, orig_sz, time, cloid, reduce_only, tif, order_type
+    )
+    if children:
+        out["children"] = children
+    out["isTrigger"] = trigger is not None
     if trigger is not None:
         out["triggerPx"] = fmt_px(trigger.trigger_px)
         out["isPositionTpsl"] = trigger.position_tpsl
@@ -72,6 +60,42 @@ def order_json(
         )
         out["tif"] = None
     return out
+
+
+def plain_order_json(
+    coin: str,
+    szd: int,
+    oid: int,
+    user: str,
+    is_buy: bool,
+    px: int,
+    sz: int,
+    orig_sz: int,
+    time: int,
+    cloid: str | None,
+    reduce_only: bool,
+    tif: str | None,
+    order_type: str,
+) -> dict[str, Any]:
+    """An order without trigger or children, from its integers."""
+    return {
+        "coin": coin,
+        "side": "B" if is_buy else "A",
+        "limitPx": fmt_px(px),
+        "sz": fmt_units(sz, szd),
+        "oid": oid,
+        "timestamp": time,
+        "origSz": fmt_units(orig_sz, szd),
+        "triggerCondition": "N/A",
+        "isTrigger": False,
+        "triggerPx": "0.0",
+        "children": [],
+        "isPositionTpsl": False,
+        "reduceOnly": reduce_only,
+        "orderType": order_type,
+        "tif": tif,
+        "cloid": cloid,
+    }
 
 
 def resting_json(reg: Registry, ro: RestingOrder) -> dict[str, Any]:
@@ -90,6 +114,30 @@ def resting_json(reg: Registry, ro: RestingOrder) -> dict[str, Any]:
         reduce_only=ro.reduce_only,
         tif=ro.tif,
         order_type=info.order_type,
+    )
+
+
+def deferred_resting_json(reg: Registry, ro: RestingOrder) -> Deferred:
+    """:func:`resting_json` as a record rendered when first read (:mod:`netclear.engine.records`), from the
+    order's integers as they are now."""
+    m = market_of(reg, ro.asset)
+    info = ro.tag if isinstance(ro.tag, OrderInfo) else OrderInfo()
+    return Deferred(
+        None,
+        plain_order_json,
+        m.name,
+        m.sz_decimals,
+        ro.oid,
+        ro.user,
+        ro.is_buy,
+        ro.px,
+        ro.sz,
+        ro.orig_sz,
+        ro.time,
+        ro.cloid,
+        ro.reduce_only,
+        ro.tif,
+        info.order_type,
     )
 
 

@@ -10,6 +10,7 @@ from netclear.engine.accounting import Valuer
 from netclear.engine.lending import accrue
 from netclear.engine.leverage import leverage_of
 from netclear.engine.order_json import resting_json, trigger_json
+from netclear.engine.records import plain, plain_list
 from netclear.engine.solvency import ltv_borrow_capacity
 from netclear.engine.state import Account, MarketState, Mode, Reserve
 from netclear.errors import InvalidAction
@@ -206,7 +207,7 @@ def order_status(v: Valuer, payload: dict[str, Any]) -> dict[str, Any]:
         if (isinstance(ref, int) and order["oid"] == ref) or (
             isinstance(ref, str) and order.get("cloid") == ref
         ):
-            return {"status": "order", "order": rec}
+            return {"status": "order", "order": plain(rec)}
     return {"status": "unknownOid"}
 
 
@@ -215,7 +216,7 @@ def historical_orders(v: Valuer, payload: dict[str, Any]) -> list[dict[str, Any]
     latest: dict[int, dict[str, Any]] = {}
     for rec in v.state.history.orders.get(user_of(payload), []):
         latest[rec["order"]["oid"]] = rec
-    return sorted(latest.values(), key=lambda r: -r["order"]["oid"])[:2000]
+    return plain_list(sorted(latest.values(), key=lambda r: -r["order"]["oid"])[:2000])
 
 
 # ---------------------------------------------------------------------------- funding

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from netclear.book.orderbook import RestingOrder
@@ -54,12 +55,13 @@ def order_json(
     )
 
 
-def record_status(ctx: Ctx, user: str, order: dict[str, Any], status: str) -> None:
+def record_status(ctx: Ctx, user: str, order: Mapping[str, Any], status: str) -> None:
     ctx.record("orders", user, {"order": order, "status": status, "statusTimestamp": ctx.now})
 
 
-def resting_json(ctx: Ctx, ro: RestingOrder) -> dict[str, Any]:
-    return oj.resting_json(ctx.reg, ro)
+def resting_json(ctx: Ctx, ro: RestingOrder) -> Mapping[str, Any]:
+    """The order's JSON as it is now, rendered when first read (most status records never are)."""
+    return oj.deferred_resting_json(ctx.reg, ro)
 
 
 def trigger_json(ctx: Ctx, t: TriggerOrder) -> dict[str, Any]:
