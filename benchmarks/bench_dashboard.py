@@ -18,6 +18,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
+from netclear import views
 from netclear.engine import actions as A
 from netclear.engine.exchange import Exchange
 
@@ -54,10 +55,10 @@ BODIES: dict[str, dict[str, Any]] = {
 
 
 def per_call_us(ex: Exchange, body: dict[str, Any], min_s: float = 0.3) -> float:
-    ex.info(body)
+    views.info(ex, body)
     calls, start = 0, time.perf_counter()
     while True:
-        ex.info(body)
+        views.info(ex, body)
         calls += 1
         took = time.perf_counter() - start
         if took >= min_s:
@@ -75,7 +76,7 @@ def main() -> None:
     for n in (args.small, args.large):
         start = time.perf_counter()
         exchanges[n] = ex = build(n, args.liquidated)
-        feed = ex.info({"type": "liquidations", "limit": 1})["totals"]["count"]
+        feed = views.info(ex, {"type": "liquidations", "limit": 1})["totals"]["count"]
         print(f"{n} accounts, {feed} liquidation records: built in {time.perf_counter() - start:.1f} s")
     # interleaved, best of five rounds: on a shared machine the load moves between measurements
     results: dict[int, dict[str, float]] = {n: {} for n in exchanges}

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from netclear import views
 from netclear.api.demo import MAKER, DemoMarket
 from netclear.api.server import create_app
 from netclear.engine import actions as A
@@ -106,7 +107,7 @@ def test_pause_resume_and_maker_quotes_follow_the_operator_mark(
     # 79,920, 79,880; 0.25 BTC each, 20,000 / 80,000); the best bought Alice's 0.1
     assert _best_bid(node, BTC) == Decimal(79_960)
     # Alice was liquidated into those bids, not into the old ones near 100,000
-    fills = node.read(lambda ex: ex.info({"type": "userFills", "user": ALICE}))
+    fills = node.read(lambda ex: views.info(ex, {"type": "userFills", "user": ALICE}))
     liq = fills[0]
     assert liq["liquidation"]["method"] == "market" and liq["liquidation"]["markPx"] == "80000"
     assert (liq["px"], liq["sz"]) == ("79960", "0.1")

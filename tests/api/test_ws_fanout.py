@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from netclear import views
 from netclear.api import ws
 from netclear.api.ws import OUTBOX_LIMIT, SLOW_CONSUMER_CLOSE, Connection, Hub
 from netclear.engine import actions as A
@@ -127,7 +128,7 @@ def test_history_is_bounded_per_user_and_the_cursor_survives(node: Node) -> None
         ex.apply(A.Deposit(user=user, amount=Decimal(i + 1)), at=T0 + i)
     kept = ex.state.history.ledger[user]
     assert len(kept) == HISTORY_LIMIT and kept.total == HISTORY_LIMIT + 100  # type: ignore[attr-defined]
-    view = ex.info({"type": "userNonFundingLedgerUpdates", "user": user})
+    view = views.info(ex, {"type": "userNonFundingLedgerUpdates", "user": user})
     assert len(view) == HISTORY_LIMIT and view[0]["delta"]["usdc"] == "101"  # deposits 1..100 dropped
     # a websocket cursor taken before the drop still sees exactly the records added since
     assert [r["delta"]["usdc"] for r in kept.since(HISTORY_LIMIT + 98)] == ["2099", "2100"]  # type: ignore[attr-defined]

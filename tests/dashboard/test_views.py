@@ -13,6 +13,7 @@ from decimal import Decimal as D
 
 import pytest
 
+from netclear import views
 from netclear.engine import actions as A
 from netclear.engine.exchange import Exchange
 from netclear.errors import InvalidAction
@@ -41,10 +42,10 @@ def test_margin_modes_of_a_portfolio_margin_basis_trade() -> None:
     UBTC and HYPE (9,993 + 40,000) are not collateral there. Capital freed by PM:
     (39,420.0125 - 11,149.5) - (-10,004.5 - 125) = 38,400.0125."""
     ex = _basis_trade()
-    out = ex.info({"type": "marginModes", "user": ALICE})
+    out = views.info(ex, {"type": "marginModes", "user": ALICE})
     assert out["mode"] == "portfolioMargin"
     pm = out["portfolioMargin"]
-    spot = ex.info({"type": "spotClearinghouseState", "user": ALICE})
+    spot = views.info(ex, {"type": "spotClearinghouseState", "user": ALICE})
     assert pm["portfolioMarginRatio"] == spot["portfolioMarginRatio"] == "0.2686966423"
     assert (pm["maintenanceRequirement"], pm["marginAvailable"]) == ("11149.5", "39420.0125")
     assert pm["worstLeg"] == "USDC" and pm["liquidationRatio"] == "0.95"
@@ -89,9 +90,9 @@ def test_margin_modes_of_a_standard_long() -> None:
     ex.apply(A.Deposit(user=ALICE, amount=D(1000)))
     ex.apply(A.Deposit(user=BOB, amount=D(1_000_000)))
     ex.apply(A.SettleFill(buyer=ALICE, seller=BOB, asset="BTC", sz=D("0.1"), px=D(100_000)))
-    out = ex.info({"type": "marginModes", "user": ALICE})
+    out = views.info(ex, {"type": "marginModes", "user": ALICE})
     assert out["mode"] == "disabled"
-    ch = ex.info({"type": "clearinghouseState", "user": ALICE})
+    ch = views.info(ex, {"type": "clearinghouseState", "user": ALICE})
     std = out["standard"]
     assert std["marginAvailable"] == ch["marginSummary"]["accountValue"] == "1000"
     assert std["maintenanceRequirement"] == ch["crossMaintenanceMarginUsed"] == "125"
@@ -104,7 +105,7 @@ def test_margin_modes_of_a_standard_long() -> None:
         "capitalFreedByPortfolioMargin": "-50",
         "capitalFreedByUnifiedAccount": "0.0",
     }
-    empty = ex.info({"type": "marginModes", "user": "0x" + "99" * 20})
+    empty = views.info(ex, {"type": "marginModes", "user": "0x" + "99" * 20})
     assert (
         empty["standard"]["maintenanceRequirement"] == "0.0" and empty["portfolioMargin"]["worstLeg"] is None
     )
@@ -118,10 +119,10 @@ def test_liquidation_feed_lists_a_market_liquidation_with_its_mark() -> None:
     for user, amount in ((ALICE, 1000), (BOB, 1_000_000), (MAKER, 1_000_000)):
         ex.apply(A.Deposit(user=user, amount=D(amount)))
     ex.apply(A.SettleFill(buyer=ALICE, seller=BOB, asset="BTC", sz=D("0.1"), px=D(100_000)))
-    assert ex.info({"type": "liquidations"})["events"] == []
+    assert views.info(ex, {"type": "liquidations"})["events"] == []
     rest(ex, MAKER, "BTC", True, 90_900, "0.1", at=2_000)
     set_marks(ex, {"BTC": 91_000}, at=3_000)
-    out = ex.info({"type": "liquidations", "limit": 10})
+    out = views.info(ex, {"type": "liquidations", "limit": 10})
     [event] = out["events"]
     assert event | {"positions": None} == {
         "time": 3_000,
@@ -144,7 +145,7 @@ def test_liquidation_feed_lists_a_market_liquidation_with_its_mark() -> None:
         "openPositions": 0,
     }
     with pytest.raises(InvalidAction, match="limit"):
-        ex.info({"type": "liquidations", "limit": 0})
+        views.info(ex, {"type": "liquidations", "limit": 0})
 
 
 def test_reserve_params_sample_the_engine_curve_and_mark_today() -> None:
@@ -152,9 +153,9 @@ def test_reserve_params_sample_the_engine_curve_and_mark_today() -> None:
     says). Curve: 0.05 flat to the kink 0.8, then 0.05 + 4.75 x 0.1 = 0.525 at 0.9 and 1.0 at 1;
     supply at 0.9: 0.525 x 0.9 x 0.9 = 0.42525; at the kink 0.05 x 0.8 x 0.9 = 0.036."""
     ex = _basis_trade()
-    params = {p["name"]: p for p in ex.info({"type": "borrowLendReserveParams"})}
+    params = {p["name"]: p for p in views.info(ex, {"type": "borrowLendReserveParams"})}
     usdc = params["USDC"]
-    state = dict(ex.info({"type": "allBorrowLendReserveStates"}))[0]
+    state = dict(views.info(ex, {"type": "allBorrowLendReserveStates"}))[0]
     assert usdc["utilization"] == state["utilization"] == "0.0110045"
     assert usdc["borrowYearlyRate"] == state["borrowYearlyRate"]
     points = {u: (b, s) for u, b, s in usdc["borrowable"]["curvePoints"]}
@@ -177,7 +178,7 @@ def test_liquidation_feed_shows_a_backstop_and_the_vault_equity() -> None:
     ex.apply(A.Deposit(user=BOB, amount=D(1_000_000)))
     ex.apply(A.SettleFill(buyer=ALICE, seller=BOB, asset="BTC", sz=D("0.1"), px=D(100_000)))
     set_marks(ex, {"BTC": 90_700}, at=3_000)
-    out = ex.info({"type": "liquidations"})
+    out = views.info(ex, {"type": "liquidations"})
     [event] = out["events"]
     assert (event["method"], event["notional"], event["accountValue"]) == ("backstop", "9070", "70")
     assert event["coins"] == [] and event["markPx"] is None  # nothing went through the book
@@ -204,7 +205,7 @@ def test_margin_modes_of_a_unified_builder_dex_position_laid_out_for_standard() 
     ex.apply(A.SettleFill(buyer=ALICE, seller=BOB, asset="xyz:XYZ100", sz=D("1"), px=D(20_000)))
     _, std = as_mode(ex.registry, ex.state, ex.state.accounts[ALICE], Mode.STANDARD)
     assert std.perp_cash == {"xyz": -18_000 * 10**8, "": 8_000 * 10**8} and std.spot == {}
-    out = ex.info({"type": "marginModes", "user": ALICE})
+    out = views.info(ex, {"type": "marginModes", "user": ALICE})
     assert out["unifiedAccount"]["unifiedAccountRatio"] == "0.05"
     s = out["standard"]
     assert (s["maintenanceRequirement"], s["marginAvailable"], s["excessMargin"]) == ("500", "10000", "9500")
@@ -225,6 +226,6 @@ def test_liquidation_feed_survives_a_snapshot_from_before_the_feed() -> None:
     old = pickle.loads(pickle.dumps(ex.state))
     del old.history.liquidation_feed
     restored = Exchange("hyperliquid", state=old)
-    assert restored.info({"type": "liquidations"})["events"] == []
+    assert views.info(restored, {"type": "liquidations"})["events"] == []
     set_marks(restored, {"BTC": 90_700}, at=3_000)
-    assert [e["method"] for e in restored.info({"type": "liquidations"})["events"]] == ["backstop"]
+    assert [e["method"] for e in views.info(restored, {"type": "liquidations"})["events"]] == ["backstop"]

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from netclear import views
 from netclear.engine import actions as A
 from netclear.engine import order_actions as O
 from netclear.engine.exchange import Exchange
@@ -84,15 +85,15 @@ def test_zero_premium_pays_interest_only_on_oracle_notional_with_dust_to_the_sin
     assert cash(ex, BOB) - bob0 == -15_431_405
     assert cash(ex, ALICE) - alice0 == 15_431_404
     assert sink_usdc(ex) - sink0 == 1
-    pos = ex.info({"type": "clearinghouseState", "user": BOB})["assetPositions"][0]["position"]
+    pos = views.info(ex, {"type": "clearinghouseState", "user": BOB})["assetPositions"][0]["position"]
     assert pos["cumFunding"] == {
         "allTime": "0.15431405",
         "sinceOpen": "0.15431405",
         "sinceChange": "0.15431405",
     }
-    pos = ex.info({"type": "clearinghouseState", "user": ALICE})["assetPositions"][0]["position"]
+    pos = views.info(ex, {"type": "clearinghouseState", "user": ALICE})["assetPositions"][0]["position"]
     assert pos["cumFunding"]["allTime"] == "-0.15431404"
-    (rec,) = ex.info({"type": "userFunding", "user": BOB})
+    (rec,) = views.info(ex, {"type": "userFunding", "user": BOB})
     assert rec["time"] == HOUR
     assert rec["delta"] == {
         "type": "funding",
@@ -102,13 +103,13 @@ def test_zero_premium_pays_interest_only_on_oracle_notional_with_dust_to_the_sin
         "fundingRate": "0.0000125",
         "nSamples": None,
     }
-    (rec,) = ex.info({"type": "userFunding", "user": ALICE})
+    (rec,) = views.info(ex, {"type": "userFunding", "user": ALICE})
     assert (rec["delta"]["usdc"], rec["delta"]["szi"]) == ("0.15431404", "-0.12345")
-    assert ex.info({"type": "fundingHistory", "coin": "BTC", "startTime": 0}) == [
+    assert views.info(ex, {"type": "fundingHistory", "coin": "BTC", "startTime": 0}) == [
         {"coin": "BTC", "fundingRate": "0.0000125", "premium": "0.0", "time": HOUR}
     ]
-    assert ex.info({"type": "metaAndAssetCtxs"})[1][BTC]["funding"] == "0.0000125"
-    assert ex.info({"type": "userFunding", "user": MAKER}) == []  # no position, no record
+    assert views.info(ex, {"type": "metaAndAssetCtxs"})[1][BTC]["funding"] == "0.0000125"
+    assert views.info(ex, {"type": "userFunding", "user": MAKER}) == []  # no position, no record
 
 
 # (bids, asks) of MAKER as (px, sz) with the oracle at 100,000; expected P, hourly rate, BOB's payment
@@ -174,7 +175,7 @@ def test_hourly_funding_from_impact_prices(
     bob0, alice0, sink0 = cash(ex, BOB), cash(ex, ALICE), sink_usdc(ex)
     ex.apply(A.AdvanceTime(), at=HOUR)
     # every 5-second slot of the hour saw this book (Hyperliquid docs 'Funding' "sampled every 5 seconds")
-    (hist,) = ex.info({"type": "fundingHistory", "coin": "BTC", "startTime": 0})
+    (hist,) = views.info(ex, {"type": "fundingHistory", "coin": "BTC", "startTime": 0})
     assert hist == {"coin": "BTC", "fundingRate": rate, "premium": premium, "time": HOUR}
     # 1 BTC long pays 1 x oracle 100,000 x rate to the 1 BTC short, exactly: no dust
     assert cash(ex, BOB) - bob0 == -usd(paid)
@@ -195,7 +196,7 @@ def test_premium_is_averaged_over_the_hours_samples() -> None:
     bob0 = cash(ex, BOB)
     ex.apply(A.AdvanceTime(), at=HOUR)
     # P = 0.001; F = 0.001 + clamp(-0.0009 -> -0.0005) = 0.0005; hourly 0.0000625; 100,000 x that = 6.25
-    (hist,) = ex.info({"type": "fundingHistory", "coin": "BTC", "startTime": 0})
+    (hist,) = views.info(ex, {"type": "fundingHistory", "coin": "BTC", "startTime": 0})
     assert (hist["premium"], hist["fundingRate"]) == ("0.001", "0.0000625")
     assert cash(ex, BOB) - bob0 == -usd("6.25")
 
@@ -205,12 +206,16 @@ def test_funding_every_hour_and_cum_funding_accumulates() -> None:
     bob0 = cash(ex, BOB)
     ex.apply(A.AdvanceTime(), at=3 * HOUR + 10)  # three hour boundaries pass: three payments of 1.25
     assert cash(ex, BOB) - bob0 == -usd("3.75")
-    assert [r["time"] for r in ex.info({"type": "userFunding", "user": BOB})] == [HOUR, 2 * HOUR, 3 * HOUR]
-    assert len(ex.info({"type": "fundingHistory", "coin": "BTC", "startTime": 0})) == 3
-    pos = ex.info({"type": "clearinghouseState", "user": BOB})["assetPositions"][0]["position"]
+    assert [r["time"] for r in views.info(ex, {"type": "userFunding", "user": BOB})] == [
+        HOUR,
+        2 * HOUR,
+        3 * HOUR,
+    ]
+    assert len(views.info(ex, {"type": "fundingHistory", "coin": "BTC", "startTime": 0})) == 3
+    pos = views.info(ex, {"type": "clearinghouseState", "user": BOB})["assetPositions"][0]["position"]
     assert pos["cumFunding"]["allTime"] == "3.75"
     # the funding view filters by time
-    assert len(ex.info({"type": "fundingHistory", "coin": "BTC", "startTime": 2 * HOUR})) == 2
+    assert len(views.info(ex, {"type": "fundingHistory", "coin": "BTC", "startTime": 2 * HOUR})) == 2
 
 
 def test_funding_uses_the_oracle_at_the_hour_not_the_trade_price() -> None:
@@ -231,7 +236,7 @@ def test_mark_is_the_oracle_rounded_to_the_price_grid_without_a_book() -> None:
     # (szDecimals 2) 5 sig figs
     assert ex.state.prices.mark[BTC] == 100000 * 10**8
     assert ex.state.prices.mark[HYPE] == 40_124 * 10**5
-    ctx = ex.info({"type": "metaAndAssetCtxs"})[1]
+    ctx = views.info(ex, {"type": "metaAndAssetCtxs"})[1]
     assert (ctx[BTC]["markPx"], ctx[BTC]["oraclePx"]) == ("100000", "100000.123")
     assert (ctx[HYPE]["markPx"], ctx[HYPE]["oraclePx"]) == ("40.124", "40.1235")
     ex.apply(A.SetPrices(oracle={"BTC": D("99999.95"), "HYPE": D("40.1234")}), at=T0 + 3_000)
@@ -255,7 +260,7 @@ def test_mark_with_a_book_is_the_median_of_bid_ask_last(oracle: int) -> None:
     # with exactly two inputs the 30 s EMA of (2) = 100,500 is added: median(100,000, 100,500, 100,500) =
     # 100,500 for either oracle
     assert ex.state.prices.mark[BTC] == 100500 * 10**8
-    assert ex.info({"type": "metaAndAssetCtxs"})[1][BTC]["markPx"] == "100500"
+    assert views.info(ex, {"type": "metaAndAssetCtxs"})[1][BTC]["markPx"] == "100500"
 
 
 def test_explicit_marks_override_the_computed_mark() -> None:

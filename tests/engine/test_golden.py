@@ -11,6 +11,7 @@ from fractions import Fraction
 
 import pytest
 
+from netclear import views
 from netclear.calculator.snapshot import build_state
 from netclear.engine import actions as A
 from netclear.engine.exchange import Exchange
@@ -156,13 +157,13 @@ def test_withdrawable_identity_with_cross_position(hl: Exchange) -> None:
     hl.apply(A.Deposit(user=BOB, amount=D(5000)))
     hl.apply(A.UpdateLeverage(user=ALICE, asset="BTC", is_cross=True, leverage=20))
     hl.apply(A.SettleFill(buyer=ALICE, seller=BOB, asset="BTC", sz=D("0.2"), px=D(100000)))
-    ch = hl.info({"type": "clearinghouseState", "user": ALICE})
+    ch = views.info(hl, {"type": "clearinghouseState", "user": ALICE})
     # 20x on 20,000 notional: IM = 1,000 < 0.1 x 20,000 = 2,000 -> withdrawable = 5,000 - 2,000
     assert ch["crossMarginSummary"]["totalMarginUsed"] == "1000"
     assert ch["withdrawable"] == "3000"
     hl.apply(A.UpdateLeverage(user=BOB, asset="BTC", is_cross=True, leverage=5))
     # Bob is short 0.2 at 5x? leverage can only rise without margin; Bob opened at the default 20x.
-    ch_bob = hl.info({"type": "clearinghouseState", "user": BOB})
+    ch_bob = views.info(hl, {"type": "clearinghouseState", "user": BOB})
     # 5x: IM = 4,000 > 2,000 -> withdrawable = 5,000 - 4,000
     assert ch_bob["crossMarginSummary"]["totalMarginUsed"] == "4000"
     assert ch_bob["withdrawable"] == "1000"
@@ -202,7 +203,7 @@ def test_reserve_state_supply_rate_through_the_engine() -> None:
     fund_lender(ex, "1000")
     _pm_borrower(ex, ALICE)
     ex.apply(A.BorrowLend(user=ALICE, operation="borrow", token="USDC", amount=D("18.322226")))
-    state = ex.info({"type": "borrowLendReserveState", "token": 0})
+    state = views.info(ex, {"type": "borrowLendReserveState", "token": 0})
     assert state["utilization"] == "0.018322226"
     assert state["borrowYearlyRate"] == "0.05"
     assert state["supplyYearlyRate"] == "0.0008245002"
@@ -220,7 +221,7 @@ def test_reserve_state_at_ninety_percent_utilization() -> None:
     fund_lender(ex, "1000")
     _pm_borrower(ex, ALICE)
     ex.apply(A.BorrowLend(user=ALICE, operation="borrow", token="USDC", amount=D("900")))
-    state = ex.info({"type": "borrowLendReserveState", "token": 0})
+    state = views.info(ex, {"type": "borrowLendReserveState", "token": 0})
     assert state["utilization"] == "0.9"
     assert state["borrowYearlyRate"] == "0.525"
     assert state["supplyYearlyRate"] == "0.42525"
@@ -249,7 +250,7 @@ def test_faq_health_factor() -> None:
     ex.apply(A.Deposit(user=ALICE, token="HYPE", amount=D(200)))
     ex.apply(A.SetAbstraction(user=ALICE, abstraction="portfolioMargin"))
     ex.apply(A.BorrowLend(user=ALICE, operation="borrow", token="USDC", amount=D(42000)))
-    state = ex.info({"type": "borrowLendUserState", "user": ALICE})
+    state = views.info(ex, {"type": "borrowLendUserState", "user": ALICE})
     assert Decimal(state["healthFactor"]) == Decimal("1.0714285714")  # 45,000 / 42,000
     assert f"{Decimal(state['healthFactor']) * 100:.2f}%" == "107.14%"
     assert state["health"] == "healthy"
@@ -281,7 +282,7 @@ def test_faq_locked_collateral() -> None:
     fund_lender(ex, "1000")
     _pm_borrower(ex, ALICE, hype="10")
     ex.apply(A.BorrowLend(user=ALICE, operation="borrow", token="USDC", amount=D(100)))
-    spot = ex.info({"type": "spotClearinghouseState", "user": ALICE})
+    spot = views.info(ex, {"type": "spotClearinghouseState", "user": ALICE})
     hype = next(b for b in spot["balances"] if b["coin"] == "HYPE")
     assert hype["total"] == "10" and hype["supplied"] == "10"
     before = ex.state_hash()
@@ -314,7 +315,7 @@ def _faq_account() -> Exchange:
     ex.apply(A.BorrowLend(user=ALICE, operation="borrow", token="USDC", amount=D(250)))
     ex.apply(A.Deposit(user=BOB, token="UBTC", amount=D("0.0025")))
     ex.apply(A.SettleFill(buyer=ALICE, seller=BOB, asset="@142", sz=D("0.0025"), px=D(100000)))
-    spot = ex.info({"type": "spotClearinghouseState", "user": ALICE})
+    spot = views.info(ex, {"type": "spotClearinghouseState", "user": ALICE})
     assert Decimal(spot["portfolioMarginRatio"]) == Decimal(270) / Decimal(375)  # (20 + 250) / (500 x 0.75)
     return ex
 
@@ -340,9 +341,9 @@ def test_faq_partial_borrow_liquidation_at_33() -> None:
     alice = ex.state.accounts[ALICE]
     debt = Fraction(v.borrowed(alice, 0), 10**8)
     assert abs(debt - 250 * Fraction(4, 5) ** len(steps)) < Fraction(1, 10**6)
-    spot = ex.info({"type": "spotClearinghouseState", "user": ALICE})
+    spot = views.info(ex, {"type": "spotClearinghouseState", "user": ALICE})
     assert Decimal(spot["portfolioMarginRatio"]) <= Decimal("0.95")
-    assert ex.info({"type": "borrowLendUserState", "user": ALICE})["health"] == "healthy"
+    assert views.info(ex, {"type": "borrowLendUserState", "user": ALICE})["health"] == "healthy"
     backstop = ex.state.accounts[ex.registry.pm.backstop_address]  # type: ignore[union-attr]
     assert v.borrowed(backstop, 0) + v.borrowed(alice, 0) >= 250 * 10**8  # debt moved, not erased
 

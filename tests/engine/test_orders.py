@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from netclear import views
 from netclear.engine import actions as A
 from netclear.engine import order_actions as O
 from netclear.engine.exchange import Exchange
@@ -124,12 +125,12 @@ def sink(ex: Exchange) -> dict[int, int]:
 
 def fills(ex: Exchange, user: str) -> list[dict[str, Any]]:
     """The user's fills, oldest first (``userFills`` answers most recent first)."""
-    out: list[dict[str, Any]] = ex.info({"type": "userFills", "user": user})
+    out: list[dict[str, Any]] = views.info(ex, {"type": "userFills", "user": user})
     return out[::-1]
 
 
 def status_of(ex: Exchange, user: str, oid: int | str) -> str:
-    st = ex.info({"type": "orderStatus", "user": user, "oid": oid})
+    st = views.info(ex, {"type": "orderStatus", "user": user, "oid": oid})
     if st["status"] != "order":
         return str(st["status"])
     return str(st["order"]["status"])
@@ -191,7 +192,7 @@ def test_gtc_rests_then_fills_at_makers_price_with_fees_and_positions() -> None:
     assert fa["tid"] == fb["tid"] and fa["feeToken"] == "USDC"
     # BOB's account value at mark 100,000: -104.545 + 0.1 x 100,000 = 9,895.455 (Hyperliquid docs 'Info
     # endpoint: Perpetuals')
-    ch = ex.info({"type": "clearinghouseState", "user": BOB})
+    ch = views.info(ex, {"type": "clearinghouseState", "user": BOB})
     assert ch["marginSummary"]["accountValue"] == "9895.455"
 
     # Closing half: ALICE bids 0.05 at 100,000 (closes her short: opening part 0, no hold), BOB sells IOC
@@ -224,7 +225,7 @@ def test_ioc_partial_fill_drops_the_remainder() -> None:
     # the placement hold 0.3 x 100,000 / 20 = 1,500 is fully released
     assert bob.order_margin == {} and bob.open_orders == 0 and szi(ex, BOB) == 10_000
     assert cash(ex, BOB) == usd(10_000) - usd(10_000) - usd("4.5")  # taker fee 0.045% x 10,000
-    assert ex.info({"type": "openOrders", "user": BOB}) == []
+    assert views.info(ex, {"type": "openOrders", "user": BOB}) == []
     assert status_of(ex, BOB, 2) == "canceled"  # the remainder was canceled
 
 
@@ -252,7 +253,7 @@ def test_alo_that_would_cross_is_rejected_with_the_bbo_and_one_that_does_not_res
     )
     assert ex.state.accounts[CAROL].order_margin == {} and ex.state.accounts[CAROL].open_orders == 0
     assert order(ex, CAROL, "BTC", True, 99500, "0.1", "Alo") == {"resting": {"oid": 4}}
-    book = ex.info({"type": "l2Book", "coin": "BTC"})
+    book = views.info(ex, {"type": "l2Book", "coin": "BTC"})
     assert book["levels"][0] == [{"px": "99500", "sz": "0.1", "n": 1}, {"px": "99000", "sz": "0.1", "n": 1}]
     assert book["levels"][1] == [{"px": "100000", "sz": "0.1", "n": 1}]
     # an ALO on an empty side rests as well
@@ -296,7 +297,9 @@ def test_walking_several_levels_avg_px_and_per_fill_fees() -> None:
     assert szi(ex, MAKER) == 45_000
     # maker fees 0.015%: 1.5 + 3.003 + 2.2545 = 6.7575 -> sink 27.03
     assert sink(ex) == {0: usd("27.03")}
-    assert ex.info({"type": "l2Book", "coin": "BTC"})["levels"][1] == [{"px": "100200", "sz": "0.15", "n": 1}]
+    assert views.info(ex, {"type": "l2Book", "coin": "BTC"})["levels"][1] == [
+        {"px": "100200", "sz": "0.15", "n": 1}
+    ]
 
 
 # =========================================================================== reduce-only
@@ -443,13 +446,13 @@ def test_spot_holds_quote_for_buys_and_base_for_sells_released_on_cancel_and_fil
     order(ex, ALICE, "@107", False, 41, 3)  # holds 3 HYPE
     alice = ex.state.accounts[ALICE]
     assert alice.spot_hold == {0: usd(78), 150: 3 * HYPE_WEI}
-    view = ex.info({"type": "spotClearinghouseState", "user": ALICE})
+    view = views.info(ex, {"type": "spotClearinghouseState", "user": ALICE})
     assert [(b["coin"], b["total"], b["hold"]) for b in view["balances"]] == [
         ("USDC", "1000", "78"),
         ("HYPE", "10", "3"),
     ]
     # free: 1,000 - 78 = 922 USDC and 10 - 3 = 7 HYPE; at the mid (39 + 41) / 2 = 40: 922 / 40 = 23.05 HYPE
-    aad = ex.info({"type": "activeAssetData", "user": ALICE, "coin": "@107"})
+    aad = views.info(ex, {"type": "activeAssetData", "user": ALICE, "coin": "@107"})
     assert aad["availableToTrade"] == ["922", "7"] and aad["maxTradeSzs"] == ["23.05", "7"]
     ex.apply(O.Cancel(user=ALICE, cancels=[O.CancelSpec(asset="@107", oid=buy)]))
     assert alice.spot_hold == {150: 3 * HYPE_WEI}  # the quote hold is gone
@@ -479,7 +482,7 @@ def test_perp_hold_is_initial_margin_larger_side_per_asset() -> None:
     v = ex.valuer()
     assert v.order_margin(alice, "") == usd(1010) + usd(39)  # the larger side per asset
     # available to trade: 10,000 - 1,049 = 8,951; max size 8,951 x 20 / 100,000 = 1.7902 BTC
-    aad = ex.info({"type": "activeAssetData", "user": ALICE, "coin": "BTC"})
+    aad = views.info(ex, {"type": "activeAssetData", "user": ALICE, "coin": "BTC"})
     assert aad["availableToTrade"] == ["8951", "8951"] and aad["maxTradeSzs"] == ["1.7902", "1.7902"]
     ex.apply(O.Cancel(user=ALICE, cancels=[O.CancelSpec(asset="BTC", oid=sell)]))
     assert alice.order_margin == {BTC: (usd(495), 0), HYPE: (usd(39), 0)}
@@ -697,7 +700,7 @@ def test_modify_is_cancel_and_replace_with_a_new_oid() -> None:
     assert ex.state_hash() == before
     # batchModify: both orders replaced, each with a new oid
     order(ex, ALICE, "BTC", True, 98000, "0.1")  # oid 6 (a failed modify allocates no oid)
-    buy = ex.info({"type": "openOrders", "user": ALICE})[-1]["oid"]
+    buy = views.info(ex, {"type": "openOrders", "user": ALICE})[-1]["oid"]
     ev = ex.apply(
         O.BatchModify(
             user=ALICE,
@@ -709,7 +712,7 @@ def test_modify_is_cancel_and_replace_with_a_new_oid() -> None:
     )
     new_sell, new_buy = (s["resting"]["oid"] for s in ev[-1].data["statuses"])
     assert new_sell > buy and new_buy == new_sell + 1
-    opens = ex.info({"type": "openOrders", "user": ALICE})
+    opens = views.info(ex, {"type": "openOrders", "user": ALICE})
     assert [(o["oid"], o["side"], o["limitPx"], o["sz"]) for o in opens] == [
         (new_sell, "A", "103000", "0.1"),
         (new_buy, "B", "97000", "0.1"),
@@ -740,7 +743,7 @@ def test_stop_market_fires_on_mark_and_executes_as_ioc_at_mark_with_10pct_slippa
     _long_bob(ex)  # BOB long 0.1 at 100,000 (oids 1, 2)
     st = place(ex, BOB, trigger("BTC", False, 95000, "0.1", 95000, "sl"))[0]
     assert st == {"resting": {"oid": 3}}
-    (fo,) = ex.info({"type": "frontendOpenOrders", "user": BOB})
+    (fo,) = views.info(ex, {"type": "frontendOpenOrders", "user": BOB})
     assert (fo["isTrigger"], fo["triggerCondition"], fo["orderType"], fo["triggerPx"]) == (
         True,
         "Price below 95000",
@@ -781,16 +784,18 @@ def test_take_profit_limit_fires_as_gtc_at_its_limit_price() -> None:
     _long_bob(ex)
     st = place(ex, BOB, trigger("BTC", False, 104000, "0.1", 105000, "tp", is_market=False))[0]
     oid = st["resting"]["oid"]
-    (fo,) = ex.info({"type": "frontendOpenOrders", "user": BOB})
+    (fo,) = views.info(ex, {"type": "frontendOpenOrders", "user": BOB})
     assert (fo["triggerCondition"], fo["orderType"]) == ("Price above 105000", "Take Profit Limit")
     ex.apply(A.SetPrices(oracle={"BTC": D(104900)}, marks={"BTC": D(104900)}))
     assert oid in ex.state.triggers
     ex.apply(A.SetPrices(oracle={"BTC": D(105000)}, marks={"BTC": D(105000)}))
     # fired: a GTC sell 0.1 at 104,000 with no bid rests on the book under the trigger's oid
     assert oid not in ex.state.triggers
-    assert ex.info({"type": "l2Book", "coin": "BTC"})["levels"][1] == [{"px": "104000", "sz": "0.1", "n": 1}]
+    assert views.info(ex, {"type": "l2Book", "coin": "BTC"})["levels"][1] == [
+        {"px": "104000", "sz": "0.1", "n": 1}
+    ]
     assert status_of(ex, BOB, oid) == "open"
-    (oo,) = ex.info({"type": "openOrders", "user": BOB})
+    (oo,) = views.info(ex, {"type": "openOrders", "user": BOB})
     assert (oo["oid"], oo["limitPx"], oo["side"], oo["reduceOnly"]) == (oid, "104000", "A", True)
     assert ex.state.accounts[BOB].open_orders == 1
     order(ex, CAROL, "BTC", True, 104000, "0.1", "Ioc")
@@ -920,14 +925,14 @@ def test_views_book_orders_and_statuses() -> None:
     order(ex, MAKER, "BTC", False, 101000, "0.3", cloid=CLOID_A)  # oid 6
     order(ex, MAKER, "BTC", False, 102000, "0.1")  # oid 7
     ex.apply(O.Cancel(user=MAKER, cancels=[O.CancelSpec(asset="BTC", oid=7)]))
-    book = ex.info({"type": "l2Book", "coin": "BTC"})
+    book = views.info(ex, {"type": "l2Book", "coin": "BTC"})
     assert book["coin"] == "BTC" and book["time"] == T0
     assert book["levels"] == [
         [{"px": "99000", "sz": "0.3", "n": 2}, {"px": "98000", "sz": "0.2", "n": 1}],
         [{"px": "101000", "sz": "0.3", "n": 1}],
     ]
-    assert ex.info({"type": "allMids"})["BTC"] == "100000"  # (99,000 + 101,000) / 2
-    opens = ex.info({"type": "openOrders", "user": MAKER})
+    assert views.info(ex, {"type": "allMids"})["BTC"] == "100000"  # (99,000 + 101,000) / 2
+    opens = views.info(ex, {"type": "openOrders", "user": MAKER})
     assert opens == [
         {
             "coin": "BTC",
@@ -963,7 +968,7 @@ def test_views_book_orders_and_statuses() -> None:
             "reduceOnly": False,
         },
     ]
-    front = ex.info({"type": "frontendOpenOrders", "user": MAKER})
+    front = views.info(ex, {"type": "frontendOpenOrders", "user": MAKER})
     assert [(o["oid"], o["orderType"], o["tif"], o["isTrigger"], o["triggerCondition"]) for o in front] == [
         (3, "Limit", "Gtc", False, "N/A"),
         (5, "Limit", "Gtc", False, "N/A"),
@@ -971,20 +976,24 @@ def test_views_book_orders_and_statuses() -> None:
     ]
     # a partial fill: origSz stays, sz falls
     order(ex, BOB, "BTC", False, 99000, "0.15", "Ioc")  # 0.1 from MAKER (oid 3), 0.05 from CAROL (oid 4)
-    (carol,) = ex.info({"type": "openOrders", "user": CAROL})
+    (carol,) = views.info(ex, {"type": "openOrders", "user": CAROL})
     assert (carol["sz"], carol["origSz"]) == ("0.15", "0.2")
-    st = ex.info({"type": "orderStatus", "user": MAKER, "oid": 6})
+    st = views.info(ex, {"type": "orderStatus", "user": MAKER, "oid": 6})
     assert (
         st["status"] == "order"
         and st["order"]["status"] == "open"
         and st["order"]["order"]["cloid"] == CLOID_A
     )
-    assert ex.info({"type": "orderStatus", "user": MAKER, "oid": CLOID_A})["order"]["order"]["oid"] == 6
+    assert (
+        views.info(ex, {"type": "orderStatus", "user": MAKER, "oid": CLOID_A})["order"]["order"]["oid"] == 6
+    )
     assert status_of(ex, MAKER, 3) == "filled" and status_of(ex, ALICE, 1) == "filled"
     assert status_of(ex, BOB, 2) == "filled"
     assert status_of(ex, MAKER, 7) == "canceled"
-    assert ex.info({"type": "orderStatus", "user": MAKER, "oid": 999}) == {"status": "unknownOid"}
-    assert ex.info({"type": "orderStatus", "user": BOB, "oid": 6}) == {"status": "unknownOid"}  # not BOB's
+    assert views.info(ex, {"type": "orderStatus", "user": MAKER, "oid": 999}) == {"status": "unknownOid"}
+    assert views.info(ex, {"type": "orderStatus", "user": BOB, "oid": 6}) == {
+        "status": "unknownOid"
+    }  # not BOB's
 
 
 def test_meta_and_asset_ctxs_open_interest_volume_mark_and_impact_prices() -> None:
@@ -1000,7 +1009,7 @@ def test_meta_and_asset_ctxs_open_interest_volume_mark_and_impact_prices() -> No
     order(ex, MAKER, "BTC", True, 98000, "0.2")
     order(ex, MAKER, "BTC", False, 100000, "0.1")
     order(ex, MAKER, "BTC", False, 101000, "0.2")
-    meta, ctxs = ex.info({"type": "metaAndAssetCtxs"})
+    meta, ctxs = views.info(ex, {"type": "metaAndAssetCtxs"})
     assert meta["universe"][BTC]["name"] == "BTC"
     btc = ctxs[BTC]
     assert btc["openInterest"] == "0.04"
@@ -1017,12 +1026,12 @@ def test_meta_and_asset_ctxs_open_interest_volume_mark_and_impact_prices() -> No
 def test_active_asset_data_standard_account() -> None:
     ex = new_exchange()
     # free 10,000 at 20x and mark 100,000: 10,000 x 20 / 100,000 = 2 BTC each way
-    aad = ex.info({"type": "activeAssetData", "user": ALICE, "coin": "BTC"})
+    aad = views.info(ex, {"type": "activeAssetData", "user": ALICE, "coin": "BTC"})
     assert aad["leverage"] == {"type": "cross", "value": 20}
     assert aad["availableToTrade"] == ["10000", "10000"] and aad["maxTradeSzs"] == ["2", "2"]
     assert aad["markPx"] == "100000"
     _long_bob(ex)  # BOB long 0.1 at 100,000, paid 4.5 fee
-    aad = ex.info({"type": "activeAssetData", "user": BOB, "coin": "BTC"})
+    aad = views.info(ex, {"type": "activeAssetData", "user": BOB, "coin": "BTC"})
     # free = 9,995.5 - IM 0.1 x 100,000 / 20 = 9,495.5; open 9,495.5 x 20 / 100,000 = 1.89910 BTC;
     # selling may also close the 0.1 long: 1.9991
     assert aad["availableToTrade"] == ["9495.5", "9495.5"] and aad["maxTradeSzs"] == ["1.8991", "1.9991"]
@@ -1044,9 +1053,9 @@ def test_active_asset_data_portfolio_margin_includes_borrowable_capacity() -> No
     # Hyperliquid docs 'Portfolio margin': orders under PM auto-borrow "up to token_balance *
     # borrow_oracle_price * ltv": 1,000 HYPE x 40 x 0.65 = 26,000 USDC with no USDC at all; 26,000 x 20 /
     # 100,000 = 5.2 BTC
-    aad = ex.info({"type": "activeAssetData", "user": PM_USER, "coin": "BTC"})
+    aad = views.info(ex, {"type": "activeAssetData", "user": PM_USER, "coin": "BTC"})
     assert aad["availableToTrade"] == ["26000", "26000"] and aad["maxTradeSzs"] == ["5.2", "5.2"]
-    aad = ex.info({"type": "activeAssetData", "user": PM_USER, "coin": "HYPE"})
+    aad = views.info(ex, {"type": "activeAssetData", "user": PM_USER, "coin": "HYPE"})
     assert aad["availableToTrade"] == ["26000", "26000"] and aad["maxTradeSzs"] == [
         "6500",
         "6500",
@@ -1055,13 +1064,13 @@ def test_active_asset_data_portfolio_margin_includes_borrowable_capacity() -> No
     assert order(ex, PM_USER, "BTC", True, 100000, "0.1") == {"resting": {"oid": 1}}
     v = ex.valuer()
     assert v.borrowed(ex.state.accounts[PM_USER], 0) == usd(500)
-    aad = ex.info({"type": "activeAssetData", "user": PM_USER, "coin": "BTC"})
+    aad = views.info(ex, {"type": "activeAssetData", "user": PM_USER, "coin": "BTC"})
     assert aad["availableToTrade"] == ["25500", "25500"] and aad["maxTradeSzs"] == ["5.1", "5.1"]
 
 
 def test_active_asset_data_spot_under_portfolio_margin() -> None:
     ex = _pm_exchange()
-    aad = ex.info({"type": "activeAssetData", "user": PM_USER, "coin": "@107"})
+    aad = views.info(ex, {"type": "activeAssetData", "user": PM_USER, "coin": "@107"})
     # buy side: 26,000 USDC borrowable (Hyperliquid docs 'Portfolio margin'), 26,000 / 40 = 650 HYPE; sell
     # side: 1,000 HYPE held
     assert aad["availableToTrade"] == ["26000", "1000"] and aad["maxTradeSzs"] == ["650", "1000"]
@@ -1091,11 +1100,12 @@ def test_candle_snapshot_ohlcv_from_fills() -> None:
     place(ex, BOB, spec("BTC", False, 99800, "0.05", "Ioc"), at=63_000)  # 99,800 x 0.05
     order(ex, ALICE, "BTC", False, 100200, "0.05")
     place(ex, CAROL, spec("BTC", True, 100200, "0.05", "Ioc"), at=121_000)  # 100,200 x 0.05
-    one = ex.info(
+    one = views.info(
+        ex,
         {
             "type": "candleSnapshot",
             "req": {"coin": "BTC", "interval": "1m", "startTime": 0, "endTime": 200_000},
-        }
+        },
     )
     assert one == [
         {
@@ -1123,7 +1133,9 @@ def test_candle_snapshot_ohlcv_from_fills() -> None:
             "n": 1,
         },
     ]
-    (five,) = ex.info({"type": "candleSnapshot", "req": {"coin": "BTC", "interval": "5m", "startTime": 0}})
+    (five,) = views.info(
+        ex, {"type": "candleSnapshot", "req": {"coin": "BTC", "interval": "5m", "startTime": 0}}
+    )
     assert (five["t"], five["T"], five["o"], five["h"], five["l"], five["c"], five["v"], five["n"]) == (
         0,
         299_999,
@@ -1135,8 +1147,8 @@ def test_candle_snapshot_ohlcv_from_fills() -> None:
         4,
     )
     # the time filter: only the trade at 121,000
-    (late,) = ex.info(
-        {"type": "candleSnapshot", "req": {"coin": "BTC", "interval": "1m", "startTime": 100_000}}
+    (late,) = views.info(
+        ex, {"type": "candleSnapshot", "req": {"coin": "BTC", "interval": "1m", "startTime": 100_000}}
     )
     assert late["n"] == 1
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal as D
 from fractions import Fraction
 
+from netclear import views
 from netclear.engine import actions as A
 from netclear.engine import order_actions as O
 from netclear.engine.exchange import Exchange
@@ -93,13 +94,13 @@ def test_basis_trade_from_hype_only_under_portfolio_margin() -> None:
     #   + 1000 x 40 x (0.5 + 0.5 x 0.65) + 0.09993 x 100,000 x (0.5 + 0.5 x 0.5) = 1,000 + 33,000 + 7,494.75
     legs = v.pm_legs(alice)
     assert legs.ratio == Fraction(111495, 10) / Fraction(4149475, 100)
-    view = ex.info({"type": "spotClearinghouseState", "user": ALICE})
+    view = views.info(ex, {"type": "spotClearinghouseState", "user": ALICE})
     assert view["portfolioMarginRatio"] == "0.2686966423"
     usdc = next(b for b in view["balances"] if b["coin"] == "USDC")
     assert usdc["borrowed"] == "11004.5"
     assert usdc["hold"] == "1000"  # the short's initial margin
     # Health factor: (26,000 + 0.09993 x 100,000 x 0.5) / 11,004.5 = 30,996.5 / 11,004.5
-    state = ex.info({"type": "borrowLendUserState", "user": ALICE})
+    state = views.info(ex, {"type": "borrowLendUserState", "user": ALICE})
     assert D(state["healthFactor"]) == D("2.8167113454")
 
 

@@ -16,6 +16,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from netclear import views
 from netclear.api.server import create_app
 from netclear.cli.main import app as cli_app
 from netclear.engine import actions as A
@@ -44,7 +45,7 @@ def test_granted_address_may_enable_portfolio_margin_and_others_may_not() -> Non
     assert ex.state.accounts[ALICE].mode.value == PM
     with pytest.raises(ModeError, match="weighted volume above 5,000,000"):
         ex.apply(A.SetAbstraction(user=BOB, abstraction=PM))  # the rule stands for everyone else
-    assert ex.info({"type": "userAbstraction", "user": ALICE}) == PM
+    assert views.info(ex, {"type": "userAbstraction", "user": ALICE}) == PM
 
 
 def test_revoked_grant_and_the_account_value_cap_still_apply() -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from netclear import views
 from netclear.engine import actions as A
 from netclear.engine.context import normalize_address
 from netclear.engine.exchange import Exchange
@@ -60,7 +61,7 @@ def _addresses(action: A.Action) -> list[str]:
 
 
 def _ledgers(ex: Exchange, users: list[str]) -> dict[str, Any]:
-    return {u: ex.info({"type": "userNonFundingLedgerUpdates", "user": u}) for u in users}
+    return {u: views.info(ex, {"type": "userNonFundingLedgerUpdates", "user": u}) for u in users}
 
 
 def reject(
@@ -1447,7 +1448,7 @@ def test_pm_auto_borrow_stopped_by_user_borrow_cap() -> None:
     fund_lender(ex, "100000")
     pm_hype(ex, hype="200")  # 200 x 40 x 0.5 = 4,000 of LTV room; the cap binds first
     ex.apply(A.Deposit(user=BOB, amount=D(100000)))
-    reserve_before = ex.info({"type": "borrowLendReserveState", "token": 0})
+    reserve_before = views.info(ex, {"type": "borrowLendReserveState", "token": 0})
     reject(
         ex,
         A.SettleFill(buyer=ALICE, seller=BOB, asset="BTC", sz=D("0.3"), px=D(100000)),
@@ -1456,7 +1457,7 @@ def test_pm_auto_borrow_stopped_by_user_borrow_cap() -> None:
         "short of 500 USDC after auto-borrow, bound by the user borrow cap of 1000 USDC",
     )
     assert usdc_borrowed(ex, ALICE) == 0
-    assert ex.info({"type": "borrowLendReserveState", "token": 0}) == reserve_before
+    assert views.info(ex, {"type": "borrowLendReserveState", "token": 0}) == reserve_before
     assert ALICE not in ex.state.history.fills
     # within the cap the same account auto-borrows its margin
     ex.apply(A.SettleFill(buyer=ALICE, seller=BOB, asset="BTC", sz=D("0.2"), px=D(100000)))

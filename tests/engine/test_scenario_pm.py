@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from netclear import views
 from netclear.engine import actions as A
 from netclear.engine import order_actions as O
 from netclear.engine import pm_model
@@ -96,7 +97,7 @@ def test_a_smaller_hype_collateralised_short_fills_with_the_requirement_computed
     assert equity == 4_000 - Fraction(45, 10)
     health = pm_model.pm_health(v, alice)
     assert health.model == "scenario" and not health.liquidatable
-    view = ex.info({"type": "spotClearinghouseState", "user": ALICE})
+    view = views.info(ex, {"type": "spotClearinghouseState", "user": ALICE})
     ratio = Fraction(95, 100) * result.maintenance / equity
     assert D(view["portfolioMarginRatio"]) == D(ratio.numerator / ratio.denominator).quantize(D("1e-10"))
 
@@ -162,7 +163,7 @@ def test_liquidation_follows_the_preset_model(preset: str) -> None:
     else:
         assert 0 not in alice.positions or alice.positions[0].szi == 0
         assert not pm_model.pm_liquidatable(ex.valuer(), alice)
-        ledger = ex.info({"type": "userNonFundingLedgerUpdates", "user": ALICE})
+        ledger = views.info(ex, {"type": "userNonFundingLedgerUpdates", "user": ALICE})
         assert any(u["delta"]["type"] == "liquidation" for u in ledger)
     assert conservation_breaks(ex.state, ex.registry) == {}
 

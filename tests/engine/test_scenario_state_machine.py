@@ -13,6 +13,7 @@ from decimal import Decimal
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import invariant
 
+from netclear import views
 from netclear.engine import pm_model
 from netclear.engine.exchange import Exchange
 from netclear.engine.state import Mode
@@ -109,7 +110,7 @@ class ScenarioMachine(ClearinghouseMachine):
             )
             health = pm_model.pm_health(v, acct)
             assert health.liquidatable == (result.maintenance > 0 and equity < result.maintenance)
-            view = self.ex.info({"type": "spotClearinghouseState", "user": acct.address})
+            view = views.info(self.ex, {"type": "spotClearinghouseState", "user": acct.address})
             if health.ratio < 10**9:
                 r = health.ratio
                 assert abs(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from netclear import views
 from netclear.engine import actions as A
 from netclear.engine.exchange import Exchange
 from netclear.engine.invariants import conservation_breaks
@@ -38,7 +39,7 @@ def test_standard_account_moves_between_spot_and_each_dex() -> None:
     assert (alice.spot[0], alice.perp_cash["test"], alice.perp_cash["xyz"]) == (usdc(70), usdc(20), usdc(10))
     send(ex, ALICE, BOB, "xyz", "test", "4")  # to another user's builder dex
     assert ex.state.accounts[BOB].perp_cash["test"] == usdc(4) and alice.perp_cash["xyz"] == usdc(6)
-    delta = ex.info({"type": "userNonFundingLedgerUpdates", "user": BOB})[-1]["delta"]
+    delta = views.info(ex, {"type": "userNonFundingLedgerUpdates", "user": BOB})[-1]["delta"]
     assert delta == {
         "type": "send",
         "user": ALICE,
@@ -144,4 +145,4 @@ def test_dex_abstraction_is_discontinued_and_noop_changes_nothing() -> None:
     ex.apply(A.SetDexAbstraction(user=ALICE, enabled=False))
     ex.apply(A.Noop(user=ALICE))
     assert ex.state_hash() == before
-    assert ex.info({"type": "userDexAbstraction", "user": ALICE}) is False
+    assert views.info(ex, {"type": "userDexAbstraction", "user": ALICE}) is False

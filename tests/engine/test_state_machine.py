@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from netclear import views
 from netclear.engine import actions as A
 from netclear.engine.exchange import Exchange
 from netclear.engine.invariants import conservation_breaks
@@ -349,7 +350,7 @@ class ClearinghouseMachine(RuleBasedStateMachine):
                 assert ratio >= 10**20
             else:
                 assert abs(float(ratio) - worst) <= 1e-6 * max(1.0, worst), (float(ratio), worst)
-            view = self.ex.info({"type": "spotClearinghouseState", "user": acct.address})
+            view = views.info(self.ex, {"type": "spotClearinghouseState", "user": acct.address})
             assert view["portfolioMarginEnabled"] is True
             if ratio < 10**9:
                 assert abs(

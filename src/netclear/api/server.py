@@ -37,6 +37,7 @@ from netclear.engine import actions as A
 from netclear.errors import InvalidAmount, NetclearError
 from netclear.fixedpoint import parse_decimal
 from netclear.ledger.node import Node, Outcome
+from netclear.views import info as view_info
 
 
 class ApiError(BaseModel):
@@ -164,7 +165,7 @@ def create_app(
             return _client_error(422, "body: must be a JSON object with a type")
         try:
             result = await asyncio.get_running_loop().run_in_executor(
-                None, node.read, lambda ex: ex.info(payload)
+                None, node.read, lambda ex: view_info(ex, payload)
             )
         except NetclearError as exc:
             return _client_error(422, f"{exc.field}: {exc.rule}")

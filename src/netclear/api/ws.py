@@ -29,11 +29,13 @@ from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
 
-from netclear.engine.context import normalize_address
+from netclear.engine.addresses import normalize_address
 from netclear.engine.exchange import Exchange
+from netclear.engine.records import plain, plain_list
 from netclear.engine.state import Records
 from netclear.errors import InvalidAction, NetclearError
 from netclear.ledger.node import Node
+from netclear.views import info
 from netclear.views.market import INTERVALS_MS
 
 USER_HISTORY = {
@@ -112,7 +114,7 @@ def _user_of(sub: dict[str, Any]) -> str:
 def _validate(ex: Exchange, sub: dict[str, Any]) -> None:
     kind = sub.get("type")
     if kind in ("l2Book", "trades", "bbo", "activeAssetCtx"):
-        ex.info({"type": "l2Book", "coin": _coin_of(sub)})
+        info(ex, {"type": "l2Book", "coin": _coin_of(sub)})
     elif kind in (
         "userFills",
         "userFundings",
@@ -127,12 +129,12 @@ def _validate(ex: Exchange, sub: dict[str, Any]) -> None:
         _user_of(sub)
         ex.registry.dex(sub.get("dex", "") or "", field="subscription.dex")
     elif kind == "candle":
-        ex.info({"type": "l2Book", "coin": _coin_of(sub)})
+        info(ex, {"type": "l2Book", "coin": _coin_of(sub)})
         if sub.get("interval") not in INTERVALS_MS:
             raise InvalidAction("subscription.interval", f"one of {', '.join(INTERVALS_MS)}")
     elif kind == "activeAssetData":
         _user_of(sub)
-        ex.info({"type": "l2Book", "coin": _coin_of(sub)})
+        info(ex, {"type": "l2Book", "coin": _coin_of(sub)})
     elif kind not in ("allMids", "allDexsAssetCtxs"):
         raise InvalidAction("subscription.type", f"unknown subscription {kind!r}")
 
@@ -149,7 +151,7 @@ def render(ex: Exchange, s: Subscription, *, snapshot: bool) -> list[dict[str, A
         records = getattr(hist, book_name).get(user, [])
         new, s.cursor = _since(records, s.cursor)
         if snapshot or new:
-            items = [r["delta"] | {"time": r["time"]} if book_name == "funding" else r for r in new]
+            items = [r["delta"] | {"time": r["time"]} if book_name == "funding" else plain(r) for r in new]
             out.append({"channel": kind, "data": {"user": user, "isSnapshot": snapshot, field_name: items}})
         return out
     if kind in ("orderUpdates", "userEvents"):
@@ -159,16 +161,16 @@ def render(ex: Exchange, s: Subscription, *, snapshot: bool) -> list[dict[str, A
         new, s.cursor = _since(records, s.cursor)
         if new and not snapshot:
             if kind == "orderUpdates":
-                out.append({"channel": "orderUpdates", "data": new})
+                out.append({"channel": "orderUpdates", "data": plain_list(new)})
             else:
-                out.append({"channel": "user", "data": {"fills": new}})
+                out.append({"channel": "user", "data": {"fills": plain_list(new)}})
         return out
     if kind == "trades":
-        coin = ex.info({"type": "l2Book", "coin": _coin_of(sub)})["coin"]
+        coin = info(ex, {"type": "l2Book", "coin": _coin_of(sub)})["coin"]
         records = hist.trades.get(coin, [])
         new, s.cursor = _since(records, s.cursor)
         if new and not snapshot:
-            out.append({"channel": "trades", "data": [{k: v for k, v in t.items()} for t in new]})
+            out.append({"channel": "trades", "data": [dict(plain(t)) for t in new]})
         return out
     view = _view(ex, sub)
     text = json.dumps(view, sort_keys=True)
@@ -198,13 +200,13 @@ def _with_records(message: dict[str, Any], items: list[dict[str, Any]]) -> dict[
 
 def _candle(ex: Exchange, sub: dict[str, Any]) -> dict[str, Any] | None:
     """The candle of the coin's latest trade (``None`` before its first trade)."""
-    coin = ex.info({"type": "l2Book", "coin": _coin_of(sub)})["coin"]
+    coin = info(ex, {"type": "l2Book", "coin": _coin_of(sub)})["coin"]
     trades = ex.state.history.trades.get(coin, [])
     if not trades:
         return None
     step = INTERVALS_MS[sub["interval"]]
     req = {"coin": coin, "interval": sub["interval"], "startTime": trades[-1]["time"] // step * step}
-    return {"channel": "candle", "data": ex.info({"type": "candleSnapshot", "req": req})[-1]}
+    return {"channel": "candle", "data": info(ex, {"type": "candleSnapshot", "req": req})[-1]}
 
 
 def _view(ex: Exchange, sub: dict[str, Any]) -> dict[str, Any] | None:
@@ -212,11 +214,11 @@ def _view(ex: Exchange, sub: dict[str, Any]) -> dict[str, Any] | None:
     if kind == "candle":
         return _candle(ex, sub)
     if kind == "allMids":
-        return {"channel": "allMids", "data": {"mids": ex.info({"type": "allMids"})}}
+        return {"channel": "allMids", "data": {"mids": info(ex, {"type": "allMids"})}}
     if kind == "l2Book":
-        return {"channel": "l2Book", "data": ex.info({"type": "l2Book", "coin": _coin_of(sub)})}
+        return {"channel": "l2Book", "data": info(ex, {"type": "l2Book", "coin": _coin_of(sub)})}
     if kind == "bbo":
-        book = ex.info({"type": "l2Book", "coin": _coin_of(sub)})
+        book = info(ex, {"type": "l2Book", "coin": _coin_of(sub)})
         bids, asks = book["levels"]
         return {
             "channel": "bbo",
@@ -230,26 +232,26 @@ def _view(ex: Exchange, sub: dict[str, Any]) -> dict[str, Any] | None:
         coin = _coin_of(sub)
         reg = ex.registry
         if coin in reg.spot_by_name:
-            ctxs = ex.info({"type": "spotMetaAndAssetCtxs"})[1]
+            ctxs = info(ex, {"type": "spotMetaAndAssetCtxs"})[1]
             ctx = next(c for c in ctxs if c["coin"] == reg.spot_by_name[coin].name)
             return {"channel": "activeSpotAssetCtx", "data": {"coin": coin, "ctx": ctx}}
         perp = reg.perp(coin)
-        ctxs = ex.info({"type": "metaAndAssetCtxs", "dex": perp.dex.name})[1]
+        ctxs = info(ex, {"type": "metaAndAssetCtxs", "dex": perp.dex.name})[1]
         return {"channel": "activeAssetCtx", "data": {"coin": coin, "ctx": ctxs[perp.index_in_dex]}}
     if kind == "activeAssetData":
         return {
             "channel": "activeAssetData",
-            "data": ex.info({"type": "activeAssetData", "user": _user_of(sub), "coin": _coin_of(sub)}),
+            "data": info(ex, {"type": "activeAssetData", "user": _user_of(sub), "coin": _coin_of(sub)}),
         }
     if kind == "spotState":
         user = _user_of(sub)
         return {
             "channel": "spotState",
-            "data": {"user": user, "spotState": ex.info({"type": "spotClearinghouseState", "user": user})},
+            "data": {"user": user, "spotState": info(ex, {"type": "spotClearinghouseState", "user": user})},
         }
     if kind == "clearinghouseState":
         user, dex = _user_of(sub), sub.get("dex", "") or ""
-        state = ex.info({"type": "clearinghouseState", "user": user, "dex": dex})
+        state = info(ex, {"type": "clearinghouseState", "user": user, "dex": dex})
         return {
             "channel": "clearinghouseState",
             "data": {"dex": dex, "user": user, "clearinghouseState": state},
@@ -257,12 +259,12 @@ def _view(ex: Exchange, sub: dict[str, Any]) -> dict[str, Any] | None:
     if kind == "allDexsClearinghouseState":
         user = _user_of(sub)
         states = [
-            [d.name, ex.info({"type": "clearinghouseState", "user": user, "dex": d.name})]
+            [d.name, info(ex, {"type": "clearinghouseState", "user": user, "dex": d.name})]
             for d in ex.registry.dexes
         ]
         return {"channel": "allDexsClearinghouseState", "data": {"user": user, "clearinghouseStates": states}}
     if kind == "allDexsAssetCtxs":
-        ctxs = [[d.name, ex.info({"type": "metaAndAssetCtxs", "dex": d.name})[1]] for d in ex.registry.dexes]
+        ctxs = [[d.name, info(ex, {"type": "metaAndAssetCtxs", "dex": d.name})[1]] for d in ex.registry.dexes]
         return {"channel": "allDexsAssetCtxs", "data": {"ctxs": ctxs}}
     raise InvalidAction("subscription.type", f"unknown subscription {kind!r}")
 

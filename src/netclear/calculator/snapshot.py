@@ -23,14 +23,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from netclear.engine.state import Account, ExchangeState, Mode, Position, Reserve
+from netclear.engine.state import Account, ExchangeState, Mode, Position
+from netclear.engine.whatif import LIQUIDITY, reserve_for, supply_collateral
 from netclear.errors import InvalidAction
 from netclear.fixedpoint import PX_DECIMALS, notional, to_px, to_units
 from netclear.margin.standard import initial_margin
 from netclear.markets.registry import Registry
 
 CALCULATOR_USER = "0x00000000000000000000000000000000000ca1c0"
-LIQUIDITY = "0x00000000000000000000000000000000000ca1c1"
 
 
 def _prices(reg: Registry, state: ExchangeState, portfolio: dict[str, Any]) -> None:
@@ -118,35 +118,6 @@ def build_state(reg: Registry, portfolio: dict[str, Any], mode: Mode) -> tuple[E
             else:
                 acct.spot[token] = acct.spot.get(token, 0) - amount
     return state, acct
-
-
-def reserve_for(state: ExchangeState, token: int) -> Reserve:
-    res = state.reserves.get(token)
-    if res is None:
-        res = Reserve(token, last_accrual_ms=state.time_ms)
-        state.reserves[token] = res
-    return res
-
-
-def supply_collateral(reg: Registry, state: ExchangeState, acct: Account) -> None:
-    pm = reg.pm
-    if pm is None:
-        return
-    for token, params in pm.collateral.items():
-        bal = acct.spot.get(token, 0)
-        if bal <= 0:
-            continue
-        res = reserve_for(state, token)
-        room = min(
-            params.user_supply_cap - acct.supply_basis.get(token, 0),
-            params.global_supply_cap - res.scaled_supply,
-        )
-        amount = min(bal, max(room, 0))
-        if amount > 0:
-            acct.spot[token] = bal - amount
-            acct.supply_basis[token] = acct.supply_basis.get(token, 0) + amount
-            res.scaled_supply += amount
-            res.cash += amount
 
 
 def _positions(reg: Registry, state: ExchangeState, acct: Account, positions: list[Any]) -> None:

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from netclear.engine.accounting import Valuer
+from netclear.engine.addresses import normalize_address as normalize_address
 from netclear.engine.events import Event
+from netclear.engine.hashing import action_hash
 from netclear.engine.state import Account, ExchangeState
 from netclear.engine.tx import Tx
 from netclear.errors import InvalidAction, InvalidAmount
 from netclear.fixedpoint import PX_DECIMALS, to_units
 from netclear.markets.registry import Registry, Token
-
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
-
-
-def normalize_address(value: str, field: str = "user") -> str:
-    if not isinstance(value, str) or not _ADDRESS.match(value):
-        raise InvalidAction(field, f"not a 0x-prefixed 20-byte hex address: {value!r}")
-    return value.lower()
 
 
 @dataclass(slots=True)
@@ -29,7 +22,7 @@ class Ctx:
     tx: Tx
     reg: Registry
     events: list[Event] = field(default_factory=list)
-    records: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    records: list[tuple[str, str, Mapping[str, Any]]] = field(default_factory=list)
     at_risk: set[str] = field(default_factory=set)
     """Accounts whose equity or margin the action may have lowered: the liquidation candidates."""
     liquidation: dict[str, str] | None = None
@@ -74,16 +67,11 @@ class Ctx:
     def emit(self, kind: str, user: str | None = None, **data: Any) -> None:
         self.events.append(Event(kind=kind, user=user, data=data))
 
-    def record(self, kind: str, user: str, record: dict[str, Any]) -> None:
+    def record(self, kind: str, user: str, record: Mapping[str, Any]) -> None:
         """Buffer a history record (fills, funding, ledger, interest); kept only if the action commits."""
         self.records.append((kind, user, record))
 
     def ledger(self, user: str, delta: dict[str, Any]) -> None:
-        self.record("ledger", user, {"time": self.now, "hash": _hash_of(self), "delta": delta})
-
-
-def _hash_of(ctx: Ctx) -> str:
-    """The action's hash, shared by every ledger record it writes (on Hyperliquid, the L1 transaction
-    hash). Ours is ``blake2b`` of the engine's action sequence number: unique, and equal in replay."""
-    seq = ctx.tx.state.seq.to_bytes(8, "big")
-    return "0x" + hashlib.blake2b(b"netclear-action:" + seq, digest_size=32).hexdigest()
+        self.record(
+            "ledger", user, {"time": self.now, "hash": action_hash(self.tx.state.seq), "delta": delta}
+        )

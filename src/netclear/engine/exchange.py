@@ -1,24 +1,24 @@
-"""``Exchange``: the single-writer state machine (DESIGN rule 1).
+"""``Exchange``: the single-writer state machine (DESIGN rule 1), dispatch only.
 
 ``apply(action, at=...)`` is the only way state changes. Time comes from the action's timestamp,
 never from the wall clock; hourly processes (interest indexing) run as time passes, before the
 action. An action that raises is rolled back whole; the clock advance itself stands.
+
+The pieces it sequences live in their own modules: the handlers (:mod:`netclear.engine.handlers`), the
+portfolio-margin housekeeping after each action (:mod:`netclear.engine.pm_housekeeping`), liquidation
+(:mod:`netclear.engine.liquidation`) and the hashes (:mod:`netclear.engine.hashing`). Reads are not here:
+:mod:`netclear.views` renders a state without the exchange.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
-from decimal import Decimal
-from fractions import Fraction
 from pathlib import Path
-from typing import Any
-
-import msgspec
+from typing import Any, cast
 
 from netclear.config import ExchangeConfig, resolve
 from netclear.engine import actions as A
-from netclear.engine import market_clock
+from netclear.engine import hashing, market_clock, pm_housekeeping
 from netclear.engine import order_actions as O
 from netclear.engine.accounting import Valuer
 from netclear.engine.context import Ctx
@@ -26,8 +26,7 @@ from netclear.engine.events import Event
 from netclear.engine.handlers import funds, lending_actions, modes, orders, prices, trading
 from netclear.engine.liquidation import engine as liquidation_engine
 from netclear.engine.liquidation.screen import PriceScreen
-from netclear.engine.solvency import rebalance
-from netclear.engine.state import Account, ExchangeState, Mode, OrderInfo
+from netclear.engine.state import ExchangeState
 from netclear.engine.tx import Tx
 from netclear.errors import InvalidAction, NetclearError
 from netclear.markets.registry import Registry
@@ -62,9 +61,6 @@ HANDLERS: dict[type[A.Action], Handler] = {
     O.ScheduleCancel: orders.schedule_cancel,
 }
 
-# Actions after which every portfolio-margin account is re-balanced (prices moved for everyone).
-_GLOBAL_ACTIONS: tuple[type[A.Action], ...] = (A.SetPrices,)
-
 
 class Exchange:
     """A clearinghouse instance over one configuration."""
@@ -97,9 +93,9 @@ class Exchange:
         ctx = Ctx(tx, self.registry)
         try:
             self._count_user_action(ctx, action)
-            before = self._free_snapshot(ctx, action)
+            before = pm_housekeeping.free_before(ctx, action)
             handler(ctx, action)
-            self._after(ctx, action, before)
+            pm_housekeeping.rebalance_after(ctx, action, before)
             liquidation_engine.run(ctx, self._liquidation_candidates(ctx, action))
         except NetclearError:
             tx.rollback()
@@ -108,9 +104,7 @@ class Exchange:
             tx.rollback()
             raise
         self.screen.note({a.address for a in tx.touched_accounts()})
-        history = self.state.history
-        for kind, user, record in ctx.records:
-            history.add(kind, user, record)
+        _keep_records(self.state, ctx)
         return ctx.events
 
     def apply_block(self, block: list[tuple[A.Action, int | None]]) -> list[list[Event] | NetclearError]:
@@ -151,8 +145,7 @@ class Exchange:
             state.time_ms = at
             orders.run_scheduled_cancels(ctx, at)
             liquidation_engine.run_backstop_twap(ctx, at)
-            for acct in sorted(tx.touched_pm_accounts(), key=lambda a: a.address):
-                rebalance(tx, self.registry, acct, gains={})
+            pm_housekeeping.rebalance_touched(ctx)
             candidates = {a.address for a in tx.touched_accounts() if a.positions or a.borrow_basis}
             if at // hour > before_ms // hour:
                 # hourly indexing grew every debt (Hyperliquid docs 'Portfolio margin') without touching the
@@ -164,8 +157,7 @@ class Exchange:
             tx.rollback()
             raise
         self.screen.note({a.address for a in tx.touched_accounts()})
-        for kind, user, record in ctx.records:
-            self.state.history.add(kind, user, record)
+        _keep_records(self.state, ctx)
 
     def _count_user_action(self, ctx: Ctx, action: A.Action) -> None:
         """ "Portfolio margin and unified account are limited to 50k user actions per day" (Hyperliquid docs
@@ -198,118 +190,18 @@ class Exchange:
         }
         return {a for a in touched if a in accounts and (accounts[a].positions or accounts[a].borrow_basis)}
 
-    def _pm_accounts(self, ctx: Ctx, action: A.Action) -> list[Account]:
-        if isinstance(action, _GLOBAL_ACTIONS):
-            return [a for a in self.state.accounts.values() if a.mode is Mode.PORTFOLIO]
-        return ctx.tx.touched_pm_accounts()
-
-    def _free_snapshot(self, ctx: Ctx, action: A.Action) -> dict[str, dict[int, int]]:
-        """Free balances of PM accounts before the action, for the auto-repay step (global actions only;
-        per-account actions read the transaction's pre-action copy)."""
-        if not isinstance(action, _GLOBAL_ACTIONS):
-            return {}
-        v = Valuer(self.registry, self.state)
-        return {a.address: _free_by_token(v, a) for a in self._pm_accounts(ctx, action)}
-
-    def _after(self, ctx: Ctx, action: A.Action, before: dict[str, dict[int, int]]) -> None:
-        """Portfolio-margin housekeeping for affected accounts (margin sharing, auto-repay, auto-supply)."""
-        if self.registry.pm is None:
-            return
-        explicit_lending = isinstance(action, A.BorrowLend)
-        v = Valuer(self.registry, self.state)
-        for acct in sorted(self._pm_accounts(ctx, action), key=lambda a: a.address):
-            live = ctx.tx.account(acct.address)
-            if acct.address in before:
-                prior = before[acct.address]
-            else:
-                original = ctx.tx.original(acct.address)
-                prior = (
-                    _free_by_token(v, original)
-                    if original is not None and original.mode is Mode.PORTFOLIO
-                    else {}
-                )
-            after = _free_by_token(v, live)
-            gains = {t: after[t] - prior.get(t, 0) for t in after if after[t] > prior.get(t, 0)}
-            rebalance(ctx.tx, self.registry, live, gains=gains, allow_auto=not explicit_lending)
-
     # ------------------------------------------------------------------ reading
-    def info(self, payload: dict[str, Any]) -> Any:
-        """Answer an ``/info`` request body in Hyperliquid's JSON (see :mod:`netclear.views`)."""
-        from netclear.views import dispatch
-
-        return dispatch(self, payload)
-
     def valuer(self) -> Valuer:
         return Valuer(self.registry, self.state)
 
     def state_hash(self) -> str:
-        """blake2b of a canonical encoding of the state (histories excluded, they are derived records)."""
-        return hashlib.blake2b(canonical_state(self.state), digest_size=32).hexdigest()
+        """blake2b of a canonical encoding of the state (:func:`netclear.engine.hashing.state_hash`)."""
+        return hashing.state_hash(self.state)
 
 
-def _plain(value: object) -> object:
-    if isinstance(value, Fraction | Decimal):
-        return str(value)
-    raise TypeError(f"cannot hash {type(value).__name__}")
-
-
-def _books(state: ExchangeState) -> dict[str, list[list[object]]]:
-    out: dict[str, list[list[object]]] = {}
-    for asset in sorted(state.books):
-        rows = []
-        for o in state.books[asset].iter_orders():
-            info = o.tag if isinstance(o.tag, OrderInfo) else OrderInfo()
-            rows.append(
-                [
-                    o.oid,
-                    o.user,
-                    o.is_buy,
-                    o.px,
-                    o.sz,
-                    o.orig_sz,
-                    o.time,
-                    o.cloid,
-                    o.reduce_only,
-                    o.tif,
-                    info.hold,
-                    info.hold_token,
-                    info.opening_sz,
-                ]
-            )
-        if rows:
-            out[str(asset)] = rows
-    return out
-
-
-def canonical_state(state: ExchangeState) -> bytes:
-    core = {
-        "time_ms": state.time_ms,
-        "accounts": {k: state.accounts[k] for k in sorted(state.accounts)},
-        "reserves": {k: state.reserves[k] for k in sorted(state.reserves)},
-        "prices": state.prices,
-        "external_in": state.external_in,
-        "external_out": state.external_out,
-        "last_index_hour": state.last_index_hour,
-        "next_tid": state.next_tid,
-        "next_oid": state.next_oid,
-        "books": _books(state),
-        "triggers": {k: state.triggers[k] for k in sorted(state.triggers)},
-        "markets": {k: state.markets[k] for k in sorted(state.markets)},
-        "scheduled_cancels": state.scheduled_cancels,
-        "last_funding_hour": state.last_funding_hour,
-        "agents": state.agents,
-        "liquidation_cooldown": state.liquidation_cooldown,
-        "last_twap_ms": state.last_twap_ms,
-    }
-    if state.pm_grants:  # only when used, so states without grants keep their hashes
-        core["pm_grants"] = sorted(state.pm_grants)
-    return msgspec.json.encode(msgspec.to_builtins(core, str_keys=True, enc_hook=_plain), order="sorted")
-
-
-def _free_by_token(v: Valuer, acct: Account) -> dict[int, int]:
-    pools = v.cross_pools(acct)
-    out = {}
-    for key, pool in pools.items():
-        assert isinstance(key, int)
-        out[key] = pool.account_value - pool.im - v.order_margin(acct, key) - acct.spot_hold.get(key, 0)
-    return out
+def _keep_records(state: ExchangeState, ctx: Ctx) -> None:
+    """Add a committed action's history records (some deferred: :mod:`netclear.engine.records`, read as
+    mappings and rendered to plain dicts by the views and feeds)."""
+    history = state.history
+    for kind, user, record in ctx.records:
+        history.add(kind, user, cast("dict[str, Any]", record))

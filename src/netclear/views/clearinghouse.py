@@ -16,7 +16,7 @@ liquidation).
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from netclear.engine.accounting import MarginPool, PositionValue, Valuer, unrealized_pnl
 from netclear.engine.availability import transfer_requirement, withdrawable
@@ -25,9 +25,6 @@ from netclear.fixedpoint import PX_DECIMALS, PX_SCALE, fmt_decimal, fmt_units
 from netclear.margin import standard as std_rules
 from netclear.views import view
 from netclear.views.common import account_or_empty, user_of
-
-if TYPE_CHECKING:
-    from netclear.engine.exchange import Exchange
 
 
 def entry_px(pv: PositionValue) -> Fraction:
@@ -146,6 +143,6 @@ def clearinghouse_state(v: Valuer, acct: Account, dex: str = "") -> dict[str, An
 
 
 @view("clearinghouseState")
-def clearinghouse_view(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
-    acct = account_or_empty(ex, user_of(payload))
-    return clearinghouse_state(ex.valuer(), acct, payload.get("dex", "") or "")
+def clearinghouse_view(v: Valuer, payload: dict[str, Any]) -> dict[str, Any]:
+    acct = account_or_empty(v, user_of(payload))
+    return clearinghouse_state(v, acct, payload.get("dex", "") or "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from netclear.engine.context import normalize_address
+from netclear.engine.addresses import normalize_address
 from netclear.engine.state import Account
 from netclear.errors import InvalidAction
 from netclear.fixedpoint import fmt_decimal

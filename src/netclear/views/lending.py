@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from netclear.engine import pm_model
 from netclear.engine.accounting import Valuer
@@ -14,9 +14,6 @@ from netclear.fixedpoint import fmt_decimal, fmt_units
 from netclear.margin import portfolio as pm_rules
 from netclear.views import view
 from netclear.views.common import account_or_empty, time_filter, user_of
-
-if TYPE_CHECKING:
-    from netclear.engine.exchange import Exchange
 
 
 def health(v: Valuer, acct: Account) -> tuple[str, Fraction | None]:
@@ -107,28 +104,26 @@ def _reserve_or_empty(v: Valuer, token: int) -> Reserve:
 
 
 @view("borrowLendUserState")
-def user_state_view(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
-    return borrow_lend_user_state(ex.valuer(), account_or_empty(ex, user_of(payload)))
+def user_state_view(v: Valuer, payload: dict[str, Any]) -> dict[str, Any]:
+    return borrow_lend_user_state(v, account_or_empty(v, user_of(payload)))
 
 
 @view("borrowLendReserveState")
-def reserve_view(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
+def reserve_view(v: Valuer, payload: dict[str, Any]) -> dict[str, Any]:
     token = payload.get("token")
     if not isinstance(token, int) or isinstance(token, bool):
         raise InvalidAction("token", "must be a token index")
-    v = ex.valuer()
     if token not in _lendable_tokens(v):
         raise InvalidAction("token", f"token {token} has no borrow/lend reserve")
     return reserve_state(v, _reserve_or_empty(v, token))
 
 
 @view("allBorrowLendReserveStates")
-def all_reserves_view(ex: Exchange, payload: dict[str, Any]) -> list[list[Any]]:
-    v = ex.valuer()
+def all_reserves_view(v: Valuer, payload: dict[str, Any]) -> list[list[Any]]:
     return [[t, reserve_state(v, _reserve_or_empty(v, t))] for t in _lendable_tokens(v)]
 
 
 @view("userBorrowLendInterest")
-def interest_view(ex: Exchange, payload: dict[str, Any]) -> list[dict[str, Any]]:
-    records = ex.state.history.interest.get(user_of(payload), [])
+def interest_view(v: Valuer, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    records = v.state.history.interest.get(user_of(payload), [])
     return time_filter(records, payload)

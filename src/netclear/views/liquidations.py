@@ -17,16 +17,14 @@ from __future__ import annotations
 import heapq
 from decimal import Decimal
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from netclear.engine.accounting import Valuer
 from netclear.engine.liquidation.accounts import HIP3_BACKSTOP_BASE
 from netclear.engine.state import Account
 from netclear.errors import InvalidAction
 from netclear.fixedpoint import fmt_decimal
 from netclear.views import view
-
-if TYPE_CHECKING:
-    from netclear.engine.exchange import Exchange
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -37,8 +35,8 @@ Record = tuple[int, int, str, dict[str, Any], bool]
 """(time, order, user, record, from the feed?): sorted on the first two, rendered only if shown."""
 
 
-def _records(ex: Exchange) -> list[Record]:
-    hist = ex.state.history
+def _records(v: Valuer) -> list[Record]:
+    hist = v.state.history
     out: list[Record] = []
     feed: dict[str, list[dict[str, Any]]] = getattr(hist, "liquidation_feed", None) or {}  # older snapshots
     for user, records in feed.items():
@@ -88,9 +86,8 @@ def _event(rec: Record) -> dict[str, Any]:
     }
 
 
-def _backstops(ex: Exchange) -> list[dict[str, Any]]:
-    reg = ex.registry
-    v = ex.valuer()
+def _backstops(v: Valuer) -> list[dict[str, Any]]:
+    reg = v.reg
     roles: list[tuple[str, str]] = [("liquidator vault", reg.config.liquidation.liquidator_vault.lower())]
     for dex in reg.dexes:
         if dex.is_builder:
@@ -99,7 +96,7 @@ def _backstops(ex: Exchange) -> list[dict[str, Any]]:
         roles.append(("portfolio-margin backstop", reg.pm.backstop_address.lower()))
     out: list[dict[str, Any]] = []
     for role, address in roles:
-        acct: Account | None = ex.state.accounts.get(address)
+        acct: Account | None = v.state.accounts.get(address)
         value = v.account_value_usdc(acct) if acct is not None else Fraction(0)
         positions = sum(1 for p in acct.positions.values() if p.szi) if acct is not None else 0
         out.append(
@@ -114,12 +111,12 @@ def _backstops(ex: Exchange) -> list[dict[str, Any]]:
 
 
 @view("liquidations")
-def liquidations_view(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
+def liquidations_view(v: Valuer, payload: dict[str, Any]) -> dict[str, Any]:
     """``{"type": "liquidations", "limit": n}`` -> newest events first, totals, backstops."""
     limit = payload.get("limit", DEFAULT_LIMIT)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise InvalidAction("limit", f"must be an integer in [1, {MAX_LIMIT}]")
-    records = _records(ex)
+    records = _records(v)
     counts: dict[str, int] = {}
     sums: dict[str, Decimal] = {}
     for rec in records:
@@ -133,6 +130,6 @@ def liquidations_view(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
             "count": len(records),
             "byMethod": {m: {"count": counts[m], "notional": str(sums[m])} for m in sorted(counts)},
         },
-        "backstops": _backstops(ex),
-        "time": ex.state.time_ms,
+        "backstops": _backstops(v),
+        "time": v.state.time_ms,
     }

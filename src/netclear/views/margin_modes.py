@@ -16,7 +16,7 @@ token whose ratio is the PMR.
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from netclear.engine.accounting import Valuer
 from netclear.engine.state import Account, Mode
@@ -25,9 +25,6 @@ from netclear.margin import portfolio as pm_rules
 from netclear.views import view
 from netclear.views.common import account_or_empty, user_of
 from netclear.views.margin_sections import as_mode, comparison, section
-
-if TYPE_CHECKING:
-    from netclear.engine.exchange import Exchange
 
 SECTIONS = {Mode.STANDARD: "standard", Mode.UNIFIED: "unifiedAccount", Mode.PORTFOLIO: "portfolioMargin"}
 
@@ -92,26 +89,25 @@ def pm_legs(v: Valuer, acct: Account) -> dict[str, Any]:
 
 
 @view("marginModes")
-def margin_modes_view(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
+def margin_modes_view(v: Valuer, payload: dict[str, Any]) -> dict[str, Any]:
     """``{"type": "marginModes", "user": "0x..."}``."""
-    reg = ex.registry
-    acct = account_or_empty(ex, user_of(payload))
-    live = ex.valuer()
+    reg = v.reg
+    acct = account_or_empty(v, user_of(payload))
     sections: dict[str, Any] = {}
     for mode, name in SECTIONS.items():
         if mode is acct.mode:
-            v, a = live, acct
+            mv, a = v, acct
         else:
-            state, a = as_mode(reg, ex.state, acct, mode)
-            v = Valuer(reg, state)
-        body = section(v, a, mode)
+            state, a = as_mode(reg, v.state, acct, mode)
+            mv = Valuer(reg, state)
+        body = section(mv, a, mode)
         if mode is Mode.PORTFOLIO and reg.pm is not None and reg.pm.borrowable:
-            body.update(pm_legs(v, a))
+            body.update(pm_legs(mv, a))
         sections[name] = body
     return {
         "user": acct.address,
         "mode": acct.mode.value,
         **sections,
         "comparison": comparison(sections),
-        "time": ex.state.time_ms,
+        "time": v.state.time_ms,
     }

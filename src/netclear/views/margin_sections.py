@@ -13,10 +13,10 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from netclear.calculator.snapshot import LIQUIDITY, reserve_for, supply_collateral
 from netclear.engine import pm_model
 from netclear.engine.accounting import Valuer
 from netclear.engine.state import Account, ExchangeState, Mode, Position
+from netclear.engine.whatif import LIQUIDITY, reserve_for, supply_collateral
 from netclear.fixedpoint import fmt_decimal, notional
 from netclear.margin import portfolio as pm_rules
 from netclear.margin import scenario as sc

@@ -4,24 +4,23 @@ endpoint', 'Order book'; hyperliquid-python-sdk 0.24.0 for the shapes the SDK re
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from netclear.engine.accounting import Valuer
-from netclear.engine.handlers.modes import leverage_of
-from netclear.engine.lending import borrow_headroom
+from netclear.engine.lending import accrue
+from netclear.engine.leverage import leverage_of
+from netclear.engine.order_json import resting_json, trigger_json
+from netclear.engine.records import plain, plain_list
 from netclear.engine.solvency import ltv_borrow_capacity
-from netclear.engine.state import Account, MarketState, Mode
-from netclear.engine.tx import Tx
+from netclear.engine.state import Account, MarketState, Mode, Reserve
 from netclear.errors import InvalidAction
 from netclear.fixedpoint import PX_SCALE, fmt_decimal, fmt_px, fmt_units
+from netclear.lending.rates import value_of
 from netclear.markets import fees as fee_rules
 from netclear.markets.registry import Perp, SpotPair, Token
 from netclear.views import view
 from netclear.views.common import account_or_empty, time_filter, user_of
 from netclear.views.meta import meta_json, spot_meta_json
-
-if TYPE_CHECKING:
-    from netclear.engine.exchange import Exchange
 
 Market = Perp | SpotPair
 
@@ -42,24 +41,24 @@ INTERVALS_MS = {
 }
 
 
-def _market(ex: Exchange, coin: object, field: str = "coin") -> Market:
+def _market(v: Valuer, coin: object, field: str = "coin") -> Market:
     if not isinstance(coin, str):
         raise InvalidAction(field, "missing coin")
-    reg = ex.registry
+    reg = v.reg
     if coin in reg.spot_by_name:
         return reg.spot_by_name[coin]
     return reg.perp(coin, field=field)
 
 
-def _mid(ex: Exchange, asset: int) -> int | None:
-    book = ex.state.books.get(asset)
+def _mid(v: Valuer, asset: int) -> int | None:
+    book = v.state.books.get(asset)
     return book.mid() if book is not None else None
 
 
 @view("l2Book")
-def l2_book(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
-    m = _market(ex, payload.get("coin"))
-    book = ex.state.books.get(m.asset)
+def l2_book(v: Valuer, payload: dict[str, Any]) -> dict[str, Any]:
+    m = _market(v, payload.get("coin"))
+    book = v.state.books.get(m.asset)
     bids, asks = book.l2(20) if book is not None else ([], [])
     szd = m.sz_decimals
 
@@ -68,36 +67,36 @@ def l2_book(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
 
     return {
         "coin": m.name,
-        "time": ex.state.time_ms,
+        "time": v.state.time_ms,
         "levels": [[level(*lv) for lv in bids], [level(*lv) for lv in asks]],
     }
 
 
 @view("allMids")
-def all_mids(ex: Exchange, payload: dict[str, Any]) -> dict[str, str]:
+def all_mids(v: Valuer, payload: dict[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
-    reg, prices = ex.registry, ex.state.prices
+    reg, prices = v.reg, v.state.prices
     dex = reg.dex(payload.get("dex", "") or "").name
     for perp in reg.perps_by_dex.get(dex, []):
-        mid = _mid(ex, perp.asset) or prices.mark.get(perp.asset)
+        mid = _mid(v, perp.asset) or prices.mark.get(perp.asset)
         if mid is not None:
             out[perp.name] = fmt_px(mid)
     if dex == "":
         for pair in reg.spot_pairs.values():
-            mid = _mid(ex, pair.asset) or prices.spot.get(pair.index)
+            mid = _mid(v, pair.asset) or prices.spot.get(pair.index)
             if mid is not None:
                 out[pair.name] = fmt_px(mid)
     return out
 
 
-def _impact_pxs(ex: Exchange, perp: Perp) -> list[str] | None:
-    book = ex.state.books.get(perp.asset)
+def _impact_pxs(v: Valuer, perp: Perp) -> list[str] | None:
+    book = v.state.books.get(perp.asset)
     if book is None:
         return None
     coll = perp.collateral
     notional = perp.impact_notional
     if perp.dex.index == 0 and perp.name in ("BTC", "ETH"):
-        notional = Fraction(ex.config.funding.impact_notional_major)
+        notional = Fraction(v.reg.config.funding.impact_notional_major)
     wei = int(notional * coll.unit)
     bid = book.impact_price(False, wei, perp.sz_decimals, coll.wei_decimals)
     ask = book.impact_price(True, wei, perp.sz_decimals, coll.wei_decimals)
@@ -106,17 +105,17 @@ def _impact_pxs(ex: Exchange, perp: Perp) -> list[str] | None:
     return [fmt_px(bid), fmt_px(ask)]
 
 
-def asset_ctx(ex: Exchange, perp: Perp) -> dict[str, Any]:
-    prices = ex.state.prices
-    ms = ex.state.markets.get(perp.asset) or MarketState()
-    mid = _mid(ex, perp.asset)
+def asset_ctx(v: Valuer, perp: Perp) -> dict[str, Any]:
+    prices = v.state.prices
+    ms = v.state.markets.get(perp.asset) or MarketState()
+    mid = _mid(v, perp.asset)
     mark = prices.mark.get(perp.asset)
     oracle = prices.oracle.get(perp.asset)
     wd = perp.collateral.wei_decimals
     ctx: dict[str, Any] = {
         "dayNtlVlm": fmt_units(ms.day_ntl_vlm, wd),
         "funding": fmt_decimal(ms.funding_rate, 10),
-        "impactPxs": _impact_pxs(ex, perp),
+        "impactPxs": _impact_pxs(v, perp),
         "markPx": fmt_px(mark) if mark else "0.0",
         "midPx": fmt_px(mid) if mid else None,
         "openInterest": fmt_units(ms.open_interest, perp.sz_decimals),
@@ -130,22 +129,22 @@ def asset_ctx(ex: Exchange, perp: Perp) -> dict[str, Any]:
 
 
 @view("metaAndAssetCtxs")
-def meta_and_asset_ctxs(ex: Exchange, payload: dict[str, Any]) -> list[Any]:
+def meta_and_asset_ctxs(v: Valuer, payload: dict[str, Any]) -> list[Any]:
     dex = payload.get("dex", "") or ""
     return [
-        meta_json(ex.registry, dex),
-        [asset_ctx(ex, p) for p in ex.registry.perps_by_dex[ex.registry.dex(dex).name]],
+        meta_json(v.reg, dex),
+        [asset_ctx(v, p) for p in v.reg.perps_by_dex[v.reg.dex(dex).name]],
     ]
 
 
 @view("spotMetaAndAssetCtxs")
-def spot_meta_and_asset_ctxs(ex: Exchange, payload: dict[str, Any]) -> list[Any]:
-    reg = ex.registry
+def spot_meta_and_asset_ctxs(v: Valuer, payload: dict[str, Any]) -> list[Any]:
+    reg = v.reg
     ctxs = []
     for pair in sorted(reg.spot_pairs.values(), key=lambda p: p.index):
-        ms = ex.state.markets.get(pair.asset) or MarketState()
-        mid = _mid(ex, pair.asset)
-        mark = mid or ms.last_px or ex.state.prices.spot.get(pair.index)
+        ms = v.state.markets.get(pair.asset) or MarketState()
+        mid = _mid(v, pair.asset)
+        mark = mid or ms.last_px or v.state.prices.spot.get(pair.index)
         ctxs.append(
             {
                 "coin": pair.name,
@@ -162,73 +161,69 @@ def spot_meta_and_asset_ctxs(ex: Exchange, payload: dict[str, Any]) -> list[Any]
 
 
 # ---------------------------------------------------------------------------- orders
-def _order_views(ex: Exchange, user: str) -> list[dict[str, Any]]:
+def _order_views(v: Valuer, user: str) -> list[dict[str, Any]]:
     """Open orders of a user (resting and trigger), oldest first, in the frontend shape."""
-    from netclear.engine.context import Ctx
-    from netclear.engine.handlers.order_records import resting_json, trigger_json
-
-    ctx = Ctx(Tx(ex.state), ex.registry)
     out: list[tuple[int, dict[str, Any]]] = []
-    for asset in sorted(ex.state.books):
-        for ro in ex.state.books[asset].orders_of(user):
-            out.append((ro.oid, resting_json(ctx, ro)))
-    for oid in sorted(ex.state.triggers):
-        t = ex.state.triggers[oid]
+    for asset in sorted(v.state.books):
+        for ro in v.state.books[asset].orders_of(user):
+            out.append((ro.oid, resting_json(v.reg, ro)))
+    for oid in sorted(v.state.triggers):
+        t = v.state.triggers[oid]
         if t.user == user:
-            out.append((oid, trigger_json(ctx, t)))
+            out.append((oid, trigger_json(v.reg, t)))
     return [o for _, o in sorted(out, key=lambda x: x[0])]
 
 
 @view("frontendOpenOrders")
-def frontend_open_orders(ex: Exchange, payload: dict[str, Any]) -> list[dict[str, Any]]:
-    return _order_views(ex, user_of(payload))
+def frontend_open_orders(v: Valuer, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    return _order_views(v, user_of(payload))
 
 
 @view("openOrders")
-def open_orders(ex: Exchange, payload: dict[str, Any]) -> list[dict[str, Any]]:
+def open_orders(v: Valuer, payload: dict[str, Any]) -> list[dict[str, Any]]:
     keys = ("coin", "limitPx", "oid", "side", "sz", "timestamp", "origSz", "cloid", "reduceOnly")
-    return [{k: o[k] for k in keys} for o in _order_views(ex, user_of(payload))]
+    return [{k: o[k] for k in keys} for o in _order_views(v, user_of(payload))]
 
 
 @view("orderStatus")
-def order_status(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
+def order_status(v: Valuer, payload: dict[str, Any]) -> dict[str, Any]:
     user = user_of(payload)
     ref = payload.get("oid")
     if isinstance(ref, bool) or not isinstance(ref, int | str):
         raise InvalidAction("oid", "an order id or a cloid")
     if isinstance(ref, str):
         ref = ref.lower()  # cloids are stored in lower case
-    for live in _order_views(ex, user):
+    for live in _order_views(v, user):
         if (isinstance(ref, int) and live["oid"] == ref) or (
             isinstance(ref, str) and live.get("cloid") == ref
         ):
             return {
                 "status": "order",
-                "order": {"order": live, "status": "open", "statusTimestamp": ex.state.time_ms},
+                "order": {"order": live, "status": "open", "statusTimestamp": v.state.time_ms},
             }
-    records = ex.state.history.orders.get(user, [])
+    records = v.state.history.orders.get(user, [])
     for rec in reversed(records):
         order = rec["order"]
         if (isinstance(ref, int) and order["oid"] == ref) or (
             isinstance(ref, str) and order.get("cloid") == ref
         ):
-            return {"status": "order", "order": rec}
+            return {"status": "order", "order": plain(rec)}
     return {"status": "unknownOid"}
 
 
 @view("historicalOrders")
-def historical_orders(ex: Exchange, payload: dict[str, Any]) -> list[dict[str, Any]]:
+def historical_orders(v: Valuer, payload: dict[str, Any]) -> list[dict[str, Any]]:
     latest: dict[int, dict[str, Any]] = {}
-    for rec in ex.state.history.orders.get(user_of(payload), []):
+    for rec in v.state.history.orders.get(user_of(payload), []):
         latest[rec["order"]["oid"]] = rec
-    return sorted(latest.values(), key=lambda r: -r["order"]["oid"])[:2000]
+    return plain_list(sorted(latest.values(), key=lambda r: -r["order"]["oid"])[:2000])
 
 
 # ---------------------------------------------------------------------------- funding
 @view("fundingHistory")
-def funding_history(ex: Exchange, payload: dict[str, Any]) -> list[dict[str, Any]]:
-    m = _market(ex, payload.get("coin"))
-    return time_filter(ex.state.history.funding_rates.get(m.name, []), payload)
+def funding_history(v: Valuer, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    m = _market(v, payload.get("coin"))
+    return time_filter(v.state.history.funding_rates.get(m.name, []), payload)
 
 
 # ---------------------------------------------------------------------------- user trading data
@@ -247,26 +242,37 @@ def _available_perp(v: Valuer, acct: Account, perp: Perp) -> tuple[int, int]:
     return free, free
 
 
+def _borrow_headroom(v: Valuer, acct: Account, token: int) -> int:
+    """Borrowable amount left under the user cap, the global cap and the pool's cash (not LTV), as
+    ``engine.lending.borrow_headroom`` computes it, on a copy of the reserve accrued to now: a read never
+    writes the state."""
+    params = v.reg.borrowable(token)
+    if params is None:
+        return 0
+    live = v.state.reserves.get(token)
+    res = live.clone() if live is not None else Reserve(token, last_accrual_ms=v.state.time_ms)
+    accrue(v.reg, res, v.state.time_ms)
+    owed = value_of(acct.borrow_basis.get(token, 0), res.borrow_index, debt=True)
+    return max(0, min(params.user_borrow_cap - owed, params.global_borrow_cap - res.total_borrowed, res.cash))
+
+
 def _pm_spendable(v: Valuer, acct: Account, token: Token) -> int:
     """Under portfolio margin, what an order can use beyond the free balance (wei): the supplied
     balance (withdrawn from the pool on use) and, for a borrowable token, the auto-borrow capacity
     ``min(LTV capacity, cap headroom)`` (Hyperliquid docs 'Portfolio margin')."""
     extra = v.supplied(acct, token.index)
     if v.reg.borrowable(token.index) is not None:
-        tx = Tx(v.state)
-        extra += min(ltv_borrow_capacity(v, acct, token), borrow_headroom(tx, v.reg, acct, token.index))
-        tx.rollback()
+        extra += min(ltv_borrow_capacity(v, acct, token), _borrow_headroom(v, acct, token.index))
     return extra
 
 
 @view("activeAssetData")
-def active_asset_data(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
+def active_asset_data(v: Valuer, payload: dict[str, Any]) -> dict[str, Any]:
     user = user_of(payload)
-    acct = account_or_empty(ex, user)
-    m = _market(ex, payload.get("coin"))
-    v = ex.valuer()
+    acct = account_or_empty(v, user)
+    m = _market(v, payload.get("coin"))
     if isinstance(m, SpotPair):
-        px = _mid(ex, m.asset) or ex.state.prices.spot.get(m.index) or 0
+        px = _mid(v, m.asset) or v.state.prices.spot.get(m.index) or 0
         quote_free = max(0, acct.spot.get(m.quote.index, 0) - acct.spot_hold.get(m.quote.index, 0))
         base_free = max(0, acct.spot.get(m.base.index, 0) - acct.spot_hold.get(m.base.index, 0))
         if acct.mode is Mode.PORTFOLIO:
@@ -286,7 +292,7 @@ def active_asset_data(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
             "markPx": fmt_px(px) if px else "0.0",
         }
     lev = leverage_of(acct, m)
-    mark = ex.state.prices.mark.get(m.asset)
+    mark = v.state.prices.mark.get(m.asset)
     buy, sell = _available_perp(v, acct, m) if mark else (0, 0)
     coll = m.collateral
     szs = []
@@ -313,12 +319,12 @@ def active_asset_data(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @view("userFees")
-def user_fees(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
-    acct = account_or_empty(ex, user_of(payload))
-    reg = ex.registry
+def user_fees(v: Valuer, payload: dict[str, Any]) -> dict[str, Any]:
+    acct = account_or_empty(v, user_of(payload))
+    reg = v.reg
     cfg = reg.config.fees
-    master = ex.state.accounts.get(acct.master, acct) if acct.master else acct
-    volume = ex.valuer().weighted_volume(master, cfg.volume_window_days, cfg.spot_volume_weight)
+    master = v.state.accounts.get(acct.master, acct) if acct.master else acct
+    volume = v.weighted_volume(master, cfg.volume_window_days, cfg.spot_volume_weight)
     perp = fee_rules.user_fee_rates(fee_rules.fee_tier(reg.perp_fee_tiers, volume))
     spot = fee_rules.user_fee_rates(fee_rules.fee_tier(reg.spot_fee_tiers, volume))
     daily = []
@@ -361,11 +367,11 @@ def user_fees(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- candles
 @view("candleSnapshot")
-def candle_snapshot(ex: Exchange, payload: dict[str, Any]) -> list[dict[str, Any]]:
+def candle_snapshot(v: Valuer, payload: dict[str, Any]) -> list[dict[str, Any]]:
     req = payload.get("req")
     if not isinstance(req, dict):
         raise InvalidAction("req", "expected {coin, interval, startTime, endTime}")
-    m = _market(ex, req.get("coin"), "req.coin")
+    m = _market(v, req.get("coin"), "req.coin")
     interval = req.get("interval")
     if not isinstance(interval, str) or interval not in INTERVALS_MS:
         raise InvalidAction("req.interval", f"one of {', '.join(INTERVALS_MS)}")
@@ -378,7 +384,7 @@ def candle_snapshot(ex: Exchange, payload: dict[str, Any]) -> list[dict[str, Any
     ):
         raise InvalidAction("req.startTime", "startTime and endTime are integer milliseconds")
     candles: dict[int, dict[str, Any]] = {}
-    for t in ex.state.history.trades.get(m.name, []):
+    for t in v.state.history.trades.get(m.name, []):
         if t["time"] < start or (end is not None and t["time"] > end):
             continue
         open_t = t["time"] // step * step
@@ -416,14 +422,13 @@ def _date(day: int) -> str:
 
 
 @view("subAccounts")
-def sub_accounts(ex: Exchange, payload: dict[str, Any]) -> list[dict[str, Any]] | None:
+def sub_accounts(v: Valuer, payload: dict[str, Any]) -> list[dict[str, Any]] | None:
     """The master's sub-accounts with their states (SDK ``Info.query_sub_accounts``)."""
     from netclear.views.clearinghouse import clearinghouse_state
     from netclear.views.spot import spot_clearinghouse_state
 
     master = user_of(payload)
-    v = ex.valuer()
-    subs = [a for a in ex.state.accounts.values() if a.master == master]
+    subs = [a for a in v.state.accounts.values() if a.master == master]
     if not subs:
         return None
     return [

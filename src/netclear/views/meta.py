@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from netclear.engine.accounting import Valuer
 from netclear.fixedpoint import fmt_decimal
 from netclear.markets.registry import MarginTable, Perp, Registry
 from netclear.views import view
-
-if TYPE_CHECKING:
-    from netclear.engine.exchange import Exchange
 
 
 def _table_id(perp: Perp) -> int:
@@ -61,9 +59,9 @@ def meta_json(reg: Registry, dex: str) -> dict[str, Any]:
 
 
 @view("meta")
-def meta(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
+def meta(v: Valuer, payload: dict[str, Any]) -> dict[str, Any]:
     dex = payload.get("dex", "") or ""
-    return meta_json(ex.registry, dex)
+    return meta_json(v.reg, dex)
 
 
 def spot_meta_json(reg: Registry) -> dict[str, Any]:
@@ -94,14 +92,14 @@ def spot_meta_json(reg: Registry) -> dict[str, Any]:
 
 
 @view("spotMeta")
-def spot_meta(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
-    return spot_meta_json(ex.registry)
+def spot_meta(v: Valuer, payload: dict[str, Any]) -> dict[str, Any]:
+    return spot_meta_json(v.reg)
 
 
 @view("perpDexs")
-def perp_dexs(ex: Exchange, payload: dict[str, Any]) -> list[Any]:
+def perp_dexs(v: Valuer, payload: dict[str, Any]) -> list[Any]:
     out: list[Any] = [None]
-    for d in ex.registry.dexes[1:]:
+    for d in v.reg.dexes[1:]:
         out.append(
             {
                 "name": d.name,

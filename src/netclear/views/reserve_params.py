@@ -13,17 +13,15 @@ from __future__ import annotations
 
 from fractions import Fraction
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from netclear.engine.accounting import Valuer
 from netclear.engine.lending import rates_of
 from netclear.engine.state import Reserve
 from netclear.fixedpoint import fmt_decimal, fmt_units
 from netclear.lending.rates import borrow_rate, supply_rate
 from netclear.markets.registry import RateCurve
 from netclear.views import view
-
-if TYPE_CHECKING:
-    from netclear.engine.exchange import Exchange
 
 CURVE_POINTS = 41
 """Utilization samples 0, 2.5%, ..., 100% (plus the kink, so the corner is drawn exactly)."""
@@ -44,8 +42,8 @@ def _curve(curve: RateCurve, cut: Fraction) -> tuple[tuple[str, str, str], ...]:
     return tuple(out)
 
 
-def reserve_params(ex: Exchange) -> list[dict[str, Any]]:
-    reg = ex.registry
+def reserve_params(v: Valuer) -> list[dict[str, Any]]:
+    reg = v.reg
     pm = reg.pm
     if pm is None:
         return []
@@ -53,7 +51,7 @@ def reserve_params(ex: Exchange) -> list[dict[str, Any]]:
     for token in sorted(set(pm.borrowable) | set(pm.collateral)):
         tok = reg.tokens[token]
         wd = tok.wei_decimals
-        res = ex.state.reserves.get(token) or Reserve(token)
+        res = v.state.reserves.get(token) or Reserve(token)
         u, b, s = rates_of(reg, res)
         entry: dict[str, Any] = {
             "token": token,
@@ -95,5 +93,5 @@ def reserve_params(ex: Exchange) -> list[dict[str, Any]]:
 
 
 @view("borrowLendReserveParams")
-def reserve_params_view(ex: Exchange, payload: dict[str, Any]) -> list[dict[str, Any]]:
-    return reserve_params(ex)
+def reserve_params_view(v: Valuer, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    return reserve_params(v)

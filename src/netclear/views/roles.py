@@ -9,22 +9,20 @@ user that is not multi-sig.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from netclear.engine.accounting import Valuer
 from netclear.views import view
 from netclear.views.common import user_of
 
-if TYPE_CHECKING:
-    from netclear.engine.exchange import Exchange
-
 
 @view("userRole")
-def user_role(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
+def user_role(v: Valuer, payload: dict[str, Any]) -> dict[str, Any]:
     address = user_of(payload)
-    agent = ex.state.agents.get(address)
+    agent = v.state.agents.get(address)
     if agent is not None:
         return {"role": "agent", "data": {"user": agent[0]}}
-    acct = ex.state.accounts.get(address)
+    acct = v.state.accounts.get(address)
     if acct is None or acct.is_system:
         return {"role": "missing"}
     if acct.master is not None:
@@ -33,16 +31,16 @@ def user_role(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @view("extraAgents")
-def extra_agents(ex: Exchange, payload: dict[str, Any]) -> list[dict[str, Any]]:
+def extra_agents(v: Valuer, payload: dict[str, Any]) -> list[dict[str, Any]]:
     user = user_of(payload)
     return [
         {"address": agent, "name": name or "", "validUntil": until}
-        for agent, (owner, name, until) in sorted(ex.state.agents.items())
+        for agent, (owner, name, until) in sorted(v.state.agents.items())
         if owner == user
     ]
 
 
 @view("userToMultiSigSigners")
-def multi_sig_signers(ex: Exchange, payload: dict[str, Any]) -> None:
+def multi_sig_signers(v: Valuer, payload: dict[str, Any]) -> None:
     user_of(payload)
     return None

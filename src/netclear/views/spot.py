@@ -9,7 +9,7 @@ Hyperliquid docs 'Info endpoint'; readings (DESIGN.md, Hyperliquid docs 'Portfol
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from netclear.engine import pm_model
 from netclear.engine.accounting import Valuer
@@ -17,9 +17,6 @@ from netclear.engine.state import Account, Mode
 from netclear.fixedpoint import fmt_decimal, fmt_units
 from netclear.views import view
 from netclear.views.common import account_or_empty, user_of
-
-if TYPE_CHECKING:
-    from netclear.engine.exchange import Exchange
 
 
 def spot_clearinghouse_state(v: Valuer, acct: Account) -> dict[str, Any]:
@@ -103,18 +100,18 @@ def _cap_ratios(v: Valuer, acct: Account, *, borrow: bool) -> list[list[Any]]:
 
 
 @view("spotClearinghouseState")
-def spot_view(ex: Exchange, payload: dict[str, Any]) -> dict[str, Any]:
-    return spot_clearinghouse_state(ex.valuer(), account_or_empty(ex, user_of(payload)))
+def spot_view(v: Valuer, payload: dict[str, Any]) -> dict[str, Any]:
+    return spot_clearinghouse_state(v, account_or_empty(v, user_of(payload)))
 
 
 @view("userAbstraction")
-def user_abstraction(ex: Exchange, payload: dict[str, Any]) -> str:
-    acct = ex.state.accounts.get(user_of(payload))
+def user_abstraction(v: Valuer, payload: dict[str, Any]) -> str:
+    acct = v.state.accounts.get(user_of(payload))
     return acct.mode.value if acct is not None else Mode.STANDARD.value
 
 
 @view("userDexAbstraction")
-def user_dex_abstraction(ex: Exchange, payload: dict[str, Any]) -> bool:
+def user_dex_abstraction(v: Valuer, payload: dict[str, Any]) -> bool:
     """HIP-3 DEX abstraction is discontinued ("Account abstraction modes"); no account can have it."""
     user_of(payload)
     return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from netclear import views
 from netclear.engine import actions as A
 from netclear.engine import order_actions as O
 from netclear.engine.exchange import Exchange
@@ -58,5 +59,5 @@ def rest(ex: Exchange, user: str, asset: str, is_buy: bool, px: Any, sz: Any, at
 
 def ledger_liquidations(ex: Exchange, user: str) -> list[dict[str, Any]]:
     """``liquidation`` deltas of ``userNonFundingLedgerUpdates`` (Hyperliquid docs 'Liquidations')."""
-    rows = ex.info({"type": "userNonFundingLedgerUpdates", "user": user})
+    rows = views.info(ex, {"type": "userNonFundingLedgerUpdates", "user": user})
     return [r["delta"] for r in rows if r["delta"]["type"] == "liquidation"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from decimal import Decimal as D
 from typing import Any
 
+from netclear import views
 from netclear.api.ws import Subscription, render
 from netclear.engine import actions as A
 from netclear.engine.exchange import Exchange
@@ -45,11 +46,11 @@ def _liquidated() -> Exchange:
 def test_market_liquidation_fills_carry_the_liquidation_object() -> None:
     ex = _liquidated()
     expected = {"liquidatedUser": ALICE, "markPx": "95300", "method": "market"}
-    opening, closing = ex.info({"type": "userFills", "user": ALICE})[::-1]
+    opening, closing = views.info(ex, {"type": "userFills", "user": ALICE})[::-1]
     assert "liquidation" not in opening  # the ordinary fill
     assert (closing["px"], closing["sz"], closing["dir"]) == ("95200", "0.1", "Close Long")
     assert closing["liquidation"] == expected
-    [maker_fill] = ex.info({"type": "userFills", "user": MAKER})
+    [maker_fill] = views.info(ex, {"type": "userFills", "user": MAKER})
     assert maker_fill["liquidation"] == expected and maker_fill["tid"] == closing["tid"]
     # the websocket channels stream the same objects
     [fills_msg] = render(ex, Subscription({"type": "userFills", "user": ALICE}), snapshot=True)
@@ -74,7 +75,7 @@ def test_backstop_takeover_records_backstop_fills() -> None:
     ex.apply(A.SettleFill(buyer=ALICE, seller=BOB, asset="BTC", sz=D("0.1"), px=D(100_000)))
     set_marks(ex, {"BTC": 90_700}, at=3_000)
     expected = {"liquidatedUser": ALICE, "markPx": "90700", "method": "backstop"}
-    closing = ex.info({"type": "userFills", "user": ALICE})[0]
+    closing = views.info(ex, {"type": "userFills", "user": ALICE})[0]
     assert {k: closing[k] for k in ("px", "sz", "side", "dir", "closedPnl", "fee")} == {
         "px": "90700",
         "sz": "0.1",
@@ -84,6 +85,6 @@ def test_backstop_takeover_records_backstop_fills() -> None:
         "fee": "0.0",
     }
     assert closing["liquidation"] == expected
-    [taken] = ex.info({"type": "userFills", "user": vault})
+    [taken] = views.info(ex, {"type": "userFills", "user": vault})
     assert (taken["side"], taken["dir"], taken["tid"]) == ("B", "Open Long", closing["tid"])
     assert taken["liquidation"] == expected

@@ -13,6 +13,7 @@ from decimal import Decimal as D
 from fractions import Fraction
 from typing import Any
 
+from netclear import views
 from netclear.engine import actions as A
 from netclear.engine.exchange import Exchange
 from netclear.fixedpoint import frac_ceil
@@ -58,7 +59,7 @@ def test_cash_freed_by_a_pm_perp_liquidation_repays_the_debt() -> None:
     assert alice.spot.get(USDC_T, 0) == 0
     assert v.pm_legs(alice).ratio == Fraction(200, 300)
     assert not [r for r in ex.state.history.liquidations.get(ALICE, []) if r["kind"] == "pmTakeover"]
-    state = ex.info({"type": "borrowLendUserState", "user": ALICE})
+    state = views.info(ex, {"type": "borrowLendUserState", "user": ALICE})
     assert state["health"] == "healthy"  # 180 borrowed < 10 x 40 x 0.5 = 200 of borrowing power
     assert_conserved(ex)
 
@@ -97,5 +98,5 @@ def test_takeover_finishes_a_debt_below_the_minimum_order_value() -> None:
     takeovers = [r for r in ex.state.history.liquidations.get(ALICE, []) if r["kind"] == "pmTakeover"]
     assert len(takeovers) == 1 and takeovers[0]["debtShare"] == "1"
     assert v.pm_legs(alice).ratio == 0
-    assert ex.info({"type": "borrowLendUserState", "user": ALICE})["health"] == "healthy"
+    assert views.info(ex, {"type": "borrowLendUserState", "user": ALICE})["health"] == "healthy"
     assert_conserved(ex)

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from netclear import views
 from netclear.engine import actions as A
 from netclear.engine import lending
 from netclear.engine.exchange import Exchange
@@ -112,7 +113,7 @@ def test_faq_partial_takeover_at_33_carried_to_balances() -> None:
     assert alice.spot.get(USDC_T, 0) == 0
     assert ex.state.reserves == reserves_before
     assert v.pm_legs(alice).ratio <= Fraction(95, 100)
-    assert ex.info({"type": "borrowLendUserState", "user": ALICE})["health"] == "healthy"
+    assert views.info(ex, {"type": "borrowLendUserState", "user": ALICE})["health"] == "healthy"
     assert_conserved(ex)
 
 

@@ -27,8 +27,8 @@ from netclear.engine.handlers.order_records import (
     resting_json,
     trigger_json,
 )
+from netclear.engine.handlers.settlement import settle_trade
 from netclear.engine.handlers.tpsl import activate_children, cancel_children
-from netclear.engine.handlers.trading import settle_trade
 from netclear.engine.order_actions import (
     OrderSpec,
 )

@@ -15,23 +15,13 @@ from netclear.engine.actions import (
 )
 from netclear.engine.availability import transfer_requirement
 from netclear.engine.context import Ctx, normalize_address
+from netclear.engine.leverage import leverage_of as leverage_of
 from netclear.engine.solvency import require_margin
 from netclear.engine.state import Account, LeverageSetting, Mode, Position
 from netclear.errors import InsufficientMargin, InvalidAction, ModeError
 from netclear.fixedpoint import fmt_units, to_units
 from netclear.margin import standard as std_rules
 from netclear.markets.registry import Perp
-
-DEFAULT_LEVERAGE = 20
-
-
-def default_leverage(perp: Perp) -> LeverageSetting:
-    """Hyperliquid's default is 20x cross (capped at the asset's max); isolated-only assets start isolated."""
-    return LeverageSetting(is_cross=not perp.only_isolated, value=min(DEFAULT_LEVERAGE, perp.max_leverage))
-
-
-def leverage_of(acct: Account, perp: Perp) -> LeverageSetting:
-    return acct.leverage.get(perp.asset) or default_leverage(perp)
 
 
 # ---------------------------------------------------------------------------- abstraction

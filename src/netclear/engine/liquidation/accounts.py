@@ -11,7 +11,7 @@ from typing import Any
 from netclear.engine import pm_model
 from netclear.engine.accounting import MarginPool, PositionValue
 from netclear.engine.context import Ctx
-from netclear.engine.handlers.order_fees import FeeBook
+from netclear.engine.ops import FeeBook
 from netclear.engine.state import Account, Mode
 from netclear.fixedpoint import fmt_px, fmt_units, frac_floor
 from netclear.markets import fees as fee_rules

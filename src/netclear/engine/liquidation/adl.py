@@ -12,9 +12,8 @@ import contextlib
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from netclear.engine import lending
+from netclear.engine import lending, ops
 from netclear.engine.context import Ctx
-from netclear.engine.handlers.trading import settle_trade
 from netclear.engine.liquidation import rules
 from netclear.engine.liquidation.accounts import (
     Waterfall,
@@ -144,7 +143,7 @@ def adl_close(ctx: Ctx, acct: Account, perp: Perp, dl: Deleveraged) -> None:
         slot = f"{address}|{'i' if isolated else 'c'}|{perp.asset if isolated else key}"
         cash_before = cash_of(other, perp)
         buyer, seller = (other, acct) if is_long else (acct, other)
-        settle_trade(ctx, buyer, seller, perp, lots, mark, 0, 0, check_buyer=False, check_seller=False)
+        ops.settle_trade(ctx, buyer, seller, perp, lots, mark, check_margin=False)
         dl.owners.setdefault(slot, (address, isolated, key, perp.asset))
         dl.weights[slot] = dl.weights.get(slot, 0) + notional(
             lots, mark, perp.sz_decimals, perp.collateral.wei_decimals

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from netclear.engine import ops
 from netclear.engine.accounting import PositionValue
 from netclear.engine.context import Ctx
-from netclear.engine.handlers.matching import match
-from netclear.engine.handlers.order_parsing import Parsed
-from netclear.engine.handlers.trading import apply_perp_side, record_transfer
 from netclear.engine.liquidation import rules
 from netclear.engine.liquidation.accounts import (
     NoLiquidationFee,
@@ -22,7 +20,7 @@ from netclear.engine.liquidation.accounts import (
     vault_address,
 )
 from netclear.engine.liquidation.adl import adl_pool, adl_position
-from netclear.engine.state import Account, OrderInfo
+from netclear.engine.state import Account
 from netclear.fixedpoint import PX_SCALE, fmt_px, fmt_units, notional
 from netclear.markets.registry import Perp
 
@@ -110,12 +108,10 @@ def market_liquidate(ctx: Ctx, acct: Account, pv: PositionValue, equity: int) ->
     if limit is None:
         return 0
     before = abs(pos.szi)
-    p = Parsed(perp, is_buy, limit, size, True, "Ioc", None, False, None, None)
-    oid = ctx.state.next_oid
-    ctx.state.next_oid += 1
     ctx.liquidation = {"liquidatedUser": acct.address, "markPx": fmt_px(pv.mark), "method": "market"}
     try:
-        match(ctx, acct, p, oid, size, OrderInfo(), book, NoLiquidationFee(ctx, acct.address))
+        fees = NoLiquidationFee(ctx, acct.address)
+        ops.place_ioc(ctx, acct, perp, is_buy, limit, size, reduce_only=True, fees=fees)
     finally:
         ctx.liquidation = None
     after = abs(acct.positions[perp.asset].szi) if perp.asset in acct.positions else 0
@@ -151,12 +147,10 @@ def _transfer_position(ctx: Ctx, user: Account, vault: Account, perp: Perp) -> N
     if not pos.is_cross:
         isolated_cash = pos.raw_usd + cash  # the isolated margin at the mark, owed to the vault
     # user closes at the mark, vault opens at the mark: no value changes hands in the trade itself
-    user_side = apply_perp_side(ctx, user, perp, -size, mark, cash, 0)
-    vault_side = apply_perp_side(ctx, vault, perp, size, mark, -cash, 0)
-    buyer, seller = (vault_side, user_side) if size > 0 else (user_side, vault_side)
+    buyer, seller = ops.transfer_position(ctx, user, vault, perp, size, mark)
     ctx.liquidation = {"liquidatedUser": user.address, "markPx": fmt_px(mark), "method": "backstop"}
     try:
-        record_transfer(ctx, perp, buyer, seller, abs(size), mark)
+        ops.record_transfer(ctx, perp, buyer, seller, abs(size), mark)
     finally:
         ctx.liquidation = None
     if not pos.is_cross:

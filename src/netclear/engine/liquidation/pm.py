@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from netclear.engine import lending, pm_model
+from netclear.engine import lending, ops, pm_model
 from netclear.engine.context import Ctx
-from netclear.engine.handlers.orders import cancel_all
 from netclear.engine.liquidation import rules
 from netclear.engine.liquidation.accounts import (
     pm_positions,
@@ -110,7 +109,7 @@ def _pm_deleverage(ctx: Ctx, acct: Account) -> set[int]:
     pm = ctx.reg.pm
     assert pm is not None
     positions = sorted(pm_positions(ctx, acct), key=lambda p: p.perp.asset)
-    cancel_all(ctx, acct)
+    ops.cancel_all_orders(ctx, acct)
     dl = Deleveraged()
     for pv in positions:
         adl_close(ctx, acct, pv.perp, dl)

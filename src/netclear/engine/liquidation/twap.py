@@ -8,13 +8,11 @@ from decimal import Decimal
 from fractions import Fraction
 
 from netclear.book.orderbook import OrderBook
-from netclear.engine import lending
+from netclear.engine import lending, ops
 from netclear.engine.context import Ctx
-from netclear.engine.handlers.matching import match
-from netclear.engine.handlers.order_parsing import Parsed
 from netclear.engine.liquidation import rules
 from netclear.engine.liquidation.accounts import NoLiquidationFee, Waterfall
-from netclear.engine.state import Account, OrderInfo
+from netclear.engine.state import Account
 from netclear.fixedpoint import fmt_units
 from netclear.lending.rates import INDEX_SCALE, value_of
 from netclear.markets.registry import Token
@@ -106,10 +104,8 @@ def _sell_spot(ctx: Ctx, backstop: Account, token: int, amount: int) -> None:
     from netclear.markets.ticks import round_price_to_grid
 
     px = round_price_to_grid(Fraction(px), pair.sz_decimals, True, rounding="ceil")
-    p = Parsed(pair, False, px, lots, False, "Ioc", None, False, None, None)
-    oid = ctx.state.next_oid
-    ctx.state.next_oid += 1
-    match(ctx, backstop, p, oid, lots, OrderInfo(), book, NoLiquidationFee(ctx, backstop.address))
+    fees = NoLiquidationFee(ctx, backstop.address)
+    ops.place_ioc(ctx, backstop, pair, False, px, lots, reduce_only=False, fees=fees)
 
 
 def _write_off(ctx: Ctx, backstop: Account, token: int) -> None:
