@@ -107,6 +107,7 @@ class Exchange:
         except Exception:
             tx.rollback()
             raise
+        tx.commit()
         self.screen.note({a.address for a in tx.touched_accounts()})
         history = self.state.history
         for kind, user, record in ctx.records:
@@ -170,6 +171,7 @@ class Exchange:
         except Exception:
             tx.rollback()
             raise
+        tx.commit()
         self.screen.note({a.address for a in tx.touched_accounts()})
         for kind, user, record in ctx.records:
             self.state.history.add(kind, user, record)

@@ -97,7 +97,8 @@ def place_orders(ctx: Ctx, a: PlaceOrder) -> None:
     if a.grouping == "positionTpsl" and any(spec.trigger is None for spec in a.orders):
         raise InvalidAction("grouping", "positionTpsl orders are trigger orders")
     # Everything that can reject the action whole is checked above: from here on each order only gets
-    # a status, so books and triggers (which live outside the transaction) never need undoing.
+    # a status. (Books and triggers are journaled by the transaction too, so an engine defect below
+    # still rolls the whole action back.)
     fb = FeeBook(ctx)
     statuses: list[dict[str, Any]] = []
     if a.grouping == "normalTpsl":
