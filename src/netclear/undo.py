@@ -151,6 +151,9 @@ def undo_to(log: list[Entry], pos: int) -> None:
         _local.log = saved
 
 
+_dget = dict.get
+_dset = dict.__setitem__
+
 K = TypeVar("K")
 V = TypeVar("V")
 T = TypeVar("T")
@@ -167,8 +170,8 @@ class JDict(dict[K, V]):
     def __setitem__(self, key: K, value: V) -> None:
         log = _local.log
         if log is not None:
-            log.append((ITEM, self, key, dict.get(self, key, MISSING)))
-        dict.__setitem__(self, key, value)
+            log.append((ITEM, self, key, _dget(self, key, MISSING)))
+        _dset(self, key, value)
 
     def __delitem__(self, key: K) -> None:
         log = _local.log
@@ -256,13 +259,13 @@ class JSet(set[T]):
             log.append((MEMBER, self, elem, False))
         set.add(self, elem)
 
-    def discard(self, elem: T) -> None:
+    def discard(self, elem: object) -> None:
         log = _local.log
         if log is not None and elem in self:
             log.append((MEMBER, self, elem, True))
         set.discard(self, elem)
 
-    def remove(self, elem: T) -> None:
+    def remove(self, elem: object) -> None:
         if elem not in self:
             raise KeyError(elem)
         self.discard(elem)
@@ -304,11 +307,11 @@ class JSet(set[T]):
         self.update(other)
         return self
 
-    def __isub__(self, other: Any) -> JSet[T]:  # type: ignore[override,misc]
+    def __isub__(self, other: Any) -> JSet[T]:  # type: ignore[misc]
         self.difference_update(other)
         return self
 
-    def __iand__(self, other: Any) -> JSet[T]:  # type: ignore[override,misc]
+    def __iand__(self, other: Any) -> JSet[T]:  # type: ignore[misc]
         self.intersection_update(other)
         return self
 
@@ -335,7 +338,8 @@ class Journaled:
         log = _local.log
         if log is not None:
             old = getattr(self, name, MISSING)
-            if old is not MISSING:  # an unset slot: the object is being built (``copy``), not changed
+            # the same object again changes nothing; an unset slot is an object being built (``copy``)
+            if old is not value and old is not MISSING:
                 log.append((ATTR, self, name, old))
         maps = self._MAPS
         if maps and name in maps:

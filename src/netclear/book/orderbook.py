@@ -347,7 +347,9 @@ class OrderBook:
         assert bid is None or ask is None or bid < ask, f"crossed book: bid {bid} >= ask {ask}"
         arrival = self._arrival
         assert set(arrival) == set(self._orders), "arrival numbers out of sync"
-        assert all(arrival[a] < arrival[b] for a, b in zip(self._orders, list(self._orders)[1:], strict=False))
+        assert all(
+            arrival[a] < arrival[b] for a, b in zip(self._orders, list(self._orders)[1:], strict=False)
+        )
         for level in (*self._bids.iter_levels(), *self._asks.iter_levels()):
             queue = [arrival[oid] for oid in level.orders]
             assert queue == sorted(queue), f"level {level.px} out of arrival order"
@@ -456,7 +458,9 @@ def _reorder(queue: OrderedDict[int, RestingOrder], oid: int, arrival: int, arri
     queue.update(items)
 
 
-def _reorder_put(index: dict[int, RestingOrder], oid: int, order: RestingOrder, arrival: int, arrivals: dict[int, int]) -> None:
+def _reorder_put(
+    index: dict[int, RestingOrder], oid: int, order: RestingOrder, arrival: int, arrivals: dict[int, int]
+) -> None:
     """Insert ``oid`` into ``index`` (kept in arrival order) at its place."""
     if not index or arrivals[next(reversed(index))] < arrival:
         index[oid] = order

@@ -93,7 +93,20 @@ class Position(Journaled):
 @journaled
 @dataclass(slots=True)
 class Account(Journaled):
-    _MAPS: ClassVar[dict[str, type]] = {k: JDict for k in ('spot', 'spot_hold', 'perp_cash', 'positions', 'leverage', 'supply_basis', 'borrow_basis', 'volume_days', 'order_margin')}
+    _MAPS: ClassVar[dict[str, type]] = {
+        k: JDict
+        for k in (
+            "spot",
+            "spot_hold",
+            "perp_cash",
+            "positions",
+            "leverage",
+            "supply_basis",
+            "borrow_basis",
+            "volume_days",
+            "order_margin",
+        )
+    }
 
     address: str
     mode: Mode = Mode.STANDARD
@@ -205,7 +218,7 @@ class Reserve(Journaled):
 @journaled
 @dataclass(slots=True)
 class PriceState(Journaled):
-    _MAPS: ClassVar[dict[str, type]] = {'oracle': JDict, 'mark': JDict, 'spot': JDict}
+    _MAPS: ClassVar[dict[str, type]] = {"oracle": JDict, "mark": JDict, "spot": JDict}
 
     """Oracle and mark prices (1e-8 units). Spot prices are keyed by spot pair index."""
 
