@@ -24,7 +24,17 @@ from netclear.engine.state import Account, ExchangeState, LeverageSetting, Mode,
 
 
 class Tx:
-    __slots__ = ("_base", "_log", "_marks", "_open", "_owner", "_touched", "_touched_reserves", "state")
+    __slots__ = (
+        "_base",
+        "_log",
+        "_marks",
+        "_open",
+        "_originals",
+        "_owner",
+        "_touched",
+        "_touched_reserves",
+        "state",
+    )
 
     def __init__(self, state: ExchangeState) -> None:
         self.state = state
@@ -37,6 +47,7 @@ class Tx:
         self._open = True
         self._touched: dict[str, None] = {}
         self._touched_reserves: dict[int, None] = {}
+        self._originals: dict[str, tuple[int, Account | None]] = {}
         self._marks: list[tuple[int, int, int]] = [(self._base, 0, 0)]
         """Per savepoint: (journal position, touched accounts, touched reserves) when it was taken."""
 
@@ -76,45 +87,61 @@ class Tx:
         self.state.external_out[token] = self.state.external_out.get(token, 0) + amount
 
     def original(self, address: str) -> Account | None:
-        """The account as it was before this transaction (None if it did not exist): a private copy,
-        rebuilt from the live account by undoing, on the copy, the journal entries that touched it."""
+        """The account as it was before this transaction (None if it did not exist).
+
+        Rebuilt from the journal in one pass, newest entry first: the entries that touched the account
+        (its fields, maps, positions, leverage settings) are undone on a private copy, made at the first
+        such entry (raw writes to the copy: nothing is journaled); an account nothing touched is returned
+        live, as before. Cached until the journal grows.
+        """
+        log = self._log
+        cached = self._originals.get(address)
+        if cached is not None and cached[0] == len(log):
+            return cached[1]
         accounts = self.state.accounts
-        entries = self._log[self._base :]
-        for kind, target, key, _old in entries:
-            if target is accounts and key == address and kind in (undo.ITEM, undo.ITEM_AT):
-                if _old is undo.MISSING:
-                    return None  # created by this transaction
-                break
         live = accounts.get(address)
-        if live is None:
-            return None
-        copy = live.clone()
-        memo: dict[int, Any] = {id(live): copy}
-        for name in Account._MAPS:
-            memo[id(getattr(live, name))] = getattr(copy, name)
-        for k, pos in live.positions.items():
-            memo[id(pos)] = copy.positions[k]
-        for k, lev in live.leverage.items():
-            memo[id(lev)] = copy.leverage[k]
-        with undo.suspended():
-            for kind, target, key, old in reversed(entries):
-                mine = memo.get(id(target))
-                if mine is None:
-                    continue
-                if kind == undo.ATTR:
-                    object.__setattr__(mine, key, _private(old, memo))
-                elif kind == undo.ITEM or kind == undo.ITEM_AT:
+        ids: set[int] = set()
+        if live is not None:
+            ids.add(id(live))
+            ids.update(id(getattr(live, name)) for name in Account._MAPS)
+            ids.update(id(p) for p in live.positions.values())
+            ids.update(id(lev) for lev in live.leverage.values())
+        copy: Account | None = None
+        memo: dict[int, Any] = {}
+        result: Account | None = live
+        for i in range(len(log) - 1, self._base - 1, -1):
+            kind, target, key, old = log[i]
+            if target is accounts:
+                if key == address and kind != undo.CLEAR:
                     value = old[0] if kind == undo.ITEM_AT else old
                     if value is undo.MISSING:
-                        dict.pop(mine, key, None)
-                    elif kind == undo.ITEM_AT:
-                        mine._restore_at(key, _private(value, memo), old[1])
-                    else:
-                        dict.__setitem__(mine, key, _private(value, memo))
-                elif kind == undo.CLEAR:
-                    dict.clear(mine)
-                    dict.update(mine, [(k, _private(v, memo)) for k, v in old])
-        return copy
+                        result = None  # created by this transaction
+                        break
+                continue
+            tid = id(target)
+            if copy is None:
+                if tid not in ids:
+                    continue
+                assert live is not None
+                copy = _private_copy(live, memo)
+                result = copy
+            mine = memo.get(tid)
+            if mine is None:
+                continue
+            if kind == undo.ATTR:
+                object.__setattr__(mine, key, _private(old, memo))
+            elif kind == undo.ITEM:
+                if old is undo.MISSING:
+                    dict.pop(mine, key, None)
+                else:
+                    dict.__setitem__(mine, key, _private(old, memo))
+            elif kind == undo.ITEM_AT:
+                mine._restore_at(key, _private(old[0], memo), old[1])
+            elif kind == undo.CLEAR:
+                dict.clear(mine)
+                dict.update(mine, [(k, _private(v, memo)) for k, v in old])
+        self._originals[address] = (len(log), result)
+        return result
 
     def touched_accounts(self) -> list[Account]:
         accounts = self.state.accounts
@@ -161,6 +188,19 @@ class Tx:
     def __del__(self) -> None:  # a Tx dropped without commit (a read-only use) stops its journal
         if self._open and self._owner:
             undo.end(self._log)
+
+
+def _private_copy(live: Account, memo: dict[int, Any]) -> Account:
+    """A copy of ``live`` whose parts are registered in ``memo`` (live object id -> its copy)."""
+    copy = live.clone()
+    memo[id(live)] = copy
+    for name in Account._MAPS:
+        memo[id(getattr(live, name))] = getattr(copy, name)
+    for k, pos in live.positions.items():
+        memo[id(pos)] = copy.positions[k]
+    for k, lev in live.leverage.items():
+        memo[id(lev)] = copy.leverage[k]
+    return copy
 
 
 def _truncate(d: dict[Any, None], n: int) -> None:
