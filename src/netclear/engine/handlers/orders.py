@@ -15,7 +15,8 @@ Placement of a limit order, in order:
 
 Each order of a batch stands alone: its status is ``resting`` / ``filled`` / ``error`` like the
 ``/exchange`` response. Book changes happen only through the book's own match and add, after the
-accounts of a fill have been settled, so no order leaves the book and the accounts out of step.
+accounts of a fill have been settled, so no order leaves the book and the accounts out of step; the
+transaction journals the books and triggers with the accounts, so an action that fails undoes them all.
 
 Modules: ``order_parsing`` (specs), ``order_holds`` (holds, the check at placement), ``matching``
 (placement and matching), ``order_fees``, ``order_records`` (status JSON), ``triggers`` and ``tpsl``;
