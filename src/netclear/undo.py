@@ -36,6 +36,7 @@ __all__ = [
     "begin",
     "end",
     "journaled",
+    "local",
     "note_call",
     "suspended",
     "undo_to",
@@ -73,6 +74,9 @@ class _Local(threading.local):
 
 
 _local = _Local()
+local: Final = _local
+"""This thread's journal holder: ``local.log`` is the active journal or ``None``. Hot paths that journal
+their own structural changes (the order book) read it inline instead of calling :func:`note_call`."""
 
 
 def active() -> list[Entry] | None:

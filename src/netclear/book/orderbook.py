@@ -47,7 +47,8 @@ from netclear.book.types import (
     check_sz,
 )
 from netclear.errors import InvalidAction, InvalidAmount, UnknownEntity
-from netclear.undo import note_call
+from netclear.undo import CALL
+from netclear.undo import local as _journal
 
 _set = object.__setattr__
 
@@ -205,7 +206,9 @@ class OrderBook:
         check_sz(new_sz, "sz")
         if new_sz > order.sz:
             raise InvalidAmount("sz", f"reduce can only shrink an order: {new_sz} > remaining {order.sz}")
-        note_call(self._undo_size, (order, order.sz))
+        log = _journal.log
+        if log is not None:
+            log.append((CALL, self._undo_size, (order, order.sz), None))
         side = self._bids if order.is_buy else self._asks
         side.levels[order.px].total_sz -= order.sz - new_sz
         _set(order, "sz", new_sz)
@@ -304,7 +307,9 @@ class OrderBook:
             remaining -= fill_sz
             level.total_sz -= fill_sz
             if fill_sz == maker_sz:
-                note_call(self._undo_fill_out, (maker, self._arrival[maker.oid], maker_sz))
+                log = _journal.log
+                if log is not None:
+                    log.append((CALL, self._undo_fill_out, (maker, self._arrival[maker.oid], maker_sz), None))
                 _set(maker, "sz", 0)
                 del level.orders[maker.oid]
                 if not level.orders:
@@ -312,7 +317,9 @@ class OrderBook:
                 self._unindex(maker)
                 fills.append(Fill(maker, taker_user, taker_oid, level.px, fill_sz, True))
             else:
-                note_call(self._undo_size, (maker, maker_sz))
+                log = _journal.log
+                if log is not None:
+                    log.append((CALL, self._undo_size, (maker, maker_sz), None))
                 _set(maker, "sz", maker_sz - fill_sz)
                 fills.append(Fill(maker, taker_user, taker_oid, level.px, fill_sz, False))
         result.remaining_sz = remaining
@@ -366,7 +373,9 @@ class OrderBook:
                 raise InvalidAction("cloid", f"{order.cloid} already names a resting order of {order.user}")
 
     def _insert(self, order: RestingOrder) -> None:
-        note_call(self._undo_insert, order)
+        log = _journal.log
+        if log is not None:
+            log.append((CALL, self._undo_insert, order, None))
         self._place(order)
 
     def _place(self, order: RestingOrder) -> None:
@@ -384,7 +393,9 @@ class OrderBook:
             self._by_cloid[(order.user, order.cloid)] = order
 
     def _remove(self, order: RestingOrder) -> None:
-        note_call(self._undo_remove, (order, self._arrival[order.oid]))
+        log = _journal.log
+        if log is not None:
+            log.append((CALL, self._undo_remove, (order, self._arrival[order.oid]), None))
         (self._bids if order.is_buy else self._asks).remove(order)
         self._unindex(order)
 
