@@ -17,6 +17,7 @@ touched.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from netclear import undo
@@ -187,7 +188,8 @@ class Tx:
 
     def __del__(self) -> None:  # a Tx dropped without commit (a read-only use) stops its journal
         if self._open and self._owner:
-            undo.end(self._log)
+            with contextlib.suppress(Exception):  # e.g. at interpreter shutdown
+                undo.end(self._log)
 
 
 def _private_copy(live: Account, memo: dict[int, Any]) -> Account:
