@@ -19,11 +19,19 @@ Hyperliquid docs 'Order book':
   the order's place.
 
 Units: prices ``int`` 1e-8 (``fixedpoint.PX_SCALE``), sizes ``int`` lots, no floats.
+
+**Undo.** While an undo journal is active (:mod:`netclear.undo`, opened by the engine's transaction),
+every structural change journals its inverse: an order added is removed again; an order removed (cancel,
+full fill, self-trade expiry) goes back to its exact place in its level's queue, in the oid, user and
+cloid indexes, with its size; a partial fill or ``reduce`` gets its size and the level total back. Each
+order carries an arrival number (``_arrival``), the order it reached the book in, which is the order of
+every level's queue and of the indexes, so an undone removal finds its place without a search.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 
 from netclear.book.impact import impact_px
@@ -39,6 +47,10 @@ from netclear.book.types import (
     check_sz,
 )
 from netclear.errors import InvalidAction, InvalidAmount, UnknownEntity
+from netclear.undo import CALL
+from netclear.undo import local as _journal
+
+_set = object.__setattr__
 
 __all__ = ["Decision", "Fill", "L2Level", "MatchResult", "OnMatch", "OrderBook", "RestingOrder"]
 
@@ -50,7 +62,7 @@ class OrderBook:
     """Resting limit orders of one ``asset``, bids and asks, in price-time priority (Hyperliquid docs 'Order
     book')."""
 
-    __slots__ = ("_asks", "_bids", "_by_cloid", "_by_user", "_orders", "asset")
+    __slots__ = ("_arrival", "_asks", "_bids", "_by_cloid", "_by_user", "_next_arrival", "_orders", "asset")
 
     def __init__(self, asset: int) -> None:
         self.asset = asset
@@ -59,6 +71,27 @@ class OrderBook:
         self._orders: dict[int, RestingOrder] = {}
         self._by_user: dict[str, dict[int, RestingOrder]] = {}
         self._by_cloid: dict[tuple[str, str], RestingOrder] = {}
+        self._arrival: dict[int, int] = {}
+        """oid -> arrival number (derived: not pickled, rebuilt from ``_orders``' order on load)."""
+        self._next_arrival = 0
+
+    def __getstate__(self) -> tuple[None, dict[str, object]]:
+        """The pickled shape of books before undo existed (the arrival numbers are derived)."""
+        return None, {
+            "asset": self.asset,
+            "_bids": self._bids,
+            "_asks": self._asks,
+            "_orders": self._orders,
+            "_by_user": self._by_user,
+            "_by_cloid": self._by_cloid,
+        }
+
+    def __setstate__(self, state: tuple[None, dict[str, object]]) -> None:
+        for name, value in state[1].items():
+            if name not in ("_arrival", "_next_arrival"):
+                setattr(self, name, value)
+        self._arrival = {oid: i for i, oid in enumerate(self._orders)}
+        self._next_arrival = len(self._arrival)
 
     # ------------------------------------------------------------------------------------------ queries
     def __len__(self) -> int:
@@ -173,9 +206,12 @@ class OrderBook:
         check_sz(new_sz, "sz")
         if new_sz > order.sz:
             raise InvalidAmount("sz", f"reduce can only shrink an order: {new_sz} > remaining {order.sz}")
+        log = _journal.log
+        if log is not None:
+            log.append((CALL, self._undo_size, (order, order.sz), None))
         side = self._bids if order.is_buy else self._asks
         side.levels[order.px].total_sz -= order.sz - new_sz
-        order.sz = new_sz
+        _set(order, "sz", new_sz)
         return order
 
     def modify(self, oid: int, replacement: RestingOrder) -> RestingOrder:
@@ -271,14 +307,20 @@ class OrderBook:
             remaining -= fill_sz
             level.total_sz -= fill_sz
             if fill_sz == maker_sz:
-                maker.sz = 0
+                log = _journal.log
+                if log is not None:
+                    log.append((CALL, self._undo_fill_out, (maker, self._arrival[maker.oid], maker_sz), None))
+                _set(maker, "sz", 0)
                 del level.orders[maker.oid]
                 if not level.orders:
                     side.drop_level(level.px)
                 self._unindex(maker)
                 fills.append(Fill(maker, taker_user, taker_oid, level.px, fill_sz, True))
             else:
-                maker.sz = maker_sz - fill_sz
+                log = _journal.log
+                if log is not None:
+                    log.append((CALL, self._undo_size, (maker, maker_sz), None))
+                _set(maker, "sz", maker_sz - fill_sz)
                 fills.append(Fill(maker, taker_user, taker_oid, level.px, fill_sz, False))
         result.remaining_sz = remaining
         return result
@@ -287,7 +329,7 @@ class OrderBook:
         """An independent copy (orders copied, ``tag`` shared) with the same priorities."""
         book = OrderBook(self.asset)
         for order in self._orders.values():  # arrival order, so every level's FIFO is rebuilt as it was
-            book._insert(dataclasses.replace(order))
+            book._place(dataclasses.replace(order))
         return book
 
     def assert_consistent(self) -> None:
@@ -310,6 +352,14 @@ class OrderBook:
         assert len(self._by_cloid) == sum(1 for o in self._orders.values() if o.cloid is not None)
         bid, ask = self.best_bid(), self.best_ask()
         assert bid is None or ask is None or bid < ask, f"crossed book: bid {bid} >= ask {ask}"
+        arrival = self._arrival
+        assert set(arrival) == set(self._orders), "arrival numbers out of sync"
+        assert all(
+            arrival[a] < arrival[b] for a, b in zip(self._orders, list(self._orders)[1:], strict=False)
+        )
+        for level in (*self._bids.iter_levels(), *self._asks.iter_levels()):
+            queue = [arrival[oid] for oid in level.orders]
+            assert queue == sorted(queue), f"level {level.px} out of arrival order"
 
     # ------------------------------------------------------------------------------------------ internals
     def _check_new(self, order: RestingOrder, replacing: RestingOrder | None) -> None:
@@ -323,6 +373,15 @@ class OrderBook:
                 raise InvalidAction("cloid", f"{order.cloid} already names a resting order of {order.user}")
 
     def _insert(self, order: RestingOrder) -> None:
+        log = _journal.log
+        if log is not None:
+            log.append((CALL, self._undo_insert, order, None))
+        self._place(order)
+
+    def _place(self, order: RestingOrder) -> None:
+        """Rest ``order`` as the newest arrival (not journaled: callers journal)."""
+        self._arrival[order.oid] = self._next_arrival
+        self._next_arrival += 1
         (self._bids if order.is_buy else self._asks).insert(order)
         self._orders[order.oid] = order
         user_orders = self._by_user.get(order.user)
@@ -334,11 +393,15 @@ class OrderBook:
             self._by_cloid[(order.user, order.cloid)] = order
 
     def _remove(self, order: RestingOrder) -> None:
+        log = _journal.log
+        if log is not None:
+            log.append((CALL, self._undo_remove, (order, self._arrival[order.oid]), None))
         (self._bids if order.is_buy else self._asks).remove(order)
         self._unindex(order)
 
     def _unindex(self, order: RestingOrder) -> None:
         """Drop ``order`` from the oid, user and cloid indexes (its level is handled by the caller)."""
+        del self._arrival[order.oid]
         del self._orders[order.oid]
         user_orders = self._by_user[order.user]
         del user_orders[order.oid]
@@ -346,3 +409,74 @@ class OrderBook:
             del self._by_user[order.user]
         if order.cloid is not None:
             del self._by_cloid[(order.user, order.cloid)]
+
+    # ------------------------------------------------------------------------------------------ undo
+    # Called by the undo journal (netclear.undo.undo_to), newest change first, with journaling off; each
+    # finds the book exactly as the change left it.
+    def _undo_insert(self, order: RestingOrder) -> None:
+        (self._bids if order.is_buy else self._asks).remove(order)
+        self._unindex(order)
+        self._next_arrival -= 1
+
+    def _undo_remove(self, arg: tuple[RestingOrder, int]) -> None:
+        order, arrival = arg
+        self._restore(order, arrival)
+
+    def _undo_fill_out(self, arg: tuple[RestingOrder, int, int]) -> None:
+        order, arrival, sz = arg
+        _set(order, "sz", sz)
+        self._restore(order, arrival)
+
+    def _undo_size(self, arg: tuple[RestingOrder, int]) -> None:
+        order, sz = arg
+        side = self._bids if order.is_buy else self._asks
+        side.levels[order.px].total_sz += sz - order.sz
+        _set(order, "sz", sz)
+
+    def _restore(self, order: RestingOrder, arrival: int) -> None:
+        """Put a removed order back where its arrival number says, in its level and every index."""
+        oid, arrivals = order.oid, self._arrival
+        side = self._bids if order.is_buy else self._asks
+        side.insert(order)
+        level = side.levels[order.px]
+        _reorder(level.orders, oid, arrival, arrivals)
+        arrivals[oid] = arrival
+        _reorder_put(self._orders, oid, order, arrival, arrivals)
+        user_orders = self._by_user.get(order.user)
+        if user_orders is None:
+            self._by_user[order.user] = {oid: order}
+        else:
+            _reorder_put(user_orders, oid, order, arrival, arrivals)
+        if order.cloid is not None:
+            self._by_cloid[(order.user, order.cloid)] = order
+
+
+def _reorder(queue: OrderedDict[int, RestingOrder], oid: int, arrival: int, arrivals: dict[int, int]) -> None:
+    """``oid`` was just appended to ``queue``; move it to its arrival place (head, tail or between)."""
+    if len(queue) == 1:
+        return
+    it = iter(queue)
+    head = next(it)
+    if arrival < arrivals[head]:
+        queue.move_to_end(oid, last=False)
+        return
+    newest = reversed(queue)
+    next(newest)
+    if arrivals[next(newest)] < arrival:
+        return
+    items = sorted(queue.items(), key=lambda kv: arrival if kv[0] == oid else arrivals[kv[0]])
+    queue.clear()
+    queue.update(items)
+
+
+def _reorder_put(
+    index: dict[int, RestingOrder], oid: int, order: RestingOrder, arrival: int, arrivals: dict[int, int]
+) -> None:
+    """Insert ``oid`` into ``index`` (kept in arrival order) at its place."""
+    if not index or arrivals[next(reversed(index))] < arrival:
+        index[oid] = order
+        return
+    index[oid] = order
+    items = sorted(index.items(), key=lambda kv: arrival if kv[0] == oid else arrivals[kv[0]])
+    index.clear()
+    index.update(items)

@@ -11,6 +11,7 @@ from enum import Enum
 from typing import NamedTuple
 
 from netclear.errors import InvalidAction, InvalidAmount
+from netclear.undo import Journaled, journaled
 
 RESTING_TIFS = frozenset({"Gtc", "Alo"})
 """Time-in-force values that may rest. IOC "cancels the unfilled remainder", so it never rests ('Order book'
@@ -20,12 +21,15 @@ L2Level = tuple[int, int, int]
 """One aggregated book level ``(px, total_sz, n_orders)``, the shape of ``l2Book`` levels ``{px, sz, n}``."""
 
 
+@journaled
 @dataclass(slots=True, eq=False)
-class RestingOrder:
+class RestingOrder(Journaled):
     """A limit order resting on the book. ``sz`` is the remaining size, ``orig_sz`` the size placed.
 
     Identity is the object (``eq=False``): :class:`Fill` holds a reference to the live maker order.
     ``tag`` is free for the engine (e.g. a margin-reservation handle); the book never reads it.
+    Assignments are journaled (:mod:`netclear.undo`); the book itself changes ``sz`` directly and
+    journals the change with the level's total.
     """
 
     oid: int

@@ -103,6 +103,7 @@ class Exchange:
         except Exception:
             tx.rollback()
             raise
+        tx.commit()
         self.screen.note({a.address for a in tx.touched_accounts()})
         _keep_records(self.state, ctx)
         return ctx.events
@@ -156,6 +157,7 @@ class Exchange:
         except Exception:
             tx.rollback()
             raise
+        tx.commit()
         self.screen.note({a.address for a in tx.touched_accounts()})
         _keep_records(self.state, ctx)
 

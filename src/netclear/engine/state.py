@@ -1,7 +1,12 @@
 """The clearinghouse state: accounts, positions, lending reserves, prices and totals.
 
 Plain mutable dataclasses with slots. Only :mod:`netclear.engine.exchange` (through its handlers and
-a :class:`~netclear.engine.tx.Tx`) mutates them; everything else reads.
+a :class:`~netclear.engine.tx.Tx`) mutates them; everything else reads. Every class here is
+:class:`~netclear.undo.Journaled` and every map a :class:`~netclear.undo.JDict` (or ``JSet``), so while a
+transaction is open each write records its undo: a rejected action rolls back everything it changed
+(accounts, reserves, prices, books, triggers, markets, cooldowns, agents, counters). Two fields are not
+journaled, by design: ``history`` (records are added only after an action commits) and ``fee_cache``
+(derived, keyed by day).
 
 Money model (docs/accounting.md):
 
@@ -23,10 +28,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from fractions import Fraction
-from typing import Any
+from typing import Any, ClassVar
 
 from netclear.book.orderbook import OrderBook
 from netclear.lending.rates import INDEX_SCALE
+from netclear.undo import ITEM, ITEM_AT, Entry, IndexDict, JDict, Journaled, JSet, journaled
 
 
 class Mode(StrEnum):
@@ -41,14 +47,16 @@ class Mode(StrEnum):
         return self is not Mode.STANDARD
 
 
+@journaled
 @dataclass(slots=True)
-class LeverageSetting:
+class LeverageSetting(Journaled):
     is_cross: bool
     value: int
 
 
+@journaled
 @dataclass(slots=True)
-class Position:
+class Position(Journaled):
     """A one-way perp position (Hyperliquid docs 'Margining': only "oneWay" exists)."""
 
     asset: int
@@ -82,8 +90,24 @@ class Position:
         )
 
 
+@journaled
 @dataclass(slots=True)
-class Account:
+class Account(Journaled):
+    _MAPS: ClassVar[dict[str, type]] = {
+        k: JDict
+        for k in (
+            "spot",
+            "spot_hold",
+            "perp_cash",
+            "positions",
+            "leverage",
+            "supply_basis",
+            "borrow_basis",
+            "volume_days",
+            "order_margin",
+        )
+    }
+
     address: str
     mode: Mode = Mode.STANDARD
     master: str | None = None
@@ -113,16 +137,16 @@ class Account:
             self.master,
             self.name,
             self.is_system,
-            dict(self.spot),
-            dict(self.spot_hold),
-            dict(self.perp_cash),
-            {k: p.clone() for k, p in self.positions.items()},
-            {k: LeverageSetting(v.is_cross, v.value) for k, v in self.leverage.items()},
-            dict(self.supply_basis),
-            dict(self.borrow_basis),
-            dict(self.volume_days),
+            JDict(self.spot),
+            JDict(self.spot_hold),
+            JDict(self.perp_cash),
+            JDict({k: p.clone() for k, p in self.positions.items()}),
+            JDict({k: LeverageSetting(v.is_cross, v.value) for k, v in self.leverage.items()}),
+            JDict(self.supply_basis),
+            JDict(self.borrow_basis),
+            JDict(self.volume_days),
             self.open_orders,
-            dict(self.order_margin),
+            JDict(self.order_margin),
             self.actions_today,
         )
 
@@ -138,8 +162,9 @@ class Account:
         return any(b > 0 for b in self.borrow_basis.values())
 
 
+@journaled
 @dataclass(slots=True)
-class Reserve:
+class Reserve(Journaled):
     """A lending reserve for one token (Hyperliquid docs 'Portfolio margin').
 
     ``cash`` is the token actually held by the pool. Claims are ``scaled_supply * supply_index`` and
@@ -190,8 +215,11 @@ class Reserve:
         return -((-self.scaled_borrow * self.borrow_index) // INDEX_SCALE)
 
 
+@journaled
 @dataclass(slots=True)
-class PriceState:
+class PriceState(Journaled):
+    _MAPS: ClassVar[dict[str, type]] = {"oracle": JDict, "mark": JDict, "spot": JDict}
+
     """Oracle and mark prices (1e-8 units). Spot prices are keyed by spot pair index."""
 
     oracle: dict[int, int] = field(default_factory=dict)
@@ -204,8 +232,9 @@ class PriceState:
         return PriceState(dict(self.oracle), dict(self.mark), dict(self.spot), self.usdc_oracle)
 
 
+@journaled
 @dataclass(slots=True)
-class OrderInfo:
+class OrderInfo(Journaled):
     """Engine data on a resting order (``RestingOrder.tag``): what it reserves and how it was sent."""
 
     hold: int = 0
@@ -219,8 +248,9 @@ class OrderInfo:
     order_type: str = "Limit"
 
 
+@journaled
 @dataclass(slots=True)
-class TriggerOrder:
+class TriggerOrder(Journaled):
     """A TP/SL order waiting for the mark price (Hyperliquid docs 'Take profit and stop loss orders
     (TP/SL)')."""
 
@@ -245,8 +275,82 @@ class TriggerOrder:
         return self.grouping == "positionTpsl"
 
 
+class Triggers(JDict[int, TriggerOrder]):
+    """Trigger orders by oid, with an index of the ``normalTpsl`` children waiting for each parent.
+
+    ``children(parent)`` costs O(children), not O(all triggers) (the index is kept by every insert and
+    delete, and journaled like the map). Trigger oids are issued in increasing order, so the map is in oid
+    order and a deletion is undone by a re-insert in that order, with no search for the old place. The
+    index is derived: it is not pickled or hashed (a ``Triggers`` pickles as a plain ``dict``) and is
+    rebuilt when a map of triggers is loaded.
+    """
+
+    __slots__ = ("by_parent",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.by_parent: IndexDict[int, tuple[int, ...]] = IndexDict()
+        for oid, t in dict.items(self):
+            if t.parent is not None:
+                dict.__setitem__(self.by_parent, t.parent, (*self.by_parent.get(t.parent, ()), oid))
+
+    def children(self, parent: int) -> list[TriggerOrder]:
+        """The triggers waiting for ``parent`` to fill, in oid order."""
+        out = []
+        for oid in self.by_parent.get(parent, ()):
+            t = dict.get(self, oid)
+            if t is not None and t.parent == parent:
+                out.append(t)
+        return out
+
+    def unlink_children(self, parent: int) -> None:
+        """Forget ``parent``'s entry in the index (its children were activated: ``parent`` is now None)."""
+        self.by_parent.pop(parent, None)
+
+    def __setitem__(self, oid: int, t: TriggerOrder) -> None:
+        old = dict.get(self, oid)
+        if old is not None and old.parent is not None:
+            self._unlink(oid, old.parent)
+        super().__setitem__(oid, t)
+        if t.parent is not None:
+            self.by_parent[t.parent] = (*self.by_parent.get(t.parent, ()), oid)
+
+    def __delitem__(self, oid: int) -> None:
+        t = dict.__getitem__(self, oid)
+        super().__delitem__(oid)
+        if t.parent is not None:
+            self._unlink(oid, t.parent)
+
+    def clear(self) -> None:
+        super().clear()
+        self.by_parent.clear()
+
+    def _unlink(self, oid: int, parent: int) -> None:
+        kids = self.by_parent.get(parent)
+        if kids is not None and oid in kids:
+            rest = tuple(k for k in kids if k != oid)
+            if rest:
+                self.by_parent[parent] = rest
+            else:
+                del self.by_parent[parent]
+
+    def _deletion(self, key: int, old: TriggerOrder) -> Entry:
+        return (ITEM_AT, self, key, (old, -1)) if next(reversed(self)) != key else (ITEM, self, key, old)
+
+    def _restore_at(self, key: int, value: TriggerOrder, position: int) -> None:
+        dict.__setitem__(self, key, value)
+        if len(self) > 1:
+            newest = reversed(self)
+            next(newest)
+            if next(newest) > key:  # it was not the newest: rebuild in oid order
+                items = sorted(dict.items(self))
+                dict.clear(self)
+                dict.update(self, items)
+
+
+@journaled
 @dataclass(slots=True)
-class MarketState:
+class MarketState(Journaled):
     """Per-asset market data: last trade, mark EMAs, funding premium samples, day statistics."""
 
     last_px: int | None = None
@@ -326,8 +430,28 @@ class History:
             del records[: len(records) - limit]
 
 
+@journaled
 @dataclass(slots=True)
-class ExchangeState:
+class ExchangeState(Journaled):
+    _MAPS: ClassVar[dict[str, type]] = {
+        **{
+            k: JDict
+            for k in (
+                "accounts",
+                "reserves",
+                "external_in",
+                "external_out",
+                "books",
+                "markets",
+                "scheduled_cancels",
+                "agents",
+                "liquidation_cooldown",
+            )
+        },
+        "triggers": Triggers,
+        "pm_grants": JSet,
+    }
+
     time_ms: int = 0
     accounts: dict[str, Account] = field(default_factory=dict)
     reserves: dict[int, Reserve] = field(default_factory=dict)
@@ -341,7 +465,7 @@ class ExchangeState:
     next_tid: int = 1
     next_oid: int = 1
     books: dict[int, OrderBook] = field(default_factory=dict)
-    triggers: dict[int, TriggerOrder] = field(default_factory=dict)
+    triggers: Triggers = field(default_factory=Triggers)
     markets: dict[int, MarketState] = field(default_factory=dict)
     scheduled_cancels: dict[str, int] = field(default_factory=dict)
     last_funding_hour: int = 0

@@ -1,49 +1,62 @@
-"""All-or-nothing application of an action, with nested savepoints.
+"""All-or-nothing application of an action, with nested savepoints, over an undo journal.
 
-A :class:`Tx` hands out the live objects an action touches and keeps a copy of each the first time
-it is touched (per savepoint layer). If the action raises, :meth:`Tx.rollback` restores every copy
-*in place*, so a rejected action changes nothing (DESIGN rule 7) and references held by the caller
-stay valid. :meth:`savepoint` / :meth:`rollback_to` / :meth:`release` let the matching engine undo
-one fill (e.g. a resting order that fails its margin check) without undoing the whole order.
-Handlers must reach state only through a Tx.
+Opening a :class:`Tx` starts the thread's undo journal (:mod:`netclear.undo`) unless one is already
+open (then the new Tx nests inside it). From then on every write to the state records its undo: the
+state's objects journal their attribute writes, its maps their item writes, the order books their
+structural changes. So the transaction owns *every* mutable part of the state (accounts, reserves,
+prices, books, triggers and their index, markets, cooldowns, agents, counters), and handler code cannot
+change state behind its back. If the action raises, :meth:`Tx.rollback` undoes the journal in place
+(references held by callers stay valid) and the rejected action changes nothing (DESIGN rule 7).
+
+A savepoint is a journal position: :meth:`savepoint` copies nothing, :meth:`rollback_to` undoes back to
+it (e.g. one fill whose resting side fails its margin check), :meth:`release` forgets it. The action's
+accounts as they were before it (:meth:`original`) are rebuilt on demand from the journal.
+Handlers reach accounts through a Tx (:meth:`account`), which also tracks the accounts the action
+touched.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import contextlib
+from typing import Any
 
-from netclear.engine.state import Account, ExchangeState, Mode, PriceState, Reserve
-
-
-@dataclass(slots=True)
-class _Layer:
-    accounts: dict[str, Account | None] = field(default_factory=dict)
-    reserves: dict[int, Reserve | None] = field(default_factory=dict)
-    counters: tuple[int, int] = (0, 0)
-    ext_in: dict[int, int] = field(default_factory=dict)
-    ext_out: dict[int, int] = field(default_factory=dict)
+from netclear import undo
+from netclear.engine.state import Account, ExchangeState, LeverageSetting, Mode, Position, PriceState, Reserve
 
 
 class Tx:
-    __slots__ = ("_layers", "_prices", "state")
+    __slots__ = (
+        "_base",
+        "_log",
+        "_marks",
+        "_open",
+        "_originals",
+        "_owner",
+        "_touched",
+        "_touched_reserves",
+        "state",
+    )
 
     def __init__(self, state: ExchangeState) -> None:
         self.state = state
-        self._prices: PriceState | None = None
-        self._layers: list[_Layer] = [self._new_layer()]
-
-    def _new_layer(self) -> _Layer:
-        st = self.state
-        return _Layer(
-            counters=(st.next_tid, st.next_oid), ext_in=dict(st.external_in), ext_out=dict(st.external_out)
-        )
+        log = undo.active()
+        self._owner = log is None
+        if log is None:
+            log = undo.begin()
+        self._log = log
+        self._base = len(log)
+        self._open = True
+        self._touched: dict[str, None] = {}
+        self._touched_reserves: dict[int, None] = {}
+        self._originals: dict[str, tuple[int, Account | None]] = {}
+        self._marks: list[tuple[int, int, int]] = [(self._base, 0, 0)]
+        """Per savepoint: (journal position, touched accounts, touched reserves) when it was taken."""
 
     # -------------------------------------------------------------- accessors
     def account(self, address: str, *, create: bool = True) -> Account:
         acct = self.state.accounts.get(address)
-        top = self._layers[-1].accounts
-        if address not in top:
-            top[address] = acct.clone() if acct is not None else None
+        if address not in self._touched:
+            self._touched[address] = None
         if acct is None:
             if not create:
                 raise KeyError(address)
@@ -58,17 +71,14 @@ class Tx:
 
     def reserve(self, token: int) -> Reserve:
         res = self.state.reserves.get(token)
-        top = self._layers[-1].reserves
-        if token not in top:
-            top[token] = res.clone() if res is not None else None
+        if token not in self._touched_reserves:
+            self._touched_reserves[token] = None
         if res is None:
             res = Reserve(token, last_accrual_ms=self.state.time_ms)
             self.state.reserves[token] = res
         return res
 
     def prices(self) -> PriceState:
-        if self._prices is None:
-            self._prices = self.state.prices.clone()
         return self.state.prices
 
     def credit_external(self, token: int, amount: int) -> None:
@@ -78,80 +88,140 @@ class Tx:
         self.state.external_out[token] = self.state.external_out.get(token, 0) + amount
 
     def original(self, address: str) -> Account | None:
-        """The account as it was before this transaction touched it (None if it did not exist)."""
-        for layer in self._layers:
-            if address in layer.accounts:
-                return layer.accounts[address]
-        return self.state.accounts.get(address)
+        """The account as it was before this transaction (None if it did not exist).
+
+        Rebuilt from the journal in one pass, newest entry first: the entries that touched the account
+        (its fields, maps, positions, leverage settings) are undone on a private copy, made at the first
+        such entry (raw writes to the copy: nothing is journaled); an account nothing touched is returned
+        live, as before. Cached until the journal grows.
+        """
+        log = self._log
+        cached = self._originals.get(address)
+        if cached is not None and cached[0] == len(log):
+            return cached[1]
+        accounts = self.state.accounts
+        live = accounts.get(address)
+        ids: set[int] = set()
+        if live is not None:
+            ids.add(id(live))
+            ids.update(id(getattr(live, name)) for name in Account._MAPS)
+            ids.update(id(p) for p in live.positions.values())
+            ids.update(id(lev) for lev in live.leverage.values())
+        copy: Account | None = None
+        memo: dict[int, Any] = {}
+        result: Account | None = live
+        for i in range(len(log) - 1, self._base - 1, -1):
+            kind, target, key, old = log[i]
+            if target is accounts:
+                if key == address and kind != undo.CLEAR:
+                    value = old[0] if kind == undo.ITEM_AT else old
+                    if value is undo.MISSING:
+                        result = None  # created by this transaction
+                        break
+                continue
+            tid = id(target)
+            if copy is None:
+                if tid not in ids:
+                    continue
+                assert live is not None
+                copy = _private_copy(live, memo)
+                result = copy
+            mine = memo.get(tid)
+            if mine is None:
+                continue
+            if kind == undo.ATTR:
+                object.__setattr__(mine, key, _private(old, memo))
+            elif kind == undo.ITEM:
+                if old is undo.MISSING:
+                    dict.pop(mine, key, None)
+                else:
+                    dict.__setitem__(mine, key, _private(old, memo))
+            elif kind == undo.ITEM_AT:
+                mine._restore_at(key, _private(old[0], memo), old[1])
+            elif kind == undo.CLEAR:
+                dict.clear(mine)
+                dict.update(mine, [(k, _private(v, memo)) for k, v in old])
+        self._originals[address] = (len(log), result)
+        return result
 
     def touched_accounts(self) -> list[Account]:
-        seen: dict[str, None] = {}
-        for layer in self._layers:
-            for a in layer.accounts:
-                seen.setdefault(a)
-        return [self.state.accounts[a] for a in seen if a in self.state.accounts]
+        accounts = self.state.accounts
+        return [accounts[a] for a in self._touched if a in accounts]
 
     def touched_pm_accounts(self) -> list[Account]:
         return [a for a in self.touched_accounts() if a.mode is Mode.PORTFOLIO]
 
     # -------------------------------------------------------------- savepoints
     def savepoint(self) -> int:
-        """Open a layer. Objects already touched are copied now, because callers hold references to
-        them and may mutate them without going through :meth:`account` again."""
-        layer = self._new_layer()
-        st = self.state
-        for lower in self._layers:
-            for address in lower.accounts:
-                if address not in layer.accounts:
-                    acct = st.accounts.get(address)
-                    layer.accounts[address] = acct.clone() if acct is not None else None
-            for token in lower.reserves:
-                if token not in layer.reserves:
-                    res = st.reserves.get(token)
-                    layer.reserves[token] = res.clone() if res is not None else None
-        self._layers.append(layer)
-        return len(self._layers) - 1
+        """Mark the journal; returns the depth to hand to :meth:`rollback_to` or :meth:`release`."""
+        self._marks.append((len(self._log), len(self._touched), len(self._touched_reserves)))
+        return len(self._marks) - 1
 
     def release(self, depth: int) -> None:
-        """Keep the changes since ``savepoint()`` returned ``depth``; fold its copies into the outer layer."""
-        while len(self._layers) > depth:
-            inner = self._layers.pop()
-            outer = self._layers[-1]
-            for a, copy in inner.accounts.items():
-                outer.accounts.setdefault(a, copy)
-            for t, rcopy in inner.reserves.items():
-                outer.reserves.setdefault(t, rcopy)
+        """Keep the changes since ``savepoint()`` returned ``depth`` (nothing to copy)."""
+        del self._marks[max(depth, 1) :]
 
     def rollback_to(self, depth: int) -> None:
         """Undo everything since ``savepoint()`` returned ``depth``."""
-        while len(self._layers) > depth:
-            self._restore(self._layers.pop())
-        if not self._layers:
-            self._layers.append(self._new_layer())
+        pos, n_touched, n_reserves = self._marks[depth]
+        undo.undo_to(self._log, pos)
+        _truncate(self._touched, n_touched)
+        _truncate(self._touched_reserves, n_reserves)
+        del self._marks[max(depth, 1) :]
 
     def rollback(self) -> None:
-        while self._layers:
-            self._restore(self._layers.pop())
-        if self._prices is not None:
-            self.state.prices = self._prices
-        self._layers.append(self._new_layer())
+        """Undo everything this transaction did, and close it."""
+        self.rollback_to(0)
+        self.close()
 
-    def _restore(self, layer: _Layer) -> None:
-        st = self.state
-        for address, copy in layer.accounts.items():
-            if copy is None:
-                st.accounts.pop(address, None)
-            elif address in st.accounts:
-                st.accounts[address].copy_from(copy)
-            else:
-                st.accounts[address] = copy
-        for token, rcopy in layer.reserves.items():
-            if rcopy is None:
-                st.reserves.pop(token, None)
-            elif token in st.reserves:
-                st.reserves[token].copy_from(rcopy)
-            else:
-                st.reserves[token] = rcopy
-        st.external_in = layer.ext_in
-        st.external_out = layer.ext_out
-        st.next_tid, st.next_oid = layer.counters
+    def commit(self) -> None:
+        """Keep everything and close the transaction (an outermost one stops the journal; a nested one
+        leaves its entries to the enclosing transaction)."""
+        self.close()
+
+    def close(self) -> None:
+        if self._open:
+            self._open = False
+            if self._owner:
+                undo.end(self._log)
+                self._log.clear()
+
+    def __del__(self) -> None:  # a Tx dropped without commit (a read-only use) stops its journal
+        if self._open and self._owner:
+            with contextlib.suppress(Exception):  # e.g. at interpreter shutdown
+                undo.end(self._log)
+
+
+def _private_copy(live: Account, memo: dict[int, Any]) -> Account:
+    """A copy of ``live`` whose parts are registered in ``memo`` (live object id -> its copy)."""
+    copy = live.clone()
+    memo[id(live)] = copy
+    for name in Account._MAPS:
+        memo[id(getattr(live, name))] = getattr(copy, name)
+    for k, pos in live.positions.items():
+        memo[id(pos)] = copy.positions[k]
+    for k, lev in live.leverage.items():
+        memo[id(lev)] = copy.leverage[k]
+    return copy
+
+
+def _truncate(d: dict[Any, None], n: int) -> None:
+    while len(d) > n:
+        d.popitem()
+
+
+def _private(value: Any, memo: dict[int, Any]) -> Any:
+    """An old value for a private copy: positions and leverage settings are copied (once), so older
+    entries that changed them apply to the copy, not to the live state."""
+    if isinstance(value, Position | LeverageSetting | dict):
+        mine = memo.get(id(value))
+        if mine is None:
+            if isinstance(value, Position):
+                mine = value.clone()
+            elif isinstance(value, LeverageSetting):
+                mine = LeverageSetting(value.is_cross, value.value)
+            else:  # a whole map that was replaced: copy it (its own older entries then apply to the copy)
+                mine = undo.JDict({k: _private(v, memo) for k, v in value.items()})
+            memo[id(value)] = mine
+        return mine
+    return value

@@ -250,7 +250,6 @@ def match(
                 return Decision.CANCEL_MAKER
             fill_sz = min(fill_sz, closable)
         sp = tx.savepoint()
-        holds = (info.hold, minfo.hold)
         release_part(acct, m.asset, p.is_buy, info, fill_sz, state["left"])
         release_part(maker_acct, m.asset, maker.is_buy, minfo, fill_sz, maker.sz)
         buyer, seller = (acct, maker_acct) if p.is_buy else (maker_acct, acct)
@@ -272,8 +271,7 @@ def match(
                 taker_is_buyer=p.is_buy,
             )
         except (InsufficientMargin, InsufficientBalance) as exc:
-            tx.rollback_to(sp)
-            info.hold, minfo.hold = holds  # order holds live outside the Tx
+            tx.rollback_to(sp)  # the order holds too: they are journaled like the rest of the state
             maker_side = "buyer" if maker.is_buy else "seller"
             if exc.field == maker_side:
                 drop_order(ctx, maker_acct, maker, minfo, "marginCanceled")

@@ -15,7 +15,8 @@ Placement of a limit order, in order:
 
 Each order of a batch stands alone: its status is ``resting`` / ``filled`` / ``error`` like the
 ``/exchange`` response. Book changes happen only through the book's own match and add, after the
-accounts of a fill have been settled, so no order leaves the book and the accounts out of step.
+accounts of a fill have been settled, so no order leaves the book and the accounts out of step; the
+transaction journals the books and triggers with the accounts, so an action that fails undoes them all.
 
 Modules: ``order_parsing`` (specs), ``order_holds`` (holds, the check at placement), ``matching``
 (placement and matching), ``order_fees``, ``order_records`` (status JSON), ``triggers`` and ``tpsl``;
@@ -97,7 +98,8 @@ def place_orders(ctx: Ctx, a: PlaceOrder) -> None:
     if a.grouping == "positionTpsl" and any(spec.trigger is None for spec in a.orders):
         raise InvalidAction("grouping", "positionTpsl orders are trigger orders")
     # Everything that can reject the action whole is checked above: from here on each order only gets
-    # a status, so books and triggers (which live outside the transaction) never need undoing.
+    # a status. (Books and triggers are journaled by the transaction too, so an engine defect below
+    # still rolls the whole action back.)
     fb = FeeBook(ctx)
     statuses: list[dict[str, Any]] = []
     if a.grouping == "normalTpsl":
