@@ -17,6 +17,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from netclear import views
 from netclear.engine import actions as A
 from netclear.engine import order_actions as O
 from netclear.engine.exchange import Exchange
@@ -101,7 +102,7 @@ def test_thirty_days_at_once_by_hand() -> None:
     carol_raw = ex.state.accounts[CAROL].positions[ETH].raw_usd
     uni_usdc = ex.state.accounts[UNI].spot[0]
     ex.apply(A.AdvanceTime(), at=start + 30 * DAY)  # boundaries 2:00 .. 30 days later 1:00: 720 hours
-    rates = ex.info({"type": "fundingHistory", "coin": "BTC", "startTime": 0})
+    rates = views.info(ex, {"type": "fundingHistory", "coin": "BTC", "startTime": 0})
     assert len(rates) == 721 and [r["time"] for r in rates[1:]] == [h * HOUR for h in range(2, 722)]
     # hour 2 (1:00-2:00): 240 samples (to 1:20) of P = 0.002, 480 of P = 0 -> P = 0.002 / 3;
     # F = P + clamp(0.0001 - P, +/-0.0005) = P - 0.0005 = 0.0015 / 9 = 1/6000; hourly 1/48000
@@ -121,8 +122,8 @@ def test_thirty_days_at_once_by_hand() -> None:
     assert carol_raw - ex.state.accounts[CAROL].positions[ETH].raw_usd == 720 * 1_875_000
     # UNI (unified) short 10 HYPE receives 720 x 0.005 in spot USDC
     assert ex.state.accounts[UNI].spot[0] - uni_usdc == 720 * 500_000
-    funding = ex.info({"type": "userFunding", "user": BOB, "startTime": 0})
+    funding = views.info(ex, {"type": "userFunding", "user": BOB, "startTime": 0})
     assert len([r for r in funding if r["delta"]["coin"] == "BTC"]) == 721  # hour 1 paid before
-    assert ex.info({"type": "metaAndAssetCtxs"})[1][BTC]["funding"] == "0.0000125"
+    assert views.info(ex, {"type": "metaAndAssetCtxs"})[1][BTC]["funding"] == "0.0000125"
     # one interest record per hour for the borrower and the lender
-    assert len(ex.info({"type": "userBorrowLendInterest", "user": PM, "startTime": start})) == 720
+    assert len(views.info(ex, {"type": "userBorrowLendInterest", "user": PM, "startTime": start})) == 720
