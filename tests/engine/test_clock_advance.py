@@ -34,7 +34,7 @@ def _order(ex: Exchange, user: str, coin: str, is_buy: bool, px: str, sz: str, t
     spec = O.OrderSpec(asset=coin, is_buy=is_buy, px=D(px), sz=D(sz), limit=O.LimitSpec(tif))  # type: ignore[arg-type]
     events = ex.apply(O.PlaceOrder(user=user, orders=[spec]))
     (ev,) = [e for e in events if e.kind == "orderStatuses"]
-    assert "error" not in ev.data["statuses"][0], ev.data
+    assert "error" not in ev.statuses[0], ev
 
 
 @cache

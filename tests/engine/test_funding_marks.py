@@ -46,7 +46,7 @@ def order(
         )
     )
     (ev,) = [e for e in events if e.kind == "orderStatuses"]
-    return ev.data["statuses"][0]
+    return ev.statuses[0]
 
 
 def cash(ex: Exchange, user: str) -> int:

@@ -106,7 +106,7 @@ class OrderBookMachine(RuleBasedStateMachine):
         event(f"accepted {type(action).__name__}")
         for e in events:
             if e.kind == "orderStatuses":
-                for s in e.data["statuses"]:
+                for s in e.statuses:
                     kind = s if isinstance(s, str) else next(iter(s))
                     detail = " ".join(str(s["error"]).split()[:4]) if kind == "error" else ""
                     event(f"status {kind} {detail}".rstrip())

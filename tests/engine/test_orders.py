@@ -99,7 +99,7 @@ def place(
 def statuses_of(events: list[Any]) -> list[Any]:
     """The per-order statuses of an order action (its ``orderStatuses`` event)."""
     (ev,) = [e for e in events if e.kind == "orderStatuses"]
-    out: list[Any] = ev.data["statuses"]
+    out: list[Any] = ev.statuses
     return out
 
 
@@ -651,19 +651,19 @@ def test_cancel_and_cancel_by_cloid() -> None:
     never = "Order was never placed, already canceled, or filled."
     # BOB cannot cancel ALICE's order
     ev = ex.apply(O.Cancel(user=BOB, cancels=[O.CancelSpec(asset="BTC", oid=1)]))
-    assert ev[-1].data["statuses"] == [err(BTC, never)]
+    assert ev[-1].statuses == [err(BTC, never)]
     ev = ex.apply(
         O.Cancel(user=ALICE, cancels=[O.CancelSpec(asset="BTC", oid=1), O.CancelSpec(asset="BTC", oid=1)])
     )
-    assert ev[-1].data["statuses"] == ["success", err(BTC, never)]
+    assert ev[-1].statuses == ["success", err(BTC, never)]
     assert status_of(ex, ALICE, 1) == "canceled"
     ev = ex.apply(O.CancelByCloid(user=ALICE, cancels=[O.CloidCancelSpec(asset="BTC", cloid=CLOID_A)]))
-    assert ev[-1].data["statuses"] == ["success"]
+    assert ev[-1].statuses == ["success"]
     assert status_of(ex, ALICE, CLOID_A) == "canceled"
     alice = ex.state.accounts[ALICE]
     assert alice.open_orders == 0 and alice.order_margin == {} and len(ex.state.books[BTC]) == 0
     ev = ex.apply(O.CancelByCloid(user=ALICE, cancels=[O.CloidCancelSpec(asset="BTC", cloid=CLOID_B)]))
-    assert ev[-1].data["statuses"] == [err(BTC, never)]
+    assert ev[-1].statuses == [err(BTC, never)]
     with pytest.raises(InvalidAction):  # a cloid is "0x" + 32 hex digits
         ex.apply(O.CancelByCloid(user=ALICE, cancels=[O.CloidCancelSpec(asset="BTC", cloid="0x1234")]))
     st = order(ex, ALICE, "BTC", False, 102000, "0.1", cloid="0x" + "zz" * 16)
@@ -683,7 +683,7 @@ def test_modify_is_cancel_and_replace_with_a_new_oid() -> None:
     # shrink ALICE's order: the replacement gets oid 3 (Hyperliquid docs 'Order book': modifies are classed by
     # the new order; book/orderbook.py: cancel-and-replace, new oid, cloid kept) and loses its time priority
     ev = ex.apply(O.Modify(user=ALICE, oid=1, order=spec("BTC", False, 101000, "0.05", cloid=CLOID_A)))
-    assert ev[-1].data["statuses"] == [{"resting": {"oid": 3, "cloid": CLOID_A}}]
+    assert ev[-1].statuses == [{"resting": {"oid": 3, "cloid": CLOID_A}}]
     assert status_of(ex, ALICE, 1) == "canceled" and status_of(ex, ALICE, 3) == "open"
     assert ex.state.accounts[ALICE].order_margin == {BTC: (0, usd("252.5"))}  # 0.05 x 101,000 / 20
     assert ex.state.accounts[ALICE].open_orders == 1
@@ -691,7 +691,7 @@ def test_modify_is_cancel_and_replace_with_a_new_oid() -> None:
     assert [f["oid"] for f in fills(ex, BOB)] == [2] and fills(ex, ALICE) == []
     # modify by cloid, to a new price and size
     ev = ex.apply(O.Modify(user=ALICE, oid=CLOID_A, order=spec("BTC", False, 102000, "0.2", cloid=CLOID_A)))
-    assert ev[-1].data["statuses"] == [{"resting": {"oid": 5, "cloid": CLOID_A}}]
+    assert ev[-1].statuses == [{"resting": {"oid": 5, "cloid": CLOID_A}}]
     assert ex.state.accounts[ALICE].order_margin == {BTC: (0, usd(1020))}  # 0.2 x 102,000 / 20
     before = ex.state_hash()
     with pytest.raises(InvalidAction) as rejected:  # a single modify of no open order: rejected whole
@@ -710,7 +710,7 @@ def test_modify_is_cancel_and_replace_with_a_new_oid() -> None:
             ],
         )
     )
-    new_sell, new_buy = (s["resting"]["oid"] for s in ev[-1].data["statuses"])
+    new_sell, new_buy = (s["resting"]["oid"] for s in ev[-1].statuses)
     assert new_sell > buy and new_buy == new_sell + 1
     opens = views.info(ex, {"type": "openOrders", "user": ALICE})
     assert [(o["oid"], o["side"], o["limitPx"], o["sz"]) for o in opens] == [
@@ -727,7 +727,7 @@ def test_modify_into_a_crossing_price_trades_like_a_new_order() -> None:
     order(ex, BOB, "BTC", True, 100000, "0.1")  # oid 1
     order(ex, ALICE, "BTC", False, 101000, "0.1")  # oid 2
     ev = ex.apply(O.Modify(user=ALICE, oid=2, order=spec("BTC", False, 100000, "0.1")))
-    assert ev[-1].data["statuses"] == [{"filled": {"totalSz": "0.1", "avgPx": "100000", "oid": 3}}]
+    assert ev[-1].statuses == [{"filled": {"totalSz": "0.1", "avgPx": "100000", "oid": 3}}]
     assert szi(ex, ALICE) == -10_000 and szi(ex, BOB) == 10_000
     assert fills(ex, ALICE)[0]["crossed"] is True  # the replacement is the taker
 
@@ -762,7 +762,7 @@ def test_stop_market_fires_on_mark_and_executes_as_ioc_at_mark_with_10pct_slippa
     # (Hyperliquid docs 'Take profit and stop loss orders (TP/SL)', Market orders (SDK));
     # it takes CAROL's 0.05 at 84,889 and not 84,888: the remainder is dropped
     (trig,) = [e for e in ev if e.kind == "triggered"]
-    assert trig.data == {"oid": 3, "status": {"filled": {"totalSz": "0.05", "avgPx": "84889", "oid": 3}}}
+    assert (trig.oid, trig.status) == (3, {"filled": {"totalSz": "0.05", "avgPx": "84889", "oid": 3}})
     assert 3 not in ex.state.triggers and ex.state.accounts[BOB].open_orders == 0
     assert szi(ex, BOB) == 5_000
     # BOB cash: 10,000 deposit - 10,000 - 4.5 (open) + 4,244.45 - 1.9100025 (taker 0.045% of 0.05 x 84,889)
@@ -816,7 +816,7 @@ def test_position_tpsl_uses_the_position_size_when_it_fires() -> None:
     ev = ex.apply(A.SetPrices(oracle={"BTC": D(94000)}, marks={"BTC": D(94000)}))
     # IOC at 94,000 x 0.9 = 84,600 for the whole position 0.15 (not the 0.1 it was placed with)
     (trig,) = [e for e in ev if e.kind == "triggered"]
-    assert trig.data["status"] == {"filled": {"totalSz": "0.15", "avgPx": "90000", "oid": oid}}
+    assert trig.status == {"filled": {"totalSz": "0.15", "avgPx": "90000", "oid": oid}}
     assert szi(ex, BOB) == 0
 
 
@@ -899,9 +899,9 @@ def test_block_orders_alo_then_cancels_then_gtc_ioc() -> None:
     # (class 1), and BOB's IOC (class 2) then trades with CAROL. In proposer order BOB would have traded with
     # ALICE.
     carol, alice, bob = results[2], results[1], results[0]
-    assert isinstance(carol, list) and carol[-1].data["statuses"] == [{"resting": {"oid": 2}}]
-    assert isinstance(alice, list) and alice[-1].data["statuses"] == ["success"]
-    assert isinstance(bob, list) and bob[-1].data["statuses"] == [
+    assert isinstance(carol, list) and carol[-1].statuses == [{"resting": {"oid": 2}}]
+    assert isinstance(alice, list) and alice[-1].statuses == ["success"]
+    assert isinstance(bob, list) and bob[-1].statuses == [
         {"filled": {"totalSz": "0.1", "avgPx": "100000", "oid": 3}}
     ]
     assert szi(ex, CAROL) == -10_000 and szi(ex, BOB) == 10_000 and szi(ex, ALICE) == 0

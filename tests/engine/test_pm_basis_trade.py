@@ -60,7 +60,7 @@ def _orders(ex: Exchange, user: str) -> list[dict]:  # type: ignore[type-arg]
             ],
         )
     )
-    return [spot[-1].data["statuses"][0], perp[-1].data["statuses"][0]]
+    return [spot[-1].statuses[0], perp[-1].statuses[0]]
 
 
 def test_basis_trade_from_hype_only_under_portfolio_margin() -> None:

@@ -36,7 +36,7 @@ def test_auto_borrow_shortfall_names_the_user_borrow_cap_and_every_limit() -> No
     ex.apply(A.SetAbstraction(user=ALICE, abstraction="portfolioMargin"))
     ex.apply(A.Deposit(user=MAKER, amount=D(1_000_000)))
     rest(ex, MAKER, "BTC", False, 100_000, 1)
-    [status] = ex.apply(_order(ALICE, "BTC", True, "100000", "0.5"))[-1].data["statuses"]
+    [status] = ex.apply(_order(ALICE, "BTC", True, "100000", "0.5"))[-1].statuses
     error = status["error"]
     assert "short of 1500 USDC" in error, error
     assert "bound by the user borrow cap of 1000 USDC" in error, error
@@ -69,7 +69,7 @@ def test_negative_order_size_names_the_field() -> None:
     ex = Exchange("hyperliquid")
     set_marks(ex, {"ETH": 3500}, at=1_000)
     ex.apply(A.Deposit(user=ALICE, amount=D(1000)))
-    [size] = ex.apply(_order(ALICE, "ETH", True, "3000", "-1"))[-1].data["statuses"]
+    [size] = ex.apply(_order(ALICE, "ETH", True, "3000", "-1"))[-1].statuses
     assert size == {"error": "Order has invalid size: s (size) must be positive, got -1."}
-    [price] = ex.apply(_order(ALICE, "ETH", True, "-3000", "1"))[-1].data["statuses"]
+    [price] = ex.apply(_order(ALICE, "ETH", True, "-3000", "1"))[-1].statuses
     assert price == {"error": "Order has invalid price: p (price) must be positive, got -3000."}

@@ -134,7 +134,7 @@ def long_btc(
 
 def sub_of(ex: Exchange, master: str, name: str) -> str:
     events = ex.apply(A.CreateSubAccount(user=master, name=name))
-    address: str = events[0].data["subAccount"]
+    address: str = events[0].sub_account
     return address
 
 

@@ -54,7 +54,7 @@ def _ioc(ex: Exchange, user: str, asset: str, is_buy: bool, px: str, sz: str) ->
             orders=[O.OrderSpec(asset=asset, is_buy=is_buy, px=D(px), sz=D(sz), limit=O.LimitSpec("Ioc"))],
         )
     )
-    status: dict[str, Any] = events[-1].data["statuses"][0]
+    status: dict[str, Any] = events[-1].statuses[0]
     return status
 
 

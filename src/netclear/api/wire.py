@@ -12,7 +12,7 @@ from typing import Any
 
 from netclear.engine import actions as A
 from netclear.engine import order_actions as O
-from netclear.engine.events import Event
+from netclear.engine.events import CreateSubAccount, Event, OrderStatuses
 from netclear.errors import InvalidAction
 from netclear.fixedpoint import parse_decimal
 from netclear.markets.registry import Registry
@@ -289,12 +289,12 @@ _STATUS_RESPONSES = {
 
 def ok_response(kind: str, events: list[Event]) -> dict[str, Any]:
     """``{"status": "ok", "response": ...}`` in the exchange endpoint's shapes."""
-    statuses = next((e.data["statuses"] for e in reversed(events) if e.kind == "orderStatuses"), None)
+    statuses = next((e.statuses for e in reversed(events) if isinstance(e, OrderStatuses)), None)
     if kind in _STATUS_RESPONSES and statuses is not None:
         return {"status": "ok", "response": {"type": _STATUS_RESPONSES[kind], "data": {"statuses": statuses}}}
     if kind == "modify" and statuses and isinstance(statuses[0], dict) and "error" in statuses[0]:
         return {"status": "err", "response": statuses[0]["error"]}
-    created = next((e.data.get("subAccount") for e in events if e.kind == "createSubAccount"), None)
+    created = next((e.sub_account for e in events if isinstance(e, CreateSubAccount)), None)
     if kind == "createSubAccount" and created is not None:
         return {"status": "ok", "response": {"type": "createSubAccount", "data": created}}
     return {"status": "ok", "response": {"type": "default"}}

@@ -64,8 +64,9 @@ class Ctx:
             raise InvalidAmount(field, "must be positive")
         return units
 
-    def emit(self, kind: str, user: str | None = None, **data: Any) -> None:
-        self.events.append(Event(kind=kind, user=user, data=data))
+    def emit(self, event: Event) -> None:
+        """Buffer a typed event (``engine/events.py``); returned by ``Exchange.apply`` if the action commits."""
+        self.events.append(event)
 
     def record(self, kind: str, user: str, record: Mapping[str, Any]) -> None:
         """Buffer a history record (fills, funding, ledger, interest); kept only if the action commits."""

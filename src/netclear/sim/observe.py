@@ -13,7 +13,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from netclear.engine.events import Event
+from netclear.engine.events import Adl, Event, Liquidation
 from netclear.engine.exchange import Exchange
 from netclear.engine.state import Mode
 from netclear.fixedpoint import PX_SCALE
@@ -50,15 +50,15 @@ class Observer:
     ) -> None:
         accounts = self.ex.state.accounts
         for e in events:
-            if e.kind == "liquidation" and e.user is not None:
+            if isinstance(e, Liquidation) and e.user is not None:
                 user = e.user
                 market: dict[int, int] = {}
-                for p in e.data.get("positions", []):
+                for p in e.positions:
                     perp = self.reg.perp(p["coin"])
                     market[perp.asset] = market.get(perp.asset, 0) + abs(
                         int(Decimal(p["szi"]).scaleb(perp.sz_decimals))
                     )
-                outcome = str(e.data.get("outcome", "market"))
+                outcome = e.outcome
                 now = accounts[user].positions if user in accounts else {}
                 for asset, (szi, _entry) in sorted(before.get(user, {}).items()):
                     after = now[asset].szi if asset in now else 0
@@ -75,10 +75,10 @@ class Observer:
                         self.m.liquidation(user, minute, mech, name, self.ntl(asset, rest, mk))
                 self.m.account_liquidated(user, minute, outcome)
                 before[user] = {}  # counted once per action even if it met several rounds
-            elif e.kind == "adl":
-                perp = self.reg.perp(e.data["coin"])
+            elif isinstance(e, Adl):
+                perp = self.reg.perps[e.asset]
                 mk = marks.get(perp.asset, 0)
-                for cp in e.data.get("counterparties", []):
+                for cp in e.counterparties:
                     old = before.get(cp, {}).get(perp.asset)
                     if old is None:
                         continue

@@ -25,7 +25,7 @@ import numpy as np
 
 from netclear.engine import actions as A
 from netclear.engine import order_actions as O
-from netclear.engine.events import Event
+from netclear.engine.events import Event, OrderStatus, OrderStatuses
 from netclear.engine.exchange import Exchange
 from netclear.engine.invariants import conservation_breaks
 from netclear.errors import ConfigError, NetclearError
@@ -344,8 +344,8 @@ class PathRun:
     def _count_resting(
         self, mm: ag.MarketMaker, orders: list[O.OrderSpec], events: list[Event] | None
     ) -> None:
-        statuses: list[Any] = next(
-            (e.data["statuses"] for e in events or [] if e.kind == "orderStatuses"), []
+        statuses: Sequence[OrderStatus] = next(
+            (e.statuses for e in events or [] if isinstance(e, OrderStatuses)), []
         )
         for spec, st in zip(orders, statuses, strict=False):
             if isinstance(st, dict) and "resting" not in st:
@@ -428,8 +428,8 @@ class PathRun:
 
 def _status(events: list[Event] | None) -> dict[str, Any]:
     for e in events or []:
-        if e.kind == "orderStatuses" and e.data.get("statuses"):
-            st = e.data["statuses"][0]
+        if isinstance(e, OrderStatuses) and e.statuses:
+            st = e.statuses[0]
             return st if isinstance(st, dict) else {}
     return {}
 

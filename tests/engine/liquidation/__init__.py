@@ -52,7 +52,7 @@ def rest(ex: Exchange, user: str, asset: str, is_buy: bool, px: Any, sz: Any, at
         ),
         at=at,
     )
-    status = ev[-1].data["statuses"][0]
+    status = ev[-1].statuses[0]
     assert "resting" in status, status
     return int(status["resting"]["oid"])
 

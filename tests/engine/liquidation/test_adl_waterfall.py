@@ -35,6 +35,7 @@ from typing import Any
 
 from netclear.engine import actions as A
 from netclear.engine.exchange import Exchange
+from netclear.fixedpoint import fmt_px
 from netclear.lending.rates import INDEX_SCALE
 from tests.conftest import ALICE, BOB, CAROL, LENDER, config_with, fund_lender, open_gates
 from tests.engine.liquidation import assert_conserved, ledger_liquidations, set_marks, usd
@@ -109,7 +110,7 @@ def test_adl_queue_vault_first_then_counterparties_pro_rata() -> None:
 
     # closed at the previous mark ('Auto-deleveraging'), no fees, in queue order
     adl = [e for e in events if e.kind == "adl"]
-    assert len(adl) == 1 and adl[0].data["px"] == "100000"
+    assert len(adl) == 1 and fmt_px(adl[0].px) == "100000"
     closes = [f for f in ex.state.history.fills[ALICE] if f["time"] == 3_000 and f["side"] == "A"]
     assert [(f["px"], f["sz"], f["fee"]) for f in closes] == [
         ("100000", "0.05", "0.0"),  # Carol, rank 2.564

@@ -112,7 +112,7 @@ class LiquidationMachine(RuleBasedStateMachine):
         event(f"accepted {type(action).__name__}")
         for e in events:
             if e.kind in ("liquidation", "adl", "pmTakeover", "badDebt"):
-                event(f"{e.kind} {e.data.get('outcome', '')}".strip())
+                event(f"{e.kind} {getattr(e, 'outcome', '')}".strip())
         return True
 
     def _prices(self) -> A.SetPrices:

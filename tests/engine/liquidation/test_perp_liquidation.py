@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 from netclear.engine import actions as A
+from netclear.engine.events import Liquidation
 from netclear.engine.exchange import Exchange
 from tests.conftest import ALICE, BOB, CAROL, MAKER, config_with
 from tests.engine.liquidation import assert_conserved, ledger_liquidations, rest, set_marks, usd
@@ -203,7 +204,7 @@ def test_backstop_with_no_bids_vault_takes_position_and_equity() -> None:
             "liquidatedPositions": [],
         }
     ]
-    outcome = [e.data["outcome"] for e in events if e.kind == "liquidation"]
+    outcome = [e.outcome for e in events if isinstance(e, Liquidation)]
     assert outcome == ["backstop"]
     assert_conserved(ex)
 

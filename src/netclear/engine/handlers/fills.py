@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from netclear.engine import events
 from netclear.engine.context import Ctx
 from netclear.engine.records import Deferred
 from netclear.fixedpoint import fmt_px, fmt_units
@@ -129,12 +130,5 @@ def record_trade(
     )
     ctx.record("trades", trade.coin, trade_record)
     ctx.emit(
-        "fill",
-        None,
-        tid=trade.tid,
-        coin=trade.coin,
-        px=fmt_px(trade.px),
-        sz=fmt_units(trade.sz, szd),
-        buyer=buyer,
-        seller=seller,
+        events.Fill(tid=trade.tid, asset=market.asset, px=trade.px, sz=trade.sz, buyer=buyer, seller=seller)
     )

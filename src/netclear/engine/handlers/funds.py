@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
+from netclear.engine import events
 from netclear.engine.actions import (
     CreateSubAccount,
     Deposit,
@@ -48,7 +49,7 @@ def deposit(ctx: Ctx, a: Deposit) -> None:
         )
     credit(acct, token, amount, perp_dex=_usdc_source(acct, token, ctx))
     ctx.tx.credit_external(token.index, amount)
-    ctx.emit("deposit", acct.address, token=token.name, amount=fmt_units(amount, token.wei_decimals))
+    ctx.emit(events.Deposit(user=acct.address, token=token.index, amount=amount))
     if token.index == ctx.reg.quote.index:
         ctx.ledger(acct.address, {"type": "deposit", "usdc": fmt_units(amount, token.wei_decimals)})
     else:
@@ -66,7 +67,7 @@ def withdraw(ctx: Ctx, a: Withdraw) -> None:
     debit(ctx.tx, ctx.reg, acct, token, amount, perp_dex=_usdc_source(acct, token, ctx))
     ctx.tx.debit_external(token.index, amount)
     text = fmt_units(amount, token.wei_decimals)
-    ctx.emit("withdraw", acct.address, token=token.name, amount=text)
+    ctx.emit(events.Withdraw(user=acct.address, token=token.index, amount=amount))
     if token.index == ctx.reg.quote.index:
         ctx.ledger(acct.address, {"type": "withdraw", "usdc": text, "nonce": ctx.now, "fee": "0.0"})
     else:
@@ -100,7 +101,7 @@ def usd_send(ctx: Ctx, a: UsdSend) -> None:
     amount = ctx.amount(a.amount, token)
     _transfer(ctx, src, dst, token, amount, perp=True)
     text = fmt_units(amount, token.wei_decimals)
-    ctx.emit("usdSend", src.address, destination=dst.address, amount=text)
+    ctx.emit(events.UsdSend(user=src.address, destination=dst.address, token=token.index, amount=amount))
     delta = {
         "type": "internalTransfer",
         "usdc": text,
@@ -119,7 +120,7 @@ def spot_send(ctx: Ctx, a: SpotSend) -> None:
     amount = ctx.amount(a.amount, token)
     _transfer(ctx, src, dst, token, amount, perp=False)
     text = fmt_units(amount, token.wei_decimals)
-    ctx.emit("spotSend", src.address, destination=dst.address, token=token.name, amount=text)
+    ctx.emit(events.SpotSend(user=src.address, destination=dst.address, token=token.index, amount=amount))
     delta = {
         "type": "spotTransfer",
         "token": token.name,
@@ -149,7 +150,11 @@ def usd_class_transfer(ctx: Ctx, a: UsdClassTransfer) -> None:
         debit(ctx.tx, ctx.reg, acct, token, amount, perp_dex=dex.name)
         credit(acct, token, amount)
     text = fmt_units(amount, token.wei_decimals)
-    ctx.emit("usdClassTransfer", acct.address, amount=text, toPerp=a.to_perp, dex=dex.name)
+    ctx.emit(
+        events.UsdClassTransfer(
+            user=acct.address, token=token.index, amount=amount, to_perp=a.to_perp, dex=dex.name
+        )
+    )
     ctx.ledger(acct.address, {"type": "accountClassTransfer", "usdc": text, "toPerp": a.to_perp})
 
 
@@ -199,13 +204,14 @@ def send_asset(ctx: Ctx, a: SendAsset) -> None:
     credit(dst, token, amount, perp_dex=dst_dex)
     text = fmt_units(amount, token.wei_decimals)
     ctx.emit(
-        "sendAsset",
-        src.address,
-        destination=dst.address,
-        sourceDex=a.source_dex,
-        destinationDex=a.destination_dex,
-        token=token.name,
-        amount=text,
+        events.SendAsset(
+            user=src.address,
+            destination=dst.address,
+            source_dex=a.source_dex,
+            destination_dex=a.destination_dex,
+            token=token.index,
+            amount=amount,
+        )
     )
     delta = {
         "type": "send",
@@ -244,7 +250,7 @@ def create_sub_account(ctx: Ctx, a: CreateSubAccount) -> None:
     sub = ctx.account(address)
     sub.master = master.address
     sub.name = name
-    ctx.emit("createSubAccount", master.address, subAccount=address, name=name)
+    ctx.emit(events.CreateSubAccount(user=master.address, sub_account=address, name=name))
 
 
 def sub_account_transfer(ctx: Ctx, a: SubAccountTransfer) -> None:
@@ -259,12 +265,13 @@ def sub_account_transfer(ctx: Ctx, a: SubAccountTransfer) -> None:
     _transfer(ctx, src, dst, token, amount, perp=perp)
     text = fmt_units(amount, token.wei_decimals)
     ctx.emit(
-        "subAccountTransfer",
-        master.address,
-        subAccount=sub.address,
-        isDeposit=a.is_deposit,
-        token=token.name,
-        amount=text,
+        events.SubAccountTransfer(
+            user=master.address,
+            sub_account=sub.address,
+            is_deposit=a.is_deposit,
+            token=token.index,
+            amount=amount,
+        )
     )
     delta = {"type": "subAccountTransfer", "usdc": text, "user": src.address, "destination": dst.address}
     if not perp:

@@ -3,7 +3,7 @@ margin')."""
 
 from __future__ import annotations
 
-from netclear.engine import lending
+from netclear.engine import events, lending
 from netclear.engine.actions import BorrowLend
 from netclear.engine.context import Ctx
 from netclear.engine.solvency import (
@@ -96,7 +96,7 @@ def borrow_lend(ctx: Ctx, a: BorrowLend) -> None:
             )
         done = lending.repay(ctx.tx, reg, acct, token, amount)
     text = fmt_units(done, token.wei_decimals)
-    ctx.emit("borrowLend", acct.address, operation=a.operation, token=token.index, amount=text)
+    ctx.emit(events.BorrowLend(user=acct.address, operation=a.operation, token=token.index, amount=done))
     ctx.ledger(
         acct.address,
         {

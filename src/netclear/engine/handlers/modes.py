@@ -3,7 +3,7 @@ modes', 'Portfolio margin')."""
 
 from __future__ import annotations
 
-from netclear.engine import lending
+from netclear.engine import events, lending
 from netclear.engine.actions import (
     ApproveAgent,
     GrantPmEligibility,
@@ -57,7 +57,7 @@ def set_abstraction(ctx: Ctx, a: SetAbstraction) -> None:
             del acct.perp_cash[dex_name]
     previous = acct.mode
     acct.mode = target
-    ctx.emit("abstraction", acct.address, previous=previous.value, abstraction=target.value)
+    ctx.emit(events.Abstraction(user=acct.address, previous=previous.value, abstraction=target.value))
 
 
 def grant_pm_eligibility(ctx: Ctx, a: GrantPmEligibility) -> None:
@@ -67,7 +67,7 @@ def grant_pm_eligibility(ctx: Ctx, a: GrantPmEligibility) -> None:
         ctx.state.pm_grants.add(address)
     else:
         ctx.state.pm_grants.discard(address)
-    ctx.emit("pmEligibility", address, eligible=a.eligible)
+    ctx.emit(events.PmEligibility(user=address, eligible=a.eligible))
 
 
 def set_dex_abstraction(ctx: Ctx, a: SetDexAbstraction) -> None:
@@ -81,7 +81,7 @@ def set_dex_abstraction(ctx: Ctx, a: SetDexAbstraction) -> None:
             "enabled",
             "DEX abstraction is discontinued; use userSetAbstraction with unifiedAccount or portfolioMargin",
         )
-    ctx.emit("dexAbstraction", acct.address, enabled=False)
+    ctx.emit(events.DexAbstraction(user=acct.address, enabled=False))
 
 
 def noop(ctx: Ctx, a: Noop) -> None:
@@ -162,7 +162,7 @@ def update_leverage(ctx: Ctx, a: UpdateLeverage) -> None:
                         f"isolated margin {fmt_units(margin, perp.collateral.wei_decimals)} is below {a.leverage}x initial margin {fmt_units(need, perp.collateral.wei_decimals)}",
                     )
     acct.leverage[perp.asset] = LeverageSetting(a.is_cross, a.leverage)
-    ctx.emit("leverage", acct.address, coin=perp.name, isCross=a.is_cross, leverage=a.leverage)
+    ctx.emit(events.Leverage(user=acct.address, asset=perp.asset, is_cross=a.is_cross, leverage=a.leverage))
 
 
 def _require_pool(ctx: Ctx, acct: Account, perp: Perp, field: str) -> None:
@@ -202,7 +202,7 @@ def update_isolated_margin(ctx: Ctx, a: UpdateIsolatedMargin) -> None:
                 f"below the transfer margin requirement {fmt_units(need, token.wei_decimals)} (Hyperliquid docs 'Margining')",
             )
         _move_from_pool(acct, perp, pos, amount)
-    ctx.emit("isolatedMargin", acct.address, coin=perp.name, amount=fmt_units(amount, token.wei_decimals))
+    ctx.emit(events.IsolatedMargin(user=acct.address, asset=perp.asset, token=token.index, amount=amount))
 
 
 def _move_from_pool(acct: Account, perp: Perp, pos: Position, amount: int) -> None:
@@ -241,4 +241,4 @@ def approve_agent(ctx: Ctx, a: ApproveAgent) -> None:
     agents[agent] = (acct.address, name, a.valid_until)
     ctx.state.agents.clear()
     ctx.state.agents.update(agents)
-    ctx.emit("approveAgent", acct.address, agent=agent, name=name)
+    ctx.emit(events.ApproveAgent(user=acct.address, agent=agent, name=name))

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from netclear.engine import events
 from netclear.engine.context import Ctx
 from netclear.engine.handlers.matching import drop_order, place
 from netclear.engine.handlers.order_fees import FeeBook
@@ -124,7 +125,7 @@ def place_orders(ctx: Ctx, a: PlaceOrder) -> None:
         for spec in a.orders:
             st, _, _ = place(ctx, acct, spec, fb, grouping=a.grouping)
             statuses.append(st)
-    ctx.emit("orderStatuses", acct.address, statuses=statuses)
+    ctx.emit(events.OrderStatuses(user=acct.address, statuses=statuses))
 
 
 def cancel(ctx: Ctx, a: Cancel) -> None:
@@ -139,7 +140,7 @@ def cancel(ctx: Ctx, a: Cancel) -> None:
         statuses.append(
             "success" if ok else order_error(m.asset, "Order was never placed, already canceled, or filled.")
         )
-    ctx.emit("orderStatuses", acct.address, statuses=statuses)
+    ctx.emit(events.OrderStatuses(user=acct.address, statuses=statuses))
 
 
 def cancel_by_cloid(ctx: Ctx, a: CancelByCloid) -> None:
@@ -154,7 +155,7 @@ def cancel_by_cloid(ctx: Ctx, a: CancelByCloid) -> None:
         statuses.append(
             "success" if ok else order_error(m.asset, "Order was never placed, already canceled, or filled.")
         )
-    ctx.emit("orderStatuses", acct.address, statuses=statuses)
+    ctx.emit(events.OrderStatuses(user=acct.address, statuses=statuses))
 
 
 def _modify_one(ctx: Ctx, acct: Account, ref: int | str, spec: OrderSpec, fb: FeeBook) -> dict[str, Any]:
@@ -192,7 +193,7 @@ def modify(ctx: Ctx, a: Modify) -> None:
     if not _is_open_order_of(ctx, acct, asset, a.oid):
         raise InvalidAction("oid", order_error(asset, "Cannot modify canceled or filled order.")["error"])
     st = _modify_one(ctx, acct, a.oid, a.order, FeeBook(ctx))
-    ctx.emit("orderStatuses", acct.address, statuses=[st])
+    ctx.emit(events.OrderStatuses(user=acct.address, statuses=[st]))
 
 
 def _check_modify(ctx: Ctx, ref: object, spec: OrderSpec, where: str) -> None:
@@ -209,7 +210,7 @@ def batch_modify(ctx: Ctx, a: BatchModify) -> None:
         _check_modify(ctx, mod.oid, mod.order, f"modifies[{i}]")
     fb = FeeBook(ctx)
     statuses = [_modify_one(ctx, acct, m.oid, m.order, fb) for m in a.modifies]
-    ctx.emit("orderStatuses", acct.address, statuses=statuses)
+    ctx.emit(events.OrderStatuses(user=acct.address, statuses=statuses))
 
 
 def schedule_cancel(ctx: Ctx, a: ScheduleCancel) -> None:
@@ -220,7 +221,7 @@ def schedule_cancel(ctx: Ctx, a: ScheduleCancel) -> None:
         if isinstance(a.time, bool) or a.time < ctx.now + SCHEDULE_CANCEL_MIN_DELAY_MS:
             raise InvalidAction("time", "must be at least 5 seconds after the current time")
         ctx.state.scheduled_cancels[acct.address] = a.time
-    ctx.emit("scheduleCancel", acct.address, time=a.time)
+    ctx.emit(events.ScheduleCancel(user=acct.address, time=a.time))
 
 
 def run_scheduled_cancels(ctx: Ctx, now: int) -> None:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from netclear.engine import market_clock
+from netclear.engine import events, market_clock
 from netclear.engine.actions import AdvanceTime, SetPrices
 from netclear.engine.context import Ctx
 from netclear.engine.handlers import triggers
@@ -36,7 +36,7 @@ def set_prices(ctx: Ctx, a: SetPrices) -> None:
         prices.usdc_oracle = usdc
     changed = market_clock.update_marks(ctx, oracle, marks)
     triggers.run_triggers(ctx, changed)
-    ctx.emit("prices", None, count=len(oracle) + len(marks) + len(spot))
+    ctx.emit(events.Prices(count=len(oracle) + len(marks) + len(spot)))
 
 
 def advance_time(ctx: Ctx, a: AdvanceTime) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any, Literal
 
+from netclear.engine import events
 from netclear.engine.context import Ctx
 from netclear.engine.handlers.matching import place
 from netclear.engine.handlers.order_fees import FeeBook
@@ -73,7 +74,7 @@ def run_triggers(ctx: Ctx, assets: set[int], fb: FeeBook | None = None) -> None:
             cloid=None,
         )
         status, _, _ = place(ctx, acct, spec, fb, oid=t.oid)
-        ctx.emit("triggered", t.user, oid=t.oid, status=status)
+        ctx.emit(events.Triggered(user=t.user, oid=t.oid, status=status))
 
 
 def _dec(px: int) -> Any:

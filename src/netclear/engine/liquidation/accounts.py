@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from netclear.engine import pm_model
+from netclear.engine import events, pm_model
 from netclear.engine.accounting import MarginPool, PositionValue
 from netclear.engine.context import Ctx
 from netclear.engine.ops import FeeBook
@@ -108,7 +108,7 @@ def record_liquidation(
             "positions": [p | {"markPx": fmt_px(v.mark(ctx.reg.perp(p["coin"]).asset))} for p in positions],
         },
     )
-    ctx.emit("liquidation", acct.address, leverageType=kind, outcome=outcome, positions=positions)
+    ctx.emit(events.Liquidation(user=acct.address, leverage_type=kind, outcome=outcome, positions=positions))
 
 
 def add_cash(acct: Account, perp: Perp, amount: int) -> None:

@@ -12,7 +12,7 @@ import contextlib
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from netclear.engine import lending, ops
+from netclear.engine import events, lending, ops
 from netclear.engine.context import Ctx
 from netclear.engine.liquidation import rules
 from netclear.engine.liquidation.accounts import (
@@ -29,7 +29,7 @@ from netclear.engine.liquidation.accounts import (
 )
 from netclear.engine.state import Account, MarketState, Mode
 from netclear.errors import InvalidAction
-from netclear.fixedpoint import PX_SCALE, fmt_px, fmt_units, notional
+from netclear.fixedpoint import PX_SCALE, fmt_units, notional
 from netclear.lending.rates import INDEX_SCALE
 from netclear.markets.registry import Perp
 
@@ -153,7 +153,7 @@ def adl_close(ctx: Ctx, acct: Account, perp: Perp, dl: Deleveraged) -> None:
             dl.released[slot] = dl.released.get(slot, 0) + cash_of(other, perp) - cash_before
         closed.append(address)
     if closed:
-        ctx.emit("adl", acct.address, coin=perp.name, px=fmt_px(mark), counterparties=sorted(set(closed)))
+        ctx.emit(events.Adl(user=acct.address, asset=perp.asset, px=mark, counterparties=sorted(set(closed))))
 
 
 def _share_cap(ctx: Ctx, dl: Deleveraged, slot: str, perp: Perp) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from netclear.engine import lending, ops, pm_model
+from netclear.engine import events, lending, ops, pm_model
 from netclear.engine.context import Ctx
 from netclear.engine.liquidation import rules
 from netclear.engine.liquidation.accounts import (
@@ -200,7 +200,11 @@ def _takeover_step(ctx: Ctx, acct: Account) -> bool:
     for token in sorted(acct.borrow_basis):
         moved |= _move_borrow(ctx, acct, backstop, token, share)
     if moved:
-        ctx.emit("pmTakeover", acct.address, share=str(share), collateralShare=str(coll_share), health=health)
+        ctx.emit(
+            events.PmTakeover(
+                user=acct.address, share=str(share), collateral_share=str(coll_share), health=health
+            )
+        )
         ctx.record(
             "liquidations",
             acct.address,

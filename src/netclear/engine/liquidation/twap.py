@@ -8,7 +8,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from netclear.book.orderbook import OrderBook
-from netclear.engine import lending, ops
+from netclear.engine import events, lending, ops
 from netclear.engine.context import Ctx
 from netclear.engine.liquidation import rules
 from netclear.engine.liquidation.accounts import NoLiquidationFee, Waterfall
@@ -148,4 +148,4 @@ def _write_off(ctx: Ctx, backstop: Account, token: int) -> None:
             "waterfall": wf.as_dict(tok.wei_decimals),
         },
     )
-    ctx.emit("badDebt", backstop.address, token=tok.name, amount=fmt_units(owed, tok.wei_decimals))
+    ctx.emit(events.BadDebt(user=backstop.address, token=tok.index, amount=owed))

@@ -31,6 +31,7 @@ import numpy as np
 from netclear.engine import actions as A
 from netclear.engine import order_actions as O
 from netclear.engine.availability import withdrawable
+from netclear.engine.events import OrderStatuses
 from netclear.errors import ConfigError
 from netclear.fixedpoint import PX_SCALE
 from netclear.sim import agents as hl_agents
@@ -318,8 +319,8 @@ class EvmLending:
         spec = O.OrderSpec(asset=market, is_buy=False, px=px, sz=size, limit=O.LimitSpec("Ioc"))
         events = run.apply(O.PlaceOrder(user=user, orders=[spec]))
         for e in events or []:
-            if e.kind == "orderStatuses" and e.data.get("statuses"):
-                st = e.data["statuses"][0]
+            if isinstance(e, OrderStatuses) and e.statuses:
+                st = e.statuses[0]
                 if isinstance(st, dict) and "filled" in st:
                     return Decimal(st["filled"]["totalSz"]), float(st["filled"]["avgPx"]), True
                 if isinstance(st, dict) and "immediately match" in str(st.get("error", "")):
