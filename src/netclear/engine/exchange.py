@@ -24,6 +24,7 @@ from netclear.engine.accounting import Valuer
 from netclear.engine.context import Ctx
 from netclear.engine.events import Event
 from netclear.engine.handlers import funds, lending_actions, modes, orders, prices, trading
+from netclear.engine.health import AccountHealth, HealthCache
 from netclear.engine.liquidation import engine as liquidation_engine
 from netclear.engine.liquidation.screen import PriceScreen
 from netclear.engine.solvency import rebalance
@@ -81,6 +82,9 @@ class Exchange:
         self.state = state
         self.handlers: dict[type[A.Action], Handler] = dict(HANDLERS)
         self.screen = PriceScreen(self.registry)
+        self.health = HealthCache(self.registry)
+        """The last action's :class:`~netclear.engine.health.AccountHealth` per account (each read checks it
+        against the state, :mod:`netclear.engine.health`)."""
         """Who may be liquidatable after a price move (:mod:`netclear.engine.liquidation.screen`); call
         ``screen.invalidate()`` after editing ``state`` outside :meth:`apply`."""
 
@@ -94,7 +98,7 @@ class Exchange:
         if at is not None:
             self._advance_clock(at)
         tx = Tx(self.state)
-        ctx = Ctx(tx, self.registry)
+        ctx = Ctx(tx, self.registry, health_cache=self.health.begin(self.state))
         try:
             self._count_user_action(ctx, action)
             before = self._free_snapshot(ctx, action)
@@ -137,7 +141,7 @@ class Exchange:
         if at == self.state.time_ms:
             return
         tx = Tx(self.state)
-        ctx = Ctx(tx, self.registry)
+        ctx = Ctx(tx, self.registry, health_cache=self.health.begin(self.state))
         state = self.state
         before_ms = state.time_ms
         try:
@@ -159,7 +163,7 @@ class Exchange:
             orders.run_scheduled_cancels(ctx, at)
             liquidation_engine.run_backstop_twap(ctx, at)
             for acct in sorted(tx.touched_pm_accounts(), key=lambda a: a.address):
-                rebalance(tx, self.registry, acct, gains={})
+                rebalance(tx, self.registry, acct, gains={}, health=ctx.healths())
             candidates = {a.address for a in tx.touched_accounts() if a.positions or a.borrow_basis}
             if at // hour > before_ms // hour:
                 # hourly indexing grew every debt (Hyperliquid docs 'Portfolio margin') without touching the
@@ -237,7 +241,14 @@ class Exchange:
                 )
             after = _free_by_token(v, live)
             gains = {t: after[t] - prior.get(t, 0) for t in after if after[t] > prior.get(t, 0)}
-            rebalance(ctx.tx, self.registry, live, gains=gains, allow_auto=not explicit_lending)
+            rebalance(
+                ctx.tx,
+                self.registry,
+                live,
+                gains=gains,
+                allow_auto=not explicit_lending,
+                health=ctx.healths(),
+            )
 
     # ------------------------------------------------------------------ reading
     def info(self, payload: dict[str, Any]) -> Any:
@@ -314,9 +325,5 @@ def canonical_state(state: ExchangeState) -> bytes:
 
 
 def _free_by_token(v: Valuer, acct: Account) -> dict[int, int]:
-    pools = v.cross_pools(acct)
-    out = {}
-    for key, pool in pools.items():
-        assert isinstance(key, int)
-        out[key] = pool.account_value - pool.im - v.order_margin(acct, key) - acct.spot_hold.get(key, 0)
-    return out
+    h = AccountHealth(v, acct)
+    return {key.token: h.free(key) for key in h.pools if key.token is not None}

@@ -1,0 +1,301 @@
+"""Account health: the one owner of an account's margin decisions, in the spirit of Drift v2's
+``MarginCalculation`` and Mango v4's ``HealthCache`` (docs/accounting.md "Account health: where each
+decision lives").
+
+An :class:`AccountHealth` values an account's margin pools once (cross pools per dex or per collateral
+token, isolated positions) and answers every margin question from those numbers:
+
+* :meth:`AccountHealth.initial` / :meth:`~AccountHealth.maintenance`: a pool's requirements (Hyperliquid docs
+  'Margining': initial ``|size| x mark / leverage`` plus resting orders' margin; 'Margin tiers':
+  maintenance), :meth:`~AccountHealth.transfer_requirement` (``max(IM, 0.1 x notional)``);
+* :meth:`~AccountHealth.free` / :meth:`~AccountHealth.shortfall`: what a pool or a token balance has left
+  above its initial margin and holds, or lacks;
+* :meth:`~AccountHealth.liquidatable_pools` / :meth:`~AccountHealth.liquidatable_isolated` /
+  :meth:`~AccountHealth.liquidatable`: the liquidation test of every mode (Hyperliquid docs 'Liquidations'
+  per pool, 'Account abstraction modes' unified ratio, 'Portfolio margin' PMR, the last delegated to
+  :mod:`netclear.engine.pm_model`).
+
+The arithmetic stays in the pure rules (:mod:`netclear.margin.standard`, :mod:`netclear.margin.unified`,
+:func:`netclear.margin.standard.below_maintenance`); this module only decides which numbers go in.
+
+**Never stale.** The valuation (pools and isolated positions: the costly part) depends on the account's
+mode, its pool cash (``perp_cash`` in standard mode, ``spot`` otherwise), its positions (size, side of
+margin, leverage, isolated margin) and those assets' mark and oracle prices, and on nothing else.
+:func:`fingerprint` is a tuple of exactly those values. :class:`HealthCache` keeps one
+:class:`AccountHealth` per account with the fingerprint it was built on and, on **every** read,
+recomputes the fingerprint (tuple building, no margin arithmetic) and rebuilds on any difference, or
+when the account object or the state is not the one it was built on. There is no invalidation call to
+forget: a fill, a borrow, a price update, a savepoint rollback (which restores accounts in place) all
+change the fingerprint. Everything else an answer reads (resting orders' margin, spot holds, supply and
+borrow, token prices for portfolio margin) is read from the live state at the call, never cached. The
+state machines assert after every step that what the cache serves equals a recomputation from scratch
+(:func:`snapshot`). An :class:`AccountHealth` is a value of the moment: ask the cache again after a
+mutation rather than holding one across it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from netclear.config.models import PortfolioMarginConfig
+from netclear.engine import pm_model
+from netclear.engine.accounting import IsolatedValue, MarginPool, PoolKey, Valuer
+from netclear.engine.state import Account, ExchangeState, Mode
+from netclear.margin import standard as std_rules
+from netclear.margin import unified as unified_rules
+from netclear.markets.registry import Perp, Registry
+
+__all__ = [
+    "AccountHealth",
+    "HealthCache",
+    "PoolKey",
+    "fingerprint",
+    "pm_liquidation_ratio",
+    "pool_key",
+    "snapshot",
+]
+
+DEFAULT_PM_LIQUIDATION_RATIO = Fraction(PortfolioMarginConfig.model_fields["liquidation_ratio"].default)
+"""The configuration's default ``liquidation_ratio`` (0.95, Hyperliquid docs 'Portfolio margin')."""
+
+
+def pm_liquidation_ratio(reg: Registry) -> Fraction:
+    """The portfolio margin ratio above which an account is liquidatable: the preset's, else the config
+    default (Hyperliquid docs 'Portfolio margin': 0.95). The vector screen reads it from here too."""
+    return reg.pm.liquidation_ratio if reg.pm is not None else DEFAULT_PM_LIQUIDATION_RATIO
+
+
+def pool_key(reg: Registry, perp: Perp, mode: Mode) -> PoolKey:
+    """The cross pool a perp's cross position belongs to: its dex in standard mode, its collateral token
+    under unified account and portfolio margin (Hyperliquid docs 'Account abstraction modes')."""
+    del reg  # the perp carries its dex and collateral; kept so every caller names the registry it uses
+    return PoolKey.of_token(perp.collateral.index) if mode.unified else PoolKey.of_dex(perp.dex.name)
+
+
+Fingerprint = tuple[object, ...]
+
+
+def fingerprint(state: ExchangeState, acct: Account) -> Fingerprint:
+    """Every input of the cached valuation (see the module docstring), by value."""
+    prices = state.prices
+    mark, oracle = prices.mark, prices.oracle
+    return (
+        acct.mode,
+        tuple((acct.spot if acct.mode.unified else acct.perp_cash).items()),
+        tuple(
+            (a, p.szi, p.is_cross, p.leverage, p.raw_usd, mark.get(a), oracle.get(a))
+            for a, p in acct.positions.items()
+        ),
+    )
+
+
+class AccountHealth:
+    """One account's margin standing at one moment (see the module docstring)."""
+
+    __slots__ = ("acct", "fingerprint", "isolated", "pools", "v")
+
+    def __init__(self, v: Valuer, acct: Account, fp: Fingerprint | None = None) -> None:
+        self.v = v
+        self.acct = acct
+        self.fingerprint = fp if fp is not None else fingerprint(v.state, acct)
+        self.pools: dict[PoolKey, MarginPool] = v.pools(acct)
+        """Cross pools: one per dex (standard) or per collateral token (unified, portfolio margin)."""
+        self.isolated: list[IsolatedValue] = v.isolated(acct)
+
+    @property
+    def mode(self) -> Mode:
+        return self.acct.mode
+
+    # ------------------------------------------------------------------ pools
+    def key(self, perp: Perp) -> PoolKey:
+        return pool_key(self.v.reg, perp, self.acct.mode)
+
+    def pool(self, key: PoolKey) -> MarginPool:
+        return self.pools[key]
+
+    def pool_of(self, perp: Perp) -> MarginPool:
+        return self.pools[self.key(perp)]
+
+    def token_pool(self, token: int) -> MarginPool | None:
+        """The unified / portfolio-margin pool of a collateral token (None in standard mode or for a
+        token that collateralises no dex)."""
+        if not self.acct.mode.unified:
+            return None
+        return self.pools.get(PoolKey.of_token(token))
+
+    def sorted_pools(self) -> list[tuple[PoolKey, MarginPool]]:
+        """Pools in the engine's deterministic order (by dex name or token index as text)."""
+        return sorted(self.pools.items(), key=lambda kv: str(kv[0]))
+
+    # ------------------------------------------------------------------ requirements
+    def order_margin(self, key: PoolKey) -> int:
+        """Initial margin reserved by the pool's resting perp orders (read live)."""
+        return self.v.order_margin(self.acct, key)
+
+    def initial(self, key: PoolKey) -> int:
+        """Initial margin the pool must carry: its positions' plus its resting orders' (Hyperliquid docs
+        'Margining')."""
+        return self.pools[key].im + self.order_margin(key)
+
+    def maintenance(self, key: PoolKey) -> int:
+        return self.pools[key].mm
+
+    def transfer_requirement(self, key: PoolKey) -> int:
+        """``max(initial_margin, 0.1 x total notional)`` (Hyperliquid docs 'Margining')."""
+        pool = self.pools[key]
+        return std_rules.transfer_margin_required(
+            self.initial(key), pool.total_ntl, self.v.reg.transfer_min_ntl_fraction
+        )
+
+    def requirements_usdc(self) -> tuple[Fraction, Fraction]:
+        """(initial, maintenance) of every cross pool and isolated position, in USDC (positions only)."""
+        v = self.v
+        im = mm = Fraction(0)
+        for pool in self.pools.values():
+            im += v.usdc_value(pool.token, pool.im)
+            mm += v.usdc_value(pool.token, pool.mm)
+        for iso in self.isolated:
+            tok = iso.value.perp.collateral
+            im += v.usdc_value(tok, iso.value.im)
+            mm += v.usdc_value(tok, iso.value.mm)
+        return im, mm
+
+    # ------------------------------------------------------------------ free balance
+    def free(self, where: PoolKey | int) -> int:
+        """What is left above initial margin, resting orders' margin and spot holds (may be negative).
+
+        A :class:`PoolKey`: that cross pool (a dex's perp balance, or a collateral token's unified
+        balance). A token index: its unified pool when it has one, else its spot balance less holds.
+        """
+        acct = self.acct
+        if isinstance(where, int):
+            pool = self.token_pool(where)
+            if pool is None:
+                return acct.spot.get(where, 0) - acct.spot_hold.get(where, 0)
+            key = pool.key
+        else:
+            key = where
+        pool = self.pools[key]
+        hold = acct.spot_hold.get(key.token, 0) if key.token is not None else 0
+        return pool.account_value - self.initial(key) - hold
+
+    def shortfall(self, where: PoolKey | int) -> int:
+        """What the pool or balance lacks to carry its initial margin and holds (0 when covered)."""
+        return max(0, -self.free(where))
+
+    # ------------------------------------------------------------------ liquidation
+    def liquidatable_pools(self) -> list[PoolKey]:
+        """Cross pools below maintenance ('Liquidations'), in engine order. Under portfolio margin only the
+        pools margined apart from the PMR (collateral not borrowable, docs/rules/portfolio-margin.md)."""
+        reg = self.v.reg
+        pm = self.acct.mode is Mode.PORTFOLIO
+        out = []
+        for key, pool in self.sorted_pools():
+            if pm and (key.token is None or reg.borrowable(key.token) is not None):
+                continue
+            if pool.positions and std_rules.below_maintenance(pool.account_value, pool.mm):
+                out.append(key)
+        return out
+
+    def liquidatable_isolated(self) -> list[IsolatedValue]:
+        return [iso for iso in self.isolated if std_rules.below_maintenance(iso.margin_used, iso.value.mm)]
+
+    def unified_ratio(self) -> Fraction:
+        """Unified account ratio (Hyperliquid docs 'Account abstraction modes'): per collateral token cross
+        maintenance over the pool's value (isolated margin already lives in the positions)."""
+        mm: dict[int, int] = {}
+        available: dict[int, int] = {}
+        for key, pool in self.pools.items():
+            assert key.token is not None, "the unified ratio is defined on collateral-token pools"
+            mm[key.token] = pool.mm
+            available[key.token] = pool.account_value
+        return unified_rules.unified_account_ratio(mm, available)
+
+    def pm(self) -> pm_model.PmHealth:
+        """Portfolio margin standing under the preset's model (delegated to :mod:`netclear.engine.pm_model`;
+        not cached: it reads reserves and token prices)."""
+        return pm_model.pm_health(self.v, self.acct)
+
+    def liquidatable(self, mode: Mode | None = None) -> bool:
+        """The mode's liquidation test (default: the account's mode).
+
+        Standard: a cross pool or isolated position below maintenance ('Liquidations'). Unified: unified
+        ratio above 1 ('Account abstraction modes'; equal to the per-pool test, docs/rules/unified.md) or an
+        isolated position. Portfolio margin: the PMR above ``liquidation_ratio``, or a pool margined apart,
+        or an isolated position ('Portfolio margin').
+        """
+        mode = mode or self.acct.mode
+        if self.liquidatable_isolated():
+            return True
+        if mode is Mode.STANDARD:
+            return bool(self.liquidatable_pools())
+        if mode is Mode.UNIFIED:
+            return unified_rules.unified_liquidatable(self.unified_ratio())
+        if self.liquidatable_pools():
+            return True
+        return self.v.reg.pm is not None and self.pm().liquidatable
+
+    def summary(self) -> dict[str, Any]:
+        """Every cached number, for comparisons (the state machines' invariant)."""
+        return snapshot(self)
+
+
+def snapshot(h: AccountHealth) -> dict[str, Any]:
+    return {
+        "pools": {
+            str(k): (
+                p.token.index,
+                p.cash,
+                p.ntl,
+                p.total_ntl,
+                p.im,
+                p.mm,
+                [x.perp.asset for x in p.positions],
+            )
+            for k, p in h.pools.items()
+        },
+        "isolated": [
+            (i.value.perp.asset, i.value.ntl, i.value.im, i.value.mm, i.margin_used) for i in h.isolated
+        ],
+        "liquidatable_pools": [str(k) for k in h.liquidatable_pools()],
+    }
+
+
+@dataclass(slots=True)
+class HealthCache:
+    """The engine's :class:`AccountHealth` per account, valid for the state it is bound to (see the module
+    docstring: every read checks the fingerprint)."""
+
+    reg: Registry
+    state: ExchangeState | None = None
+    entries: dict[str, AccountHealth] | None = None
+    builds: int = 0
+    """How many valuations were built (benchmarks count them against reads)."""
+
+    def begin(self, state: ExchangeState) -> HealthCache:
+        """Start an action on ``state``: forget the previous action's entries (memory stays per action)."""
+        self.state = state
+        self.entries = {}
+        return self
+
+    def get(self, acct: Account) -> AccountHealth:
+        state = self.state
+        assert state is not None, "HealthCache.begin(state) first"
+        entries = self.entries
+        if entries is None:
+            entries = self.entries = {}
+        fp = fingerprint(state, acct)
+        h = entries.get(acct.address)
+        if h is not None and h.acct is acct and h.v.state is state and h.fingerprint == fp:
+            return h
+        h = AccountHealth(Valuer(self.reg, state), acct, fp)
+        entries[acct.address] = h
+        self.builds += 1
+        return h
+
+    def fresh(self, acct: Account) -> AccountHealth:
+        """A recomputation from scratch, bypassing the cache (tests and invariants)."""
+        assert self.state is not None
+        return AccountHealth(Valuer(self.reg, self.state), acct)
