@@ -299,3 +299,23 @@ class HealthCache:
         """A recomputation from scratch, bypassing the cache (tests and invariants)."""
         assert self.state is not None
         return AccountHealth(Valuer(self.reg, self.state), acct)
+
+    def stale(self) -> list[str]:
+        """Accounts for which the cache would serve numbers that differ from a recomputation from scratch:
+        a retained entry whose fingerprint still matches but whose values do not (an input missing from
+        :func:`fingerprint`), or a served value that differs. Empty when the cache is sound (the state
+        machines assert it after every step)."""
+        state = self.state
+        if state is None:
+            return []
+        bad: list[str] = []
+        for address, h in list((self.entries or {}).items()):
+            acct = state.accounts.get(address)
+            if acct is None or h.acct is not acct or h.fingerprint != fingerprint(state, acct):
+                continue  # never served again: the next read rebuilds it
+            if snapshot(h) != snapshot(self.fresh(acct)):
+                bad.append(address)
+        for address, acct in state.accounts.items():
+            if snapshot(self.get(acct)) != snapshot(self.fresh(acct)):
+                bad.append(address)
+        return sorted(set(bad))
