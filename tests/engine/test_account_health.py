@@ -168,14 +168,46 @@ def test_cache_serves_one_valuation_until_an_input_changes() -> None:
     assert ctx.health(acct) is first
     acct.order_margin[BTC] = (usdc(200), 0)  # read live, never cached
     assert ctx.health(acct) is first and first.free(MAIN) == usdc(-200)
-    acct.perp_cash[""] += usdc(500)  # a fill's cash leg
-    second = ctx.health(acct)
-    assert second is not first and second.pool(MAIN).account_value == usdc(1_500)
+    acct.perp_cash[""] += usdc(500)  # a fee, a funding payment, a borrow: cash is updated in place
+    assert ctx.health(acct) is first and first.pool(MAIN).account_value == usdc(1_500)
+    acct.positions[BTC].szi += 1  # a fill: that position is revalued in place
+    assert ctx.health(acct) is first
+    assert first.pool(MAIN).total_ntl == usdc("10001")  # one more lot: 0.00001 BTC x 100,000
+    acct.positions[BTC].szi -= 1
     _mark(ex, BTC, 91_000)  # a price move
-    third = ctx.health(acct)
-    assert third is not second and third.pool(MAIN).account_value == usdc(600)
+    assert ctx.health(acct).pool(MAIN).account_value == usdc(600)
     acct.positions[BTC].leverage = 20  # leverage moves the initial margin
     assert ctx.health(acct).initial(MAIN) == usdc(455) + usdc(200)
+    assert (ctx.healths().builds, ctx.healths().updates) == (1, 3)  # three reads after a change
+    assert ctx.healths().stale() == []
+    acct.mode = Mode.UNIFIED  # a mode change regroups the pools: built again
+    acct.spot[0] = acct.perp_cash.pop("")
+    assert set(ctx.health(acct).pools) == {USDC_POOL, PoolKey.of_token(360), PoolKey.of_token(268)}
+    assert ctx.healths().builds == 2
+
+
+def test_in_place_revaluation_equals_a_fresh_build() -> None:
+    """A new position, a cross position turned isolated, a closed one: the updated object equals a build
+    from scratch, position order included."""
+    ex, acct = _standard_account()
+    reg = ex.registry
+    eth = reg.perp("ETH").asset
+    _mark(ex, eth, 2_500)
+    ctx = _ctx(ex)
+    h = ctx.health(acct)
+    acct.positions[eth] = Position(eth, -10_000, 0, True, 5)  # short 1 ETH: ntl -2,500, IM 500, MM 50
+    assert ctx.health(acct) is h
+    assert (h.pool(MAIN).ntl, h.initial(MAIN), h.maintenance(MAIN)) == (
+        usdc(10_000 - 2_500),
+        usdc(1_000 + 500),
+        usdc(125 + 50),
+    )
+    acct.positions[BTC].is_cross, acct.positions[BTC].raw_usd = False, usdc(1_000)
+    assert [i.value.perp.asset for i in ctx.health(acct).isolated] == [BTC]
+    del acct.positions[eth]
+    h = ctx.health(acct)
+    assert h.pool(MAIN).positions == [] and h.pool(MAIN).im == 0
+    assert ctx.healths().stale() == []
 
 
 def test_cache_follows_a_rollback_in_place() -> None:
@@ -185,19 +217,35 @@ def test_cache_follows_a_rollback_in_place() -> None:
     before = ctx.health(acct).pool(MAIN).account_value
     live = ctx.tx.account(ALICE)
     live.perp_cash[""] -= usdc(700)
-    assert ctx.health(live).pool(MAIN).account_value == before - usdc(700)
+    live.positions[BTC].szi //= 2
+    assert ctx.health(live).pool(MAIN).account_value == before - usdc(700) - usdc(5_000)
     ctx.tx.rollback()
     assert ctx.health(acct).pool(MAIN).account_value == before
     assert ctx.healths().stale() == []
 
 
-def test_fingerprint_covers_cash_positions_and_prices() -> None:
+def test_a_rollback_with_no_read_in_between_serves_the_restored_position_objects() -> None:
+    """Mutate, roll back without reading: the restored values equal the cached ones, but the Position
+    objects are the restored copies; the valued positions must point at them (callers read them live)."""
+    ex, acct = _standard_account()
+    ctx = _ctx(ex)
+    h = ctx.health(acct)
+    live = ctx.tx.account(ALICE)
+    live.positions[BTC].szi //= 2
+    ctx.tx.rollback()
+    again = ctx.health(acct)
+    assert again.pool(MAIN).positions[0].position is acct.positions[BTC]
+    assert again.pool(MAIN).positions[0].position.szi == _lots("0.1")
+    assert again is h and ctx.healths().stale() == []
+
+
+def test_fingerprint_covers_positions_and_prices() -> None:
     ex, acct = _standard_account()
     fp = fingerprint(ex.state, acct)
-    acct.spot[5] = 1  # standard: spot is not a pool input
+    acct.spot[5] = 1  # cash is re-read at every read, not fingerprinted
+    acct.perp_cash[""] = 0
     assert fingerprint(ex.state, acct) == fp
     for edit in (
-        lambda: acct.perp_cash.__setitem__("", 0),
         lambda: setattr(acct.positions[BTC], "szi", 1),
         lambda: setattr(acct.positions[BTC], "is_cross", False),
         lambda: setattr(acct.positions[BTC], "raw_usd", 7),

@@ -41,7 +41,6 @@ class PositionValue:
         return abs(self.ntl)
 
 
-@dataclass(frozen=True, slots=True)
 class PoolKey:
     """Which cross margin pool: a standard account's dex (``dex``, by name; ``""`` is the first dex) or a
     unified / portfolio-margin account's collateral token (``token``, by index). Exactly one is set.
@@ -49,18 +48,47 @@ class PoolKey:
     Built by :func:`netclear.engine.health.pool_key` from a perp and the account mode, or by
     :meth:`of_dex` / :meth:`of_token` where the pool is named directly (Hyperliquid docs 'Account
     abstraction modes': standard margins each dex apart, unified shares margin per collateral token).
+    Immutable and interned: equal keys are the same object, so equality and hashing are identity's (the
+    margin path looks pools up several times per fill).
     """
 
-    dex: str | None = None
-    token: int | None = None
+    __slots__ = ("dex", "token")
+    dex: str | None
+    token: int | None
+
+    def __new__(cls, dex: str | None = None, token: int | None = None) -> PoolKey:
+        known = _POOL_KEYS.get((dex, token))
+        if known is not None:
+            return known
+        if (dex is None) == (token is None):
+            raise ValueError("a pool key names a dex or a token, not both or neither")
+        key = object.__new__(cls)
+        object.__setattr__(key, "dex", dex)
+        object.__setattr__(key, "token", token)
+        _POOL_KEYS[(dex, token)] = key
+        return key
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("PoolKey is immutable")
+
+    def __reduce__(self) -> tuple[type[PoolKey], tuple[str | None, int | None]]:
+        return (PoolKey, (self.dex, self.token))
+
+    def __copy__(self) -> PoolKey:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> PoolKey:
+        return self
 
     @staticmethod
     def of_dex(name: str) -> PoolKey:
-        return PoolKey(dex=name)
+        key = _POOL_KEYS.get((name, None))
+        return key if key is not None else PoolKey(dex=name)
 
     @staticmethod
     def of_token(index: int) -> PoolKey:
-        return PoolKey(token=index)
+        key = _POOL_KEYS.get((None, index))
+        return key if key is not None else PoolKey(token=index)
 
     @property
     def raw(self) -> str | int:
@@ -72,6 +100,12 @@ class PoolKey:
 
     def __str__(self) -> str:
         return str(self.raw)
+
+    def __repr__(self) -> str:
+        return f"PoolKey(dex={self.dex!r})" if self.dex is not None else f"PoolKey(token={self.token!r})"
+
+
+_POOL_KEYS: dict[tuple[str | None, int | None], PoolKey] = {}
 
 
 @dataclass(slots=True)

@@ -239,7 +239,7 @@ class Exchange:
                     if original is not None and original.mode is Mode.PORTFOLIO
                     else {}
                 )
-            after = _free_by_token(v, live)
+            after = _free_by_token(v, live, ctx.health(live))
             gains = {t: after[t] - prior.get(t, 0) for t in after if after[t] > prior.get(t, 0)}
             rebalance(
                 ctx.tx,
@@ -324,6 +324,6 @@ def canonical_state(state: ExchangeState) -> bytes:
     return msgspec.json.encode(msgspec.to_builtins(core, str_keys=True, enc_hook=_plain), order="sorted")
 
 
-def _free_by_token(v: Valuer, acct: Account) -> dict[int, int]:
-    h = AccountHealth(v, acct)
+def _free_by_token(v: Valuer, acct: Account, health: AccountHealth | None = None) -> dict[int, int]:
+    h = health if health is not None else AccountHealth(v, acct)
     return {key.token: h.free(key) for key in h.pools if key.token is not None}

@@ -18,19 +18,21 @@ token, isolated positions) and answers every margin question from those numbers:
 The arithmetic stays in the pure rules (:mod:`netclear.margin.standard`, :mod:`netclear.margin.unified`,
 :func:`netclear.margin.standard.below_maintenance`); this module only decides which numbers go in.
 
-**Never stale.** The valuation (pools and isolated positions: the costly part) depends on the account's
-mode, its pool cash (``perp_cash`` in standard mode, ``spot`` otherwise), its positions (size, side of
-margin, leverage, isolated margin) and those assets' mark and oracle prices, and on nothing else.
-:func:`fingerprint` is a tuple of exactly those values. :class:`HealthCache` keeps one
+**Never stale.** The costly part, the valuation of positions (notional, initial and tiered maintenance
+margin per position, summed per pool, and the isolated positions), depends on the account's mode, its
+positions (size, side of margin, leverage, isolated margin) and those assets' mark and oracle prices, and
+on nothing else: :func:`fingerprint` is a tuple of exactly those values. :class:`HealthCache` keeps one
 :class:`AccountHealth` per account with the fingerprint it was built on and, on **every** read,
-recomputes the fingerprint (tuple building, no margin arithmetic) and rebuilds on any difference, or
-when the account object or the state is not the one it was built on. There is no invalidation call to
-forget: a fill, a borrow, a price update, a savepoint rollback (which restores accounts in place) all
-change the fingerprint. Everything else an answer reads (resting orders' margin, spot holds, supply and
-borrow, token prices for portfolio margin) is read from the live state at the call, never cached. The
-state machines assert after every step that what the cache serves equals a recomputation from scratch
-(:func:`snapshot`). An :class:`AccountHealth` is a value of the moment: ask the cache again after a
-mutation rather than holding one across it.
+recomputes the fingerprint (tuple building, no margin arithmetic) and rebuilds on any difference, or when
+the account object or the state is not the one it was built on. Pool *cash* (a dex's ``perp_cash`` in
+standard mode, the token's ``spot`` balance otherwise) is updated in place on every read: fees, funding,
+a fill's cash leg, a borrow or a repay move it without forcing a revaluation. There is no invalidation
+call to forget: a fill, a borrow, a price update, a savepoint rollback (which restores accounts in place)
+all show in the next read. Everything else an answer reads (resting orders' margin, spot holds, supply
+and borrow, token prices for portfolio margin) is read from the live state at the call, never cached.
+The state machines assert after every step that what the cache holds and serves equals a recomputation
+from scratch (:meth:`HealthCache.stale`). An :class:`AccountHealth` is a value of the moment: ask the
+cache again after a mutation rather than holding one across it.
 """
 
 from __future__ import annotations
@@ -74,19 +76,26 @@ def pool_key(reg: Registry, perp: Perp, mode: Mode) -> PoolKey:
     return PoolKey.of_token(perp.collateral.index) if mode.unified else PoolKey.of_dex(perp.dex.name)
 
 
-Fingerprint = tuple[object, ...]
+PositionEntry = tuple[int, int, int, bool, int, int, int | None, int | None]
+"""(asset, id of the Position object, szi, is_cross, leverage, raw_usd, mark, oracle) of one position. The
+object's identity counts because a valued position keeps a reference to it (``PositionValue.position``,
+read live by callers) and a rollback puts copies in place; the cached value holds the object alive, so its
+id cannot be reused while the entry exists."""
+Fingerprint = tuple[Mode, tuple[PositionEntry, ...]]
 
 
 def fingerprint(state: ExchangeState, acct: Account) -> Fingerprint:
-    """Every input of the cached valuation (see the module docstring), by value."""
+    """Every input of the cached valuation of positions (see the module docstring), by value, and the
+    identity of each Position object (see :data:`PositionEntry`)."""
     prices = state.prices
     mark, oracle = prices.mark, prices.oracle
     return (
         acct.mode,
-        tuple((acct.spot if acct.mode.unified else acct.perp_cash).items()),
         tuple(
-            (a, p.szi, p.is_cross, p.leverage, p.raw_usd, mark.get(a), oracle.get(a))
-            for a, p in acct.positions.items()
+            [
+                (a, id(p), p.szi, p.is_cross, p.leverage, p.raw_usd, mark.get(a), oracle.get(a))
+                for a, p in acct.positions.items()
+            ]
         ),
     )
 
@@ -94,7 +103,7 @@ def fingerprint(state: ExchangeState, acct: Account) -> Fingerprint:
 class AccountHealth:
     """One account's margin standing at one moment (see the module docstring)."""
 
-    __slots__ = ("acct", "fingerprint", "isolated", "pools", "v")
+    __slots__ = ("_cash", "_cross", "_iso", "acct", "fingerprint", "isolated", "pools", "v")
 
     def __init__(self, v: Valuer, acct: Account, fp: Fingerprint | None = None) -> None:
         self.v = v
@@ -103,10 +112,80 @@ class AccountHealth:
         self.pools: dict[PoolKey, MarginPool] = v.pools(acct)
         """Cross pools: one per dex (standard) or per collateral token (unified, portfolio margin)."""
         self.isolated: list[IsolatedValue] = v.isolated(acct)
+        """Isolated positions, each its own pool, in the account's position order."""
+        self._cross = {pv.perp.asset: pv for pool in self.pools.values() for pv in pool.positions}
+        self._iso = {iso.value.perp.asset: iso for iso in self.isolated}
+        self._cash: list[tuple[MarginPool, Any]] = [(pool, key.raw) for key, pool in self.pools.items()]
+        """(pool, its key in the account's ``spot`` or ``perp_cash``): the in-place cash update."""
 
     @property
     def mode(self) -> Mode:
         return self.acct.mode
+
+    def refresh_cash(self) -> None:
+        """Re-read every pool's cash from the account (the in-place update of a cache read)."""
+        acct = self.acct
+        where: dict[Any, int] = acct.spot if acct.mode.unified else acct.perp_cash  # read now: a rollback
+        for pool, key in self._cash:  # may have put new dicts in place
+            pool.cash = where.get(key, 0)
+
+    def revalue(self, fp: Fingerprint) -> None:
+        """Bring the valuation to ``fp`` (same account, same mode) in place: only the positions whose entry
+        changed are revalued and moved in or out of their pool's sums; each touched pool's position list is
+        rebuilt in the account's position order, so the result equals a build from scratch (the state
+        machines check it). All new values are computed before anything changes, so a missing price leaves
+        the object as it was."""
+        old = {e[0]: e for e in self.fingerprint[1]}
+        new = {e[0]: e for e in fp[1]}
+        changed = [a for a in old.keys() | new.keys() if old.get(a) != new.get(a)]
+        positions = self.acct.positions
+        perps = self.v.reg.perps
+        fresh = {}
+        for asset in changed:
+            pos = positions.get(asset)
+            if pos is not None and pos.szi != 0:
+                fresh[asset] = self.v.position_value(pos, perps[asset])
+        touched: set[PoolKey] = set()
+        iso_touched = False
+        for asset in changed:
+            prev = self._cross.pop(asset, None)
+            if prev is not None:
+                key = self.key(prev.perp)
+                pool = self.pools[key]
+                pool.ntl -= prev.ntl
+                pool.total_ntl -= prev.abs_ntl
+                pool.im -= prev.im
+                pool.mm -= prev.mm
+                touched.add(key)
+            if self._iso.pop(asset, None) is not None:
+                iso_touched = True
+            pv = fresh.get(asset)
+            if pv is None:
+                continue
+            if pv.position.is_cross:
+                key = self.key(pv.perp)
+                pool = self.pools[key]
+                pool.ntl += pv.ntl
+                pool.total_ntl += pv.abs_ntl
+                pool.im += pv.im
+                pool.mm += pv.mm
+                self._cross[asset] = pv
+                touched.add(key)
+            else:
+                self._iso[asset] = IsolatedValue(pv)
+                iso_touched = True
+        if touched:
+            for key in touched:
+                self.pools[key].positions = []
+            for asset in positions:
+                pv = self._cross.get(asset)
+                if pv is not None:
+                    key = self.key(pv.perp)
+                    if key in touched:
+                        self.pools[key].positions.append(pv)
+        if iso_touched:
+            self.isolated = [self._iso[a] for a in positions if a in self._iso]
+        self.fingerprint = fp
 
     # ------------------------------------------------------------------ pools
     def key(self, perp: Perp) -> PoolKey:
@@ -192,12 +271,13 @@ class AccountHealth:
         reg = self.v.reg
         pm = self.acct.mode is Mode.PORTFOLIO
         out = []
-        for key, pool in self.sorted_pools():
+        for key, pool in self.pools.items():
+            if not pool.positions or not std_rules.below_maintenance(pool.cash + pool.ntl, pool.mm):
+                continue
             if pm and (key.token is None or reg.borrowable(key.token) is not None):
                 continue
-            if pool.positions and std_rules.below_maintenance(pool.account_value, pool.mm):
-                out.append(key)
-        return out
+            out.append(key)
+        return sorted(out, key=str) if len(out) > 1 else out
 
     def liquidatable_isolated(self) -> list[IsolatedValue]:
         return [iso for iso in self.isolated if std_rules.below_maintenance(iso.margin_used, iso.value.mm)]
@@ -242,6 +322,13 @@ class AccountHealth:
         return snapshot(self)
 
 
+def _live_positions(h: AccountHealth) -> bool:
+    """Every valued position refers to the account's own Position object (not a pre-rollback one)."""
+    positions = h.acct.positions
+    valued = [pv for pool in h.pools.values() for pv in pool.positions] + [i.value for i in h.isolated]
+    return all(positions.get(pv.perp.asset) is pv.position for pv in valued)
+
+
 def snapshot(h: AccountHealth) -> dict[str, Any]:
     return {
         "pools": {
@@ -272,7 +359,9 @@ class HealthCache:
     state: ExchangeState | None = None
     entries: dict[str, AccountHealth] | None = None
     builds: int = 0
-    """How many valuations were built (benchmarks count them against reads)."""
+    """How many valuations were built from scratch (benchmarks count them)."""
+    updates: int = 0
+    """How many were brought up to date in place (some positions revalued)."""
 
     def begin(self, state: ExchangeState) -> HealthCache:
         """Start an action on ``state``: forget the previous action's entries (memory stays per action)."""
@@ -288,8 +377,15 @@ class HealthCache:
             entries = self.entries = {}
         fp = fingerprint(state, acct)
         h = entries.get(acct.address)
-        if h is not None and h.acct is acct and h.v.state is state and h.fingerprint == fp:
-            return h
+        if h is not None and h.acct is acct and h.v.state is state:
+            if h.fingerprint == fp:
+                h.refresh_cash()
+                return h
+            if h.fingerprint[0] is fp[0]:  # same mode: revalue what changed, in place
+                h.revalue(fp)
+                h.refresh_cash()
+                self.updates += 1
+                return h
         h = AccountHealth(Valuer(self.reg, state), acct, fp)
         entries[acct.address] = h
         self.builds += 1
@@ -313,9 +409,11 @@ class HealthCache:
             acct = state.accounts.get(address)
             if acct is None or h.acct is not acct or h.fingerprint != fingerprint(state, acct):
                 continue  # never served again: the next read rebuilds it
-            if snapshot(h) != snapshot(self.fresh(acct)):
+            h.refresh_cash()  # what a read does before serving it
+            if snapshot(h) != snapshot(self.fresh(acct)) or not _live_positions(h):
                 bad.append(address)
         for address, acct in state.accounts.items():
-            if snapshot(self.get(acct)) != snapshot(self.fresh(acct)):
+            h = self.get(acct)
+            if snapshot(h) != snapshot(self.fresh(acct)) or not _live_positions(h):
                 bad.append(address)
         return sorted(set(bad))

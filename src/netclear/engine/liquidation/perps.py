@@ -31,9 +31,13 @@ def liquidate_pools(ctx: Ctx, acct: Account) -> None:
     """Liquidate the cross pools, then the isolated positions, that :class:`AccountHealth` finds below
     maintenance. Right after the action's margin checks this reads the valuation they built (the
     fingerprint proves nothing changed since), so the test costs no revaluation."""
-    for key in ctx.health(acct).liquidatable_pools():
+    h = ctx.health(acct)
+    keys = h.liquidatable_pools()
+    for key in keys:
         liquidate_cross(ctx, acct, key)
-    for iso in ctx.health(acct).liquidatable_isolated():
+    if keys:
+        h = ctx.health(acct)  # the cross liquidations traded: read again
+    for iso in h.liquidatable_isolated():
         liquidate_isolated(ctx, acct, iso.value.perp)
 
 
