@@ -16,6 +16,8 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from netclear.engine import actions as A
 from netclear.engine import pm_model
@@ -141,11 +143,27 @@ def test_unified_pool_shares_margin_across_dexes_and_the_ratio_by_hand() -> None
     assert set(h.pools) == {PoolKey.of_token(0), PoolKey.of_token(360), PoolKey.of_token(268)}
     assert h.pool(USDC_POOL).account_value == usdc(1_000)
     assert h.unified_ratio() == Fraction(1, 8)
+    assert not h.liquidatable(Mode.UNIFIED) and h.liquidatable_pools() == []
     assert h.free(0) == 0  # the token index reaches its unified pool
     _mark(ex, BTC, 91_000)
     h = AccountHealth(ex.valuer(), acct)
     assert h.unified_ratio() == Fraction(11375, 10000)
     assert h.liquidatable(Mode.UNIFIED) and h.liquidatable_pools() == [USDC_POOL]
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(cash=st.integers(-(10**13), 10**13), mark=st.integers(1, 400_000), lots=st.integers(-(10**6), 10**6))
+def test_unified_ratio_test_equals_the_per_pool_test(cash: int, mark: int, lots: int) -> None:
+    """'Account abstraction modes' ratio > 1 iff some collateral pool's value is below its maintenance
+    (docs/accounting.md "Account health")."""
+    ex = Exchange("hyperliquid")
+    acct = Account(ALICE, mode=Mode.UNIFIED)
+    acct.spot[0] = cash
+    if lots:
+        acct.positions[BTC] = Position(BTC, lots, 0, True, 10)
+    _mark(ex, BTC, mark)
+    h = AccountHealth(ex.valuer(), acct)
+    assert h.liquidatable(Mode.UNIFIED) == bool(h.liquidatable_pools())
 
 
 def test_requirements_in_usdc_sum_pools_and_isolated() -> None:
