@@ -52,9 +52,11 @@ class PoolKey:
     margin path looks pools up several times per fill).
     """
 
-    __slots__ = ("dex", "token")
+    __slots__ = ("dex", "raw", "token")
     dex: str | None
     token: int | None
+    raw: str | int
+    """The dex name or token index (the key of :meth:`Valuer.cross_pools` and of the views)."""
 
     def __new__(cls, dex: str | None = None, token: int | None = None) -> PoolKey:
         known = _POOL_KEYS.get((dex, token))
@@ -65,6 +67,7 @@ class PoolKey:
         key = object.__new__(cls)
         object.__setattr__(key, "dex", dex)
         object.__setattr__(key, "token", token)
+        object.__setattr__(key, "raw", dex if dex is not None else token)
         _POOL_KEYS[(dex, token)] = key
         return key
 
@@ -89,14 +92,6 @@ class PoolKey:
     def of_token(index: int) -> PoolKey:
         key = _POOL_KEYS.get((None, index))
         return key if key is not None else PoolKey(token=index)
-
-    @property
-    def raw(self) -> str | int:
-        """The dex name or token index (the key of :meth:`Valuer.cross_pools` and of the views)."""
-        if self.dex is not None:
-            return self.dex
-        assert self.token is not None
-        return self.token
 
     def __str__(self) -> str:
         return str(self.raw)

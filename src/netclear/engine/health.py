@@ -43,11 +43,11 @@ from typing import Any
 
 from netclear.config.models import PortfolioMarginConfig
 from netclear.engine import pm_model
-from netclear.engine.accounting import IsolatedValue, MarginPool, PoolKey, Valuer
+from netclear.engine.accounting import IsolatedValue, MarginPool, PoolKey, PositionValue, Valuer
 from netclear.engine.state import Account, ExchangeState, Mode
 from netclear.margin import standard as std_rules
 from netclear.margin import unified as unified_rules
-from netclear.markets.registry import Perp, Registry
+from netclear.markets.registry import Perp, Registry, Token
 
 __all__ = [
     "AccountHealth",
@@ -67,6 +67,26 @@ def pm_liquidation_ratio(reg: Registry) -> Fraction:
     """The portfolio margin ratio above which an account is liquidatable: the preset's, else the config
     default (Hyperliquid docs 'Portfolio margin': 0.95). The vector screen reads it from here too."""
     return reg.pm.liquidation_ratio if reg.pm is not None else DEFAULT_PM_LIQUIDATION_RATIO
+
+
+_LAYOUTS: dict[tuple[int, bool], tuple[Registry, tuple[tuple[PoolKey, Token], ...]]] = {}
+
+
+def _layout(reg: Registry, unified: bool) -> tuple[tuple[PoolKey, Token], ...]:
+    """The registry's cross pools in dex order: one per dex, or one per collateral token (first dex
+    first), with the pool's token; computed once per registry and mode."""
+    hit = _LAYOUTS.get((id(reg), unified))
+    if hit is not None and hit[0] is reg:
+        return hit[1]
+    out: dict[PoolKey, Token] = {}
+    for dex in reg.dexes:
+        key = PoolKey.of_token(dex.collateral.index) if unified else PoolKey.of_dex(dex.name)
+        out.setdefault(key, dex.collateral)
+    layout = tuple(out.items())
+    if len(_LAYOUTS) >= 8:  # a few registries at a time (tests build many); never grows unbounded
+        _LAYOUTS.clear()
+    _LAYOUTS[(id(reg), unified)] = (reg, layout)
+    return layout
 
 
 def pool_key(reg: Registry, perp: Perp, mode: Mode) -> PoolKey:
@@ -103,20 +123,43 @@ def fingerprint(state: ExchangeState, acct: Account) -> Fingerprint:
 class AccountHealth:
     """One account's margin standing at one moment (see the module docstring)."""
 
-    __slots__ = ("_cash", "_cross", "_iso", "acct", "fingerprint", "isolated", "pools", "v")
+    __slots__ = ("_cash_fp", "_cross", "_iso", "acct", "fingerprint", "isolated", "pools", "v")
 
     def __init__(self, v: Valuer, acct: Account, fp: Fingerprint | None = None) -> None:
         self.v = v
         self.acct = acct
         self.fingerprint = fp if fp is not None else fingerprint(v.state, acct)
-        self.pools: dict[PoolKey, MarginPool] = v.pools(acct)
+        # One pass over the dexes and the positions (the same grouping as Valuer.pools / Valuer.isolated,
+        # which the state machines' invariant compares against).
+        reg = v.reg
+        unified = acct.mode.unified
+        where: dict[Any, int] = acct.spot if unified else acct.perp_cash
+        layout = _layout(reg, unified)
+        pools = {key: MarginPool(key, token, where.get(key.raw, 0)) for key, token in layout}
+        self._cash_fp = tuple(where.items())
+        cross: dict[int, PositionValue] = {}
+        iso: dict[int, IsolatedValue] = {}
+        isolated: list[IsolatedValue] = []
+        perps = reg.perps
+        for asset, pos in acct.positions.items():
+            if pos.szi == 0:
+                continue
+            perp = perps[asset]
+            pv = v.position_value(pos, perp)
+            if pos.is_cross:
+                pools[
+                    PoolKey.of_token(perp.collateral.index) if unified else PoolKey.of_dex(perp.dex.name)
+                ].add(pv)
+                cross[asset] = pv
+            else:
+                iso[asset] = value = IsolatedValue(pv)
+                isolated.append(value)
+        self.pools = pools
         """Cross pools: one per dex (standard) or per collateral token (unified, portfolio margin)."""
-        self.isolated: list[IsolatedValue] = v.isolated(acct)
+        self.isolated = isolated
         """Isolated positions, each its own pool, in the account's position order."""
-        self._cross = {pv.perp.asset: pv for pool in self.pools.values() for pv in pool.positions}
-        self._iso = {iso.value.perp.asset: iso for iso in self.isolated}
-        self._cash: list[tuple[MarginPool, Any]] = [(pool, key.raw) for key, pool in self.pools.items()]
-        """(pool, its key in the account's ``spot`` or ``perp_cash``): the in-place cash update."""
+        self._cross = cross
+        self._iso = iso
 
     @property
     def mode(self) -> Mode:
@@ -126,8 +169,12 @@ class AccountHealth:
         """Re-read every pool's cash from the account (the in-place update of a cache read)."""
         acct = self.acct
         where: dict[Any, int] = acct.spot if acct.mode.unified else acct.perp_cash  # read now: a rollback
-        for pool, key in self._cash:  # may have put new dicts in place
-            pool.cash = where.get(key, 0)
+        cash_fp = tuple(where.items())  # may have put new dicts in place
+        if cash_fp == self._cash_fp:
+            return
+        self._cash_fp = cash_fp
+        for key, pool in self.pools.items():
+            pool.cash = where.get(key.raw, 0)
 
     def revalue(self, fp: Fingerprint) -> None:
         """Bring the valuation to ``fp`` (same account, same mode) in place: only the positions whose entry
@@ -135,9 +182,15 @@ class AccountHealth:
         rebuilt in the account's position order, so the result equals a build from scratch (the state
         machines check it). All new values are computed before anything changes, so a missing price leaves
         the object as it was."""
-        old = {e[0]: e for e in self.fingerprint[1]}
-        new = {e[0]: e for e in fp[1]}
-        changed = [a for a in old.keys() | new.keys() if old.get(a) != new.get(a)]
+        before, after = self.fingerprint[1], fp[1]
+        if len(before) == len(after) and all(o[0] == n[0] for o, n in zip(before, after, strict=True)):
+            changed = [
+                n[0] for o, n in zip(before, after, strict=True) if o != n
+            ]  # same assets: the usual fill
+        else:
+            old = {e[0]: e for e in before}
+            new = {e[0]: e for e in after}
+            changed = [a for a in old.keys() | new.keys() if old.get(a) != new.get(a)]
         positions = self.acct.positions
         perps = self.v.reg.perps
         fresh = {}
@@ -249,16 +302,17 @@ class AccountHealth:
         balance). A token index: its unified pool when it has one, else its spot balance less holds.
         """
         acct = self.acct
-        if isinstance(where, int):
-            pool = self.token_pool(where)
-            if pool is None:
-                return acct.spot.get(where, 0) - acct.spot_hold.get(where, 0)
-            key = pool.key
+        if where.__class__ is PoolKey:
+            key: PoolKey = where
         else:
-            key = where
+            assert isinstance(where, int)
+            found = self.token_pool(where)
+            if found is None:
+                return acct.spot.get(where, 0) - acct.spot_hold.get(where, 0)
+            key = found.key
         pool = self.pools[key]
         hold = acct.spot_hold.get(key.token, 0) if key.token is not None else 0
-        return pool.account_value - self.initial(key) - hold
+        return pool.cash + pool.ntl - pool.im - self.v.order_margin(acct, key) - hold
 
     def shortfall(self, where: PoolKey | int) -> int:
         """What the pool or balance lacks to carry its initial margin and holds (0 when covered)."""
@@ -330,6 +384,11 @@ def _live_positions(h: AccountHealth) -> bool:
 
 
 def snapshot(h: AccountHealth) -> dict[str, Any]:
+    """Every cached number of ``h`` (pools, isolated positions), for comparisons."""
+    return _snapshot_of(h.pools, h.isolated)
+
+
+def _snapshot_of(pools: dict[PoolKey, MarginPool], isolated: list[IsolatedValue]) -> dict[str, Any]:
     return {
         "pools": {
             str(k): (
@@ -341,12 +400,11 @@ def snapshot(h: AccountHealth) -> dict[str, Any]:
                 p.mm,
                 [x.perp.asset for x in p.positions],
             )
-            for k, p in h.pools.items()
+            for k, p in pools.items()
         },
         "isolated": [
-            (i.value.perp.asset, i.value.ntl, i.value.im, i.value.mm, i.margin_used) for i in h.isolated
+            (i.value.perp.asset, i.value.ntl, i.value.im, i.value.mm, i.margin_used) for i in isolated
         ],
-        "liquidatable_pools": [str(k) for k in h.liquidatable_pools()],
     }
 
 
@@ -392,9 +450,16 @@ class HealthCache:
         return h
 
     def fresh(self, acct: Account) -> AccountHealth:
-        """A recomputation from scratch, bypassing the cache (tests and invariants)."""
+        """A new AccountHealth, bypassing the cache."""
         assert self.state is not None
         return AccountHealth(Valuer(self.reg, self.state), acct)
+
+    def from_scratch(self, acct: Account) -> dict[str, Any]:
+        """:func:`snapshot` numbers recomputed by the Valuer's own builders (``pools``, ``isolated``), not
+        by AccountHealth: the reference the invariant compares the cache with."""
+        assert self.state is not None
+        v = Valuer(self.reg, self.state)
+        return _snapshot_of(v.pools(acct), v.isolated(acct))
 
     def stale(self) -> list[str]:
         """Accounts for which the cache would serve numbers that differ from a recomputation from scratch:
@@ -410,10 +475,10 @@ class HealthCache:
             if acct is None or h.acct is not acct or h.fingerprint != fingerprint(state, acct):
                 continue  # never served again: the next read rebuilds it
             h.refresh_cash()  # what a read does before serving it
-            if snapshot(h) != snapshot(self.fresh(acct)) or not _live_positions(h):
+            if snapshot(h) != self.from_scratch(acct) or not _live_positions(h):
                 bad.append(address)
         for address, acct in state.accounts.items():
             h = self.get(acct)
-            if snapshot(h) != snapshot(self.fresh(acct)) or not _live_positions(h):
+            if snapshot(h) != self.from_scratch(acct) or not _live_positions(h):
                 bad.append(address)
         return sorted(set(bad))
