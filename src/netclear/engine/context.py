@@ -61,7 +61,7 @@ class Ctx:
     def health(self, acct: Account) -> AccountHealth:
         """The account's margin standing now: built once per action, rebuilt whenever its inputs changed
         (:mod:`netclear.engine.health`)."""
-        return self.healths().get(acct)
+        return (self.health_cache or self.healths()).get(acct)
 
     def account(self, address: str, field: str = "user") -> Account:
         return self.tx.account(normalize_address(address, field))

@@ -69,20 +69,25 @@ def pm_liquidation_ratio(reg: Registry) -> Fraction:
     return reg.pm.liquidation_ratio if reg.pm is not None else DEFAULT_PM_LIQUIDATION_RATIO
 
 
-_LAYOUTS: dict[tuple[int, bool], tuple[Registry, tuple[tuple[PoolKey, Token], ...]]] = {}
+Layout = tuple[tuple[tuple[PoolKey, Token], ...], dict[int, PoolKey]]
+_LAYOUTS: dict[tuple[int, bool], tuple[Registry, Layout]] = {}
 
 
-def _layout(reg: Registry, unified: bool) -> tuple[tuple[PoolKey, Token], ...]:
-    """The registry's cross pools in dex order: one per dex, or one per collateral token (first dex
-    first), with the pool's token; computed once per registry and mode."""
+def _layout(reg: Registry, unified: bool) -> Layout:
+    """The registry's cross pools in dex order (one per dex, or one per collateral token, first dex first)
+    with the pool's token, and every perp's pool key; computed once per registry and mode."""
     hit = _LAYOUTS.get((id(reg), unified))
     if hit is not None and hit[0] is reg:
         return hit[1]
-    out: dict[PoolKey, Token] = {}
+    pools: dict[PoolKey, Token] = {}
     for dex in reg.dexes:
         key = PoolKey.of_token(dex.collateral.index) if unified else PoolKey.of_dex(dex.name)
-        out.setdefault(key, dex.collateral)
-    layout = tuple(out.items())
+        pools.setdefault(key, dex.collateral)
+    keys = {
+        asset: PoolKey.of_token(perp.collateral.index) if unified else PoolKey.of_dex(perp.dex.name)
+        for asset, perp in reg.perps.items()
+    }
+    layout = (tuple(pools.items()), keys)
     if len(_LAYOUTS) >= 8:  # a few registries at a time (tests build many); never grows unbounded
         _LAYOUTS.clear()
     _LAYOUTS[(id(reg), unified)] = (reg, layout)
@@ -123,7 +128,7 @@ def fingerprint(state: ExchangeState, acct: Account) -> Fingerprint:
 class AccountHealth:
     """One account's margin standing at one moment (see the module docstring)."""
 
-    __slots__ = ("_cash_fp", "_cross", "_iso", "acct", "fingerprint", "isolated", "pools", "v")
+    __slots__ = ("_cash_fp", "_cross", "_iso", "_keys", "acct", "fingerprint", "isolated", "pools", "v")
 
     def __init__(self, v: Valuer, acct: Account, fp: Fingerprint | None = None) -> None:
         self.v = v
@@ -132,10 +137,13 @@ class AccountHealth:
         # One pass over the dexes and the positions (the same grouping as Valuer.pools / Valuer.isolated,
         # which the state machines' invariant compares against).
         reg = v.reg
-        unified = acct.mode.unified
+        unified = acct.mode is not Mode.STANDARD
         where: dict[Any, int] = acct.spot if unified else acct.perp_cash
-        layout = _layout(reg, unified)
-        pools = {key: MarginPool(key, token, where.get(key.raw, 0)) for key, token in layout}
+        layout, keys = _layout(reg, unified)
+        self._keys = keys
+        pools: dict[PoolKey, MarginPool] = {}
+        for key, token in layout:
+            pools[key] = MarginPool(key, token, where.get(key.raw, 0))
         self._cash_fp = tuple(where.items())
         cross: dict[int, PositionValue] = {}
         iso: dict[int, IsolatedValue] = {}
@@ -144,12 +152,9 @@ class AccountHealth:
         for asset, pos in acct.positions.items():
             if pos.szi == 0:
                 continue
-            perp = perps[asset]
-            pv = v.position_value(pos, perp)
+            pv = v.position_value(pos, perps[asset])
             if pos.is_cross:
-                pools[
-                    PoolKey.of_token(perp.collateral.index) if unified else PoolKey.of_dex(perp.dex.name)
-                ].add(pv)
+                pools[keys[asset]].add(pv)
                 cross[asset] = pv
             else:
                 iso[asset] = value = IsolatedValue(pv)
@@ -166,10 +171,11 @@ class AccountHealth:
         return self.acct.mode
 
     def refresh_cash(self) -> None:
-        """Re-read every pool's cash from the account (the in-place update of a cache read)."""
+        """Re-read every pool's cash from the account when it changed (the in-place update of a read)."""
         acct = self.acct
-        where: dict[Any, int] = acct.spot if acct.mode.unified else acct.perp_cash  # read now: a rollback
-        cash_fp = tuple(where.items())  # may have put new dicts in place
+        # read the dict now: a rollback may have put a new one in place
+        where: dict[Any, int] = acct.perp_cash if acct.mode is Mode.STANDARD else acct.spot
+        cash_fp = tuple(where.items())
         if cash_fp == self._cash_fp:
             return
         self._cash_fp = cash_fp
@@ -183,14 +189,20 @@ class AccountHealth:
         machines check it). All new values are computed before anything changes, so a missing price leaves
         the object as it was."""
         before, after = self.fingerprint[1], fp[1]
-        if len(before) == len(after) and all(o[0] == n[0] for o, n in zip(before, after, strict=True)):
-            changed = [
-                n[0] for o, n in zip(before, after, strict=True) if o != n
-            ]  # same assets: the usual fill
-        else:
+        changed: list[int] = []
+        same_assets = len(before) == len(after)  # the usual fill: the same positions, one entry differs
+        if same_assets:
+            for o, n in zip(before, after, strict=True):
+                if o[0] != n[0]:
+                    same_assets = False
+                    break
+                if o != n:
+                    changed.append(n[0])
+        if not same_assets:
             old = {e[0]: e for e in before}
             new = {e[0]: e for e in after}
             changed = [a for a in old.keys() | new.keys() if old.get(a) != new.get(a)]
+        keys = self._keys
         positions = self.acct.positions
         perps = self.v.reg.perps
         fresh = {}
@@ -203,7 +215,7 @@ class AccountHealth:
         for asset in changed:
             prev = self._cross.pop(asset, None)
             if prev is not None:
-                key = self.key(prev.perp)
+                key = keys[asset]
                 pool = self.pools[key]
                 pool.ntl -= prev.ntl
                 pool.total_ntl -= prev.abs_ntl
@@ -216,7 +228,7 @@ class AccountHealth:
             if pv is None:
                 continue
             if pv.position.is_cross:
-                key = self.key(pv.perp)
+                key = keys[asset]
                 pool = self.pools[key]
                 pool.ntl += pv.ntl
                 pool.total_ntl += pv.abs_ntl
@@ -233,7 +245,7 @@ class AccountHealth:
             for asset in positions:
                 pv = self._cross.get(asset)
                 if pv is not None:
-                    key = self.key(pv.perp)
+                    key = keys[asset]
                     if key in touched:
                         self.pools[key].positions.append(pv)
         if iso_touched:
@@ -242,7 +254,8 @@ class AccountHealth:
 
     # ------------------------------------------------------------------ pools
     def key(self, perp: Perp) -> PoolKey:
-        return pool_key(self.v.reg, perp, self.acct.mode)
+        """The pool of ``perp``'s cross position (:func:`pool_key`)."""
+        return self._keys[perp.asset]
 
     def pool(self, key: PoolKey) -> MarginPool:
         return self.pools[key]
