@@ -223,6 +223,12 @@ class ClearinghouseMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ invariants
     @invariant()
+    def account_health_is_fresh(self) -> None:
+        """The AccountHealth the engine caches (and would serve now) equals a recomputation from scratch
+        for every account (netclear.engine.health: the cache is checked against its inputs on every read)."""
+        assert self.ex.health.stale() == []
+
+    @invariant()
     def conservation(self) -> None:
         """Per token: inside the exchange = deposits - withdrawals (engine/invariants.py)."""
         assert conservation_breaks(self.ex.state, self.ex.registry) == {}

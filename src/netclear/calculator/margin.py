@@ -28,6 +28,7 @@ from netclear.calculator.snapshot import build_state
 from netclear.config import resolve
 from netclear.engine import pm_model
 from netclear.engine.accounting import Valuer
+from netclear.engine.health import AccountHealth
 from netclear.engine.state import Account, ExchangeState, Mode
 from netclear.errors import InvalidAction
 from netclear.markets.registry import Registry
@@ -79,7 +80,8 @@ def _top_level(reg: Registry, state: ExchangeState, acct: Account, section: dict
     out: dict[str, Any] = {
         "accountValue": main["marginSummary"]["accountValue"],
         "crossMaintenanceMarginUsed": main["crossMaintenanceMarginUsed"],
-        "liquidatable": section.get("liquidatable", False),
+        # the engine's own test for the account's mode (the scenario model's under a scenario preset)
+        "liquidatable": AccountHealth(v, acct).liquidatable(),
         "positions": [],
     }
     for dex in ms.dexes_with_positions(reg, acct):
@@ -129,8 +131,6 @@ def evaluate(portfolio: dict[str, Any]) -> dict[str, Any]:
             sections["scenarioMargin"] = ms.scenario(Valuer(reg, state), acct)
         if mode is requested:
             top = _top_level(reg, state, acct, section)
-            if mode is Mode.PORTFOLIO and scenario_model:
-                top["liquidatable"] = sections["scenarioMargin"].get("liquidatable", False)
     return {
         "preset": str(preset),
         "mode": requested.value,

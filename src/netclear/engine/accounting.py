@@ -42,11 +42,73 @@ class PositionValue:
         return abs(self.ntl)
 
 
+class PoolKey:
+    """Which cross margin pool: a standard account's dex (``dex``, by name; ``""`` is the first dex) or a
+    unified / portfolio-margin account's collateral token (``token``, by index). Exactly one is set.
+
+    Built by :func:`netclear.engine.health.pool_key` from a perp and the account mode, or by
+    :meth:`of_dex` / :meth:`of_token` where the pool is named directly (Hyperliquid docs 'Account
+    abstraction modes': standard margins each dex apart, unified shares margin per collateral token).
+    Immutable and interned: equal keys are the same object, so equality and hashing are identity's (the
+    margin path looks pools up several times per fill).
+    """
+
+    __slots__ = ("dex", "raw", "token")
+    dex: str | None
+    token: int | None
+    raw: str | int
+    """The dex name or token index (the key of :meth:`Valuer.cross_pools` and of the views)."""
+
+    def __new__(cls, dex: str | None = None, token: int | None = None) -> PoolKey:
+        known = _POOL_KEYS.get((dex, token))
+        if known is not None:
+            return known
+        if (dex is None) == (token is None):
+            raise ValueError("a pool key names a dex or a token, not both or neither")
+        key = object.__new__(cls)
+        object.__setattr__(key, "dex", dex)
+        object.__setattr__(key, "token", token)
+        object.__setattr__(key, "raw", dex if dex is not None else token)
+        _POOL_KEYS[(dex, token)] = key
+        return key
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("PoolKey is immutable")
+
+    def __reduce__(self) -> tuple[type[PoolKey], tuple[str | None, int | None]]:
+        return (PoolKey, (self.dex, self.token))
+
+    def __copy__(self) -> PoolKey:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> PoolKey:
+        return self
+
+    @staticmethod
+    def of_dex(name: str) -> PoolKey:
+        key = _POOL_KEYS.get((name, None))
+        return key if key is not None else PoolKey(dex=name)
+
+    @staticmethod
+    def of_token(index: int) -> PoolKey:
+        key = _POOL_KEYS.get((None, index))
+        return key if key is not None else PoolKey(token=index)
+
+    def __str__(self) -> str:
+        return str(self.raw)
+
+    def __repr__(self) -> str:
+        return f"PoolKey(dex={self.dex!r})" if self.dex is not None else f"PoolKey(token={self.token!r})"
+
+
+_POOL_KEYS: dict[tuple[str | None, int | None], PoolKey] = {}
+
+
 @dataclass(slots=True)
 class MarginPool:
-    """Cash plus cross positions that share margin. ``key`` is a dex name or a token index."""
+    """Cash plus cross positions that share margin."""
 
-    key: str | int
+    key: PoolKey
     token: Token
     cash: int = 0
     ntl: int = 0
@@ -60,10 +122,12 @@ class MarginPool:
         """``totalRawUsd + Σ szi * markPx`` (Hyperliquid docs 'Info endpoint: Perpetuals')."""
         return self.cash + self.ntl
 
-    @property
-    def free(self) -> int:
-        """Account value not used as initial margin."""
-        return self.account_value - self.im
+    def add(self, pv: PositionValue) -> None:
+        self.ntl += pv.ntl
+        self.total_ntl += pv.abs_ntl
+        self.im += pv.im
+        self.mm += pv.mm
+        self.positions.append(pv)
 
 
 @dataclass(slots=True)
@@ -274,43 +338,49 @@ class Valuer:
         return [self.position_value(p) for p in acct.positions.values() if p.szi != 0]
 
     # ------------------------------------------------------------------ pools
-    def cross_pools(self, acct: Account) -> dict[str | int, MarginPool]:
-        """Margin pools of the account keyed by dex name (standard) or collateral token (unified)."""
-        pools: dict[str | int, MarginPool] = {}
+    def pools(self, acct: Account) -> dict[PoolKey, MarginPool]:
+        """Margin pools of the account: one per dex (standard) or per collateral token (unified, PM).
+
+        Callers that decide (margin checks, liquidation, free balance) read them through
+        :class:`netclear.engine.health.AccountHealth`, which builds them once per action.
+        """
+        pools: dict[PoolKey, MarginPool] = {}
         unified = acct.mode.unified
         if unified:
             for dex in self.reg.dexes:
                 tok = dex.collateral
-                if tok.index not in pools:
-                    pools[tok.index] = MarginPool(tok.index, tok, cash=acct.spot.get(tok.index, 0))
+                key = PoolKey.of_token(tok.index)
+                if key not in pools:
+                    pools[key] = MarginPool(key, tok, cash=acct.spot.get(tok.index, 0))
         else:
             for dex in self.reg.dexes:
-                pools[dex.name] = MarginPool(dex.name, dex.collateral, cash=acct.perp_cash.get(dex.name, 0))
+                key = PoolKey.of_dex(dex.name)
+                pools[key] = MarginPool(key, dex.collateral, cash=acct.perp_cash.get(dex.name, 0))
+        perps = self.reg.perps
         for pos in acct.positions.values():
             if pos.szi == 0 or not pos.is_cross:
                 continue
-            pv = self.position_value(pos)
-            pool = pools[pv.perp.collateral.index if unified else pv.perp.dex.name]
-            pool.ntl += pv.ntl
-            pool.total_ntl += pv.abs_ntl
-            pool.im += pv.im
-            pool.mm += pv.mm
-            pool.positions.append(pv)
+            perp = perps[pos.asset]
+            pv = self.position_value(pos, perp)
+            pools[PoolKey.of_token(perp.collateral.index) if unified else PoolKey.of_dex(perp.dex.name)].add(
+                pv
+            )
         return pools
 
+    def cross_pools(self, acct: Account) -> dict[str | int, MarginPool]:
+        """:meth:`pools` keyed by dex name (standard) or collateral token index (unified), for readers that
+        value rather than decide (views, the portfolio-margin model)."""
+        return {key.raw: pool for key, pool in self.pools(acct).items()}
+
     def dex_pool(self, acct: Account, dex_name: str) -> MarginPool:
-        """The cross pool of one dex as its ``clearinghouseState`` reports it."""
+        """The cross pool of one dex as its ``clearinghouseState`` reports it (standard layout)."""
         dex = self.reg.dex(dex_name)
-        pool = MarginPool(dex.name, dex.collateral, cash=acct.perp_cash.get(dex.name, 0))
+        key = PoolKey.of_dex(dex.name)
+        pool = MarginPool(key, dex.collateral, cash=acct.perp_cash.get(dex.name, 0))
         for pos in acct.positions.values():
             if pos.szi == 0 or not pos.is_cross or self.reg.perps[pos.asset].dex.name != dex.name:
                 continue
-            pv = self.position_value(pos)
-            pool.ntl += pv.ntl
-            pool.total_ntl += pv.abs_ntl
-            pool.im += pv.im
-            pool.mm += pv.mm
-            pool.positions.append(pv)
+            pool.add(self.position_value(pos))
         return pool
 
     def isolated(
@@ -360,13 +430,15 @@ class Valuer:
         im = pool.im + self.order_margin(acct, token) if pool is not None and acct.mode.unified else 0
         return im + acct.spot_hold.get(token, 0)
 
-    def order_margin(self, acct: Account, key: str | int) -> int:
+    def order_margin(self, acct: Account, key: PoolKey | str | int) -> int:
         """Initial margin reserved by resting perp orders of a pool (dex name or collateral token).
 
         Per asset the larger of the buy-side and sell-side reservations counts (docs/rules/orders.md).
         """
         if not acct.order_margin:
             return 0
+        if isinstance(key, PoolKey):
+            key = key.raw
         total = 0
         for asset, (buy, sell) in acct.order_margin.items():
             perp = self.reg.perps[asset]

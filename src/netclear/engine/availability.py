@@ -10,7 +10,8 @@ FAQ').
 from __future__ import annotations
 
 from netclear.engine import pm_model
-from netclear.engine.accounting import MarginPool, Valuer
+from netclear.engine.accounting import PoolKey, Valuer
+from netclear.engine.health import AccountHealth, HealthCache
 from netclear.engine.solvency import fund, require_collateral_cover
 from netclear.engine.state import Account, Mode
 from netclear.engine.tx import Tx
@@ -21,31 +22,41 @@ from netclear.markets.registry import Registry, Token
 
 
 def transfer_requirement(reg: Registry, im: int, total_ntl: int) -> int:
+    """The transfer margin rule (:func:`netclear.margin.standard.transfer_margin_required`) for one isolated
+    position; a cross pool's is :meth:`AccountHealth.transfer_requirement`."""
     return std_rules.transfer_margin_required(im, total_ntl, reg.transfer_min_ntl_fraction)
 
 
-def withdrawable(v: Valuer, acct: Account, token: Token, *, perp_dex: str | None = None) -> int:
+def withdrawable(
+    v: Valuer,
+    acct: Account,
+    token: Token,
+    *,
+    perp_dex: str | None = None,
+    health: AccountHealth | None = None,
+) -> int:
     """Amount of ``token`` the account can move out now.
 
     ``perp_dex`` selects a standard-mode dex's cross balance (``withdraw3`` / ``usdSend`` source);
-    otherwise the spot (standard) or unified balance is used.
+    otherwise the spot (standard) or unified balance is used. ``health``: the account's
+    :class:`~netclear.engine.health.AccountHealth` when the caller has one (the requirement is its
+    :meth:`~netclear.engine.health.AccountHealth.transfer_requirement`).
     """
     reg = v.reg
     if acct.mode is Mode.STANDARD:
         if perp_dex is not None:
-            dex_pool = v.dex_pool(acct, perp_dex)
-            req = transfer_requirement(reg, dex_pool.im + v.order_margin(acct, perp_dex), dex_pool.total_ntl)
-            return std_rules.withdrawable(dex_pool.account_value, req)
+            h = health if health is not None else AccountHealth(v, acct)
+            key = PoolKey.of_dex(reg.dex(perp_dex).name)
+            return std_rules.withdrawable(h.pool(key).account_value, h.transfer_requirement(key))
         return max(0, acct.spot.get(token.index, 0) - acct.spot_hold.get(token.index, 0))
     pm = acct.mode is Mode.PORTFOLIO
-    pools = v.cross_pools(acct)
-    pool: MarginPool | None = pools.get(token.index)
+    h = health if health is not None else AccountHealth(v, acct)
+    pool = h.token_pool(token.index)
     supplied = v.supplied(acct, token.index) if pm else 0
     borrowed = v.borrowed(acct, token.index) if pm else 0
     hold = acct.spot_hold.get(token.index, 0)
     if pool is not None:
-        req = transfer_requirement(reg, pool.im + v.order_margin(acct, token.index), pool.total_ntl)
-        return max(0, pool.account_value + supplied - borrowed - req - hold)
+        return max(0, pool.account_value + supplied - borrowed - h.transfer_requirement(pool.key) - hold)
     spot_free = acct.spot.get(token.index, 0) - hold
     params = reg.collateral(token.index) if pm and not pm_model.uses_scenario(reg) else None
     if params is not None and acct.has_borrows() and supplied > 0:
@@ -68,10 +79,13 @@ def debit(
     *,
     perp_dex: str | None = None,
     field: str = "amount",
+    health: HealthCache | None = None,
 ) -> None:
-    """Take ``amount`` out of the account after checking :func:`withdrawable`; never borrows."""
-    v = Valuer(reg, tx.state)
-    available = withdrawable(v, acct, token, perp_dex=perp_dex)
+    """Take ``amount`` out of the account after checking :func:`withdrawable`; never borrows.
+    ``health``: the action's cache (``Ctx.health_cache``)."""
+    cache = health if health is not None else HealthCache(reg).begin(tx.state)
+    h = cache.get(acct)
+    available = withdrawable(h.v, acct, token, perp_dex=perp_dex, health=h)
     if amount > available:
         where = f" on dex {perp_dex or 'main'}" if perp_dex is not None and acct.mode is Mode.STANDARD else ""
         raise InsufficientBalance(

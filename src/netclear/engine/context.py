@@ -10,6 +10,7 @@ from netclear.engine.accounting import Valuer
 from netclear.engine.addresses import normalize_address as normalize_address
 from netclear.engine.events import Event
 from netclear.engine.hashing import action_hash
+from netclear.engine.health import AccountHealth, HealthCache
 from netclear.engine.state import Account, ExchangeState
 from netclear.engine.tx import Tx
 from netclear.errors import InvalidAction, InvalidAmount
@@ -28,6 +29,9 @@ class Ctx:
     liquidation: dict[str, str] | None = None
     """While a liquidation trades: Hyperliquid's ``FillLiquidation`` (``liquidatedUser``, ``markPx``,
     ``method``), added to both sides' fill records (websocket "Subscriptions" page, ``WsFill``)."""
+    health_cache: HealthCache | None = None
+    """The action's :class:`~netclear.engine.health.AccountHealth` per account (the exchange's, bound to
+    this action's state); read through :meth:`health`."""
 
     @property
     def state(self) -> ExchangeState:
@@ -39,6 +43,18 @@ class Ctx:
 
     def valuer(self) -> Valuer:
         return Valuer(self.reg, self.tx.state)
+
+    def healths(self) -> HealthCache:
+        """The action's health cache (created on first use when the exchange did not hand one in)."""
+        cache = self.health_cache
+        if cache is None:
+            cache = self.health_cache = HealthCache(self.reg).begin(self.tx.state)
+        return cache
+
+    def health(self, acct: Account) -> AccountHealth:
+        """The account's margin standing now: built once per action, rebuilt whenever its inputs changed
+        (:mod:`netclear.engine.health`)."""
+        return (self.health_cache or self.healths()).get(acct)
 
     def account(self, address: str, field: str = "user") -> Account:
         return self.tx.account(normalize_address(address, field))

@@ -24,6 +24,7 @@ from netclear.engine.accounting import Valuer
 from netclear.engine.context import Ctx
 from netclear.engine.events import Event
 from netclear.engine.handlers import funds, lending_actions, modes, orders, prices, trading
+from netclear.engine.health import HealthCache
 from netclear.engine.liquidation import engine as liquidation_engine
 from netclear.engine.liquidation.screen import PriceScreen
 from netclear.engine.state import ExchangeState
@@ -77,6 +78,9 @@ class Exchange:
         self.state = state
         self.handlers: dict[type[A.Action], Handler] = dict(HANDLERS)
         self.screen = PriceScreen(self.registry)
+        self.health = HealthCache(self.registry)
+        """The last action's :class:`~netclear.engine.health.AccountHealth` per account (each read checks it
+        against the state, :mod:`netclear.engine.health`)."""
         """Who may be liquidatable after a price move (:mod:`netclear.engine.liquidation.screen`); call
         ``screen.invalidate()`` after editing ``state`` outside :meth:`apply`."""
 
@@ -90,7 +94,7 @@ class Exchange:
         if at is not None:
             self._advance_clock(at)
         tx = Tx(self.state)
-        ctx = Ctx(tx, self.registry)
+        ctx = Ctx(tx, self.registry, health_cache=self.health.begin(self.state))
         try:
             self._count_user_action(ctx, action)
             before = pm_housekeeping.free_before(ctx, action)
@@ -132,7 +136,7 @@ class Exchange:
         if at == self.state.time_ms:
             return
         tx = Tx(self.state)
-        ctx = Ctx(tx, self.registry)
+        ctx = Ctx(tx, self.registry, health_cache=self.health.begin(self.state))
         state = self.state
         before_ms = state.time_ms
         try:

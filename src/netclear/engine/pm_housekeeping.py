@@ -12,6 +12,7 @@ from __future__ import annotations
 from netclear.engine import actions as A
 from netclear.engine.accounting import Valuer
 from netclear.engine.context import Ctx
+from netclear.engine.health import AccountHealth
 from netclear.engine.solvency import rebalance
 from netclear.engine.state import Account, Mode
 
@@ -50,22 +51,19 @@ def rebalance_after(ctx: Ctx, action: A.Action, before: dict[str, dict[int, int]
             prior = (
                 free_by_token(v, original) if original is not None and original.mode is Mode.PORTFOLIO else {}
             )
-        after = free_by_token(v, live)
+        after = free_by_token(v, live, ctx.health(live))
         gains = {t: after[t] - prior.get(t, 0) for t in after if after[t] > prior.get(t, 0)}
-        rebalance(ctx.tx, ctx.reg, live, gains=gains, allow_auto=not explicit_lending)
+        rebalance(ctx.tx, ctx.reg, live, gains=gains, allow_auto=not explicit_lending, health=ctx.healths())
 
 
 def rebalance_touched(ctx: Ctx) -> None:
     """After time passes (funding, interest): re-balance the PM accounts it touched, no gains counted."""
     for acct in sorted(ctx.tx.touched_pm_accounts(), key=lambda a: a.address):
-        rebalance(ctx.tx, ctx.reg, acct, gains={})
+        rebalance(ctx.tx, ctx.reg, acct, gains={}, health=ctx.healths())
 
 
-def free_by_token(v: Valuer, acct: Account) -> dict[int, int]:
-    """Free balance per collateral token: pool value less initial margin, order margin and spot holds."""
-    pools = v.cross_pools(acct)
-    out = {}
-    for key, pool in pools.items():
-        assert isinstance(key, int)
-        out[key] = pool.account_value - pool.im - v.order_margin(acct, key) - acct.spot_hold.get(key, 0)
-    return out
+def free_by_token(v: Valuer, acct: Account, health: AccountHealth | None = None) -> dict[int, int]:
+    """Free balance per collateral token (pool value less initial margin, order margin and spot holds), as
+    :class:`~netclear.engine.health.AccountHealth` owns it."""
+    h = health if health is not None else AccountHealth(v, acct)
+    return {key.token: h.free(key) for key in h.pools if key.token is not None}

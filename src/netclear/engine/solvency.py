@@ -19,7 +19,8 @@ from collections.abc import Iterable
 from fractions import Fraction
 
 from netclear.engine import lending, pm_model
-from netclear.engine.accounting import MarginPool, Valuer, unrealized_pnl
+from netclear.engine.accounting import PoolKey, Valuer, unrealized_pnl
+from netclear.engine.health import AccountHealth, HealthCache
 from netclear.engine.state import Account, Mode, Position
 from netclear.engine.tx import Tx
 from netclear.errors import CapReached, InsufficientBalance, InsufficientMargin, LiquidityError
@@ -126,55 +127,56 @@ def require_margin(
     tokens: Iterable[int] = (),
     dexes: Iterable[str] = (),
     field: str = "margin",
+    health: HealthCache | None = None,
 ) -> None:
     """Reject unless every touched pool can carry its initial margin and spot holds.
 
     ``tokens``: token indices whose balance the action used (unified pools and spot balances);
-    ``dexes``: standard-mode dexes whose cross pool the action used.
+    ``dexes``: standard-mode dexes whose cross pool the action used. ``health``: the action's
+    :class:`~netclear.engine.health.HealthCache` (``Ctx.health_cache``), so the valuation built here serves
+    the action's later checks (the liquidation test after it reads the same numbers); without one the
+    check builds its own. The numbers are :meth:`AccountHealth.shortfall`'s.
     """
     if acct.is_system:
         return  # vaults and backstops are the loss absorbers: they are not margined
-    v = Valuer(reg, tx.state)
+    cache = health if health is not None else HealthCache(reg).begin(tx.state)
+    h = cache.get(acct)
     tokens = set(tokens)
     if acct.mode is Mode.STANDARD:
-        pools = v.cross_pools(acct)
         for dex in set(dexes):
-            dex_pool = pools[dex]
-            needed = dex_pool.im + v.order_margin(acct, dex)
-            if dex_pool.account_value < needed:
-                wd = dex_pool.token.wei_decimals
+            key = PoolKey.of_dex(dex)
+            if h.shortfall(key) > 0:
+                pool = h.pool(key)
+                wd = pool.token.wei_decimals
                 raise InsufficientMargin(
                     field,
-                    f"dex {dex or 'main'} cross account value {fmt_units(dex_pool.account_value, wd)} "
-                    f"is below its initial margin {fmt_units(needed, wd)}",
+                    f"dex {dex or 'main'} cross account value {fmt_units(pool.account_value, wd)} "
+                    f"is below its initial margin {fmt_units(h.initial(key), wd)}",
                 )
         for token in tokens:
-            free = acct.spot.get(token, 0) - acct.spot_hold.get(token, 0)
-            if free < 0:
+            short = h.shortfall(token)
+            if short > 0:
                 tok = reg.tokens[token]
-                raise InsufficientBalance(field, f"spot balance {_describe_shortfall(tok, -free)}")
+                raise InsufficientBalance(field, f"spot balance {_describe_shortfall(tok, short)}")
         return
-    pools = v.cross_pools(acct)
     pm = acct.mode is Mode.PORTFOLIO
     for token in sorted(
         tokens | {reg.perps[p.asset].collateral.index for p in _touched_positions(acct, dexes, reg)}
     ):
         tok = reg.tokens[token]
-        pool: MarginPool | None = pools.get(token)
-        short = _shortfall(v, acct, token, pool)
+        has_pool = h.token_pool(token) is not None
+        short = h.shortfall(token)
         if short > 0 and pm:
             fund(tx, reg, acct, tok, short)
-            pools = v.cross_pools(acct)
-            short = _shortfall(v, acct, token, pools.get(token))
+            h = cache.get(acct)
+            short = h.shortfall(token)
         if short > 0:
             reason = _describe_shortfall(tok, short)
             if pm and reg.borrowable(token) is not None:
                 reason += " after auto-borrow, " + describe_borrow_limits(tx, reg, acct, tok)
-            raise (
-                InsufficientMargin(field, reason) if pool is not None else InsufficientBalance(field, reason)
-            )
+            raise InsufficientMargin(field, reason) if has_pool else InsufficientBalance(field, reason)
     if pm:
-        require_collateral_cover(v, acct, field=field, before=tx.original(acct.address))
+        require_collateral_cover(h.v, acct, field=field, before=tx.original(acct.address))
 
 
 def _touched_positions(acct: Account, dexes: Iterable[str], reg: Registry) -> list[Position]:
@@ -182,13 +184,6 @@ def _touched_positions(acct: Account, dexes: Iterable[str], reg: Registry) -> li
     if not names:
         return []
     return [p for p in acct.positions.values() if p.szi != 0 and reg.perps[p.asset].dex.name in names]
-
-
-def _shortfall(v: Valuer, acct: Account, token: int, pool: MarginPool | None) -> int:
-    hold = acct.spot_hold.get(token, 0)
-    if pool is None:
-        return hold - acct.spot.get(token, 0)
-    return pool.im + v.order_margin(acct, token) + hold - pool.account_value
 
 
 def require_collateral_cover(
@@ -229,6 +224,7 @@ def rebalance(
     *,
     gains: dict[int, int] | None = None,
     allow_auto: bool = True,
+    health: HealthCache | None = None,
 ) -> None:
     """Portfolio-margin housekeeping after an action or a price move (see module docstring).
 
@@ -247,20 +243,16 @@ def rebalance(
     if allow_auto:
         supply_collateral(tx, reg, acct)
     v = Valuer(reg, tx.state)
+    cache = health if health is not None else HealthCache(reg).begin(tx.state)
     for token, params in pm.borrowable.items():
         tok = params.token
-        pools = v.cross_pools(acct)
-        pool = pools.get(token)
-        ntl = pool.ntl if pool is not None else 0
-        im = pool.im if pool is not None else 0
-        liquid = acct.spot.get(token, 0) + ntl
-        if liquid < 0:
+        if acct.spot.get(token, 0) + _pool_ntl(cache.get(acct), token) < 0:
             with contextlib.suppress(CapReached, LiquidityError, InsufficientBalance):
-                fund(tx, reg, acct, tok, -liquid)
-            liquid = acct.spot.get(token, 0) + ntl
+                fund(tx, reg, acct, tok, -(acct.spot.get(token, 0) + _pool_ntl(cache.get(acct), token)))
         if not allow_auto:
             continue
-        free = liquid - im - v.order_margin(acct, token) - acct.spot_hold.get(token, 0)
+        h = cache.get(acct)
+        free = h.free(token)
         if free <= 0:
             continue
         owed = v.borrowed(acct, token)
@@ -274,9 +266,15 @@ def rebalance(
                 continue
         cash = acct.spot.get(token, 0) - acct.spot_hold.get(token, 0)
         # idle balance earns: supply realized cash only, never unrealized profit (docs/rules/lending.md)
+        pool = h.token_pool(token)
         upnl_gains = sum(max(0, unrealized_pnl(pv)) for pv in pool.positions) if pool is not None else 0
         amount = min(free - upnl_gains, cash, lending.supply_headroom(tx, reg, acct, token))
         if amount > 0:
             # best effort: housekeeping never fails the user's action
             with contextlib.suppress(CapReached, LiquidityError, InsufficientBalance):
                 lending.supply(tx, reg, acct, tok, amount)
+
+
+def _pool_ntl(h: AccountHealth, token: int) -> int:
+    pool = h.token_pool(token)
+    return pool.ntl if pool is not None else 0

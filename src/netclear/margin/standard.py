@@ -106,6 +106,13 @@ def liquidation_price(
     return max(candidates) if side > 0 else min(candidates)
 
 
+def below_maintenance(account_value: int, maintenance: int) -> bool:
+    """A margin pool (cross per dex or per collateral token, or one isolated position) is liquidatable when
+    its equity is below its maintenance margin (Hyperliquid docs 'Liquidations'); a pool that owes no
+    maintenance never is."""
+    return maintenance > 0 and account_value < maintenance
+
+
 def return_on_equity(unrealized_pnl: Fraction, size: Fraction, entry_px: Fraction, leverage: int) -> Fraction:
     """``unrealizedPnl / (|szi| * entryPx / leverage)`` (Hyperliquid docs 'Info endpoint: Perpetuals')."""
     base = abs(size) * entry_px / leverage

@@ -43,6 +43,7 @@ import numpy.typing as npt
 
 from netclear.engine import pm_model
 from netclear.engine.accounting import Valuer
+from netclear.engine.health import pm_liquidation_ratio
 from netclear.engine.state import Account, ExchangeState, Mode
 from netclear.fixedpoint import PX_SCALE
 from netclear.margin import scenario as sc
@@ -664,7 +665,7 @@ class RiskBook:
         assert p is not None
         chosen = model or (self.reg.pm.model if self.reg.pm is not None else "hyperliquid")
         scenario = len(m.owners) > 0 and chosen == "scenario"
-        ratio = float(self.reg.pm.liquidation_ratio) if self.reg.pm is not None else 0.95
+        ratio = float(pm_liquidation_ratio(self.reg))  # the engine's threshold (AccountHealth's)
         static = self._static()
         loop = _compiled("hyperliquid") if fused is not False and not scenario else None
         if loop is not None:

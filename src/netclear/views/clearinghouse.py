@@ -18,8 +18,9 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from netclear.engine.accounting import MarginPool, PositionValue, Valuer, unrealized_pnl
-from netclear.engine.availability import transfer_requirement, withdrawable
+from netclear.engine.accounting import PoolKey, PositionValue, Valuer, unrealized_pnl
+from netclear.engine.availability import withdrawable
+from netclear.engine.health import AccountHealth
 from netclear.engine.state import Account, Mode
 from netclear.fixedpoint import PX_DECIMALS, PX_SCALE, fmt_decimal, fmt_units
 from netclear.margin import standard as std_rules
@@ -92,20 +93,14 @@ def _summary(account_value: int, total_ntl: int, raw_usd: int, margin_used: int,
     }
 
 
-def _pool_for(v: Valuer, acct: Account, dex: str) -> MarginPool:
-    d = v.reg.dex(dex)
-    if acct.mode.unified:
-        pools = v.cross_pools(acct)
-        return pools[d.collateral.index]
-    return v.dex_pool(acct, d.name)
-
-
 def clearinghouse_state(v: Valuer, acct: Account, dex: str = "") -> dict[str, Any]:
     reg = v.reg
     d = reg.dex(dex)
     wd = d.collateral.wei_decimals
-    pool = _pool_for(v, acct, d.name)
-    isolated = v.isolated(acct, dex=d.name)
+    h = AccountHealth(v, acct)
+    key = PoolKey.of_token(d.collateral.index) if acct.mode.unified else PoolKey.of_dex(d.name)
+    pool = h.pool(key)
+    isolated = [iso for iso in h.isolated if iso.value.perp.dex.name == d.name]
     positions: list[dict[str, Any]] = []
     for pv in sorted(pool.positions, key=lambda p: p.perp.asset):
         if pv.perp.dex.name != d.name:
@@ -122,10 +117,9 @@ def clearinghouse_state(v: Valuer, acct: Account, dex: str = "") -> dict[str, An
         iso_raw += pv.position.raw_usd
     positions.sort(key=lambda p: reg.perp(p["position"]["coin"]).asset)
     if acct.mode.unified:
-        w = withdrawable(v, acct, d.collateral)
+        w = withdrawable(v, acct, d.collateral, health=h)
     else:
-        im = pool.im + v.order_margin(acct, d.name)
-        w = std_rules.withdrawable(pool.account_value, transfer_requirement(reg, im, pool.total_ntl))
+        w = std_rules.withdrawable(pool.account_value, h.transfer_requirement(key))
     return {
         "assetPositions": positions,
         "marginSummary": _summary(

@@ -14,14 +14,15 @@ from fractions import Fraction
 from typing import Any
 
 from netclear.engine import pm_model
-from netclear.engine.accounting import Valuer
+from netclear.engine.accounting import PoolKey, Valuer
+from netclear.engine.health import AccountHealth, pm_liquidation_ratio
 from netclear.engine.state import Account, ExchangeState, Mode, Position
 from netclear.engine.whatif import LIQUIDITY, reserve_for, supply_collateral
 from netclear.fixedpoint import fmt_decimal, notional
 from netclear.margin import portfolio as pm_rules
 from netclear.margin import scenario as sc
 from netclear.margin.standard import initial_margin
-from netclear.margin.unified import INFINITE, unified_liquidatable
+from netclear.margin.unified import INFINITE
 from netclear.markets.registry import Registry
 
 
@@ -40,25 +41,22 @@ def dexes_with_positions(reg: Registry, acct: Account) -> list[str]:
 
 
 def standard(v: Valuer, acct: Account) -> dict[str, Any]:
-    """Per-dex cross margin plus isolated positions; spot is not collateral."""
+    """Per-dex cross margin plus isolated positions; spot is not collateral. The numbers and the
+    liquidation test are :class:`~netclear.engine.health.AccountHealth`'s."""
     reg = v.reg
+    h = AccountHealth(v, acct)
     req = avail = im = Fraction(0)
-    liquidatable = False
     for name in dexes_with_positions(reg, acct):
-        pool = v.dex_pool(acct, name)
+        pool = h.pool(PoolKey.of_dex(name))
         tok = pool.token
         req += v.usdc_value(tok, pool.mm)
         avail += v.usdc_value(tok, pool.account_value)
         im += v.usdc_value(tok, pool.im)
-        if pool.mm > 0 and pool.account_value < pool.mm:
-            liquidatable = True
-    for iso in v.isolated(acct):
+    for iso in h.isolated:
         tok = iso.value.perp.collateral
         req += v.usdc_value(tok, iso.value.mm)
         avail += v.usdc_value(tok, iso.margin_used)
         im += v.usdc_value(tok, iso.value.im)
-        if iso.margin_used < iso.value.mm:
-            liquidatable = True
     idle = Fraction(0)
     for token, bal in acct.spot.items():
         if bal:
@@ -69,33 +67,31 @@ def standard(v: Valuer, acct: Account) -> dict[str, Any]:
         "marginAvailable": usd(avail),
         "excessMargin": usd(avail - req),
         "spotValueNotCollateral": usd(idle),
-        "liquidatable": liquidatable,
+        "liquidatable": h.liquidatable(Mode.STANDARD),
     }
 
 
 def unified(v: Valuer, acct: Account) -> dict[str, Any]:
     """One pool per collateral token (its balance and cross positions), plus isolated positions."""
-    pools = v.cross_pools(acct)
+    h = AccountHealth(v, acct)
     req = avail = im = Fraction(0)
-    for pool in pools.values():
+    for pool in h.pools.values():
         if not (pool.positions or pool.cash):
             continue
         req += v.usdc_value(pool.token, pool.mm)
         avail += v.usdc_value(pool.token, pool.account_value)
         im += v.usdc_value(pool.token, pool.im)
-    for iso in v.isolated(acct):
+    for iso in h.isolated:
         tok = iso.value.perp.collateral
         req += v.usdc_value(tok, iso.value.mm)
         avail += v.usdc_value(tok, iso.margin_used)
-    ratio = v.unified_ratio(acct, pools)
     return {
         "maintenanceRequirement": usd(req),
         "initialMarginRequirement": usd(im),
         "marginAvailable": usd(avail),
         "excessMargin": usd(avail - req),
-        "unifiedAccountRatio": ratio_text(ratio),
-        "liquidatable": unified_liquidatable(ratio)
-        or any(i.margin_used < i.value.mm for i in v.isolated(acct)),
+        "unifiedAccountRatio": ratio_text(h.unified_ratio()),
+        "liquidatable": h.liquidatable(Mode.UNIFIED),
     }
 
 
@@ -118,7 +114,7 @@ def portfolio(v: Valuer, acct: Account) -> dict[str, Any]:
             worst = (key, r, lv)
     if worst is not None:
         _, req, lv = worst
-        avail = lv * pm.liquidation_ratio
+        avail = lv * pm_liquidation_ratio(reg)
     borrowed = v.borrowed_value(acct)
     hf = pm_rules.health_factor(legs.collateral, borrowed)
     return {
@@ -126,7 +122,7 @@ def portfolio(v: Valuer, acct: Account) -> dict[str, Any]:
         "marginAvailable": usd(avail),
         "excessMargin": usd(avail - req),
         "portfolioMarginRatio": ratio_text(legs.ratio),
-        "liquidatable": pm_rules.pm_liquidatable(legs.ratio, pm.liquidation_ratio),
+        "liquidatable": pm_rules.pm_liquidatable(legs.ratio, pm_liquidation_ratio(reg)),
         "healthFactor": fmt_decimal(hf, 10) if hf is not None else None,
         "borrowingPower": usd(pm_rules.borrowing_power(legs.collateral)),
         "borrowedValue": usd(borrowed),

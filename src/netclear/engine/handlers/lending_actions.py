@@ -18,13 +18,9 @@ from netclear.fixedpoint import fmt_units
 
 
 def free_balance(ctx: Ctx, acct: Account, token: int) -> int:
-    """Balance not used as margin or by orders: the unified pool's value less its initial margin."""
-    v = ctx.valuer()
-    if acct.mode.unified:
-        pool = v.cross_pools(acct).get(token)
-        if pool is not None:
-            return pool.account_value - pool.im - acct.spot_hold.get(token, 0)
-    return acct.spot.get(token, 0) - acct.spot_hold.get(token, 0)
+    """Balance not used as margin or by orders (:meth:`netclear.engine.health.AccountHealth.free`): the
+    unified pool's value less its initial margin (positions and resting orders) and spot holds."""
+    return ctx.health(acct).free(token)
 
 
 def _explain_standard_perp_balance(ctx: Ctx, acct: Account, token: int, amount: int) -> None:
@@ -60,7 +56,7 @@ def borrow_lend(ctx: Ctx, a: BorrowLend) -> None:
             amount = max(0, acct.spot.get(token.index, 0) - acct.spot_hold.get(token.index, 0))
         _explain_standard_perp_balance(ctx, acct, token.index, amount)
         done = lending.supply(ctx.tx, reg, acct, token, amount)
-        require_margin(ctx.tx, reg, acct, tokens=[token.index], field="amount")
+        require_margin(ctx.tx, reg, acct, tokens=[token.index], field="amount", health=ctx.healths())
     elif a.operation == "withdraw":
         done = lending.withdraw(ctx.tx, reg, acct, token, amount)
         if acct.mode is Mode.PORTFOLIO:

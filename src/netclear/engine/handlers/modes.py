@@ -167,9 +167,11 @@ def update_leverage(ctx: Ctx, a: UpdateLeverage) -> None:
 
 def _require_pool(ctx: Ctx, acct: Account, perp: Perp, field: str) -> None:
     if acct.mode is Mode.STANDARD:
-        require_margin(ctx.tx, ctx.reg, acct, dexes=[perp.dex.name], field=field)
+        require_margin(ctx.tx, ctx.reg, acct, dexes=[perp.dex.name], field=field, health=ctx.healths())
     else:
-        require_margin(ctx.tx, ctx.reg, acct, tokens=[perp.collateral.index], field=field)
+        require_margin(
+            ctx.tx, ctx.reg, acct, tokens=[perp.collateral.index], field=field, health=ctx.healths()
+        )
 
 
 # ---------------------------------------------------------------------------- isolated margin

@@ -79,8 +79,10 @@ def release_part(acct: Account, asset: int, is_buy: bool, info: OrderInfo, part:
 
 def require_order_margin(ctx: Ctx, acct: Account, m: Market, field: str) -> None:
     if isinstance(m, SpotPair):
-        require_margin(ctx.tx, ctx.reg, acct, tokens=[m.quote.index, m.base.index], field=field)
+        require_margin(
+            ctx.tx, ctx.reg, acct, tokens=[m.quote.index, m.base.index], field=field, health=ctx.healths()
+        )
     elif acct.mode is Mode.STANDARD:
-        require_margin(ctx.tx, ctx.reg, acct, dexes=[m.dex.name], field=field)
+        require_margin(ctx.tx, ctx.reg, acct, dexes=[m.dex.name], field=field, health=ctx.healths())
     else:
-        require_margin(ctx.tx, ctx.reg, acct, tokens=[m.collateral.index], field=field)
+        require_margin(ctx.tx, ctx.reg, acct, tokens=[m.collateral.index], field=field, health=ctx.healths())

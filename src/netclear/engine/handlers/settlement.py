@@ -185,9 +185,21 @@ def settle_trade(
         quote_amt = notional(sz, px, market.base.sz_decimals, market.quote.wei_decimals, ceil=True)
         b = apply_spot_side(ctx, buyer, market, True, base_amt, quote_amt, buyer_fee)
         s = apply_spot_side(ctx, seller, market, False, base_amt, quote_amt, seller_fee)
-        require_margin(ctx.tx, ctx.reg, buyer, tokens=[market.quote.index, market.base.index], field="buyer")
         require_margin(
-            ctx.tx, ctx.reg, seller, tokens=[market.base.index, market.quote.index], field="seller"
+            ctx.tx,
+            ctx.reg,
+            buyer,
+            tokens=[market.quote.index, market.base.index],
+            field="buyer",
+            health=ctx.healths(),
+        )
+        require_margin(
+            ctx.tx,
+            ctx.reg,
+            seller,
+            tokens=[market.base.index, market.quote.index],
+            field="seller",
+            health=ctx.healths(),
         )
         ntl = quote_amt
         usdc_ntl = (
@@ -250,9 +262,11 @@ def _check_perp_open(ctx: Ctx, v: Valuer, acct: Account, perp: Perp, field: str)
                 field, f"{perp.name} position of this size allows at most {tier.max_leverage}x (margin tier)"
             )
     if acct.mode is Mode.STANDARD:
-        require_margin(ctx.tx, ctx.reg, acct, dexes=[perp.dex.name], field=field)
+        require_margin(ctx.tx, ctx.reg, acct, dexes=[perp.dex.name], field=field, health=ctx.healths())
     else:
-        require_margin(ctx.tx, ctx.reg, acct, tokens=[perp.collateral.index], field=field)
+        require_margin(
+            ctx.tx, ctx.reg, acct, tokens=[perp.collateral.index], field=field, health=ctx.healths()
+        )
 
 
 def _add_volume(ctx: Ctx, acct: Account, perp_ntl: int, spot_ntl: int) -> None:

@@ -9,8 +9,9 @@ from fractions import Fraction
 from typing import Any
 
 from netclear.engine import events, pm_model
-from netclear.engine.accounting import MarginPool, PositionValue
+from netclear.engine.accounting import MarginPool, PoolKey, PositionValue
 from netclear.engine.context import Ctx
+from netclear.engine.health import pool_key
 from netclear.engine.ops import FeeBook
 from netclear.engine.state import Account, Mode
 from netclear.fixedpoint import fmt_px, fmt_units, frac_floor
@@ -73,8 +74,9 @@ def system_account(ctx: Ctx, address: str, mode: Mode | None = None) -> Account:
     return acct
 
 
-def pool_of(ctx: Ctx, acct: Account, key: str | int) -> MarginPool:
-    return ctx.valuer().cross_pools(acct)[key]
+def pool_of(ctx: Ctx, acct: Account, key: PoolKey) -> MarginPool:
+    """The account's cross pool now (:meth:`Ctx.health`: revalued only when it changed)."""
+    return ctx.health(acct).pool(key)
 
 
 def record_liquidation(
@@ -131,13 +133,14 @@ def move_cash(src: Account, dst: Account, perp: Perp, amount: int) -> None:
     add_cash(dst, perp, amount)
 
 
-def pool_key(acct: Account, perp: Perp) -> str | int:
-    return perp.dex.name if acct.mode is Mode.STANDARD else perp.collateral.index
+def key_of(ctx: Ctx, acct: Account, perp: Perp) -> PoolKey:
+    """The account's cross pool for ``perp`` (:func:`netclear.engine.health.pool_key`)."""
+    return pool_key(ctx.reg, perp, acct.mode)
 
 
-def any_perp_of_pool(ctx: Ctx, key: str | int, acct: Account) -> Perp:
+def any_perp_of_pool(ctx: Ctx, key: PoolKey, acct: Account) -> Perp:
     for perp in ctx.reg.perps.values():
-        if (perp.dex.name if acct.mode is Mode.STANDARD else perp.collateral.index) == key:
+        if pool_key(ctx.reg, perp, acct.mode) == key:
             return perp
     raise KeyError(key)
 
@@ -146,8 +149,8 @@ def pm_positions(ctx: Ctx, acct: Account) -> list[PositionValue]:
     """Cross positions margined by the PMR: those of dexes whose collateral is borrowable."""
     return [
         pv
-        for key, pool in ctx.valuer().cross_pools(acct).items()
-        if not isinstance(key, int) or ctx.reg.borrowable(key) is not None
+        for key, pool in ctx.health(acct).pools.items()
+        if key.token is None or ctx.reg.borrowable(key.token) is not None
         for pv in pool.positions
     ]
 

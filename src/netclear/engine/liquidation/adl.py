@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from netclear.engine import events, lending, ops
+from netclear.engine.accounting import PoolKey
 from netclear.engine.context import Ctx
 from netclear.engine.liquidation import rules
 from netclear.engine.liquidation.accounts import (
@@ -20,9 +21,9 @@ from netclear.engine.liquidation.accounts import (
     add_cash,
     any_perp_of_pool,
     cash_of,
+    key_of,
     move_cash,
     pm_value_wei,
-    pool_key,
     pool_of,
     system_account,
     vault_address,
@@ -47,15 +48,15 @@ class Deleveraged:
 
     weights: dict[str, int] = field(default_factory=dict)
     released: dict[str, int] = field(default_factory=dict)
-    owners: dict[str, tuple[str, bool, str | int, int]] = field(default_factory=dict)
+    owners: dict[str, tuple[str, bool, PoolKey, int]] = field(default_factory=dict)
 
 
 def adl_if_bankrupt(ctx: Ctx, acct: Account) -> None:
-    v = ctx.valuer()
-    for key, pool in sorted(v.cross_pools(acct).items(), key=lambda kv: str(kv[0])):
+    h = ctx.health(acct)
+    for key, pool in h.sorted_pools():
         if pool.positions and pool.account_value < 0:
             adl_pool(ctx, acct, key)
-    for iso in v.isolated(acct):
+    for iso in ctx.health(acct).isolated:
         if iso.margin_used < 0:
             adl_position(ctx, acct, iso.value.perp)
 
@@ -67,15 +68,15 @@ def cover_flat_deficits(ctx: Ctx, acct: Account) -> None:
     cash = acct.perp_cash if acct.mode is Mode.STANDARD else acct.spot
     if all(c >= 0 for c in cash.values()):
         return  # a pool with no position is worth its cash: nothing can be below zero
-    for key, pool in sorted(ctx.valuer().cross_pools(acct).items(), key=lambda kv: str(kv[0])):
+    for key, pool in ctx.health(acct).sorted_pools():
         if pool.positions or pool.account_value >= 0:
             continue
-        perp = next((p for p in ctx.reg.perps.values() if pool_key(acct, p) == key), None)
+        perp = next((p for p in ctx.reg.perps.values() if key_of(ctx, acct, p) == key), None)
         if perp is not None:
             cover_deficit(ctx, acct, acct, perp, -pool.account_value, Deleveraged())
 
 
-def adl_pool(ctx: Ctx, acct: Account, key: str | int) -> None:
+def adl_pool(ctx: Ctx, acct: Account, key: PoolKey) -> None:
     pool = pool_of(ctx, acct, key)
     dl = Deleveraged()
     for pv in sorted(pool.positions, key=lambda p: p.perp.asset):
@@ -124,8 +125,7 @@ def adl_close(ctx: Ctx, acct: Account, perp: Perp, dl: Deleveraged) -> None:
             continue
         opv = v.position_value(opos, perp)
         entry = Fraction(opos.entry_ntl, abs(opos.szi) * PX_SCALE)
-        pools = v.cross_pools(other)
-        av = pools[pool_key(other, perp)].account_value if opos.is_cross else opos.raw_usd + opv.ntl
+        av = ctx.health(other).pool_of(perp).account_value if opos.is_cross else opos.raw_usd + opv.ntl
         rank = rules.adl_rank(
             Fraction(opv.mark, PX_SCALE), entry, Fraction(opv.abs_ntl), Fraction(av), opos.szi > 0
         )
@@ -139,7 +139,7 @@ def adl_close(ctx: Ctx, acct: Account, perp: Perp, dl: Deleveraged) -> None:
     for address, lots in plan:
         other = ctx.tx.account(address)
         isolated = not other.positions[perp.asset].is_cross
-        key = pool_key(other, perp)
+        key = key_of(ctx, other, perp)
         slot = f"{address}|{'i' if isolated else 'c'}|{perp.asset if isolated else key}"
         cash_before = cash_of(other, perp)
         buyer, seller = (other, acct) if is_long else (acct, other)
@@ -164,7 +164,7 @@ def _share_cap(ctx: Ctx, dl: Deleveraged, slot: str, perp: Perp) -> int:
     if isolated:
         return max(0, dl.released.get(slot, 0))
     other = ctx.tx.account(address)
-    pools = ctx.valuer().cross_pools(other)
+    pools = ctx.health(other).pools
     equity = pools[key].account_value if key in pools else 0
     if other.mode is Mode.PORTFOLIO:
         with contextlib.suppress(InvalidAction):  # an asset without a price: its pool alone
@@ -210,8 +210,8 @@ def cover_deficit(
     coll = perp.collateral
     wf = Waterfall(coll.name, user_collateral=user_collateral)
     vault = system_account(ctx, vault_address(ctx, perp))
-    pools = ctx.valuer().cross_pools(vault)
-    vkey = pool_key(vault, perp)
+    pools = ctx.health(vault).pools
+    vkey = key_of(ctx, vault, perp)
     vault_free = max(0, pools[vkey].account_value - pools[vkey].mm) if vkey in pools else 0
     take = min(deficit, vault_free)
     if take:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from netclear.engine import ops
-from netclear.engine.accounting import PositionValue
+from netclear.engine.accounting import PoolKey, PositionValue
 from netclear.engine.context import Ctx
 from netclear.engine.liquidation import rules
 from netclear.engine.liquidation.accounts import (
@@ -26,17 +26,20 @@ from netclear.markets.registry import Perp
 
 
 def liquidate_pools(ctx: Ctx, acct: Account) -> None:
-    v = ctx.valuer()
-    for key, pool in sorted(v.cross_pools(acct).items(), key=lambda kv: str(kv[0])):
-        if pool.positions and rules.pool_liquidatable(pool.account_value, pool.mm):
-            liquidate_cross(ctx, acct, key)
-    for iso in v.isolated(acct):
-        pv = iso.value
-        if rules.pool_liquidatable(iso.margin_used, pv.mm):
-            liquidate_isolated(ctx, acct, pv.perp)
+    """Liquidate the cross pools, then the isolated positions, that :class:`AccountHealth` finds below
+    maintenance. Right after the action's margin checks this reads the valuation they built (the
+    fingerprint proves nothing changed since), so the test costs no revaluation."""
+    h = ctx.health(acct)
+    keys = h.liquidatable_pools()
+    for key in keys:
+        liquidate_cross(ctx, acct, key)
+    if keys:
+        h = ctx.health(acct)  # the cross liquidations traded: read again
+    for iso in h.liquidatable_isolated():
+        liquidate_isolated(ctx, acct, iso.value.perp)
 
 
-def liquidate_cross(ctx: Ctx, acct: Account, key: str | int) -> None:
+def liquidate_cross(ctx: Ctx, acct: Account, key: PoolKey) -> None:
     pool = pool_of(ctx, acct, key)
     start_value, start_ntl = pool.account_value, pool.total_ntl
     liquidated: list[dict[str, str]] = []
@@ -157,7 +160,7 @@ def _transfer_position(ctx: Ctx, user: Account, vault: Account, perp: Perp) -> N
         move_cash(user, vault, perp, isolated_cash)
 
 
-def _backstop_cross(ctx: Ctx, acct: Account, key: str | int) -> None:
+def _backstop_cross(ctx: Ctx, acct: Account, key: PoolKey) -> None:
     """The vault takes every position of the pool and the pool's remaining equity ('Liquidations')."""
     pool = pool_of(ctx, acct, key)
     first = min(pool.positions, key=lambda p: p.perp.asset).perp

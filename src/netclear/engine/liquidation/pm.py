@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from netclear.engine import events, lending, ops, pm_model
+from netclear.engine import events, lending, ops
 from netclear.engine.context import Ctx
-from netclear.engine.liquidation import rules
 from netclear.engine.liquidation.accounts import (
     pm_positions,
     pm_value,
@@ -27,9 +26,10 @@ from netclear.margin import portfolio as pm_rules
 PM_STEP_LIMIT = 50
 
 
-def _pm_ratio(ctx: Ctx, acct: Account) -> pm_rules.PmRatio:
-    """The ratio of the preset's margin model (Hyperliquid's PMR or the scenario model's)."""
-    return pm_model.pm_ratio(ctx.valuer(), acct)
+def _pm_liquidatable(ctx: Ctx, acct: Account) -> bool:
+    """The preset's portfolio-margin test (Hyperliquid's PMR or the scenario model's), asked of
+    :meth:`AccountHealth.pm`."""
+    return ctx.health(acct).pm().liquidatable
 
 
 def liquidate_pm(ctx: Ctx, acct: Account) -> None:
@@ -38,11 +38,9 @@ def liquidate_pm(ctx: Ctx, acct: Account) -> None:
         return
     # Dexes whose collateral is not borrowable (e.g. USDH) are outside the PMR: their cross pool is
     # margined on its own, like a unified account's (docs/rules/portfolio-margin.md).
-    for key, pool in sorted(ctx.valuer().cross_pools(acct).items(), key=lambda kv: str(kv[0])):
-        own_pool = isinstance(key, int) and ctx.reg.borrowable(key) is None and pool.positions
-        if own_pool and rules.pool_liquidatable(pool.account_value, pool.mm):
-            liquidate_cross(ctx, acct, key)
-    if not pm_rules.pm_liquidatable(_pm_ratio(ctx, acct), pm.liquidation_ratio):
+    for key in ctx.health(acct).liquidatable_pools():
+        liquidate_cross(ctx, acct, key)
+    if not _pm_liquidatable(ctx, acct):
         _liquidate_isolated_only(ctx, acct)
         return
     v = ctx.valuer()
@@ -51,7 +49,7 @@ def liquidate_pm(ctx: Ctx, acct: Account) -> None:
     sent: set[int] = set()
     liquidated: list[dict[str, str]] = []
     for pv in sorted(start.values(), key=lambda p: (-p.abs_ntl, p.perp.asset)):
-        if not pm_rules.pm_liquidatable(_pm_ratio(ctx, acct), pm.liquidation_ratio):
+        if not _pm_liquidatable(ctx, acct):
             break
         pos = acct.positions.get(pv.perp.asset)
         if pos is None:
@@ -67,11 +65,11 @@ def liquidate_pm(ctx: Ctx, acct: Account) -> None:
     if liquidated and not _pm_bankrupt(ctx, acct):
         # the close realized PnL and released margin: that cash repays the debt, as after an ordinary
         # close ("Deposits and realized profits are automatically applied as repayment", PM FAQ)
-        rebalance(ctx.tx, ctx.reg, acct, gains=None)
+        rebalance(ctx.tx, ctx.reg, acct, gains=None, health=ctx.healths())
     outcome = "market"
     takeovers = 0
     if not _pm_bankrupt(ctx, acct):
-        while acct.has_borrows() and pm_rules.pm_liquidatable(_pm_ratio(ctx, acct), pm.liquidation_ratio):
+        while acct.has_borrows() and _pm_liquidatable(ctx, acct):
             if takeovers >= PM_STEP_LIMIT or not _takeover_step(ctx, acct):
                 break
             takeovers += 1
@@ -161,9 +159,8 @@ def take_cross_margin(ctx: Ctx, acct: Account, backstop: Account) -> None:
 
 
 def _liquidate_isolated_only(ctx: Ctx, acct: Account) -> None:
-    for iso in ctx.valuer().isolated(acct):
-        if rules.pool_liquidatable(iso.margin_used, iso.value.mm):
-            liquidate_isolated(ctx, acct, iso.value.perp)
+    for iso in ctx.health(acct).liquidatable_isolated():
+        liquidate_isolated(ctx, acct, iso.value.perp)
 
 
 def _takeover_step(ctx: Ctx, acct: Account) -> bool:

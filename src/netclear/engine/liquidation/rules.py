@@ -11,13 +11,16 @@ from dataclasses import dataclass
 from decimal import Context, Decimal
 from fractions import Fraction
 
+from netclear.margin import standard as std_rules
+
 _CTX = Context(prec=40)
 
 
 def pool_liquidatable(account_value: int, maintenance: int) -> bool:
     """Cross (per dex, or per unified collateral token) or isolated: equity below maintenance
-    ('Liquidations')."""
-    return maintenance > 0 and account_value < maintenance
+    ('Liquidations'). The rule is :func:`netclear.margin.standard.below_maintenance`; the engine asks it
+    through :class:`netclear.engine.health.AccountHealth`."""
+    return std_rules.below_maintenance(account_value, maintenance)
 
 
 def backstop_due(account_value: int, maintenance: int, fraction: Fraction) -> bool:

@@ -23,7 +23,11 @@ The screen must never miss an account the exact path would liquidate:
 
 What is screened is a standard or unified account's pools (dex cross pools, collateral pools, isolated
 positions): ``cash + sum size x mark`` against the tiered maintenance margin, which depends on the
-holdings and the marks only (Hyperliquid docs 'Liquidations', 'Margin tiers').
+holdings and the marks only (Hyperliquid docs 'Liquidations', 'Margin tiers'). The exact test it
+over-approximates is the engine's (:meth:`netclear.engine.health.AccountHealth.liquidatable_pools`, the rule
+:func:`netclear.margin.standard.below_maintenance`); the book's portfolio-margin threshold is
+:func:`netclear.engine.health.pm_liquidation_ratio`, the engine's own. :data:`SAFETY` is the screen's float
+margin, not a rule.
 """
 
 from __future__ import annotations
