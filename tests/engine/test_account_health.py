@@ -287,6 +287,30 @@ def test_exchange_cache_is_fresh_after_fills() -> None:
     assert h.maintenance(MAIN) == usdc(125)  # 10,000 / 80
 
 
+def test_exchange_cache_keeps_entries_across_actions_and_stays_exact() -> None:
+    """The exchange keeps an account's valuation from one action to the next (no rebuild per action); a
+    fill, a price move and a rejected action in between all show in the next read."""
+    ex = Exchange("hyperliquid")
+    ex.apply(A.SetPrices(oracle={"BTC": D(100_000)}), at=1_000)
+    for user in (ALICE, BOB):
+        ex.apply(A.Deposit(user=user, amount=D(100_000)))
+    ex.apply(A.SettleFill(buyer=ALICE, seller=BOB, asset="BTC", sz=D("0.1"), px=D(100_000)))
+    alice = ex.state.accounts[ALICE]
+    first = ex.health.get(alice)
+    builds = ex.health.builds
+    ex.apply(A.SettleFill(buyer=ALICE, seller=BOB, asset="BTC", sz=D("0.1"), px=D(100_000)))
+    assert ex.health.builds == builds and ex.health.get(alice) is first  # revalued in place, not rebuilt
+    assert first.maintenance(MAIN) == usdc(250)  # 0.2 BTC x 100,000 / 80
+    ex.apply(A.SetPrices(oracle={"BTC": D(80_000)}, marks={"BTC": D(80_000)}), at=2_000)
+    assert ex.health.get(alice).maintenance(MAIN) == usdc(200)  # 16,000 / 80
+    with pytest.raises(Exception):  # noqa: B017 - any rejection rolls the action back
+        ex.apply(A.Withdraw(user=ALICE, amount=D(10**9)))
+    assert ex.health.stale() == []
+    other = Exchange("hyperliquid")
+    ex.health.begin(other.state)  # another state: nothing kept
+    assert ex.health.entries == {}
+
+
 # --------------------------------------------------------------------------- portfolio margin
 def _faq_account() -> Exchange:
     """Hyperliquid docs 'Portfolio margin FAQ' account (as in tests/engine/liquidation/test_pm_takeover.py):

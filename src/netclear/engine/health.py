@@ -434,10 +434,17 @@ class HealthCache:
     updates: int = 0
     """How many were brought up to date in place (some positions revalued)."""
 
+    max_entries: int = 4096
+    """Entries kept from one action to the next; past it the next action starts empty (bounded memory)."""
+
     def begin(self, state: ExchangeState) -> HealthCache:
-        """Start an action on ``state``: forget the previous action's entries (memory stays per action)."""
+        """Start an action on ``state``. Entries of earlier actions on the same state are kept: every read
+        checks them against the live account (the fingerprint, the account object, the state), so a kept
+        entry is either still exact or rebuilt, exactly as within one action. A different state, or more
+        than :attr:`max_entries` entries, starts empty."""
+        if state is not self.state or self.entries is None or len(self.entries) > self.max_entries:
+            self.entries = {}
         self.state = state
-        self.entries = {}
         return self
 
     def get(self, acct: Account) -> AccountHealth:
