@@ -257,15 +257,6 @@ class AccountHealth:
         """The pool of ``perp``'s cross position (:func:`pool_key`)."""
         return self._keys[perp.asset]
 
-    def value_of(self, asset: int) -> PositionValue | None:
-        """The valuation of the account's position in ``asset`` as this object holds it (cross or
-        isolated; None for no position or a zero one): the numbers ``Valuer.position_value`` gives."""
-        pv = self._cross.get(asset)
-        if pv is not None:
-            return pv
-        iso = self._iso.get(asset)
-        return iso.value if iso is not None else None
-
     def pool(self, key: PoolKey) -> MarginPool:
         return self.pools[key]
 

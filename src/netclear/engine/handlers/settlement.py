@@ -254,17 +254,10 @@ def record_transfer(ctx: Ctx, perp: Perp, buyer: SideResult, seller: SideResult,
 def _check_perp_open(ctx: Ctx, v: Valuer, acct: Account, perp: Perp, field: str) -> None:
     pos = acct.positions.get(perp.asset)
     if pos is not None and len(perp.table.tiers) > 1:
-        # the valuation the margin check below reads anyway (equal to v.position_value: the cache is exact);
-        # on a missing price the check's own valuation raises, in the original order
-        pv = None
-        if not acct.is_system:  # system accounts are not margined: no valuation to reuse
-            try:
-                pv = ctx.health(acct).value_of(perp.asset)
-            except InvalidAction:
-                pv = None
-        if pv is None or pv.position is not pos:
-            pv = v.position_value(pos, perp)
-        tier = perp.table.tier_for_wei(pv.abs_ntl, perp.collateral.unit)
+        # only the position's notional picks the tier: Valuer.position_value's ntl, without its margins
+        coll = perp.collateral
+        abs_ntl = abs(notional(pos.szi, v.mark(perp.asset), perp.sz_decimals, coll.wei_decimals))
+        tier = perp.table.tier_for_wei(abs_ntl, coll.unit)
         if pos.leverage > tier.max_leverage:
             raise InsufficientMargin(
                 field, f"{perp.name} position of this size allows at most {tier.max_leverage}x (margin tier)"
