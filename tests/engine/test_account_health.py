@@ -228,6 +228,31 @@ def test_in_place_revaluation_equals_a_fresh_build() -> None:
     assert ctx.healths().stale() == []
 
 
+def test_one_cross_position_changed_is_revalued_in_a_new_list_in_place() -> None:
+    """The usual fill (one cross position of two changes size): the pool's sums move by the difference, the
+    entry keeps its place in a new list (a caller iterating the old one keeps it), equal to a fresh build."""
+    ex, acct = _standard_account()
+    eth = ex.registry.perp("ETH").asset
+    _mark(ex, eth, 2_500)
+    acct.positions[eth] = Position(eth, -10_000, 0, True, 5)  # short 1 ETH after the BTC long
+    ctx = _ctx(ex)
+    h = ctx.health(acct)
+    before = h.pool(MAIN).positions
+    acct.positions[BTC].szi //= 2  # long 0.05 BTC: ntl 5,000, IM 500, MM 62.5
+    assert ctx.health(acct) is h and ctx.healths().updates == 1
+    pool = h.pool(MAIN)
+    assert pool.positions is not before and [p.perp.asset for p in before] == [BTC, eth]
+    assert before[0].ntl == usdc(10_000)  # the old list is untouched
+    assert [p.perp.asset for p in pool.positions] == [BTC, eth]
+    assert (pool.ntl, pool.total_ntl, pool.im, pool.mm) == (
+        usdc(5_000 - 2_500),
+        usdc(5_000 + 2_500),
+        usdc(500 + 500),
+        usdc("62.5") + usdc(50),
+    )
+    assert ctx.healths().stale() == []
+
+
 def test_cache_follows_a_rollback_in_place() -> None:
     """``Tx.rollback`` restores the account object in place: the fingerprint sees the restored values."""
     ex, acct = _standard_account()
