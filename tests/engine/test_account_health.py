@@ -228,6 +228,31 @@ def test_in_place_revaluation_equals_a_fresh_build() -> None:
     assert ctx.healths().stale() == []
 
 
+def test_one_cross_position_changed_is_revalued_in_a_new_list_in_place() -> None:
+    """The usual fill (one cross position of two changes size): the pool's sums move by the difference, the
+    entry keeps its place in a new list (a caller iterating the old one keeps it), equal to a fresh build."""
+    ex, acct = _standard_account()
+    eth = ex.registry.perp("ETH").asset
+    _mark(ex, eth, 2_500)
+    acct.positions[eth] = Position(eth, -10_000, 0, True, 5)  # short 1 ETH after the BTC long
+    ctx = _ctx(ex)
+    h = ctx.health(acct)
+    before = h.pool(MAIN).positions
+    acct.positions[BTC].szi //= 2  # long 0.05 BTC: ntl 5,000, IM 500, MM 62.5
+    assert ctx.health(acct) is h and ctx.healths().updates == 1
+    pool = h.pool(MAIN)
+    assert pool.positions is not before and [p.perp.asset for p in before] == [BTC, eth]
+    assert before[0].ntl == usdc(10_000)  # the old list is untouched
+    assert [p.perp.asset for p in pool.positions] == [BTC, eth]
+    assert (pool.ntl, pool.total_ntl, pool.im, pool.mm) == (
+        usdc(5_000 - 2_500),
+        usdc(5_000 + 2_500),
+        usdc(500 + 500),
+        usdc("62.5") + usdc(50),
+    )
+    assert ctx.healths().stale() == []
+
+
 def test_cache_follows_a_rollback_in_place() -> None:
     """``Tx.rollback`` restores the account object in place: the fingerprint sees the restored values."""
     ex, acct = _standard_account()
@@ -285,6 +310,30 @@ def test_exchange_cache_is_fresh_after_fills() -> None:
     assert ex.health.stale() == []
     h = ex.health.get(ex.state.accounts[ALICE])
     assert h.maintenance(MAIN) == usdc(125)  # 10,000 / 80
+
+
+def test_exchange_cache_keeps_entries_across_actions_and_stays_exact() -> None:
+    """The exchange keeps an account's valuation from one action to the next (no rebuild per action); a
+    fill, a price move and a rejected action in between all show in the next read."""
+    ex = Exchange("hyperliquid")
+    ex.apply(A.SetPrices(oracle={"BTC": D(100_000)}), at=1_000)
+    for user in (ALICE, BOB):
+        ex.apply(A.Deposit(user=user, amount=D(100_000)))
+    ex.apply(A.SettleFill(buyer=ALICE, seller=BOB, asset="BTC", sz=D("0.1"), px=D(100_000)))
+    alice = ex.state.accounts[ALICE]
+    first = ex.health.get(alice)
+    builds = ex.health.builds
+    ex.apply(A.SettleFill(buyer=ALICE, seller=BOB, asset="BTC", sz=D("0.1"), px=D(100_000)))
+    assert ex.health.builds == builds and ex.health.get(alice) is first  # revalued in place, not rebuilt
+    assert first.maintenance(MAIN) == usdc(250)  # 0.2 BTC x 100,000 / 80
+    ex.apply(A.SetPrices(oracle={"BTC": D(80_000)}, marks={"BTC": D(80_000)}), at=2_000)
+    assert ex.health.get(alice).maintenance(MAIN) == usdc(200)  # 16,000 / 80
+    with pytest.raises(Exception):  # noqa: B017 - any rejection rolls the action back
+        ex.apply(A.Withdraw(user=ALICE, amount=D(10**9)))
+    assert ex.health.stale() == []
+    other = Exchange("hyperliquid")
+    ex.health.begin(other.state)  # another state: nothing kept
+    assert ex.health.entries == {}
 
 
 # --------------------------------------------------------------------------- portfolio margin

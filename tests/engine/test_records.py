@@ -74,3 +74,23 @@ def test_fill_trade_and_cancel_records_are_stored_deferred_and_served_as_plain_j
 
 def _cancel(user: str, oid: int) -> O.Cancel:
     return O.Cancel(user=user, cancels=[O.CancelSpec(asset="BTC", oid=oid)])
+
+
+def test_a_filled_makers_status_record_stays_deferred_and_shows_size_zero() -> None:
+    """A maker filled in full: its "filled" status record holds the order deferred (no formatting at fill
+    time) and reads as the order with ``sz`` "0.0" and its original size kept."""
+    ex = new_exchange()
+    assert order(ex, ALICE, "BTC", False, 101000, "0.1") == {"resting": {"oid": 1}}
+    order(ex, BOB, "BTC", True, 102000, "0.1")
+    last = ex.state.history.orders[ALICE][-1]
+    assert last["status"] == "filled" and isinstance(last["order"], Deferred) and last["order"]._json is None
+    answer = views.info(ex, {"type": "orderStatus", "user": ALICE, "oid": 1})
+    served = answer["order"]["order"]
+    assert answer["order"]["status"] == "filled" and type(served) is dict
+    assert (served["oid"], served["side"], served["limitPx"], served["sz"], served["origSz"]) == (
+        1,
+        "A",
+        "101000",
+        "0.0",
+        "0.1",
+    )

@@ -1783,3 +1783,34 @@ def test_rejected_action_with_later_timestamp_keeps_only_the_clock_advance() -> 
     assert rejected.state_hash() == reference.state_hash()
     assert rejected.state.history == reference.state.history
     assert rejected.state.history.interest  # the hourly indexing did run
+
+
+def test_collateral_cover_reads_the_prior_account_only_when_the_answer_depends_on_it() -> None:
+    """The health factor rule ('Portfolio margin FAQ') with ``before`` given as a function: called only when
+    the account is not covered on its own, and then the same answer as with the account itself. 1000 HYPE
+    supplied at $40 against 13,000 USDC borrowed is covered (power 26,000); with 600 HYPE gone it is not
+    (400 x 40 x 0.65 = 10,400 of 13,000: 80%)."""
+    from netclear.engine.solvency import require_collateral_cover
+
+    ex = hl()
+    fund_lender(ex, "100000")
+    pm_hype(ex)
+    ex.apply(A.BorrowLend(user=ALICE, operation="borrow", token="USDC", amount=D(13000)))
+    acct = ex.state.accounts[ALICE]
+    v = ex.valuer()
+    calls: list[str] = []
+
+    def prior() -> Any:
+        calls.append("read")
+        return acct
+
+    require_collateral_cover(v, acct, before=prior)
+    assert calls == []  # covered: the prior account is never rebuilt
+    hype = ex.registry.token("HYPE").index
+    poorer = acct.clone()
+    poorer.supply_basis[hype] -= 600 * 10 ** ex.registry.token("HYPE").wei_decimals  # 400 HYPE left
+    for before in (acct, prior):
+        with pytest.raises(InsufficientMargin, match=r"health factor would be 80\.0000%"):
+            require_collateral_cover(v, poorer, before=before)
+    assert calls == ["read"]
+    require_collateral_cover(v, poorer, before=poorer.clone())  # not worse than before: allowed

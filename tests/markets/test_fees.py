@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import pytest
@@ -140,6 +141,17 @@ def test_fee_rounding() -> None:
 def test_fee_amount_never_favours_the_user(notional: int, rate: Fraction) -> None:
     fee = fee_amount(notional, rate)
     assert rate * notional <= fee < rate * notional + 1
+
+
+@given(
+    st.one_of(st.integers(-(10**30), 10**30), st.fractions(max_denominator=10**12)),
+    st.one_of(st.fractions(max_denominator=10**12), st.integers(-5, 5)),
+)
+def test_fee_amount_equals_the_fraction_formula(notional: int | Fraction, rate: Fraction) -> None:
+    """The integer path (an int notional) gives exactly ``ceil(Fraction(notional) x rate)``."""
+    exact = Fraction(notional) * Fraction(rate)
+    assert fee_amount(notional, rate) == -((-exact.numerator) // exact.denominator)
+    assert fee_amount(notional, rate) == math.ceil(exact)
 
 
 # ------------------------------------------------------------------ per-trade adjustments (feeRates formula)

@@ -7,6 +7,9 @@ import importlib.util
 from fractions import Fraction
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from netclear.config import load_preset
 from netclear.config.snapshot import load_snapshot, snapshot_mids
 from netclear.markets.registry import Registry
@@ -124,3 +127,23 @@ def test_snapshot_mids_price_every_listed_perp() -> None:
     listed = [p.name for p in reg.perps_by_dex[""] if not p.is_delisted]
     assert all(mids[name] > 0 for name in listed)
     assert mids["BTC"] == 105944.5 and mids["PURR/USDC"] > 0
+
+
+_TABLES = sorted(
+    {id(p.table): p.table for p in Registry.from_config(load_preset("hyperliquid")).perps.values()}.values(),
+    key=lambda t: t.id,
+)
+
+
+@given(
+    st.sampled_from(_TABLES),
+    st.integers(0, 10**20) | st.sampled_from([0, 1, 150_000_000 * 10**8, 150_000_000 * 10**8 + 1]),
+    st.sampled_from([1, 10**6, 10**8, 10**18]),
+)
+def test_tier_for_wei_is_tier_for_of_the_fraction(table: object, ntl: int, unit: int) -> None:
+    """The integer tier lookup picks the same tier as the Fraction one, bounds included ('Margin tiers':
+    a bound belongs to the lower tier)."""
+    from netclear.markets.registry import MarginTable
+
+    assert isinstance(table, MarginTable)
+    assert table.tier_for_wei(ntl, unit) == table.tier_for(Fraction(ntl, unit))

@@ -52,8 +52,8 @@ class Ctx:
         return cache
 
     def health(self, acct: Account) -> AccountHealth:
-        """The account's margin standing now: built once per action, rebuilt whenever its inputs changed
-        (:mod:`netclear.engine.health`)."""
+        """The account's margin standing now: built once and kept from action to action, brought up to
+        date whenever its inputs changed (:mod:`netclear.engine.health`)."""
         return (self.health_cache or self.healths()).get(acct)
 
     def account(self, address: str, field: str = "user") -> Account:

@@ -198,6 +198,9 @@ class AccountHealth:
                     break
                 if o != n:
                     changed.append(n[0])
+        if same_assets and len(changed) == 1 and self._revalue_one_cross(changed[0]):
+            self.fingerprint = fp
+            return
         if not same_assets:
             old = {e[0]: e for e in before}
             new = {e[0]: e for e in after}
@@ -251,6 +254,31 @@ class AccountHealth:
         if iso_touched:
             self.isolated = [self._iso[a] for a in positions if a in self._iso]
         self.fingerprint = fp
+
+    def _revalue_one_cross(self, asset: int) -> bool:
+        """The usual fill: one cross position, open before and after, changed. Its pool's sums move by the
+        difference and its entry is replaced at its place in a new list (the same sums and order as the
+        general path; a caller iterating the old list keeps it). False when that is not the case."""
+        prev = self._cross.get(asset)
+        pos = self.acct.positions.get(asset)
+        if prev is None or pos is None or pos.szi == 0 or not pos.is_cross:
+            return False
+        pv = self.v.position_value(pos, self.v.reg.perps[asset])  # may raise: nothing changed yet
+        pool = self.pools[self._keys[asset]]
+        positions = list(pool.positions)
+        for i, old in enumerate(positions):
+            if old is prev:
+                positions[i] = pv
+                break
+        else:  # pragma: no cover - the pool always lists its cross positions
+            return False
+        pool.ntl += pv.ntl - prev.ntl
+        pool.total_ntl += pv.abs_ntl - prev.abs_ntl
+        pool.im += pv.im - prev.im
+        pool.mm += pv.mm - prev.mm
+        pool.positions = positions
+        self._cross[asset] = pv
+        return True
 
     # ------------------------------------------------------------------ pools
     def key(self, perp: Perp) -> PoolKey:
@@ -434,10 +462,17 @@ class HealthCache:
     updates: int = 0
     """How many were brought up to date in place (some positions revalued)."""
 
+    max_entries: int = 4096
+    """Entries kept from one action to the next; past it the next action starts empty (bounded memory)."""
+
     def begin(self, state: ExchangeState) -> HealthCache:
-        """Start an action on ``state``: forget the previous action's entries (memory stays per action)."""
+        """Start an action on ``state``. Entries of earlier actions on the same state are kept: every read
+        checks them against the live account (the fingerprint, the account object, the state), so a kept
+        entry is either still exact or rebuilt, exactly as within one action. A different state, or more
+        than :attr:`max_entries` entries, starts empty."""
+        if state is not self.state or self.entries is None or len(self.entries) > self.max_entries:
+            self.entries = {}
         self.state = state
-        self.entries = {}
         return self
 
     def get(self, acct: Account) -> AccountHealth:

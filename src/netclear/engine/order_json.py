@@ -117,9 +117,9 @@ def resting_json(reg: Registry, ro: RestingOrder) -> dict[str, Any]:
     )
 
 
-def deferred_resting_json(reg: Registry, ro: RestingOrder) -> Deferred:
+def deferred_resting_json(reg: Registry, ro: RestingOrder, sz: int | None = None) -> Deferred:
     """:func:`resting_json` as a record rendered when first read (:mod:`netclear.engine.records`), from the
-    order's integers as they are now."""
+    order's integers as they are now; ``sz`` replaces the order's remaining size (0 for a filled maker)."""
     m = market_of(reg, ro.asset)
     info = ro.tag if isinstance(ro.tag, OrderInfo) else OrderInfo()
     return Deferred(
@@ -131,7 +131,7 @@ def deferred_resting_json(reg: Registry, ro: RestingOrder) -> Deferred:
         ro.user,
         ro.is_buy,
         ro.px,
-        ro.sz,
+        ro.sz if sz is None else sz,
         ro.orig_sz,
         ro.time,
         ro.cloid,

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from fractions import Fraction
 
 from netclear.engine import lending, pm_model
@@ -176,7 +176,7 @@ def require_margin(
                 reason += " after auto-borrow, " + describe_borrow_limits(tx, reg, acct, tok)
             raise InsufficientMargin(field, reason) if has_pool else InsufficientBalance(field, reason)
     if pm:
-        require_collateral_cover(h.v, acct, field=field, before=tx.original(acct.address))
+        require_collateral_cover(h.v, acct, field=field, before=lambda: tx.original(acct.address))
 
 
 def _touched_positions(acct: Account, dexes: Iterable[str], reg: Registry) -> list[Position]:
@@ -187,27 +187,37 @@ def _touched_positions(acct: Account, dexes: Iterable[str], reg: Registry) -> li
 
 
 def require_collateral_cover(
-    v: Valuer, acct: Account, *, field: str = "collateral", before: Account | None = None
+    v: Valuer,
+    acct: Account,
+    *,
+    field: str = "collateral",
+    before: Account | Callable[[], Account | None] | None = None,
 ) -> None:
     """Borrowed value must stay within borrowing power: health factor >= 100% (Hyperliquid docs 'Portfolio
     margin FAQ').
 
     Below 100% "the account won't be able to borrow more", and collateral cannot be removed; other
     actions stay allowed. With ``before`` (the account before the action) only an action that raised
-    the debt or lowered the collateral is refused.
+    the debt or lowered the collateral is refused. ``before`` may be a function that returns it: it is
+    then called only when the answer depends on it (rebuilding the account from the journal is costly
+    and most checks pass on the account alone).
 
     Under the scenario model the test is the scenario initial requirement instead
     (:func:`netclear.engine.pm_model.require_scenario_initial`).
     """
     if pm_model.uses_scenario(v.reg):
-        pm_model.require_scenario_initial(v, acct, field=field, before=before)
+        prior = before() if callable(before) else before
+        pm_model.require_scenario_initial(v, acct, field=field, before=prior)
         return
     if not acct.has_borrows():
         return
     borrowed = v.borrowed_value_wei(acct)
     power = v.borrowing_power_wei(acct)
-    if before is not None and (
-        v.borrowed_value_wei(before) >= borrowed and v.borrowing_power_wei(before) <= power
+    if borrowed <= power:
+        return  # covered: nothing to compare with the account before the action
+    prior = before() if callable(before) else before
+    if prior is not None and (
+        v.borrowed_value_wei(prior) >= borrowed and v.borrowing_power_wei(prior) <= power
     ):
         return
     if borrowed > power:

@@ -227,7 +227,13 @@ def fee_amount(notional_wei: Fraction | int, rate: Fraction) -> int:
 
     A positive fee (taker, positive maker) rounds up; a rebate (negative rate) is ``-floor(|rate| *
     notional)``, i.e. the rebate rounds down. Negative result = paid to the user.
+
+    An integer notional (every fill) takes the rate's numerator and denominator (denominator > 0) and
+    rounds with one integer floor division, ``ceil(n x p / q) = -(-(n x p) // q)``: the value of the
+    Fraction product without building one.
     """
+    if notional_wei.__class__ is int:
+        return -((-notional_wei * rate.numerator) // rate.denominator)
     return frac_ceil(Fraction(notional_wei) * rate)
 
 

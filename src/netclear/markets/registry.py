@@ -105,6 +105,18 @@ class MarginTable:
                 break
         return chosen
 
+    def tier_for_wei(self, notional_wei: int, unit: int) -> MarginTier:
+        """:meth:`tier_for` of ``notional_wei / unit`` (a collateral with ``unit`` = 10**weiDecimals) by
+        integer cross-multiplication, without building the Fraction: the same tier."""
+        chosen = self.tiers[0]
+        for tier in self.tiers[1:]:
+            lb = tier.lower_bound
+            if notional_wei * lb.denominator > lb.numerator * unit:
+                chosen = tier
+            else:
+                break
+        return chosen
+
     @property
     def max_leverage(self) -> int:
         return self.tiers[0].max_leverage

@@ -285,7 +285,7 @@ def match(
         state["quote"] += fill_sz * maker.px
         if fill_sz == maker.sz:
             maker_acct.open_orders -= 1
-            record_status(ctx, maker.user, {**resting_json(ctx, maker), "sz": "0.0"}, "filled")
+            record_status(ctx, maker.user, resting_json(ctx, maker, 0), "filled")  # stays deferred
             activate_children(ctx, maker.oid)
             return Decision.FILL
         # a reduce-only maker cut to its position trades only that part and keeps its place

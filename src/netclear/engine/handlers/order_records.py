@@ -59,9 +59,10 @@ def record_status(ctx: Ctx, user: str, order: Mapping[str, Any], status: str) ->
     ctx.record("orders", user, {"order": order, "status": status, "statusTimestamp": ctx.now})
 
 
-def resting_json(ctx: Ctx, ro: RestingOrder) -> Mapping[str, Any]:
-    """The order's JSON as it is now, rendered when first read (most status records never are)."""
-    return oj.deferred_resting_json(ctx.reg, ro)
+def resting_json(ctx: Ctx, ro: RestingOrder, sz: int | None = None) -> Mapping[str, Any]:
+    """The order's JSON as it is now, rendered when first read (most status records never are); ``sz``
+    replaces its remaining size (a filled maker's record shows 0)."""
+    return oj.deferred_resting_json(ctx.reg, ro, sz)
 
 
 def trigger_json(ctx: Ctx, t: TriggerOrder) -> dict[str, Any]:

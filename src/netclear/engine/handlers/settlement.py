@@ -17,7 +17,6 @@ Entry price and closed pnl are informational (Hyperliquid docs 'Entry price and 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 
 from netclear.engine.accounting import Valuer
 from netclear.engine.context import Ctx
@@ -255,8 +254,10 @@ def record_transfer(ctx: Ctx, perp: Perp, buyer: SideResult, seller: SideResult,
 def _check_perp_open(ctx: Ctx, v: Valuer, acct: Account, perp: Perp, field: str) -> None:
     pos = acct.positions.get(perp.asset)
     if pos is not None and len(perp.table.tiers) > 1:
-        pv = v.position_value(pos, perp)
-        tier = perp.table.tier_for(Fraction(pv.abs_ntl, perp.collateral.unit))
+        # only the position's notional picks the tier: Valuer.position_value's ntl, without its margins
+        coll = perp.collateral
+        abs_ntl = abs(notional(pos.szi, v.mark(perp.asset), perp.sz_decimals, coll.wei_decimals))
+        tier = perp.table.tier_for_wei(abs_ntl, coll.unit)
         if pos.leverage > tier.max_leverage:
             raise InsufficientMargin(
                 field, f"{perp.name} position of this size allows at most {tier.max_leverage}x (margin tier)"
