@@ -77,10 +77,7 @@ def _impact_prices(ctx: Ctx, perp: Perp) -> tuple[int | None, int | None]:
     if book is None:
         return None, None
     coll = perp.collateral
-    notional = perp.impact_notional
-    if perp.dex.index == 0 and perp.name in ("BTC", "ETH"):
-        notional = Fraction(ctx.reg.config.funding.impact_notional_major)
-    wei = int(notional * coll.unit)
+    wei = funding_rules.impact_notional_wei(perp, ctx.reg.config.funding)
     impact_bid = book.impact_price(False, wei, perp.sz_decimals, coll.wei_decimals)
     impact_ask = book.impact_price(True, wei, perp.sz_decimals, coll.wei_decimals)
     return impact_bid, impact_ask

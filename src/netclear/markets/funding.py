@@ -22,6 +22,7 @@ from fractions import Fraction
 from netclear.config.models import FundingConfig
 from netclear.errors import ConfigError, InvalidAction
 from netclear.fixedpoint import PX_DECIMALS, PX_SCALE
+from netclear.markets.registry import Perp
 
 INTEREST_RATE_8H = Fraction(1, 10_000)  # "0.01% every 8 hours" ('Funding')
 PREMIUM_CLAMP = Fraction(5, 10_000)  # clamp(interest - P, -0.0005, 0.0005) ('Funding')
@@ -349,3 +350,13 @@ class FundingParams:
             multiplier=multiplier,
             cap=self.hourly_cap,
         )
+
+
+def impact_notional_wei(perp: Perp, cfg: FundingConfig) -> int:
+    """The impact notional of ``perp`` in collateral wei: ``impact_notional_major`` (20,000 USDC) for BTC
+    and ETH on the first dex, the perp's own otherwise (Hyperliquid docs 'Funding': 20,000 USDC for BTC and
+    ETH, 6,000 USDC for other assets; docs/rules/funding.md)."""
+    notional = perp.impact_notional
+    if perp.dex.index == 0 and perp.name in ("BTC", "ETH"):
+        notional = Fraction(cfg.impact_notional_major)
+    return int(notional * perp.collateral.unit)

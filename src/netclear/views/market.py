@@ -17,6 +17,7 @@ from netclear.errors import InvalidAction
 from netclear.fixedpoint import PX_SCALE, fmt_decimal, fmt_px, fmt_units
 from netclear.lending.rates import value_of
 from netclear.markets import fees as fee_rules
+from netclear.markets import funding as funding_rules
 from netclear.markets.registry import Perp, SpotPair, Token
 from netclear.views import view
 from netclear.views.common import account_or_empty, time_filter, user_of
@@ -94,10 +95,7 @@ def _impact_pxs(v: Valuer, perp: Perp) -> list[str] | None:
     if book is None:
         return None
     coll = perp.collateral
-    notional = perp.impact_notional
-    if perp.dex.index == 0 and perp.name in ("BTC", "ETH"):
-        notional = Fraction(v.reg.config.funding.impact_notional_major)
-    wei = int(notional * coll.unit)
+    wei = funding_rules.impact_notional_wei(perp, v.reg.config.funding)
     bid = book.impact_price(False, wei, perp.sz_decimals, coll.wei_decimals)
     ask = book.impact_price(True, wei, perp.sz_decimals, coll.wei_decimals)
     if bid is None or ask is None:

@@ -9,6 +9,7 @@ from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
 
+from netclear.engine import order_json
 from netclear.engine.context import Ctx
 from netclear.engine.order_actions import (
     OrderSpec,
@@ -44,14 +45,8 @@ class Parsed:
 
 
 def market_of(ctx: Ctx, asset: int | str, field: str = "asset") -> Market:
-    reg = ctx.reg
-    if isinstance(asset, int) and not isinstance(asset, bool):
-        return reg.spot_pair(asset, field=field) if reg.is_spot_asset(asset) else reg.perp(asset, field=field)
-    if isinstance(asset, str):
-        if asset in reg.spot_by_name:
-            return reg.spot_by_name[asset]
-        return reg.perp(asset, field=field)
-    raise InvalidAction(field, f"unknown asset {asset!r}")
+    """The perp or spot pair of an asset id or name (:func:`netclear.engine.order_json.market_of`)."""
+    return order_json.market_of(ctx.reg, asset, field)
 
 
 @lru_cache(maxsize=8)
