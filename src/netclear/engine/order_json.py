@@ -98,33 +98,11 @@ def plain_order_json(
     }
 
 
-def resting_json(reg: Registry, ro: RestingOrder) -> dict[str, Any]:
-    """A resting order as the frontend sees it."""
-    info = ro.tag if isinstance(ro.tag, OrderInfo) else OrderInfo()
-    return order_json(
-        oid=ro.oid,
-        user=ro.user,
-        m=market_of(reg, ro.asset),
-        is_buy=ro.is_buy,
-        px=ro.px,
-        sz=ro.sz,
-        orig_sz=ro.orig_sz,
-        time=ro.time,
-        cloid=ro.cloid,
-        reduce_only=ro.reduce_only,
-        tif=ro.tif,
-        order_type=info.order_type,
-    )
-
-
-def deferred_resting_json(reg: Registry, ro: RestingOrder, sz: int | None = None) -> Deferred:
-    """:func:`resting_json` as a record rendered when first read (:mod:`netclear.engine.records`), from the
-    order's integers as they are now; ``sz`` replaces the order's remaining size (0 for a filled maker)."""
+def _resting_args(reg: Registry, ro: RestingOrder, sz: int | None = None) -> tuple[Any, ...]:
+    """The arguments of :func:`plain_order_json` for a resting order (``sz`` replaces its remaining size)."""
     m = market_of(reg, ro.asset)
     info = ro.tag if isinstance(ro.tag, OrderInfo) else OrderInfo()
-    return Deferred(
-        None,
-        plain_order_json,
+    return (
         m.name,
         m.sz_decimals,
         ro.oid,
@@ -139,6 +117,17 @@ def deferred_resting_json(reg: Registry, ro: RestingOrder, sz: int | None = None
         ro.tif,
         info.order_type,
     )
+
+
+def resting_json(reg: Registry, ro: RestingOrder) -> dict[str, Any]:
+    """A resting order as the frontend sees it."""
+    return plain_order_json(*_resting_args(reg, ro))
+
+
+def deferred_resting_json(reg: Registry, ro: RestingOrder, sz: int | None = None) -> Deferred:
+    """:func:`resting_json` as a record rendered when first read (:mod:`netclear.engine.records`), from the
+    order's integers as they are now; ``sz`` replaces the order's remaining size (0 for a filled maker)."""
+    return Deferred(None, plain_order_json, *_resting_args(reg, ro, sz))
 
 
 def trigger_json(reg: Registry, t: TriggerOrder) -> dict[str, Any]:

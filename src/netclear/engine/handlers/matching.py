@@ -8,6 +8,7 @@ from fractions import Fraction
 from typing import Any
 
 from netclear.book.orderbook import Decision, OrderBook, RestingOrder
+from netclear.engine import order_json as oj
 from netclear.engine import pm_model
 from netclear.engine.context import Ctx
 from netclear.engine.handlers.order_fees import FeeBook, trade_fees
@@ -22,7 +23,6 @@ from netclear.engine.handlers.order_holds import (
 from netclear.engine.handlers.order_parsing import Parsed, parse_order
 from netclear.engine.handlers.order_records import (
     order_error,
-    order_json,
     record_status,
     resting_json,
     trigger_json,
@@ -155,8 +155,7 @@ def _place_limit(
     remaining = sz - filled
 
     def order_view(sz_left: int) -> dict[str, Any]:
-        return order_json(
-            ctx,
+        return oj.order_json(
             oid=oid,
             user=acct.address,
             m=m,

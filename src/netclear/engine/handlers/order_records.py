@@ -10,49 +10,12 @@ from typing import Any
 from netclear.book.orderbook import RestingOrder
 from netclear.engine import order_json as oj
 from netclear.engine.context import Ctx
-from netclear.engine.handlers.order_parsing import Market
 from netclear.engine.order_json import fires_above as fires_above
 from netclear.engine.state import TriggerOrder
 
 
 def order_error(p_asset: int | str, message: str) -> dict[str, Any]:
     return {"error": f"{message} asset={p_asset}"}
-
-
-def order_json(
-    ctx: Ctx,
-    *,
-    oid: int,
-    user: str,
-    m: Market,
-    is_buy: bool,
-    px: int,
-    sz: int,
-    orig_sz: int,
-    time: int,
-    cloid: str | None,
-    reduce_only: bool,
-    tif: str | None,
-    trigger: TriggerOrder | None = None,
-    order_type: str = "Limit",
-    children: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    return oj.order_json(
-        oid=oid,
-        user=user,
-        m=m,
-        is_buy=is_buy,
-        px=px,
-        sz=sz,
-        orig_sz=orig_sz,
-        time=time,
-        cloid=cloid,
-        reduce_only=reduce_only,
-        tif=tif,
-        trigger=trigger,
-        order_type=order_type,
-        children=children,
-    )
 
 
 def record_status(ctx: Ctx, user: str, order: Mapping[str, Any], status: str) -> None:
