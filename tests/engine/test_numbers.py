@@ -149,3 +149,33 @@ def _rule(message: str) -> str:
         if rule in message:
             return rule
     raise AssertionError(message)
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(fills=st.lists(st.tuples(st.integers(1, 10**12), st.integers(1, 10**16)), min_size=1, max_size=6))
+def test_average_fill_price_is_the_exact_ratio_rounded_half_even(fills: list[tuple[int, int]]) -> None:
+    """``avgPx`` of a filled status: Σ px x sz / Σ sz at 8 decimals, rounded half to even, on integers
+    (the earlier Fraction -> Decimal formatting, which it replaced, as the reference)."""
+    from fractions import Fraction
+
+    from netclear.engine.handlers.matching import average_px
+    from netclear.fixedpoint import PX_SCALE, fmt_decimal, fmt_px
+
+    filled = sum(sz for sz, _ in fills)
+    quote = sum(sz * px for sz, px in fills)
+    exact = Fraction(quote, filled)
+    got = average_px(quote, filled)
+    assert abs(Fraction(got) - exact) <= Fraction(1, 2)
+    if abs(Fraction(got) - exact) == Fraction(1, 2):
+        assert got % 2 == 0
+    if quote < 10**24:  # inside the 28 significant digits the Decimal reference divides with
+        assert fmt_px(got) == fmt_decimal(exact / PX_SCALE, 8)
+
+
+def test_average_fill_price_ties_go_to_even() -> None:
+    from netclear.engine.handlers.matching import average_px
+
+    assert average_px(5, 2) == 2  # 2.5 -> 2
+    assert average_px(7, 2) == 4  # 3.5 -> 4
+    assert average_px(10, 4) == 2  # 2.5 -> 2
+    assert average_px(2 * 10_000_000_000_000 + 1, 2) == 10_000_000_000_000  # half a unit above 1e13 -> even

@@ -27,12 +27,15 @@ from netclear.engine.handlers import funds, lending_actions, modes, orders, pric
 from netclear.engine.health import HealthCache
 from netclear.engine.liquidation import engine as liquidation_engine
 from netclear.engine.liquidation.screen import PriceScreen
-from netclear.engine.state import ExchangeState
+from netclear.engine.state import Account, ExchangeState, Mode
 from netclear.engine.tx import Tx
 from netclear.errors import InvalidAction, NetclearError
 from netclear.markets.registry import Registry
 
 Handler = Callable[[Ctx, Any], None]
+
+_ORDER_ACTIONS = (O.PlaceOrder, O.Cancel, O.CancelByCloid)
+"""Actions whose liquidation candidates are the accounts they traded or charged (``Ctx.at_risk``) only."""
 
 HANDLERS: dict[type[A.Action], Handler] = {
     A.Deposit: funds.deposit,
@@ -90,26 +93,36 @@ class Exchange:
         handler = self.handlers.get(type(action))
         if handler is None:
             raise InvalidAction("type", f"unknown action {type(action).__name__}")
-        self.state.seq += 1
+        state = self.state
+        state.seq += 1
         if at is not None:
             self._advance_clock(at)
-        tx = Tx(self.state)
-        ctx = Ctx(tx, self.registry, health_cache=self.health.begin(self.state))
+        tx = Tx(state)
+        reg = self.registry
+        ctx = Ctx(tx, reg, health_cache=self.health.begin(state))
         try:
-            self._count_user_action(ctx, action)
-            before = pm_housekeeping.free_before(ctx, action)
-            handler(ctx, action)
-            pm_housekeeping.rebalance_after(ctx, action, before)
-            liquidation_engine.run(ctx, self._liquidation_candidates(ctx, action))
-        except NetclearError:
-            tx.rollback()
-            raise
-        except Exception:
+            user = getattr(action, "user", None)
+            actor = state.accounts.get(user.lower()) if isinstance(user, str) else None
+            if actor is not None and actor.mode is not Mode.STANDARD:
+                self._count_user_action(ctx, actor)
+            if reg.pm is not None:
+                before = pm_housekeeping.free_before(ctx, action, actor)
+                handler(ctx, action)
+                pm_housekeeping.rebalance_after(ctx, action, before)
+            else:
+                handler(ctx, action)
+            candidates = self._liquidation_candidates(ctx, action)
+            if candidates or ctx.at_risk:
+                liquidation_engine.run(ctx, candidates)
+        except BaseException:
             tx.rollback()
             raise
         tx.commit()
-        self.screen.note({a.address for a in tx.touched_accounts()})
-        _keep_records(self.state, ctx)
+        screen = self.screen
+        if screen.book is not None:
+            screen.note(set(tx.touched_addresses()))
+        if ctx.records:
+            _keep_records(state, ctx)
         return ctx.events
 
     def apply_block(self, block: list[tuple[A.Action, int | None]]) -> list[list[Event] | NetclearError]:
@@ -162,17 +175,13 @@ class Exchange:
             tx.rollback()
             raise
         tx.commit()
-        self.screen.note({a.address for a in tx.touched_accounts()})
+        self.screen.note(set(tx.touched_addresses()))
         _keep_records(self.state, ctx)
 
-    def _count_user_action(self, ctx: Ctx, action: A.Action) -> None:
+    def _count_user_action(self, ctx: Ctx, acct: Account) -> None:
         """ "Portfolio margin and unified account are limited to 50k user actions per day" (Hyperliquid docs
-        'Account abstraction modes')."""
-        user = getattr(action, "user", None)
-        if not isinstance(user, str):
-            return
-        acct = self.state.accounts.get(user.lower())
-        if acct is None or not acct.mode.unified:
+        'Account abstraction modes'). ``acct``: the acting user's account."""
+        if not acct.mode.unified:
             return
         day = self.state.time_ms // 86_400_000
         d, n = acct.actions_today
@@ -184,17 +193,26 @@ class Exchange:
 
     def _liquidation_candidates(self, ctx: Ctx, action: A.Action) -> set[str]:
         """Accounts whose equity the action may have lowered: after a price update, the holders the
-        vector screen cannot clear (:mod:`netclear.engine.liquidation.screen`), else the accounts it touched."""
+        vector screen cannot clear (:mod:`netclear.engine.liquidation.screen`); after an order or a cancel,
+        the accounts it traded or charged (``ctx.at_risk``: placing or canceling alone lowers no equity);
+        else the accounts it touched."""
         if isinstance(action, A.SetPrices):
             # every holder's equity may have moved: the vector screen picks who to check exactly
-            return self.screen.candidates(self.state, {a.address for a in ctx.tx.touched_accounts()})
+            return self.screen.candidates(self.state, set(ctx.tx.touched_addresses()))
+        at_risk = ctx.at_risk
+        if isinstance(action, _ORDER_ACTIONS):
+            if not at_risk:
+                return set()
+            touched: set[str] | dict[str, None] = at_risk
+        else:
+            touched = at_risk | set(ctx.tx.touched_addresses())
         accounts = self.state.accounts
-        touched = ctx.at_risk | {
-            a.address
-            for a in ctx.tx.touched_accounts()
-            if not isinstance(action, O.PlaceOrder | O.Cancel | O.CancelByCloid)
-        }
-        return {a for a in touched if a in accounts and (accounts[a].positions or accounts[a].borrow_basis)}
+        out = set()
+        for a in touched:
+            acct = accounts.get(a)
+            if acct is not None and (acct.positions or acct.borrow_basis):
+                out.add(a)
+        return out
 
     # ------------------------------------------------------------------ reading
     def valuer(self) -> Valuer:

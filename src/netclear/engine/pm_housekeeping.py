@@ -27,11 +27,17 @@ def pm_accounts(ctx: Ctx, action: A.Action) -> list[Account]:
     return ctx.tx.touched_pm_accounts()
 
 
-def free_before(ctx: Ctx, action: A.Action) -> dict[str, dict[int, int]]:
-    """Free balances of PM accounts before the action, for the auto-repay step (global actions only;
-    per-account actions read the transaction's pre-action copy)."""
-    if not isinstance(action, GLOBAL_ACTIONS):
+def free_before(ctx: Ctx, action: A.Action, actor: Account | None = None) -> dict[str, dict[int, int]]:
+    """Free balances of PM accounts before the action, for the auto-repay step: every PM account before a
+    global action; before any other, the acting user's (``actor``, read from the kept health cache, which
+    is cheaper than rebuilding the pre-action account from the journal afterwards; other accounts the
+    action touches read the transaction's pre-action copy)."""
+    if ctx.reg.pm is None:
         return {}
+    if not isinstance(action, GLOBAL_ACTIONS):
+        if actor is None or actor.mode is not Mode.PORTFOLIO:
+            return {}
+        return {actor.address: free_by_token(ctx.valuer(), actor, ctx.health(actor))}
     v = ctx.valuer()
     return {a.address: free_by_token(v, a) for a in pm_accounts(ctx, action)}
 
@@ -40,9 +46,12 @@ def rebalance_after(ctx: Ctx, action: A.Action, before: dict[str, dict[int, int]
     """Margin sharing, auto-repay and auto-supply for the PM accounts the action affected."""
     if ctx.reg.pm is None:
         return
+    accounts = pm_accounts(ctx, action)
+    if not accounts:
+        return
     explicit_lending = isinstance(action, A.BorrowLend)
     v = ctx.valuer()
-    for acct in sorted(pm_accounts(ctx, action), key=lambda a: a.address):
+    for acct in sorted(accounts, key=lambda a: a.address):
         live = ctx.tx.account(acct.address)
         if acct.address in before:
             prior = before[acct.address]

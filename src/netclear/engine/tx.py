@@ -148,8 +148,19 @@ class Tx:
         accounts = self.state.accounts
         return [accounts[a] for a in self._touched if a in accounts]
 
+    def touched_addresses(self) -> list[str]:
+        """The addresses of :meth:`touched_accounts` (accounts that exist), in first-touch order."""
+        accounts = self.state.accounts
+        return [a for a in self._touched if a in accounts]
+
     def touched_pm_accounts(self) -> list[Account]:
-        return [a for a in self.touched_accounts() if a.mode is Mode.PORTFOLIO]
+        accounts = self.state.accounts
+        out = []
+        for a in self._touched:
+            acct = accounts.get(a)
+            if acct is not None and acct.mode is Mode.PORTFOLIO:
+                out.append(acct)
+        return out
 
     # -------------------------------------------------------------- savepoints
     def savepoint(self) -> int:

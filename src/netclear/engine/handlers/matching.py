@@ -4,7 +4,6 @@ the resting side re-checked at each fill, and the remainder resting or dropped (
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import Any
 
 from netclear.book.orderbook import Decision, OrderBook, RestingOrder
@@ -34,7 +33,7 @@ from netclear.engine.order_actions import (
 )
 from netclear.engine.state import Account, OrderInfo, TriggerOrder
 from netclear.errors import InsufficientBalance, InsufficientMargin, InvalidAction, NetclearError
-from netclear.fixedpoint import PX_SCALE, fmt_decimal, fmt_px, fmt_units
+from netclear.fixedpoint import fmt_px, fmt_units
 from netclear.markets.registry import Perp, SpotPair
 
 _NO_MATCH = "Order could not immediately match against any resting orders."
@@ -215,17 +214,26 @@ def _place_limit(
 
 
 def _filled_status(p: Parsed, m: Perp | SpotPair, oid: int, filled: int, quote_sum: int) -> dict[str, Any]:
-    avg = Fraction(quote_sum, filled)
     status: dict[str, Any] = {
         "filled": {
             "totalSz": fmt_units(filled, m.sz_decimals),
-            "avgPx": fmt_decimal(avg / PX_SCALE, 8),
+            "avgPx": fmt_px(average_px(quote_sum, filled)),
             "oid": oid,
         }
     }
     if p.cloid:
         status["filled"]["cloid"] = p.cloid
     return status
+
+
+def average_px(quote_sum: int, filled: int) -> int:
+    """The volume-weighted average price ``quote_sum / filled`` in price units (8 decimals), rounded half
+    to even: the ``avgPx`` of a filled status."""
+    q, r = divmod(quote_sum, filled)
+    twice = 2 * r
+    if twice > filled or (twice == filled and q & 1):
+        q += 1
+    return q
 
 
 def match(

@@ -41,6 +41,7 @@ from netclear.engine.liquidation.perps import liquidate_pools
 from netclear.engine.liquidation.pm import liquidate_pm
 from netclear.engine.liquidation.twap import run_backstop_twap
 from netclear.engine.state import Mode
+from netclear.markets.registry import Registry
 
 __all__ = ["MAX_CASCADE_ROUNDS", "run", "run_backstop_twap"]
 
@@ -56,43 +57,60 @@ def run(ctx: Ctx, candidates: set[str]) -> None:
     in address order within a round (deterministic)."""
     done: set[str] = set()
     pending = set(candidates)
+    accounts = ctx.state.accounts
     for _ in range(MAX_CASCADE_ROUNDS):
         _run_round(ctx, pending)
         done |= pending
-        accounts = ctx.state.accounts
-        pending = {
-            a
-            for a in ctx.at_risk - done
-            if a in accounts and (accounts[a].positions or accounts[a].borrow_basis)
-        }
+        if ctx.at_risk <= done:
+            return
+        pending = set()
+        for a in ctx.at_risk - done:
+            acct = accounts.get(a)
+            if acct is not None and (acct.positions or acct.borrow_basis):
+                pending.add(a)
         if not pending:
             return
 
 
 def _run_round(ctx: Ctx, candidates: set[str]) -> None:
+    accounts = ctx.state.accounts
+    tx = ctx.tx
     for address in sorted(candidates):
-        acct = ctx.state.accounts.get(address)
+        acct = accounts.get(address)
         if acct is None or acct.is_system:
             continue
-        acct = ctx.tx.account(address)
+        acct = tx.account(address)
         if acct.mode is Mode.PORTFOLIO:
             liquidate_pm(ctx, acct)
         else:
             liquidate_pools(ctx, acct)
     for address in sorted(ctx.at_risk | candidates):
-        acct = ctx.state.accounts.get(address)
+        acct = accounts.get(address)
         if acct is not None and not acct.is_system and acct.mode is not Mode.PORTFOLIO:
-            cover_flat_deficits(ctx, ctx.tx.account(address))
+            cash = acct.perp_cash if acct.mode is Mode.STANDARD else acct.spot
+            if cash and min(cash.values()) < 0:  # else no pool can be below zero without a position
+                cover_flat_deficits(ctx, tx.account(address))
     if not candidates:
         return
     for address in sorted(candidates | _vaults(ctx)):
-        acct = ctx.state.accounts.get(address)
+        acct = accounts.get(address)
         if acct is not None and acct.is_system and acct.has_positions():
-            adl_if_bankrupt(ctx, ctx.tx.account(address))
+            adl_if_bankrupt(ctx, tx.account(address))
+
+
+_VAULTS: dict[int, tuple[Registry, frozenset[str]]] = {}
+"""Per registry (by identity, held so the id stays its own): the liquidator vault and HIP-3 backstops."""
 
 
 def _vaults(ctx: Ctx) -> set[str]:
-    out = {ctx.reg.config.liquidation.liquidator_vault.lower()}
-    for dex in ctx.reg.dexes[1:]:
-        out.add("0x" + format(HIP3_BACKSTOP_BASE + dex.index, "040x"))
-    return {a for a in out if a in ctx.state.accounts}
+    reg = ctx.reg
+    cached = _VAULTS.get(id(reg))
+    if cached is None or cached[0] is not reg:
+        out = {reg.config.liquidation.liquidator_vault.lower()}
+        for dex in reg.dexes[1:]:
+            out.add("0x" + format(HIP3_BACKSTOP_BASE + dex.index, "040x"))
+        if len(_VAULTS) > 64:
+            _VAULTS.clear()
+        cached = _VAULTS[id(reg)] = (reg, frozenset(out))
+    accounts = ctx.state.accounts
+    return {a for a in cached[1] if a in accounts}
