@@ -280,6 +280,14 @@ class AccountHealth:
         self._cross[asset] = pv
         return True
 
+    def position_value(self, asset: int) -> PositionValue | None:
+        """The valuation of the account's open position in ``asset`` (cross or isolated), None if flat."""
+        pv = self._cross.get(asset)
+        if pv is not None:
+            return pv
+        iso = self._iso.get(asset)
+        return iso.value if iso is not None else None
+
     # ------------------------------------------------------------------ pools
     def key(self, perp: Perp) -> PoolKey:
         """The pool of ``perp``'s cross position (:func:`pool_key`)."""

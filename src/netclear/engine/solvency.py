@@ -144,15 +144,7 @@ def require_margin(
     tokens = set(tokens)
     if acct.mode is Mode.STANDARD:
         for dex in set(dexes):
-            key = PoolKey.of_dex(dex)
-            if h.shortfall(key) > 0:
-                pool = h.pool(key)
-                wd = pool.token.wei_decimals
-                raise InsufficientMargin(
-                    field,
-                    f"dex {dex or 'main'} cross account value {fmt_units(pool.account_value, wd)} "
-                    f"is below its initial margin {fmt_units(h.initial(key), wd)}",
-                )
+            require_pool_margin(h, PoolKey.of_dex(dex), field)
         for token in tokens:
             short = h.shortfall(token)
             if short > 0:
@@ -177,6 +169,19 @@ def require_margin(
             raise InsufficientMargin(field, reason) if has_pool else InsufficientBalance(field, reason)
     if pm:
         require_collateral_cover(h.v, acct, field=field, before=lambda: tx.original(acct.address))
+
+
+def require_pool_margin(h: AccountHealth, key: PoolKey, field: str) -> None:
+    """Reject unless a standard-mode cross pool carries its initial margin (positions and resting orders,
+    Hyperliquid docs 'Margining')."""
+    if h.shortfall(key) > 0:
+        pool = h.pool(key)
+        wd = pool.token.wei_decimals
+        raise InsufficientMargin(
+            field,
+            f"dex {key.dex or 'main'} cross account value {fmt_units(pool.account_value, wd)} "
+            f"is below its initial margin {fmt_units(h.initial(key), wd)}",
+        )
 
 
 def _touched_positions(acct: Account, dexes: Iterable[str], reg: Registry) -> list[Position]:

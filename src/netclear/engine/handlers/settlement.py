@@ -18,11 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netclear.engine.accounting import Valuer
 from netclear.engine.context import Ctx
 from netclear.engine.handlers import fills
 from netclear.engine.leverage import leverage_of
-from netclear.engine.solvency import require_margin
+from netclear.engine.solvency import require_margin, require_pool_margin
 from netclear.engine.state import Account, MarketState, Mode, Position
 from netclear.errors import InsufficientMargin, InvalidAction
 from netclear.fixedpoint import PX_DECIMALS, notional
@@ -53,7 +52,8 @@ class Trade:
 
 def fee_sink(ctx: Ctx) -> Account:
     acct = ctx.tx.account(ctx.reg.config.fees.fee_sink.lower())
-    acct.is_system = True
+    if not acct.is_system:
+        acct.is_system = True
     return acct
 
 
@@ -211,12 +211,11 @@ def settle_trade(
         ntl = notional(sz, px, market.sz_decimals, coll.wei_decimals, ceil=True)
         b = apply_perp_side(ctx, buyer, market, sz, px, -ntl, buyer_fee)
         s = apply_perp_side(ctx, seller, market, -sz, px, ntl, seller_fee)
-        v = ctx.valuer()
         if check_buyer and b.opening:
-            _check_perp_open(ctx, v, buyer, market, "buyer")
+            _check_perp_open(ctx, buyer, market, "buyer")
         if check_seller and s.opening:
-            _check_perp_open(ctx, v, seller, market, "seller")
-        usdc_ntl = ntl if coll.index == ctx.reg.quote.index else v.to_usdc_wei(coll, ntl)
+            _check_perp_open(ctx, seller, market, "seller")
+        usdc_ntl = ntl if coll.index == ctx.reg.quote.index else ctx.valuer().to_usdc_wei(coll, ntl)
         _add_volume(ctx, buyer, usdc_ntl, 0)
         _add_volume(ctx, seller, usdc_ntl, 0)
     trade = Trade(tid, market.asset, market.name, sz, px, ntl, b, s)
@@ -251,29 +250,45 @@ def record_transfer(ctx: Ctx, perp: Perp, buyer: SideResult, seller: SideResult,
     fills.record_trade(ctx, Trade(tid, perp.asset, perp.name, sz, px, ntl, buyer, seller), perp, 0, 0, None)
 
 
-def _check_perp_open(ctx: Ctx, v: Valuer, acct: Account, perp: Perp, field: str) -> None:
-    pos = acct.positions.get(perp.asset)
-    if pos is not None and len(perp.table.tiers) > 1:
-        # only the position's notional picks the tier: Valuer.position_value's ntl, without its margins
-        coll = perp.collateral
-        abs_ntl = abs(notional(pos.szi, v.mark(perp.asset), perp.sz_decimals, coll.wei_decimals))
-        tier = perp.table.tier_for_wei(abs_ntl, coll.unit)
-        if pos.leverage > tier.max_leverage:
-            raise InsufficientMargin(
-                field, f"{perp.name} position of this size allows at most {tier.max_leverage}x (margin tier)"
-            )
+def _check_perp_open(ctx: Ctx, acct: Account, perp: Perp, field: str) -> None:
+    """The opening side's check at the fill (Hyperliquid docs 'Margining'): the margin tier its new
+    notional falls in must allow its leverage, then its pool must carry the initial margin."""
+    if acct.is_system:  # not margined (require_margin); only the tier rule, on this position alone
+        pos = acct.positions.get(perp.asset)
+        if pos is not None:
+            coll = perp.collateral
+            ntl = notional(pos.szi, ctx.valuer().mark(perp.asset), perp.sz_decimals, coll.wei_decimals)
+            _check_tier(perp, abs(ntl), pos.leverage, field)
+        return
+    h = ctx.health(acct)
+    pv = h.position_value(perp.asset)
+    if pv is not None:
+        _check_tier(perp, pv.abs_ntl, pv.position.leverage, field)
     if acct.mode is Mode.STANDARD:
-        require_margin(ctx.tx, ctx.reg, acct, dexes=[perp.dex.name], field=field, health=ctx.healths())
+        require_pool_margin(h, h.key(perp), field)
     else:
         require_margin(
             ctx.tx, ctx.reg, acct, tokens=[perp.collateral.index], field=field, health=ctx.healths()
         )
 
 
+def _check_tier(perp: Perp, abs_ntl: int, leverage: int, field: str) -> None:
+    """Only the position's notional picks its margin tier, whose maximum leverage it must respect
+    (Hyperliquid docs 'Margin tiers')."""
+    if len(perp.table.tiers) > 1:
+        tier = perp.table.tier_for_wei(abs_ntl, perp.collateral.unit)
+        if leverage > tier.max_leverage:
+            raise InsufficientMargin(
+                field, f"{perp.name} position of this size allows at most {tier.max_leverage}x (margin tier)"
+            )
+
+
 def _add_volume(ctx: Ctx, acct: Account, perp_ntl: int, spot_ntl: int) -> None:
     day = ctx.now // 86_400_000
-    p, s = acct.volume_days.get(day, (0, 0))
-    acct.volume_days[day] = (p + perp_ntl, s + spot_ntl)
+    days = acct.volume_days
+    p, s = days.get(day, (0, 0))
+    days[day] = (p + perp_ntl, s + spot_ntl)
     horizon = day - 30
-    for old in [d for d in acct.volume_days if d < horizon]:
-        del acct.volume_days[old]
+    if min(days) < horizon:
+        for old in [d for d in days if d < horizon]:
+            del days[old]
