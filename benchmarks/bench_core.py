@@ -198,7 +198,17 @@ def stream_engine(cfg: Any, n: int) -> dict[str, float]:
     return {"engine adds": adds, "engine cancels": cancels, "engine fills": fills}
 
 
-def stream_pm(cfg: Any, n: int) -> dict[str, float]:
+def fills_setup(cfg: Any, n: int) -> tuple[Any, list[Any]]:
+    """An exchange whose maker rests ``n`` BTC asks, and ``n`` crossing IOC buys of the taker (not applied)."""
+    ex = _exchange(cfg)
+    for i in range(n):
+        ex.apply(_order(MAKER, 0, False, 100_000 + (i % 500), "0.001"))
+    return ex, [_order(TAKER, 0, True, 110_000, "0.001", "Ioc") for _ in range(n)]
+
+
+def pm_setup(cfg: Any, n: int) -> tuple[Any, list[Any]]:
+    """200 portfolio-margin accounts holding only HYPE, a maker resting ``n`` UBTC asks, and ``n`` IOC buys
+    of those accounts (not applied): each buy borrows the USDC it pays with."""
     from netclear.engine import actions as A
 
     ex = _exchange(cfg)
@@ -214,9 +224,12 @@ def stream_pm(cfg: Any, n: int) -> dict[str, float]:
         ex.apply(A.SetAbstraction(user=u, abstraction="portfolioMargin"))
     for _ in range(n):
         ex.apply(_order(MAKER, "@142", False, 100_000, "0.001"))
-    rate = _timed(
-        ex, [_order(users[i % len(users)], "@142", True, 100_000, "0.001", "Ioc") for i in range(n)]
-    )
+    return ex, [_order(users[i % len(users)], "@142", True, 100_000, "0.001", "Ioc") for i in range(n)]
+
+
+def stream_pm(cfg: Any, n: int) -> dict[str, float]:
+    ex, orders = pm_setup(cfg, n)
+    rate = _timed(ex, orders)
     assert not _resting_oids(ex, MAKER, None), "every spot ask should have filled"
     return {"engine pm borrow": rate}
 

@@ -45,7 +45,6 @@ CHILD = r"""
 import itertools, sys
 sys.path.insert(0, {bench!r})
 import bench_core as b
-from decimal import Decimal as D
 from netclear.engine import actions as A
 from netclear.engine import order_actions as O
 
@@ -61,23 +60,11 @@ elif kind == "cancels":
         ex.apply(b._order(b.MAKER, 0, True, 90_000 - (i % 500), "0.001"))
     acts = [(O.Cancel(user=b.MAKER, cancels=[O.CancelSpec(0, oid)]),) for oid in b._resting_oids(ex, b.MAKER)]
 elif kind == "fills":
-    for i in range(n):
-        ex.apply(b._order(b.MAKER, 0, False, 100_000 + (i % 500), "0.001"))
-    acts = [(b._order(b.TAKER, 0, True, 110_000, "0.001", "Ioc"),) for _ in range(n)]
-else:  # pm: the set-up of bench_core.stream_pm
-    lender = "0x" + "1e" * 20
-    ex.apply(A.Deposit(user=lender, amount=D(10**8)))
-    ex.apply(A.SetAbstraction(user=lender, abstraction="unifiedAccount"))
-    ex.apply(A.BorrowLend(user=lender, operation="supply", token="USDC", amount=D(10**8)))
-    ex.apply(A.Deposit(user=b.MAKER, token="UBTC", amount=D(1000)))
-    ex.apply(A.UsdClassTransfer(user=b.MAKER, amount=D(10**8), to_perp=False))
-    users = ["0x" + f"{{i:040x}}" for i in range(1, 201)]
-    for u in users:
-        ex.apply(A.Deposit(user=u, token="HYPE", amount=D(10_000)))
-        ex.apply(A.SetAbstraction(user=u, abstraction="portfolioMargin"))
-    for _ in range(n):
-        ex.apply(b._order(b.MAKER, "@142", False, 100_000, "0.001"))
-    acts = [(b._order(users[i % len(users)], "@142", True, 100_000, "0.001", "Ioc"),) for i in range(n)]
+    ex, orders = b.fills_setup(cfg, n)
+    acts = [(o,) for o in orders]
+else:  # pm
+    ex, orders = b.pm_setup(cfg, n)
+    acts = [(o,) for o in orders]
 assert len(acts) == n, (len(acts), n)
 for events in itertools.starmap(ex.apply, acts):
     b._ok(events)

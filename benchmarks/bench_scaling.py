@@ -24,7 +24,6 @@ import multiprocessing as mp
 import os
 import pstats
 import time
-from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
@@ -63,33 +62,6 @@ def _layer(filename: str, func: str) -> str:
         if prefix in filename:
             return name
     return "other (stdlib, msgspec, ...)"
-
-
-def _fills_exchange(cfg: Any, n: int) -> tuple[Any, list[Any]]:
-    ex = core._exchange(cfg)
-    for i in range(n):
-        ex.apply(core._order(core.MAKER, 0, False, 100_000 + (i % 500), "0.001"))
-    return ex, [core._order(core.TAKER, 0, True, 110_000, "0.001", "Ioc") for _ in range(n)]
-
-
-def _pm_exchange(cfg: Any, n: int) -> tuple[Any, list[Any]]:
-    """``bench_core.stream_pm``'s set-up: 200 PM accounts holding HYPE buy UBTC, each buy borrows USDC."""
-    from netclear.engine import actions as A
-
-    ex = core._exchange(cfg)
-    lender = "0x" + "1e" * 20
-    ex.apply(A.Deposit(user=lender, amount=D(10**8)))
-    ex.apply(A.SetAbstraction(user=lender, abstraction="unifiedAccount"))
-    ex.apply(A.BorrowLend(user=lender, operation="supply", token="USDC", amount=D(10**8)))
-    ex.apply(A.Deposit(user=core.MAKER, token="UBTC", amount=D(1000)))
-    ex.apply(A.UsdClassTransfer(user=core.MAKER, amount=D(10**8), to_perp=False))
-    users = ["0x" + f"{i:040x}" for i in range(1, 201)]
-    for u in users:
-        ex.apply(A.Deposit(user=u, token="HYPE", amount=D(10_000)))
-        ex.apply(A.SetAbstraction(user=u, abstraction="portfolioMargin"))
-    for _ in range(n):
-        ex.apply(core._order(core.MAKER, "@142", False, 100_000, "0.001"))
-    return ex, [core._order(users[i % 200], "@142", True, 100_000, "0.001", "Ioc") for i in range(n)]
 
 
 def profile(build: Any, cfg: Any, n: int) -> dict[str, Any]:
@@ -135,7 +107,7 @@ def _worker(args: tuple[str, str, int, Any]) -> tuple[float, float, float]:
         for i in range(n):
             book.match(core.TAKER, n + i + 1, True, 200_000 * PX_SCALE, 100)
     else:
-        ex, orders = _fills_exchange(core._config(cfg_path), n)
+        ex, orders = core.fills_setup(core._config(cfg_path), n)
         barrier.wait()
         t0, c0 = time.perf_counter(), time.process_time()
         for o in orders:
@@ -177,7 +149,7 @@ def main() -> None:
         core._strip_dead_keys(src / "netclear/config/presets/hyperliquid.toml", Path(cfg_path))
     print(f"machine: {core.machine()}; netclear from {src}")
     result: dict[str, Any] = {}
-    for name, build in (("crossing fill", _fills_exchange), ("PM auto-borrow buy", _pm_exchange)):
+    for name, build in (("crossing fill", core.fills_setup), ("PM auto-borrow buy", core.pm_setup)):
         prof = profile(build, core._config(cfg_path), args.n if name == "crossing fill" else args.n // 2)
         result[name] = prof
         print(
