@@ -694,9 +694,9 @@ ROWS: list[tuple[str, str, str | None, str]] = [
     ("signed orders, p99 latency (ms)", "http order p99 ms", None, "ms"),
     ("signed orders, p50 latency (ms)", "http order p50 ms", None, "ms"),
     (
-        "signed orders, server CPU per order (ms) (/ `/info`)",
-        "http order server cpu ms",
-        "http info server cpu ms",
+        "signed orders, server CPU per order (µs) (/ `/info`)",
+        "http order server cpu us",
+        "http info server cpu us",
         "ms",
     ),
 ]
