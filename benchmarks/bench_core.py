@@ -32,8 +32,12 @@ Streams (``n`` orders each; ``--quick`` uses smaller ``n`` and one repeat of the
 * ``triggers``: cancels by an account with 10,000 resting stop orders, against one with none;
 * ``tick``: one ``SetPrices`` moving every perp by -1% with 100,000 holders (1-3 positions, 2-20x,
   nothing liquidated): ms per tick after a first tick and 100 changed accounts (the steady state);
-* ``http``: ``netclear serve`` of the tree in its own process, 4 client threads posting orders pre-signed
-  with the Hyperliquid SDK's ``sign_l1_action`` over loopback: orders/s and p99 latency.
+* ``http``: ``netclear serve`` of the tree in its own process; ``--http-procs`` client processes (default 2)
+  hold ``--http-conns`` keep-alive connections (default 8, one wallet each) on raw sockets and post orders
+  pre-signed with the Hyperliquid SDK's ``sign_l1_action`` and serialised before timing, each connection
+  waiting for its answer (closed loop): orders/s, p50/p99 latency, the server's CPU per order (its
+  ``/proc`` user + system time), against ``/info`` ``userAbstraction`` from the same connections. Every
+  answer is checked (HTTP 200, ``"status": "ok"``, no error status), so a server that rejects is no faster.
 """
 
 from __future__ import annotations
