@@ -32,8 +32,12 @@ Streams (``n`` orders each; ``--quick`` uses smaller ``n`` and one repeat of the
 * ``triggers``: cancels by an account with 10,000 resting stop orders, against one with none;
 * ``tick``: one ``SetPrices`` moving every perp by -1% with 100,000 holders (1-3 positions, 2-20x,
   nothing liquidated): ms per tick after a first tick and 100 changed accounts (the steady state);
-* ``http``: ``netclear serve`` of the tree in its own process, 4 client threads posting orders pre-signed
-  with the Hyperliquid SDK's ``sign_l1_action`` over loopback: orders/s and p99 latency.
+* ``http``: ``netclear serve`` of the tree in its own process; ``--http-procs`` client processes (default 2)
+  hold ``--http-conns`` keep-alive connections (default 8, one wallet each) on raw sockets and post orders
+  pre-signed with the Hyperliquid SDK's ``sign_l1_action`` and serialised before timing, each connection
+  waiting for its answer (closed loop): orders/s, p50/p99 latency, the server's CPU per order (its
+  ``/proc`` user + system time), against ``/info`` ``userAbstraction`` from the same connections. Every
+  answer is checked (HTTP 200, ``"status": "ok"``, no error status), so a server that rejects is no faster.
 """
 
 from __future__ import annotations
@@ -409,19 +413,199 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def bench_http(tree: Path, cfg: Path, n: int, clients: int) -> dict[str, float]:
-    """``netclear serve`` of ``tree`` in its own process; clients post SDK-signed orders (bench_api.py)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    import eth_account
-    import requests
-    from hyperliquid.utils.signing import (  # type: ignore[import-untyped]
-        get_timestamp_ms,
-        order_request_to_order_wire,
-        order_wires_to_order_action,
-        sign_l1_action,
+def _post_bytes(path: str, port: int, body: bytes) -> bytes:
+    """One keep-alive ``POST`` as bytes on the wire, built before timing."""
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
     )
+    return head.encode() + body
 
+
+def _response_end(buf: bytes | bytearray) -> int:
+    """Length of the first complete HTTP/1.1 response in ``buf`` (``Content-Length`` framed), or 0."""
+    head_end = buf.find(b"\r\n\r\n")
+    if head_end < 0:
+        return 0
+    for line in bytes(buf[:head_end]).split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            end = head_end + 4 + int(value)
+            return end if len(buf) >= end else 0
+    raise RuntimeError(f"response without Content-Length: {bytes(buf[:head_end])!r}")
+
+
+def _load_worker(
+    port: int,
+    per_conn: list[list[bytes]],
+    warm: int,
+    barrier: Any,
+    out: Any,
+) -> None:
+    """A client process: one keep-alive socket per list in ``per_conn``, each posting its requests in
+    order, all sockets concurrently (a ``selectors`` loop, no HTTP library, nothing encoded while timed).
+    The first ``warm`` requests of each socket are sent before ``barrier`` and not timed. Sends back
+    ``(start, end, latencies, answers)``: ``perf_counter`` is the system-wide monotonic clock, so the
+    parent can take the run's span over all processes."""
+    import selectors
+    import socket
+
+    socks = []
+    for _ in per_conn:
+        s = socket.create_connection(("127.0.0.1", port))
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        socks.append(s)
+
+    def roundtrip(s: socket.socket, req: bytes) -> bytes:
+        s.sendall(req)
+        buf = bytearray()
+        while not (end := _response_end(buf)):
+            chunk = s.recv(65536)
+            if not chunk:
+                raise RuntimeError("server closed the connection")
+            buf += chunk
+        return bytes(buf[:end])
+
+    for s, reqs in zip(socks, per_conn, strict=True):
+        for req in reqs[:warm]:
+            roundtrip(s, req)
+    barrier.wait()
+    sel = selectors.DefaultSelector()
+    state = []  # per socket: [next index, sent at, buffer]
+    clock = time.perf_counter
+    lat: list[float] = []
+    answers: list[bytes] = []
+    start = clock()
+    for i, (s, reqs) in enumerate(zip(socks, per_conn, strict=True)):
+        if len(reqs) > warm:
+            state.append([warm + 1, clock(), bytearray()])
+            s.sendall(reqs[warm])
+            sel.register(s, selectors.EVENT_READ, i)
+        else:
+            state.append([warm, 0.0, bytearray()])
+    live = len(sel.get_map())
+    while live:
+        for key, _ev in sel.select():
+            i = key.data
+            s = socks[i]
+            st = state[i]
+            chunk = s.recv(65536)
+            if not chunk:
+                raise RuntimeError("server closed the connection")
+            st[2] += chunk
+            end = _response_end(st[2])
+            if not end:
+                continue
+            now = clock()
+            lat.append(now - st[1])
+            answers.append(bytes(st[2][:end]))
+            del st[2][:end]
+            reqs = per_conn[i]
+            if st[0] < len(reqs):
+                st[1] = clock()
+                s.sendall(reqs[st[0]])
+                st[0] += 1
+            else:
+                sel.unregister(s)
+                live -= 1
+    end_t = clock()
+    for s in socks:
+        s.close()
+    out.send((start, end_t, lat, answers))
+    out.close()
+
+
+def _load(
+    port: int, per_conn: list[list[bytes]], procs: int, warm: int
+) -> tuple[list[float], float, list[bytes]]:
+    """Run ``per_conn`` from ``procs`` client processes; latencies, requests/s (timed part), answers."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    procs = max(1, min(procs, len(per_conn)))
+    barrier = ctx.Barrier(procs)
+    jobs = []
+    for p in range(procs):
+        recv, send = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_load_worker, args=(port, per_conn[p::procs], warm, barrier, send))
+        proc.start()
+        send.close()
+        jobs.append((proc, recv))
+    results = []
+    for proc, recv in jobs:
+        results.append(recv.recv())
+        proc.join(timeout=60)
+        if proc.exitcode != 0:
+            raise RuntimeError(f"load process exited with {proc.exitcode}")
+    lat = [x for r in results for x in r[2]]
+    answers = [a for r in results for a in r[3]]
+    span = max(r[1] for r in results) - min(r[0] for r in results)
+    return lat, _rate(len(lat), span), answers
+
+
+def _answer_json(raw: bytes) -> Any:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status = head.split(b" ", 2)[1]
+    if status != b"200":
+        raise RuntimeError(f"HTTP {status.decode()}: {body[:300]!r}")
+    return json.loads(body)
+
+
+_SIGNED: dict[tuple[int, int], tuple[list[Any], list[list[bytes]]]] = {}
+
+
+def _signed_orders(n: int, conns: int) -> tuple[list[Any], list[list[bytes]]]:
+    """One wallet per connection and ``n`` ALO bids signed with the SDK's ``sign_l1_action``, as JSON
+    bytes (reused across trees and repeats: every server starts from an empty log)."""
+    if (n, conns) not in _SIGNED:
+        import eth_account
+        from hyperliquid.utils.signing import (  # type: ignore[import-untyped]
+            get_timestamp_ms,
+            order_request_to_order_wire,
+            order_wires_to_order_action,
+            sign_l1_action,
+        )
+
+        wallets = [eth_account.Account.create() for _ in range(conns)]
+        bodies: list[list[bytes]] = [[] for _ in wallets]
+        base = get_timestamp_ms()
+        for i in range(n):
+            k = i % conns
+            order = {
+                "coin": "BTC",
+                "is_buy": True,
+                "sz": 0.001,
+                "limit_px": 90000 + (i % 900),
+                "order_type": {"limit": {"tif": "Alo"}},
+                "reduce_only": False,
+            }
+            action = order_wires_to_order_action([order_request_to_order_wire(order, 0)], None)
+            nonce = base + i
+            sig = sign_l1_action(wallets[k], action, None, nonce, None, False)
+            body = {
+                "action": action,
+                "nonce": nonce,
+                "signature": sig,
+                "vaultAddress": None,
+                "expiresAfter": None,
+            }
+            bodies[k].append(json.dumps(body, separators=(",", ":")).encode())
+        _SIGNED[(n, conns)] = (wallets, bodies)
+    return _SIGNED[(n, conns)]
+
+
+def bench_http(
+    tree: Path, cfg: Path, n: int, conns: int = 8, procs: int = 2, warm: int = 5
+) -> dict[str, float]:
+    """``netclear serve`` of ``tree`` in its own process; ``procs`` client processes hold ``conns``
+    keep-alive connections in all (one wallet each) and post ``n`` SDK-signed ALO orders, pre-serialised,
+    each connection waiting for its answer before the next (closed loop). Every answer must be an ok
+    order status (no silent rejections). Baseline: ``/info`` ``userAbstraction`` from the same
+    connections. Only ``serve --preset --db --port --operator-token``, ``/health``, ``/operator/prices``,
+    ``/operator/deposit``, ``/info`` and ``/exchange`` are used: every tree since 5beddae has them."""
+    import requests
+
+    wallets, bodies = _signed_orders(n, conns)
     tmp = tempfile.mkdtemp()
     port = _free_port()
     env = dict(os.environ)
@@ -452,7 +636,6 @@ def bench_http(tree: Path, cfg: Path, n: int, clients: int) -> dict[str, float]:
             url + "/operator/prices", json={"oracle": {"BTC": "100000"}}, headers=op, timeout=10
         )
         r.raise_for_status()
-        wallets = [eth_account.Account.create() for _ in range(clients)]
         for w in wallets:
             r = requests.post(
                 url + "/operator/deposit",
@@ -461,55 +644,28 @@ def bench_http(tree: Path, cfg: Path, n: int, clients: int) -> dict[str, float]:
                 timeout=10,
             )
             r.raise_for_status()
-        bodies: list[list[dict[str, Any]]] = [[] for _ in wallets]
-        base = get_timestamp_ms()
-        for i in range(n):
-            k = i % clients
-            order = {
-                "coin": "BTC",
-                "is_buy": True,
-                "sz": 0.001,
-                "limit_px": 90000 + (i % 900),
-                "order_type": {"limit": {"tif": "Alo"}},
-                "reduce_only": False,
-            }
-            action = order_wires_to_order_action([order_request_to_order_wire(order, 0)], None)
-            nonce = base + i
-            sig = sign_l1_action(wallets[k], action, None, nonce, None, False)
-            bodies[k].append(
-                {
-                    "action": action,
-                    "nonce": nonce,
-                    "signature": sig,
-                    "vaultAddress": None,
-                    "expiresAfter": None,
-                }
-            )
-
-        def run(kind: str) -> tuple[list[float], float]:
-            def worker(k: int) -> list[float]:
-                s = requests.Session()
-                out = []
-                for body in bodies[k]:
-                    t = time.perf_counter()
-                    if kind == "order":
-                        answer = s.post(url + "/exchange", json=body, timeout=30).json()
-                        statuses = answer.get("response", {}).get("data", {}).get("statuses", [])
-                        assert answer.get("status") == "ok" and "error" not in statuses[0], answer
-                    else:
-                        s.post(url + "/info", json={"type": "userAbstraction", "user": wallets[k].address})
-                    out.append(time.perf_counter() - t)
-                return out
-
-            lat: list[float] = []
-            t0 = time.perf_counter()
-            with ThreadPoolExecutor(clients) as pool:
-                for part in pool.map(worker, range(clients)):
-                    lat.extend(part)
-            return lat, n / (time.perf_counter() - t0)
-
-        info_lat, info_rate = run("info")
-        lat, rate = run("order")
+        per = max(1, n // conns)
+        info = [
+            [_post_bytes("/info", port, json.dumps({"type": "userAbstraction", "user": w.address}).encode())]
+            * (per + warm)
+            for w in wallets
+        ]
+        cpu0 = _cpu_seconds(server.pid)
+        info_lat, info_rate, info_answers = _load(port, info, procs, warm)
+        cpu1 = _cpu_seconds(server.pid)
+        for a in info_answers:
+            _answer_json(a)
+        orders = [[_post_bytes("/exchange", port, b) for b in mine] for mine in bodies]
+        cpu2 = _cpu_seconds(server.pid)
+        lat, rate, answers = _load(port, orders, procs, warm)
+        cpu3 = _cpu_seconds(server.pid)
+        for a in answers:
+            answer = _answer_json(a)
+            statuses = answer.get("response", {}).get("data", {}).get("statuses", [])
+            if answer.get("status") != "ok" or not statuses or "error" in statuses[0]:
+                raise RuntimeError(f"order not accepted: {answer}")
+        if len(answers) != sum(max(0, len(b) - warm) for b in bodies):
+            raise RuntimeError("some orders were not answered")
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -520,7 +676,15 @@ def bench_http(tree: Path, cfg: Path, n: int, clients: int) -> dict[str, float]:
         "http order p99 ms": q(lat, n=100)[98] * 1000,
         "http info/s": info_rate,
         "http info p99 ms": q(info_lat, n=100)[98] * 1000,
+        "http order server cpu us": (cpu3 - cpu2) / len(lat) * 1e6,
+        "http info server cpu us": (cpu1 - cpu0) / len(info_lat) * 1e6,
     }
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux ``/proc/<pid>/stat``, proc(5))."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # (label, numerator key, denominator key or None, unit). Ratio rows divide inside each process.
@@ -546,6 +710,12 @@ ROWS: list[tuple[str, str, str | None, str]] = [
     ("signed orders over loopback (/ `/info`)", "http orders/s", "http info/s", "ops/s"),
     ("signed orders, p99 latency (ms)", "http order p99 ms", None, "ms"),
     ("signed orders, p50 latency (ms)", "http order p50 ms", None, "ms"),
+    (
+        "signed orders, server CPU per order (µs) (/ `/info`)",
+        "http order server cpu us",
+        "http info server cpu us",
+        "ms",
+    ),
 ]
 
 
@@ -657,6 +827,10 @@ def main() -> None:
     ap.add_argument(
         "--http-n", type=int, default=None, help="signed orders per run (default 2,000, quick 600)"
     )
+    ap.add_argument(
+        "--http-conns", type=int, default=8, help="loopback: keep-alive connections in all (one wallet each)"
+    )
+    ap.add_argument("--http-procs", type=int, default=2, help="loopback: client processes holding them")
     ap.add_argument("--only", default="orders,tick,http", help="comma list of orders, tick, http")
     ap.add_argument("--preset", default=None, help="TOML for every tree (default: first tree's hyperliquid)")
     ap.add_argument(
@@ -705,7 +879,7 @@ def main() -> None:
     _strip_dead_keys(preset, cfg)
     print(f"machine: {machine()}; trees: {', '.join(f'{t}={p}' for t, p in trees.items())}")
     print(
-        f"config: {preset} (dead keys removed); k={k} (slow rows {k_slow}), n={n}, http n={http_n}, clock {args.clock}"
+        f"config: {preset} (dead keys removed); k={k} (slow rows {k_slow}), n={n}, http n={http_n} over {args.http_conns} connections from {args.http_procs} processes, clock {args.clock}"
     )
     samples: dict[str, list[dict[str, float]]] = {t: [] for t in names}
     started = time.monotonic()
@@ -719,7 +893,7 @@ def main() -> None:
                 opts = ["--holders", str(args.holders), "--dirty", "100", "--clock", args.clock, "--warm"]
                 sample |= _child(trees[t], "tick", cfg, opts, timeout=1800)
             if "http" in only and r < k_slow:
-                sample |= bench_http(trees[t], cfg, http_n, clients=4)
+                sample |= bench_http(trees[t], cfg, http_n, args.http_conns, args.http_procs)
             samples[t].append(sample)
             print(
                 f"  [{time.monotonic() - started:6.0f} s] repeat {r + 1}/{k} {t}: {json.dumps(sample)}",
@@ -740,6 +914,8 @@ def main() -> None:
             "k": k,
             "n": n,
             "http_n": http_n,
+            "http_conns": args.http_conns,
+            "http_procs": args.http_procs,
             "preset": str(preset),
             "clock": args.clock,
         }

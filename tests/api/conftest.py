@@ -28,6 +28,7 @@ from eth_account.signers.local import LocalAccount
 
 from netclear.api.demo import DemoMarket
 from netclear.api.server import create_app
+from netclear.api.transport import CoalescingHttpToolsProtocol
 from netclear.ledger.node import Node, open_log
 
 OPERATOR_TOKEN = "test-operator-token"
@@ -165,7 +166,10 @@ def start_server(db: Path, *, bootstrap: bool = True, clock: Callable[[], int] |
     if bootstrap:
         DemoMarket(node, app.state.writer)._bootstrap()
     port = free_port()
-    userver = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", http=CoalescingHttpToolsProtocol
+    )  # the HTTP protocol of `netclear serve`
+    userver = uvicorn.Server(config)
     thread = threading.Thread(target=userver.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"

@@ -413,8 +413,12 @@ def l1_action_hash(
     return keccak(data)
 
 
+_L1_SOURCE_HASH: Final[Mapping[str, bytes]] = {c: keccak(text=s) for c, s in L1_SOURCE.items()}
+"""``keccak(source)`` of each chain's phantom agent, hashed once."""
+
+
 def _l1_struct_hash(connection_id: bytes, chain: Chain) -> bytes:
-    return keccak(_AGENT_TYPE_HASH + keccak(text=L1_SOURCE[chain]) + connection_id)
+    return keccak(_AGENT_TYPE_HASH + _L1_SOURCE_HASH[chain] + connection_id)
 
 
 def recover_l1_signer(

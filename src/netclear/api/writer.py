@@ -1,8 +1,10 @@
 """The single writer: requests queue up, a thread logs them in batches (group commit) and applies them.
 
-Signature recovery is done by the request threads; the writer re-checks nonces against the store
-and within its batch (so two requests with one nonce cannot both pass), translates wire actions,
-logs the batch in one durable transaction and applies it (:meth:`Node.submit_many`).
+Signature recovery is done before queueing (on the event loop, ``server.py``); the writer re-checks
+nonces against the store and within its batch (so two requests with one nonce cannot both pass),
+logs the batch in one durable transaction and applies it (:meth:`Node.submit_many`), then answers:
+``submit`` callers through their future, ``submit_async`` callers with one callback per event loop
+per batch, every answer after the batch's commit returned.
 
 The thread never dies (docs/api.md "Read-only state"). An action that makes the batch fail without
 touching storage (one the log cannot encode, a time outside int64) is rejected on its own and the
@@ -14,6 +16,7 @@ a restart (which replays and verifies the log) is the way back.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import sqlite3
@@ -56,6 +59,24 @@ class Job:
     signer: str | None = None
     nonce: int | None = None
     future: Future[Outcome] = field(default_factory=Future)
+    waiter: asyncio.Future[Outcome] | None = None
+    """For :meth:`Writer.submit_async`: the event loop's future, settled from ``future`` on that loop."""
+
+
+def _settle(jobs: list[Job]) -> None:
+    """On the event loop: copy each finished job's outcome to its loop future (one call per batch)."""
+    for job in jobs:
+        waiter = job.waiter
+        if waiter is None or waiter.done():  # the request was cancelled (client gone)
+            continue
+        if not job.future.done():  # never: _guarded answers every job
+            waiter.set_exception(InvalidAction("exchange", "internal error: unanswered job"))
+            continue
+        exc = job.future.exception()
+        if exc is not None:
+            waiter.set_exception(exc)
+        else:
+            waiter.set_result(job.future.result())
 
 
 class Writer:
@@ -76,6 +97,21 @@ class Writer:
         self._q.put(job)
         return job.future
 
+    def submit_async(
+        self, action: Action, signer: str | None = None, nonce: int | None = None
+    ) -> asyncio.Future[Outcome]:
+        """:meth:`submit` for a caller on a running event loop: the outcome arrives as that loop's
+        future. The writer wakes the loop once per batch and settles all of the batch's futures in
+        that one callback, instead of one thread-safe wake-up and future chain per request."""
+        loop = asyncio.get_running_loop()
+        job = Job(action, signer, nonce, waiter=loop.create_future())
+        assert job.waiter is not None
+        if self.read_only is not None:
+            job.waiter.set_exception(WriterReadOnly(self.read_only))
+            return job.waiter
+        self._q.put(job)
+        return job.waiter
+
     def stop(self) -> None:
         self._q.put(None)
         self._thread.join(timeout=10)
@@ -86,16 +122,34 @@ class Writer:
             if job is None:
                 return
             batch = [job]
+            stop = False
             while len(batch) < MAX_BATCH:
                 try:
                     nxt = self._q.get_nowait()
                 except queue.Empty:
                     break
                 if nxt is None:
-                    self._guarded(batch)
-                    return
+                    stop = True
+                    break
                 batch.append(nxt)
             self._guarded(batch)
+            self._hand_over(batch)
+            if stop:
+                return
+
+    @staticmethod
+    def _hand_over(batch: list[Job]) -> None:
+        """Every job of ``batch`` is answered (``_guarded``); pass the answers of
+        :meth:`submit_async` callers to their loops, one callback per loop."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[Job]] = {}
+        for job in batch:
+            if job.waiter is not None:
+                by_loop.setdefault(job.waiter.get_loop(), []).append(job)
+        for loop, jobs in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, jobs)
+            except RuntimeError:  # the loop is closed: nobody is waiting any more
+                log.debug("event loop closed; %d answers dropped", len(jobs))
 
     def _guarded(self, batch: list[Job]) -> None:
         """Process a batch; whatever goes wrong, answer every job and keep the thread alive."""

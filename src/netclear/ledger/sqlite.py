@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 import secrets
@@ -51,6 +52,15 @@ _RECOVER = (
     "refusing to open it so that no acknowledged action is lost and no sequence number is reused."
     " Restore the database and its -wal file from a backup or replica (docs/ledger.md, 'Damaged logs')"
 )
+
+
+_ONE_STATEMENT = 1024
+"""Most rows written by one ``INSERT`` (4 parameters each: far below SQLite's 32,766 variables)."""
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(rows: int) -> str:
+    return "INSERT INTO records (seq, time_ms, payload, checksum) VALUES " + ",".join(["(?,?,?,?)"] * rows)
 
 
 def _lock(path: Path) -> int:
@@ -198,11 +208,24 @@ class SqliteLog(ChainedLog):
 
     # ------------------------------------------------------------------ primitives
     def _insert(self, records: Sequence[LogRecord]) -> None:
-        with self._transaction() as db:
-            db.executemany(
-                "INSERT INTO records (seq, time_ms, payload, checksum) VALUES (?, ?, ?, ?)",
-                [(r.seq, r.time_ms, r.payload, r.checksum) for r in records],
-            )
+        """One transaction. Up to ``_ONE_STATEMENT`` rows it is a single multi-row ``INSERT`` in
+        autocommit mode: SQLite wraps a statement outside ``BEGIN`` in its own transaction and
+        commits it (with the WAL fsync of ``FULL``) before the statement returns (sqlite.org
+        "Transactions", "Implicit versus explicit transactions"), all or nothing. That is one
+        ``sqlite3_step``, so the writer thread gives up and re-takes Python's interpreter lock once
+        per batch instead of once per row plus ``BEGIN`` and ``COMMIT``; under load each re-take
+        waits for the busy event loop (docs/benchmarks.md, issue 12)."""
+        if 0 < len(records) <= _ONE_STATEMENT:
+            params: list[object] = []
+            for r in records:
+                params += (r.seq, r.time_ms, r.payload, r.checksum)
+            self.db.execute(_insert_sql(len(records)), params)
+        else:
+            with self._transaction() as db:
+                db.executemany(
+                    "INSERT INTO records (seq, time_ms, payload, checksum) VALUES (?, ?, ?, ?)",
+                    [(r.seq, r.time_ms, r.payload, r.checksum) for r in records],
+                )
         if records and self._headfile is not None:  # acknowledged only once the head is durable too
             self._headfile.write(Head(records[-1].seq, records[-1].checksum, self._genesis))
 
