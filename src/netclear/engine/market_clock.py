@@ -43,8 +43,19 @@ def market_state(ctx: Ctx, asset: int) -> MarketState:
     return ms
 
 
+_PARAMS: dict[int, tuple[object, funding_rules.FundingParams]] = {}
+"""Funding parameters per funding config (by identity, the config held so its id stays its own): built
+once, not on every action's clock advance."""
+
+
 def _params(ctx: Ctx) -> funding_rules.FundingParams:
-    return funding_rules.FundingParams.from_config(ctx.reg.config.funding)
+    cfg = ctx.reg.config.funding
+    cached = _PARAMS.get(id(cfg))
+    if cached is None or cached[0] is not cfg:
+        if len(_PARAMS) > 64:
+            _PARAMS.clear()
+        cached = _PARAMS[id(cfg)] = (cfg, funding_rules.FundingParams.from_config(cfg))
+    return cached[1]
 
 
 def update_marks(ctx: Ctx, oracle: dict[int, int], explicit: dict[int, int]) -> set[int]:
