@@ -11,13 +11,17 @@ from netclear.engine.records import Deferred
 from netclear.engine.state import OrderInfo, TriggerOrder
 from netclear.errors import InvalidAction
 from netclear.fixedpoint import fmt_px, fmt_units
-from netclear.markets.registry import Perp, Registry, SpotPair
+from netclear.markets.registry import BUILDER_DEX_OFFSET, SPOT_ASSET_OFFSET, Perp, Registry, SpotPair
 
 Market = Perp | SpotPair
 
 
 def market_of(reg: Registry, asset: int | str, field: str = "asset") -> Market:
     """The perp or spot pair of an asset id or name."""
+    if type(asset) is int and not SPOT_ASSET_OFFSET <= asset < BUILDER_DEX_OFFSET:
+        perp = reg.perps.get(asset)  # the common case: a perp by its id (the same lookup as ``reg.perp``)
+        if perp is not None:
+            return perp
     if isinstance(asset, int) and not isinstance(asset, bool):
         return reg.spot_pair(asset, field=field) if reg.is_spot_asset(asset) else reg.perp(asset, field=field)
     if isinstance(asset, str):
