@@ -134,6 +134,40 @@ def deferred_resting_json(reg: Registry, ro: RestingOrder, sz: int | None = None
     return Deferred(None, plain_order_json, *_resting_args(reg, ro, sz))
 
 
+def deferred_order_json(
+    m: Market,
+    oid: int,
+    user: str,
+    is_buy: bool,
+    px: int,
+    sz: int,
+    orig_sz: int,
+    time: int,
+    cloid: str | None,
+    reduce_only: bool,
+    tif: str | None,
+) -> Deferred:
+    """:func:`order_json` of an order without trigger or children (a limit order's status record), kept
+    as integers and rendered when first read (:mod:`netclear.engine.records`)."""
+    return Deferred(
+        None,
+        plain_order_json,
+        m.name,
+        m.sz_decimals,
+        oid,
+        user,
+        is_buy,
+        px,
+        sz,
+        orig_sz,
+        time,
+        cloid,
+        reduce_only,
+        tif,
+        "Limit",
+    )
+
+
 def trigger_json(reg: Registry, t: TriggerOrder) -> dict[str, Any]:
     """A waiting trigger (TP/SL) order as the frontend sees it."""
     return order_json(

@@ -11,13 +11,14 @@ from functools import lru_cache
 
 from netclear.engine import order_json
 from netclear.engine.context import Ctx
+from netclear.engine.leverage import default_leverage
 from netclear.engine.order_actions import (
     OrderSpec,
 )
 from netclear.errors import InvalidAction
 from netclear.fixedpoint import PX_DECIMALS, PX_SCALE, to_units
 from netclear.markets import ticks
-from netclear.markets.registry import Perp, SpotPair
+from netclear.markets.registry import Perp, Registry, SpotPair
 
 Market = Perp | SpotPair
 
@@ -71,10 +72,11 @@ def check_cloid(cloid: str | None) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
-class _Rules:
+class MarketRules:
     """A market's order rules as integers, computed once per market (and minimum order value): the tick
     grid step, the minimum and maximum order values cross-multiplied to compare with ``px * sz``
-    (Hyperliquid docs 'Tick and lot size', 'Contract specifications'; docs/rules/ticks.md)."""
+    (Hyperliquid docs 'Tick and lot size', 'Contract specifications'; docs/rules/ticks.md), and for the
+    holds of perp orders the default leverage and the scales of :func:`netclear.fixedpoint.notional`."""
 
     market: Market
     min_src: Decimal
@@ -89,13 +91,28 @@ class _Rules:
     max_limit: int
     """``px * sz > max_limit`` is over :func:`ticks.max_order_value` for a limit order (perps)."""
     max_market: int
+    default_leverage: int
+    """Perps: :func:`netclear.engine.leverage.default_leverage`'s value (0 for spot)."""
+    hold_scale: int
+    """Perps: ``10**collateral.wei_decimals``, the numerator scale of ``notional``."""
+    hold_den: int
+    """Perps: ``10**(szDecimals + PX_DECIMALS)``, the denominator of ``notional``."""
 
 
-_RULES: dict[int, _Rules] = {}
+_RULES: dict[int, MarketRules] = {}
 """id(market) -> its rules; an entry holds its market, so the id is not reused while it lives."""
 
 
-def _rules(market: Market, min_src: Decimal) -> _Rules:
+def market_rules(reg: Registry, market: Market) -> MarketRules:
+    """The cached rules of ``market`` under ``reg``'s configuration."""
+    min_src = reg.config.orders.min_notional
+    r = _RULES.get(id(market))
+    if r is None or r.market is not market or r.min_src is not min_src:
+        r = _rules(market, min_src)
+    return r
+
+
+def _rules(market: Market, min_src: Decimal) -> MarketRules:
     if len(_RULES) > 4096:  # many registries (tests): start over rather than grow
         _RULES.clear()
     is_spot = isinstance(market, SpotPair)
@@ -104,11 +121,14 @@ def _rules(market: Market, min_src: Decimal) -> _Rules:
     lot = 10**szd
     mn = _fraction(min_src)
     perp = None if isinstance(market, SpotPair) else market
-    max_limit = max_market = 0
+    max_limit = max_market = default_lev = hold_scale = hold_den = 0
     if perp is not None:
         max_limit = ticks.max_order_value(perp.max_leverage, False) * PX_SCALE * lot
         max_market = ticks.max_order_value(perp.max_leverage, True) * PX_SCALE * lot
-    rules = _Rules(
+        default_lev = default_leverage(perp).value
+        hold_scale = 10**perp.collateral.wei_decimals
+        hold_den = 10 ** (szd + PX_DECIMALS)
+    rules = MarketRules(
         market,
         min_src,
         perp,
@@ -119,6 +139,9 @@ def _rules(market: Market, min_src: Decimal) -> _Rules:
         mn.denominator,
         max_limit,
         max_market,
+        default_lev,
+        hold_scale,
+        hold_den,
     )
     _RULES[id(market)] = rules
     return rules
@@ -127,15 +150,12 @@ def _rules(market: Market, min_src: Decimal) -> _Rules:
 def parse_order(ctx: Ctx, spec: OrderSpec) -> Parsed:
     """Validate one order spec against the tick, lot and size rules (Hyperliquid docs 'Order book').
 
-    Each rule is first tested on integers with the market's cached constants (:class:`_Rules`); an order
+    Each rule is first tested on integers with the market's cached constants (:class:`MarketRules`); an order
     that fails one goes to the rule's own check in :mod:`netclear.markets.ticks`, which raises its error.
     """
     reg = ctx.reg
     market = order_json.market_of(reg, spec.asset)
-    min_src = reg.config.orders.min_notional
-    r = _RULES.get(id(market))
-    if r is None or r.market is not market or r.min_src is not min_src:
-        r = _rules(market, min_src)
+    r = market_rules(reg, market)
     szd = r.szd
     limit, trigger = spec.limit, spec.trigger
     if (limit is None) == (trigger is None):
@@ -168,7 +188,7 @@ def parse_order(ctx: Ctx, spec: OrderSpec) -> Parsed:
     reduce_only = spec.reduce_only
     if not reduce_only and px * sz * r.min_den < r.min_num:
         quote = market.quote.name if isinstance(market, SpotPair) else None
-        ticks.check_min_notional(px, sz, szd, min_notional=_fraction(min_src), quote=quote, field="s")
+        ticks.check_min_notional(px, sz, szd, min_notional=_fraction(r.min_src), quote=quote, field="s")
     perp = r.perp
     if perp is not None:
         if px * sz > (r.max_market if tif == "Ioc" or is_market else r.max_limit):
