@@ -155,3 +155,34 @@ def test_clone_keeps_priorities_and_is_independent() -> None:
     assert [o.oid for o in copy.iter_orders()] == [o.oid for o in book.iter_orders()] == [2, 4, 3]
     copy.cancel(2)
     assert 2 in book and 2 not in copy
+
+
+def test_a_journal_is_this_threads_own() -> None:
+    """The active journal is per thread (a context variable; each thread starts with none): a book changed
+    on another thread while this one journals is not journaled here, and ``local.log`` reads and sets it."""
+    import threading
+
+    log = undo.begin()
+    try:
+        assert undo.active() is log and undo.local.log is log and undo.current() is log
+        seen: list[object] = []
+
+        def other() -> None:
+            seen.append(undo.active())
+            book = OrderBook(0)
+            book.add(RestingOrder(1, A, 0, True, 100 * TICK, 1, 1, 1))
+            book.cancel(1)
+
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+        assert seen == [None] and log == []
+    finally:
+        undo.end(log)
+    assert undo.active() is None and undo.local.log is None
+    mine: list[Any] = []
+    undo.local.log = mine  # set directly, as a test harness may
+    try:
+        assert undo.active() is mine
+    finally:
+        undo.local.log = None

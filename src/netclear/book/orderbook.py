@@ -48,7 +48,7 @@ from netclear.book.types import (
 )
 from netclear.errors import InvalidAction, InvalidAmount, UnknownEntity
 from netclear.undo import CALL
-from netclear.undo import local as _journal
+from netclear.undo import current as _journal
 
 __all__ = ["Decision", "Fill", "L2Level", "MatchResult", "OnMatch", "OrderBook", "RestingOrder"]
 
@@ -199,7 +199,7 @@ class OrderBook:
             raise InvalidAction(
                 "px", f"order at {px} would cross the book (opposite best {opp.best_px()}); match it first"
             )
-        log = _journal.log
+        log = _journal()
         if log is not None:
             log.append((CALL, self._undo_insert, order, None))
         self._place(order)
@@ -207,8 +207,27 @@ class OrderBook:
     def cancel(self, oid: int) -> RestingOrder | None:
         """Remove and return the order ``oid``; ``None`` if no such order rests."""
         order = self._orders.get(oid)
-        if order is not None:
-            self._remove(order)
+        if order is None:
+            return None
+        # the level and every index, written out (this is the hot path of cancels and of every removal)
+        log = _journal()
+        if log is not None:
+            log.append((CALL, self._undo_remove, (order, order._seq), None))
+        user, px = order.user, order.px
+        side = self._bids if order.is_buy else self._asks
+        level = side.levels[px]
+        queue = level.orders
+        del queue[oid]
+        level.total_sz -= order.sz
+        if not queue:
+            side.drop_level(px)
+        del self._orders[oid]
+        user_orders = self._by_user[user]
+        del user_orders[oid]
+        if not user_orders:
+            del self._by_user[user]
+        if order.cloid is not None:
+            del self._by_cloid[(user, order.cloid)]
         return order
 
     def reduce(self, oid: int, new_sz: int) -> RestingOrder:
@@ -223,7 +242,7 @@ class OrderBook:
         check_sz(new_sz, "sz")
         if new_sz > order.sz:
             raise InvalidAmount("sz", f"reduce can only shrink an order: {new_sz} > remaining {order.sz}")
-        log = _journal.log
+        log = _journal()
         if log is not None:
             log.append((CALL, self._undo_size, (order, order.sz), None))
         side = self._bids if order.is_buy else self._asks
@@ -326,7 +345,7 @@ class OrderBook:
             remaining -= fill_sz
             level.total_sz -= fill_sz
             if fill_sz == maker_sz:
-                log = _journal.log
+                log = _journal()
                 if log is not None:
                     log.append((CALL, self._undo_fill_out, (maker, maker._seq, maker_sz), None))
                 maker.sz = 0
@@ -336,7 +355,7 @@ class OrderBook:
                 self._unindex(maker)
                 fills.append(Fill(maker, taker_user, taker_oid, level.px, fill_sz, True))
             else:
-                log = _journal.log
+                log = _journal()
                 if log is not None:
                     log.append((CALL, self._undo_size, (maker, maker_sz), None))
                 maker.sz = maker_sz - fill_sz
@@ -392,7 +411,7 @@ class OrderBook:
                 raise InvalidAction("cloid", f"{order.cloid} already names a resting order of {order.user}")
 
     def _insert(self, order: RestingOrder) -> None:
-        log = _journal.log
+        log = _journal()
         if log is not None:
             log.append((CALL, self._undo_insert, order, None))
         self._place(order)
@@ -421,26 +440,8 @@ class OrderBook:
             self._by_cloid[(user, order.cloid)] = order
 
     def _remove(self, order: RestingOrder) -> None:
-        """Take ``order`` out of its level and every index (journaled); the same steps as
-        ``BookSide.remove`` then :meth:`_unindex`, written out on this hot path."""
-        log = _journal.log
-        if log is not None:
-            log.append((CALL, self._undo_remove, (order, order._seq), None))
-        oid, user, px = order.oid, order.user, order.px
-        side = self._bids if order.is_buy else self._asks
-        level = side.levels[px]
-        queue = level.orders
-        del queue[oid]
-        level.total_sz -= order.sz
-        if not queue:
-            side.drop_level(px)
-        del self._orders[oid]
-        user_orders = self._by_user[user]
-        del user_orders[oid]
-        if not user_orders:
-            del self._by_user[user]
-        if order.cloid is not None:
-            del self._by_cloid[(user, order.cloid)]
+        """Take a resting ``order`` out of the book (journaled): :meth:`cancel` of its oid."""
+        self.cancel(order.oid)
 
     def _unindex(self, order: RestingOrder) -> None:
         """Drop ``order`` from the oid, user and cloid indexes (its level is handled by the caller)."""
