@@ -50,6 +50,9 @@ from netclear.errors import InvalidAction, InvalidAmount, UnknownEntity
 from netclear.undo import CALL
 from netclear.undo import current as _journal
 
+_new_fill = tuple.__new__
+"""``_new_fill(Fill, (...))`` builds a :class:`Fill` without the Python frame of its ``__new__``."""
+
 __all__ = ["Decision", "Fill", "L2Level", "MatchResult", "OnMatch", "OrderBook", "RestingOrder"]
 
 OnMatch = Callable[[RestingOrder, int], Decision | int]
@@ -353,13 +356,13 @@ class OrderBook:
                 if not level.orders:
                     side.drop_level(level.px)
                 self._unindex(maker)
-                fills.append(Fill(maker, taker_user, taker_oid, level.px, fill_sz, True))
+                fills.append(_new_fill(Fill, (maker, taker_user, taker_oid, level.px, fill_sz, True)))
             else:
                 log = _journal()
                 if log is not None:
                     log.append((CALL, self._undo_size, (maker, maker_sz), None))
                 maker.sz = maker_sz - fill_sz
-                fills.append(Fill(maker, taker_user, taker_oid, level.px, fill_sz, False))
+                fills.append(_new_fill(Fill, (maker, taker_user, taker_oid, level.px, fill_sz, False)))
         result.remaining_sz = remaining
         return result
 
