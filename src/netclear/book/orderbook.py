@@ -95,6 +95,10 @@ class OrderBook:
         for n, order in enumerate(self._orders.values(), 1):
             order._seq = n - 1  # type: ignore[misc]  # a slot of the base _Queued
         self._next_arrival = n
+        for side in (self._bids, self._asks):
+            for level in side.levels.values():
+                for order in level.orders.values():
+                    order._level = level
 
     @property
     def _arrival(self) -> dict[int, int]:
@@ -216,14 +220,13 @@ class OrderBook:
         log = _journal()
         if log is not None:
             log.append((CALL, self._undo_remove, (order, order._seq), None))
-        user, px = order.user, order.px
-        side = self._bids if order.is_buy else self._asks
-        level = side.levels[px]
+        level = order._level
         queue = level.orders
         del queue[oid]
         level.total_sz -= order.sz
         if not queue:
-            side.drop_level(px)
+            (self._bids if order.is_buy else self._asks).drop_level(level.px)
+        user = order.user
         del self._orders[oid]
         user_orders = self._by_user[user]
         del user_orders[oid]
@@ -384,6 +387,7 @@ class OrderBook:
                 for oid, o in level.orders.items():
                     assert oid == o.oid and o.px == level.px and o.is_buy == side.is_buy and o.sz > 0
                     assert self._orders.get(oid) is o and self._by_user[o.user][oid] is o
+                    assert o._level is level, f"order {oid} points at another level"
                     seen.add(oid)
         assert seen == set(self._orders), "order index out of sync with the levels"
         assert sum(len(v) for v in self._by_user.values()) == len(self._orders)
@@ -433,6 +437,7 @@ class OrderBook:
             level = side.open_level(px)
         level.orders[oid] = order
         level.total_sz += order.sz
+        order._level = level
         self._orders[oid] = order
         user_orders = self._by_user.get(user)
         if user_orders is None:

@@ -74,6 +74,7 @@ class BookSide:
             level = self.open_level(px)
         level.orders[order.oid] = order
         level.total_sz += order.sz
+        order._level = level
 
     def open_level(self, px: int) -> PriceLevel:
         """A new, empty level at ``px`` (not yet present), placed in the price index."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from netclear.errors import InvalidAction, InvalidAmount
 
@@ -21,11 +21,14 @@ L2Level = tuple[int, int, int]
 
 
 class _Queued:
-    """The book's arrival number of a resting order (``_seq``): a slot, not a dataclass field, so it is
-    neither compared, copied by ``dataclasses.replace`` nor pickled (the book renumbers on load)."""
+    """The book's own data on a resting order: its arrival number (``_seq``) and its price level
+    (``_level``, a :class:`~netclear.book.side.PriceLevel`). Slots, not dataclass fields, so they are
+    neither compared, copied by ``dataclasses.replace`` nor pickled (the book sets them again on load).
+    (mypy does not see an inherited slot of a slotted dataclass: assignments to ``_seq`` carry an ignore.)"""
 
-    __slots__ = ("_seq",)
+    __slots__ = ("_level", "_seq")
     _seq: int
+    _level: Any
 
 
 @dataclass(slots=True, eq=False)
