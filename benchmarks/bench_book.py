@@ -42,15 +42,10 @@ class SortedListSide(BookSide):
         super().__init__(is_buy)
         self.keys = SortedList()
 
-    def insert(self, order: RestingOrder) -> None:
-        px = order.px
-        level = self.levels.get(px)
-        if level is None:
-            level = PriceLevel(px)
-            self.levels[px] = level
-            self.keys.add(px * self.sign)  # type: ignore[attr-defined]
-        level.orders[order.oid] = order
-        level.total_sz += order.sz
+    def open_level(self, px: int) -> PriceLevel:
+        level = self.levels[px] = PriceLevel(px)
+        self.keys.add(px * self.sign)  # type: ignore[attr-defined]
+        return level
 
     def drop_level(self, px: int) -> None:
         del self.levels[px]

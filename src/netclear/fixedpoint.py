@@ -107,12 +107,38 @@ def to_units(value: object, decimals: int, *, field: str, allow_negative: bool =
     exact integer ratio (``Decimal.as_integer_ratio``), since ``d`` has at most ``k`` decimals exactly when
     its reduced denominator divides ``10**k``.
     """
+    # The common case, a wire Decimal, without building its digit tuple: ``str`` lists every digit of the
+    # coefficient, so a string of at most MAX_NUMBER_CHARS bounds the digit count; anything else
+    # (non-finite, too large, too long) takes the general path below for its exact error.
+    if (
+        type(value) is Decimal
+        and 0 <= decimals <= MAX_FRACTION_DIGITS
+        and value.is_finite()
+        and len(str(value)) <= MAX_NUMBER_CHARS
+        and (not value or value.adjusted() < MAX_INT_DIGITS)
+    ):
+        if value and value.adjusted() < -MAX_FRACTION_DIGITS:
+            raise InvalidAmount(field, f"too many decimals: at most {MAX_FRACTION_DIGITS}")
+        num, den = value.as_integer_ratio()
+        units, rest = divmod(num * _POW10[decimals], den)
+        if rest:
+            if _MAX_FRACTION_DEN % den:
+                raise InvalidAmount(field, f"too many decimals: at most {MAX_FRACTION_DIGITS}")
+            raise InvalidAmount(field, f"{value} has more than {decimals} decimals")
+        return _bounded(units, value, decimals, field, allow_negative)
     d = _check_magnitude(value, value, field) if type(value) is Decimal else parse_decimal(value, field=field)
     num, den = d.as_integer_ratio()
     scale: int = 10**decimals
     units, rest = divmod(num * scale, den)
     if rest:
         raise InvalidAmount(field, f"{value} has more than {decimals} decimals")
+    return _bounded(units, value, decimals, field, allow_negative)
+
+
+_POW10 = tuple(10**k for k in range(MAX_FRACTION_DIGITS + 1))
+
+
+def _bounded(units: int, value: object, decimals: int, field: str, allow_negative: bool) -> int:
     if units > MAX_UNITS or units < -MAX_UNITS:
         raise InvalidAmount(field, f"{value} exceeds the largest amount ({MAX_UNITS} units of 1e-{decimals})")
     if units < 0 and not allow_negative:
@@ -139,9 +165,18 @@ def from_units(units: int, decimals: int) -> Decimal:
 
 
 def fmt_units(units: int, decimals: int) -> str:
-    """Format integer units as a Hyperliquid-style decimal string ("0.0", "13104.514502", "2000")."""
+    """Format integer units as a Hyperliquid-style decimal string ("0.0", "13104.514502", "2000").
+
+    On ``int`` units this is integer arithmetic and string slicing (the same text as ``format`` of the
+    ``Decimal``, trailing zeros and a bare point dropped); other numbers go through ``Decimal``."""
     if units == 0:
         return "0.0"
+    if type(units) is int and 0 < decimals <= MAX_FRACTION_DIGITS:
+        whole, frac = divmod(units if units > 0 else -units, _POW10[decimals])
+        sign = "" if units > 0 else "-"
+        if not frac:
+            return f"{sign}{whole}"
+        return f"{sign}{whole}.{str(frac).rjust(decimals, '0').rstrip('0')}"
     d = from_units(units, decimals)
     text = format(d, "f")
     if "." in text:

@@ -18,12 +18,15 @@ Pickling: a ``JDict`` pickles as a plain ``dict`` and a ``JSet`` as a ``set``, s
 same shape as before journaling existed; a :class:`Journaled` object turns any plain ``dict`` /
 ``set`` assigned to one of its map fields back into its journaled kind (unpickling assigns fields),
 so an older snapshot loads journaled. Hashing (``msgspec``) sees ordinary dicts.
+
+The active journal is a context variable (PEP 567): per thread, as a ``threading.local`` would be (each new
+thread starts with none), and read in about half the time, which every journaled write pays.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from typing import Any, ClassVar, Final, TypeVar
 
 __all__ = [
@@ -69,32 +72,50 @@ CALL: Final = 5
 Entry = tuple[int, Any, Any, Any]
 
 
-class _Local(threading.local):
-    log: list[Entry] | None = None
+_journal: Final[ContextVar[list[Entry] | None]] = ContextVar("netclear_undo_journal", default=None)
+"""The active journal of this thread (of this context: each thread starts with its own, empty one)."""
+current: Final = _journal.get
+"""``current()`` is the active journal or ``None``: hot paths that journal their own structural changes (the
+order book) call it inline instead of :func:`note_call` (a context variable reads in about half the time of
+a ``threading.local`` attribute)."""
+
+
+class _Local:
+    """``local.log``: the active journal, read and set (the journal's holder before it was a context
+    variable; kept for callers that set it directly)."""
+
+    __slots__ = ()
+
+    @property
+    def log(self) -> list[Entry] | None:
+        return _journal.get()
+
+    @log.setter
+    def log(self, value: list[Entry] | None) -> None:
+        _journal.set(value)
 
 
 _local = _Local()
 local: Final = _local
-"""This thread's journal holder: ``local.log`` is the active journal or ``None``. Hot paths that journal
-their own structural changes (the order book) read it inline instead of calling :func:`note_call`."""
+"""This thread's journal holder: ``local.log`` is the active journal or ``None``."""
 
 
 def active() -> list[Entry] | None:
     """The journal writes go to on this thread, or ``None``."""
-    return _local.log
+    return _journal.get()
 
 
 def begin() -> list[Entry]:
     """Start journaling on this thread (a fresh, empty journal)."""
     log: list[Entry] = []
-    _local.log = log
+    _journal.set(log)
     return log
 
 
 def end(log: list[Entry]) -> None:
     """Stop journaling if ``log`` is this thread's journal."""
-    if _local.log is log:
-        _local.log = None
+    if _journal.get() is log:
+        _journal.set(None)
 
 
 class suspended:
@@ -103,24 +124,24 @@ class suspended:
     __slots__ = ("_saved",)
 
     def __enter__(self) -> None:
-        self._saved = _local.log
-        _local.log = None
+        self._saved = _journal.get()
+        _journal.set(None)
 
     def __exit__(self, *exc: object) -> None:
-        _local.log = self._saved
+        _journal.set(self._saved)
 
 
 def note_call(fn: Callable[[Any], None], arg: Any) -> None:
     """Record that ``fn(arg)`` undoes the change about to be made (no-op when not journaling)."""
-    log = _local.log
+    log = _journal.get()
     if log is not None:
         log.append((CALL, fn, arg, None))
 
 
 def undo_to(log: list[Entry], pos: int) -> None:
     """Undo the entries of ``log`` after position ``pos``, newest first, and drop them."""
-    saved = _local.log
-    _local.log = None
+    saved = _journal.get()
+    _journal.set(None)
     try:
         pop = log.pop
         setattr_ = object.__setattr__
@@ -152,7 +173,7 @@ def undo_to(log: list[Entry], pos: int) -> None:
             else:  # pragma: no cover - entries are only made above
                 raise AssertionError(f"unknown journal entry {kind}")
     finally:
-        _local.log = saved
+        _journal.set(saved)
 
 
 _dget = dict.get
@@ -172,13 +193,13 @@ class JDict(dict[K, V]):
         return dict, (dict(self),)
 
     def __setitem__(self, key: K, value: V) -> None:
-        log = _local.log
+        log = current()
         if log is not None:
             log.append((ITEM, self, key, _dget(self, key, MISSING)))
         _dset(self, key, value)
 
     def __delitem__(self, key: K) -> None:
-        log = _local.log
+        log = current()
         if log is not None:
             old = dict.__getitem__(self, key)
             log.append(self._deletion(key, old))
@@ -235,7 +256,7 @@ class JDict(dict[K, V]):
         return self
 
     def clear(self) -> None:
-        log = _local.log
+        log = current()
         if log is not None and self:
             log.append((CLEAR, self, None, list(dict.items(self))))
         dict.clear(self)
@@ -258,13 +279,13 @@ class JSet(set[T]):
         return set, (set(self),)
 
     def add(self, elem: T) -> None:
-        log = _local.log
+        log = current()
         if log is not None and elem not in self:
             log.append((MEMBER, self, elem, False))
         set.add(self, elem)
 
     def discard(self, elem: object) -> None:
-        log = _local.log
+        log = current()
         if log is not None and elem in self:
             log.append((MEMBER, self, elem, True))
         set.discard(self, elem)
@@ -280,7 +301,7 @@ class JSet(set[T]):
         return elem
 
     def clear(self) -> None:
-        log = _local.log
+        log = current()
         if log is not None and self:
             log.append((CLEAR, self, None, list(self)))
         set.clear(self)
@@ -339,7 +360,7 @@ class Journaled:
     _MAPS: ClassVar[dict[str, type]] = {}
 
     def __setattr__(self, name: str, value: Any) -> None:
-        log = _local.log
+        log = current()
         if log is not None:
             old = getattr(self, name, MISSING)
             # the same object again changes nothing; an unset slot is an object being built (``copy``)

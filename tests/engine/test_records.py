@@ -94,3 +94,25 @@ def test_a_filled_makers_status_record_stays_deferred_and_shows_size_zero() -> N
         "0.0",
         "0.1",
     )
+
+
+def test_a_deferred_limit_order_renders_as_its_order_json() -> None:
+    """order_json.deferred_order_json (a limit order's status record kept as integers) reads as the eager
+    order_json of the same order, for perps and spot, with and without cloid."""
+    from netclear.engine import order_json as oj
+
+    ex = new_exchange()
+    for asset in (0, 3, 10_107):
+        m = oj.market_of(ex.registry, asset)
+        for args in (
+            (7, ALICE, True, 9_000_000_000_000, 123, 456, 1_000, None, False, "Gtc"),
+            (8, BOB, False, 12_345_000, 0, 10**9, 2_000, "0x" + "ab" * 16, True, "Ioc"),
+        ):
+            oid, user, is_buy, px, sz, orig_sz, time, cloid, reduce_only, tif = args
+            eager = oj.order_json(
+                oid=oid, user=user, m=m, is_buy=is_buy, px=px, sz=sz, orig_sz=orig_sz, time=time,
+                cloid=cloid, reduce_only=reduce_only, tif=tif,
+            )  # fmt: skip
+            deferred = oj.deferred_order_json(m, *args)
+            assert deferred._json is None and deferred == eager and list(deferred) == list(eager)
+            assert pickle.loads(pickle.dumps(deferred)) == eager

@@ -24,7 +24,7 @@ Units: prices ``int`` 1e-8 (``fixedpoint.PX_SCALE``), sizes ``int`` lots, no flo
 every structural change journals its inverse: an order added is removed again; an order removed (cancel,
 full fill, self-trade expiry) goes back to its exact place in its level's queue, in the oid, user and
 cloid indexes, with its size; a partial fill or ``reduce`` gets its size and the level total back. Each
-order carries an arrival number (``_arrival``), the order it reached the book in, which is the order of
+order carries an arrival number (``RestingOrder._seq``), the order it reached the book in, which is the order of
 every level's queue and of the indexes, so an undone removal finds its place without a search.
 """
 
@@ -48,9 +48,10 @@ from netclear.book.types import (
 )
 from netclear.errors import InvalidAction, InvalidAmount, UnknownEntity
 from netclear.undo import CALL
-from netclear.undo import local as _journal
+from netclear.undo import current as _journal
 
-_set = object.__setattr__
+_new_fill = tuple.__new__
+"""``_new_fill(Fill, (...))`` builds a :class:`Fill` without the Python frame of its ``__new__``."""
 
 __all__ = ["Decision", "Fill", "L2Level", "MatchResult", "OnMatch", "OrderBook", "RestingOrder"]
 
@@ -62,7 +63,7 @@ class OrderBook:
     """Resting limit orders of one ``asset``, bids and asks, in price-time priority (Hyperliquid docs 'Order
     book')."""
 
-    __slots__ = ("_arrival", "_asks", "_bids", "_by_cloid", "_by_user", "_next_arrival", "_orders", "asset")
+    __slots__ = ("_asks", "_bids", "_by_cloid", "_by_user", "_next_arrival", "_orders", "asset")
 
     def __init__(self, asset: int) -> None:
         self.asset = asset
@@ -71,9 +72,9 @@ class OrderBook:
         self._orders: dict[int, RestingOrder] = {}
         self._by_user: dict[str, dict[int, RestingOrder]] = {}
         self._by_cloid: dict[tuple[str, str], RestingOrder] = {}
-        self._arrival: dict[int, int] = {}
-        """oid -> arrival number (derived: not pickled, rebuilt from ``_orders``' order on load)."""
         self._next_arrival = 0
+        """The arrival number of the next order placed (each order keeps its own in ``_seq``; derived: not
+        pickled, renumbered from ``_orders``' order on load)."""
 
     def __getstate__(self) -> tuple[None, dict[str, object]]:
         """The pickled shape of books before undo existed (the arrival numbers are derived)."""
@@ -90,8 +91,19 @@ class OrderBook:
         for name, value in state[1].items():
             if name not in ("_arrival", "_next_arrival"):
                 setattr(self, name, value)
-        self._arrival = {oid: i for i, oid in enumerate(self._orders)}
-        self._next_arrival = len(self._arrival)
+        n = 0
+        for n, order in enumerate(self._orders.values(), 1):
+            order._seq = n - 1  # type: ignore[misc]  # a slot of the base _Queued
+        self._next_arrival = n
+        for side in (self._bids, self._asks):
+            for level in side.levels.values():
+                for order in level.orders.values():
+                    order._level = level
+
+    @property
+    def _arrival(self) -> dict[int, int]:
+        """oid -> arrival number, in arrival order (derived from the orders' ``_seq``; for checks)."""
+        return {oid: o._seq for oid, o in self._orders.items()}
 
     # ------------------------------------------------------------------------------------------ queries
     def __len__(self) -> int:
@@ -179,19 +191,49 @@ class OrderBook:
         would cross the book: a crossing order must go through :meth:`match` first (Hyperliquid docs 'Order
         book').
         """
-        self._check_new(order, replacing=None)
-        if self.would_cross(order.is_buy, order.px):
-            opp = self.best_ask() if order.is_buy else self.best_bid()
+        check_order(order, self.asset)
+        oid = order.oid
+        orders = self._orders
+        if oid in orders:
+            raise InvalidAction("oid", f"order {oid} is already resting on asset {self.asset}")
+        cloid = order.cloid
+        if cloid is not None and (order.user, cloid) in self._by_cloid:
+            raise InvalidAction("cloid", f"{cloid} already names a resting order of {order.user}")
+        is_buy, px = order.is_buy, order.px
+        opp = self._asks if is_buy else self._bids
+        keys = opp.keys
+        if keys and keys[-1] >= px * opp.sign:
             raise InvalidAction(
-                "px", f"order at {order.px} would cross the book (opposite best {opp}); match it first"
+                "px", f"order at {px} would cross the book (opposite best {opp.best_px()}); match it first"
             )
-        self._insert(order)
+        log = _journal()
+        if log is not None:
+            log.append((CALL, self._undo_insert, order, None))
+        self._place(order)
 
     def cancel(self, oid: int) -> RestingOrder | None:
         """Remove and return the order ``oid``; ``None`` if no such order rests."""
         order = self._orders.get(oid)
-        if order is not None:
-            self._remove(order)
+        if order is None:
+            return None
+        # the level and every index, written out (this is the hot path of cancels and of every removal)
+        log = _journal()
+        if log is not None:
+            log.append((CALL, self._undo_remove, (order, order._seq), None))
+        level = order._level
+        queue = level.orders
+        del queue[oid]
+        level.total_sz -= order.sz
+        if not queue:
+            (self._bids if order.is_buy else self._asks).drop_level(level.px)
+        user = order.user
+        del self._orders[oid]
+        user_orders = self._by_user[user]
+        del user_orders[oid]
+        if not user_orders:
+            del self._by_user[user]
+        if order.cloid is not None:
+            del self._by_cloid[(user, order.cloid)]
         return order
 
     def reduce(self, oid: int, new_sz: int) -> RestingOrder:
@@ -206,12 +248,12 @@ class OrderBook:
         check_sz(new_sz, "sz")
         if new_sz > order.sz:
             raise InvalidAmount("sz", f"reduce can only shrink an order: {new_sz} > remaining {order.sz}")
-        log = _journal.log
+        log = _journal()
         if log is not None:
             log.append((CALL, self._undo_size, (order, order.sz), None))
         side = self._bids if order.is_buy else self._asks
         side.levels[order.px].total_sz -= order.sz - new_sz
-        _set(order, "sz", new_sz)
+        order.sz = new_sz
         return order
 
     def modify(self, oid: int, replacement: RestingOrder) -> RestingOrder:
@@ -270,8 +312,10 @@ class OrderBook:
         maker alone (answer ``CANCEL_MAKER``, or a smaller size, instead); a callback that breaks this
         contract raises ``RuntimeError``.
         """
-        check_px(limit_px, "limit_px")
-        check_sz(sz, "sz")
+        if type(limit_px) is not int or limit_px <= 0:
+            check_px(limit_px, "limit_px")
+        if type(sz) is not int or sz <= 0:
+            check_sz(sz, "sz")
         result = MatchResult()
         fills = result.fills
         side = self._asks if is_buy else self._bids
@@ -307,21 +351,21 @@ class OrderBook:
             remaining -= fill_sz
             level.total_sz -= fill_sz
             if fill_sz == maker_sz:
-                log = _journal.log
+                log = _journal()
                 if log is not None:
-                    log.append((CALL, self._undo_fill_out, (maker, self._arrival[maker.oid], maker_sz), None))
-                _set(maker, "sz", 0)
+                    log.append((CALL, self._undo_fill_out, (maker, maker._seq, maker_sz), None))
+                maker.sz = 0
                 del level.orders[maker.oid]
                 if not level.orders:
                     side.drop_level(level.px)
                 self._unindex(maker)
-                fills.append(Fill(maker, taker_user, taker_oid, level.px, fill_sz, True))
+                fills.append(_new_fill(Fill, (maker, taker_user, taker_oid, level.px, fill_sz, True)))
             else:
-                log = _journal.log
+                log = _journal()
                 if log is not None:
                     log.append((CALL, self._undo_size, (maker, maker_sz), None))
-                _set(maker, "sz", maker_sz - fill_sz)
-                fills.append(Fill(maker, taker_user, taker_oid, level.px, fill_sz, False))
+                maker.sz = maker_sz - fill_sz
+                fills.append(_new_fill(Fill, (maker, taker_user, taker_oid, level.px, fill_sz, False)))
         result.remaining_sz = remaining
         return result
 
@@ -343,6 +387,7 @@ class OrderBook:
                 for oid, o in level.orders.items():
                     assert oid == o.oid and o.px == level.px and o.is_buy == side.is_buy and o.sz > 0
                     assert self._orders.get(oid) is o and self._by_user[o.user][oid] is o
+                    assert o._level is level, f"order {oid} points at another level"
                     seen.add(oid)
         assert seen == set(self._orders), "order index out of sync with the levels"
         assert sum(len(v) for v in self._by_user.values()) == len(self._orders)
@@ -353,7 +398,7 @@ class OrderBook:
         bid, ask = self.best_bid(), self.best_ask()
         assert bid is None or ask is None or bid < ask, f"crossed book: bid {bid} >= ask {ask}"
         arrival = self._arrival
-        assert set(arrival) == set(self._orders), "arrival numbers out of sync"
+        assert all(n < self._next_arrival for n in arrival.values()), "arrival numbers out of sync"
         assert all(
             arrival[a] < arrival[b] for a, b in zip(self._orders, list(self._orders)[1:], strict=False)
         )
@@ -373,42 +418,49 @@ class OrderBook:
                 raise InvalidAction("cloid", f"{order.cloid} already names a resting order of {order.user}")
 
     def _insert(self, order: RestingOrder) -> None:
-        log = _journal.log
+        log = _journal()
         if log is not None:
             log.append((CALL, self._undo_insert, order, None))
         self._place(order)
 
     def _place(self, order: RestingOrder) -> None:
-        """Rest ``order`` as the newest arrival (not journaled: callers journal)."""
-        self._arrival[order.oid] = self._next_arrival
-        self._next_arrival += 1
-        (self._bids if order.is_buy else self._asks).insert(order)
-        self._orders[order.oid] = order
-        user_orders = self._by_user.get(order.user)
+        """Rest ``order`` as the newest arrival (not journaled: callers journal); ``BookSide.insert`` and
+        the indexes, written out on this hot path."""
+        oid, user = order.oid, order.user
+        n = self._next_arrival
+        order._seq = n  # type: ignore[misc]
+        self._next_arrival = n + 1
+        side = self._bids if order.is_buy else self._asks
+        px = order.px
+        level = side.levels.get(px)
+        if level is None:
+            level = side.open_level(px)
+        level.orders[oid] = order
+        level.total_sz += order.sz
+        order._level = level
+        self._orders[oid] = order
+        user_orders = self._by_user.get(user)
         if user_orders is None:
-            self._by_user[order.user] = {order.oid: order}
+            self._by_user[user] = {oid: order}
         else:
-            user_orders[order.oid] = order
+            user_orders[oid] = order
         if order.cloid is not None:
-            self._by_cloid[(order.user, order.cloid)] = order
+            self._by_cloid[(user, order.cloid)] = order
 
     def _remove(self, order: RestingOrder) -> None:
-        log = _journal.log
-        if log is not None:
-            log.append((CALL, self._undo_remove, (order, self._arrival[order.oid]), None))
-        (self._bids if order.is_buy else self._asks).remove(order)
-        self._unindex(order)
+        """Take a resting ``order`` out of the book (journaled): :meth:`cancel` of its oid."""
+        self.cancel(order.oid)
 
     def _unindex(self, order: RestingOrder) -> None:
         """Drop ``order`` from the oid, user and cloid indexes (its level is handled by the caller)."""
-        del self._arrival[order.oid]
-        del self._orders[order.oid]
-        user_orders = self._by_user[order.user]
-        del user_orders[order.oid]
+        oid, user = order.oid, order.user
+        del self._orders[oid]
+        user_orders = self._by_user[user]
+        del user_orders[oid]
         if not user_orders:
-            del self._by_user[order.user]
+            del self._by_user[user]
         if order.cloid is not None:
-            del self._by_cloid[(order.user, order.cloid)]
+            del self._by_cloid[(user, order.cloid)]
 
     # ------------------------------------------------------------------------------------------ undo
     # Called by the undo journal (netclear.undo.undo_to), newest change first, with journaling off; each
@@ -424,59 +476,59 @@ class OrderBook:
 
     def _undo_fill_out(self, arg: tuple[RestingOrder, int, int]) -> None:
         order, arrival, sz = arg
-        _set(order, "sz", sz)
+        order.sz = sz
         self._restore(order, arrival)
 
     def _undo_size(self, arg: tuple[RestingOrder, int]) -> None:
         order, sz = arg
         side = self._bids if order.is_buy else self._asks
         side.levels[order.px].total_sz += sz - order.sz
-        _set(order, "sz", sz)
+        order.sz = sz
 
     def _restore(self, order: RestingOrder, arrival: int) -> None:
         """Put a removed order back where its arrival number says, in its level and every index."""
-        oid, arrivals = order.oid, self._arrival
+        oid = order.oid
+        order._seq = arrival  # type: ignore[misc]
         side = self._bids if order.is_buy else self._asks
         side.insert(order)
         level = side.levels[order.px]
-        _reorder(level.orders, oid, arrival, arrivals)
-        arrivals[oid] = arrival
-        _reorder_put(self._orders, oid, order, arrival, arrivals)
+        _reorder(level.orders, oid, arrival)
+        _reorder_put(self._orders, oid, order, arrival)
         user_orders = self._by_user.get(order.user)
         if user_orders is None:
             self._by_user[order.user] = {oid: order}
         else:
-            _reorder_put(user_orders, oid, order, arrival, arrivals)
+            _reorder_put(user_orders, oid, order, arrival)
         if order.cloid is not None:
             self._by_cloid[(order.user, order.cloid)] = order
 
 
-def _reorder(queue: OrderedDict[int, RestingOrder], oid: int, arrival: int, arrivals: dict[int, int]) -> None:
+def _reorder(queue: OrderedDict[int, RestingOrder], oid: int, arrival: int) -> None:
     """``oid`` was just appended to ``queue``; move it to its arrival place (head, tail or between)."""
     if len(queue) == 1:
         return
-    it = iter(queue)
-    head = next(it)
-    if arrival < arrivals[head]:
+    if arrival < next(iter(queue.values()))._seq:
         queue.move_to_end(oid, last=False)
         return
-    newest = reversed(queue)
+    newest = reversed(queue.values())
     next(newest)
-    if arrivals[next(newest)] < arrival:
+    if next(newest)._seq < arrival:
         return
-    items = sorted(queue.items(), key=lambda kv: arrival if kv[0] == oid else arrivals[kv[0]])
+    items = sorted(queue.items(), key=_arrival_of)
     queue.clear()
     queue.update(items)
 
 
-def _reorder_put(
-    index: dict[int, RestingOrder], oid: int, order: RestingOrder, arrival: int, arrivals: dict[int, int]
-) -> None:
-    """Insert ``oid`` into ``index`` (kept in arrival order) at its place."""
-    if not index or arrivals[next(reversed(index))] < arrival:
+def _reorder_put(index: dict[int, RestingOrder], oid: int, order: RestingOrder, arrival: int) -> None:
+    """Insert ``oid`` into ``index`` (kept in arrival order) at its place (``order._seq == arrival``)."""
+    if not index or next(reversed(index.values()))._seq < arrival:
         index[oid] = order
         return
     index[oid] = order
-    items = sorted(index.items(), key=lambda kv: arrival if kv[0] == oid else arrivals[kv[0]])
+    items = sorted(index.items(), key=_arrival_of)
     index.clear()
     index.update(items)
+
+
+def _arrival_of(item: tuple[int, RestingOrder]) -> int:
+    return item[1]._seq

@@ -71,11 +71,16 @@ class BookSide:
         px = order.px
         level = self.levels.get(px)
         if level is None:
-            level = PriceLevel(px)
-            self.levels[px] = level
-            insort(self.keys, px * self.sign)
+            level = self.open_level(px)
         level.orders[order.oid] = order
         level.total_sz += order.sz
+        order._level = level
+
+    def open_level(self, px: int) -> PriceLevel:
+        """A new, empty level at ``px`` (not yet present), placed in the price index."""
+        level = self.levels[px] = PriceLevel(px)
+        insort(self.keys, px * self.sign)
+        return level
 
     def remove(self, order: RestingOrder) -> None:
         """Take ``order`` out of its level (anywhere in the queue); drop the level when empty."""

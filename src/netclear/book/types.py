@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from netclear.errors import InvalidAction, InvalidAmount
-from netclear.undo import Journaled, journaled
 
 RESTING_TIFS = frozenset({"Gtc", "Alo"})
 """Time-in-force values that may rest. IOC "cancels the unfilled remainder", so it never rests ('Order book'
@@ -21,15 +20,29 @@ L2Level = tuple[int, int, int]
 """One aggregated book level ``(px, total_sz, n_orders)``, the shape of ``l2Book`` levels ``{px, sz, n}``."""
 
 
-@journaled
+class _Queued:
+    """The book's own data on a resting order: its arrival number (``_seq``) and its price level
+    (``_level``, a :class:`~netclear.book.side.PriceLevel`). Slots, not dataclass fields, so they are
+    neither compared, copied by ``dataclasses.replace`` nor pickled (the book sets them again on load).
+    (mypy does not see an inherited slot of a slotted dataclass: assignments to ``_seq`` carry an ignore.)"""
+
+    __slots__ = ("_level", "_seq")
+    _seq: int
+    _level: Any
+
+
 @dataclass(slots=True, eq=False)
-class RestingOrder(Journaled):
+class RestingOrder(_Queued):
     """A limit order resting on the book. ``sz`` is the remaining size, ``orig_sz`` the size placed.
 
     Identity is the object (``eq=False``): :class:`Fill` holds a reference to the live maker order.
     ``tag`` is free for the engine (e.g. a margin-reservation handle); the book never reads it.
-    Assignments are journaled (:mod:`netclear.undo`); the book itself changes ``sz`` directly and
-    journals the change with the level's total.
+
+    The book owns its orders: once an order rests, only the book changes it (``sz``, on a fill or
+    :meth:`~netclear.book.orderbook.OrderBook.reduce`), and the book journals each of its changes as one
+    inverse operation (:mod:`netclear.undo` call entries). So a resting order is a plain slotted record,
+    not a journaled state object: building one costs what a dataclass costs, and a write from outside
+    the book would not be undone by a rollback (the engine makes none; ``tag`` is a journaled object).
     """
 
     oid: int
@@ -44,6 +57,13 @@ class RestingOrder(Journaled):
     reduce_only: bool = False
     tif: str = "Gtc"
     tag: object = field(default=None, repr=False)
+
+    def __getstate__(self) -> tuple[None, dict[str, object]]:
+        """The pickled shape of an order: its fields only (the arrival number is the book's)."""
+        return None, {name: getattr(self, name) for name in _FIELDS}
+
+
+_FIELDS = tuple(RestingOrder.__dataclass_fields__)
 
 
 class Decision(Enum):
@@ -121,7 +141,32 @@ def check_sz(sz: int, name: str = "sz") -> None:
 
 
 def check_order(order: RestingOrder, asset: int) -> None:
-    """Validate a resting order for the book of ``asset``; raises naming the field and the rule."""
+    """Validate a resting order for the book of ``asset``; raises naming the field and the rule.
+
+    The common case (every field well formed) is one expression over exact types; any doubt goes to
+    :func:`_check_order_fields`, which raises the precise error.
+    """
+    sz = order.sz
+    if not (
+        type(order.oid) is int
+        and order.oid >= 0
+        and type(order.is_buy) is bool
+        and type(order.user) is str
+        and order.user
+        and order.asset == asset
+        and type(order.px) is int
+        and order.px > 0
+        and type(sz) is int
+        and sz > 0
+        and type(order.orig_sz) is int
+        and order.orig_sz >= sz
+        and type(order.time) is int
+        and order.tif in RESTING_TIFS
+    ):
+        _check_order_fields(order, asset)
+
+
+def _check_order_fields(order: RestingOrder, asset: int) -> None:
     _check_int(order.oid, "oid")
     if order.oid < 0:
         raise InvalidAction("oid", f"must be non-negative, got {order.oid}")

@@ -11,13 +11,17 @@ from netclear.engine.records import Deferred
 from netclear.engine.state import OrderInfo, TriggerOrder
 from netclear.errors import InvalidAction
 from netclear.fixedpoint import fmt_px, fmt_units
-from netclear.markets.registry import Perp, Registry, SpotPair
+from netclear.markets.registry import BUILDER_DEX_OFFSET, SPOT_ASSET_OFFSET, Perp, Registry, SpotPair
 
 Market = Perp | SpotPair
 
 
 def market_of(reg: Registry, asset: int | str, field: str = "asset") -> Market:
     """The perp or spot pair of an asset id or name."""
+    if type(asset) is int and not SPOT_ASSET_OFFSET <= asset < BUILDER_DEX_OFFSET:
+        perp = reg.perps.get(asset)  # the common case: a perp by its id (the same lookup as ``reg.perp``)
+        if perp is not None:
+            return perp
     if isinstance(asset, int) and not isinstance(asset, bool):
         return reg.spot_pair(asset, field=field) if reg.is_spot_asset(asset) else reg.perp(asset, field=field)
     if isinstance(asset, str):
@@ -128,6 +132,40 @@ def deferred_resting_json(reg: Registry, ro: RestingOrder, sz: int | None = None
     """:func:`resting_json` as a record rendered when first read (:mod:`netclear.engine.records`), from the
     order's integers as they are now; ``sz`` replaces the order's remaining size (0 for a filled maker)."""
     return Deferred(None, plain_order_json, *_resting_args(reg, ro, sz))
+
+
+def deferred_order_json(
+    m: Market,
+    oid: int,
+    user: str,
+    is_buy: bool,
+    px: int,
+    sz: int,
+    orig_sz: int,
+    time: int,
+    cloid: str | None,
+    reduce_only: bool,
+    tif: str | None,
+) -> Deferred:
+    """:func:`order_json` of an order without trigger or children (a limit order's status record), kept
+    as integers and rendered when first read (:mod:`netclear.engine.records`)."""
+    return Deferred(
+        None,
+        plain_order_json,
+        m.name,
+        m.sz_decimals,
+        oid,
+        user,
+        is_buy,
+        px,
+        sz,
+        orig_sz,
+        time,
+        cloid,
+        reduce_only,
+        tif,
+        "Limit",
+    )
 
 
 def trigger_json(reg: Registry, t: TriggerOrder) -> dict[str, Any]:

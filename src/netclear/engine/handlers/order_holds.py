@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from netclear.book.orderbook import OrderBook
 from netclear.engine.context import Ctx
-from netclear.engine.handlers.modes import leverage_of
-from netclear.engine.handlers.order_parsing import Market, Parsed
+from netclear.engine.handlers.order_parsing import Market, Parsed, market_rules
 from netclear.engine.solvency import require_margin
 from netclear.engine.state import Account, Mode, OrderInfo
 from netclear.fixedpoint import notional
@@ -44,10 +43,14 @@ def reserve_hold(ctx: Ctx, acct: Account, p: Parsed, sz: int) -> OrderInfo:
     if p.reduce_only:
         return OrderInfo(hold=0, opening_sz=0)
     opening = max(0, sz - closable_size(acct, m, p.is_buy))
-    lev = leverage_of(acct, m).value
-    hold = -((-notional(opening, p.px, m.sz_decimals, m.collateral.wei_decimals, ceil=True)) // lev)
-    buy, sell = acct.order_margin.get(m.asset, (0, 0))
-    acct.order_margin[m.asset] = (buy + hold, sell) if p.is_buy else (buy, sell + hold)
+    r = market_rules(ctx.reg, m)
+    setting = acct.leverage.get(m.asset)  # leverage_of, with the default's value cached per market
+    lev = setting.value if setting else r.default_leverage
+    # ceil(notional(opening, px, ceil=True) / lev) in one ceiling division: ceil(ceil(a/b)/c) = ceil(a/(b*c))
+    hold = -((-opening * p.px * r.hold_scale) // (r.hold_den * lev))
+    asset = m.asset
+    buy, sell = acct.order_margin.get(asset, (0, 0))
+    acct.order_margin[asset] = (buy + hold, sell) if p.is_buy else (buy, sell + hold)
     return OrderInfo(hold=hold, opening_sz=opening)
 
 
