@@ -399,7 +399,7 @@ class AccountHealth:
     def pm(self) -> pm_model.PmHealth:
         """Portfolio margin standing under the preset's model (delegated to :mod:`netclear.engine.pm_model`;
         not cached: it reads reserves and token prices)."""
-        return pm_model.pm_health(self.v, self.acct)
+        return pm_model.pm_health(self.v, self.acct, {key.raw: pool for key, pool in self.pools.items()})
 
     def liquidatable(self, mode: Mode | None = None) -> bool:
         """The mode's liquidation test (default: the account's mode).

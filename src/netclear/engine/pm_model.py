@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from netclear.engine.accounting import Valuer
+from netclear.engine.accounting import MarginPool, Valuer
 from netclear.engine.state import Account, Mode
 from netclear.errors import InsufficientMargin
 from netclear.fixedpoint import PX_SCALE, notional
@@ -160,7 +160,9 @@ def scenario_result(v: Valuer, acct: Account) -> tuple[sc.ScenarioResult, Fracti
     return sc.evaluate(legs, stables, params, depths), pm_equity(v, acct)
 
 
-def pm_health(v: Valuer, acct: Account) -> PmHealth:
+def pm_health(v: Valuer, acct: Account, pools: dict[str | int, MarginPool] | None = None) -> PmHealth:
+    """The account's standing under the preset's PM model; ``pools``: its cross pools keyed by token index
+    when the caller has them valued already (:meth:`AccountHealth.pm`), else they are built here."""
     pm = v.reg.pm
     assert pm is not None
     if pm.model == "scenario":
@@ -173,7 +175,7 @@ def pm_health(v: Valuer, acct: Account) -> PmHealth:
             result,
             equity,
         )
-    legs = v.pm_legs(acct)
+    legs = v.pm_legs(acct, pools)
     return PmHealth(
         "hyperliquid", pm_rules.PmRatio(legs.num, legs.den), legs.liquidatable(pm.liquidation_ratio)
     )
