@@ -4,6 +4,7 @@ the resting side re-checked at each fill, and the remainder resting or dropped (
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from netclear.book.orderbook import Decision, OrderBook, RestingOrder
@@ -153,19 +154,10 @@ def _place_limit(
     filled, quote_sum, stopped = match(ctx, acct, p, oid, sz, info, book, fb)
     remaining = sz - filled
 
-    def order_view(sz_left: int) -> dict[str, Any]:
-        return oj.order_json(
-            oid=oid,
-            user=acct.address,
-            m=m,
-            is_buy=p.is_buy,
-            px=p.px,
-            sz=sz_left,
-            orig_sz=p.sz,
-            time=ctx.now,
-            cloid=p.cloid,
-            reduce_only=p.reduce_only,
-            tif=p.tif,
+    def order_view(sz_left: int) -> Mapping[str, Any]:
+        """The order's status JSON with ``sz_left`` remaining, rendered when first read."""
+        return oj.deferred_order_json(
+            m, oid, acct.address, p.is_buy, p.px, sz_left, p.sz, ctx.now, p.cloid, p.reduce_only, p.tif
         )
 
     if remaining and stopped is not None:
@@ -241,6 +233,8 @@ def match(
 ) -> tuple[int, int, str | None]:
     """Match against the book; returns (filled lots, Σ px x lots, why the taker failed its check at a fill
     or None). A taker that fails stops matching with the maker it could not trade with still in the book."""
+    if not book.would_cross(p.is_buy, p.px):
+        return 0, 0, None  # nothing to trade with (and no own order to expire: it would have crossed)
     tx = ctx.tx
     m = p.market
     state = {"left": sz, "filled": 0, "quote": 0}
