@@ -39,6 +39,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 import msgspec
+import pytest
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -48,6 +49,7 @@ from netclear.engine import order_actions as O
 from netclear.engine.exchange import Exchange
 from netclear.engine.handlers.modes import leverage_of
 from netclear.engine.invariants import conservation_breaks
+from netclear.engine.liquidation import engine as liquidation_engine
 from netclear.engine.state import Mode, OrderInfo
 from netclear.errors import NetclearError
 from netclear.fixedpoint import PX_SCALE, notional
@@ -452,6 +454,16 @@ class OrderBookMachine(RuleBasedStateMachine):
             with contextlib.suppress(NetclearError):
                 replay.apply(action, at=at)
         assert replay.state_hash() == self.ex.state_hash()
+        # The liquidation test after an order skips accounts a margin check cleared (Tx.cleared): the same
+        # log with every candidate checked in full must reach the same state.
+        full_check = Exchange(CONFIG)
+        run = liquidation_engine.run
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(liquidation_engine, "run", lambda ctx, candidates, cleared=None: run(ctx, candidates))
+            for action, at in self.log:
+                with contextlib.suppress(NetclearError):
+                    full_check.apply(action, at=at)
+        assert full_check.state_hash() == self.ex.state_hash()
 
 
 class FullMachine(OrderBookMachine):

@@ -113,7 +113,8 @@ class Exchange:
                 handler(ctx, action)
             candidates = self._liquidation_candidates(ctx, action)
             if candidates or ctx.at_risk:
-                liquidation_engine.run(ctx, candidates)
+                cleared = tx.cleared if isinstance(action, _ORDER_ACTIONS) else None
+                liquidation_engine.run(ctx, candidates, cleared=cleared)
         except BaseException:
             tx.rollback()
             raise

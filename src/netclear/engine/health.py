@@ -288,6 +288,10 @@ class AccountHealth:
         iso = self._iso.get(asset)
         return iso.value if iso is not None else None
 
+    def cross_count(self) -> int:
+        """How many open cross positions the account has (over all its pools)."""
+        return len(self._cross)
+
     # ------------------------------------------------------------------ pools
     def key(self, perp: Perp) -> PoolKey:
         """The pool of ``perp``'s cross position (:func:`pool_key`)."""

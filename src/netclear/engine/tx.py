@@ -34,6 +34,7 @@ class Tx:
         "_owner",
         "_touched",
         "_touched_reserves",
+        "cleared",
         "state",
     )
 
@@ -51,6 +52,10 @@ class Tx:
         self._originals: dict[str, tuple[int, Account | None]] = {}
         self._marks: list[tuple[int, int, int]] = [(self._base, 0, 0)]
         """Per savepoint: (journal position, touched accounts, touched reserves) when it was taken."""
+        self.cleared: set[str] = set()
+        """Accounts proven above maintenance by a check since their last change in this transaction (the
+        liquidation test after an order may skip them, :func:`netclear.engine.liquidation.engine.run`).
+        Any rollback forgets every mark: a rolled-back change may have been what a check proved."""
 
     # -------------------------------------------------------------- accessors
     def account(self, address: str, *, create: bool = True) -> Account:
@@ -175,6 +180,7 @@ class Tx:
     def rollback_to(self, depth: int) -> None:
         """Undo everything since ``savepoint()`` returned ``depth``."""
         pos, n_touched, n_reserves = self._marks[depth]
+        self.cleared.clear()
         undo.undo_to(self._log, pos)
         _truncate(self._touched, n_touched)
         _truncate(self._touched_reserves, n_reserves)

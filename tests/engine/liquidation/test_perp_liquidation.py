@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 from netclear.engine import actions as A
+from netclear.engine import order_actions as O
 from netclear.engine.events import Liquidation
 from netclear.engine.exchange import Exchange
 from tests.conftest import ALICE, BOB, CAROL, MAKER, config_with
@@ -414,4 +415,63 @@ def test_unified_backstop_takes_the_spot_usdc_balance() -> None:
     vault = ex.state.accounts[VAULT]
     assert vault.positions[BTC].szi == 10_000
     assert ex.valuer().cross_pools(vault)[""].account_value == usd(70)
+    assert_conserved(ex)
+
+
+def test_a_maker_left_below_maintenance_by_its_own_fill_is_liquidated_in_the_same_action() -> None:
+    """The liquidation test after an order skips only the accounts a margin check proved above maintenance
+    since their last change (engine ``Tx.cleared``). A maker whose *reducing* fill is not checked
+    ('Margining': only opening sides are) must still be tested and liquidated in the taker's action.
+
+    Alice: 1,000 USDC, long 0.1 BTC at 100,000 (cash -9,000), mark 100,000. She rests an ask of 0.05 at
+    81,000. The maker bids 0.1 at 99,500: 0.05 fills against Alice at 81,000; Alice, the maker, pays
+    0.015% x 4,050 = 0.6075: cash -9,000 + 4,050 - 0.6075 = -4,950.6075, equity -4,950.6075 + 5,000 =
+    49.3925 < maintenance 5,000 / 80 = 62.5 -> liquidatable; above 2/3 x 62.5 -> no backstop. In the same
+    action her 0.05 BTC is sold into the maker's remaining bid at 99,500 (above the bankruptcy price
+    100,000 - 49.3925 / 0.05 = 99,012.15), with no fee for her ('Liquidations'): cash 24.3925, flat."""
+    ex = _exchange()
+    _long_btc(ex, ALICE, "0.1")
+    rest(ex, ALICE, "BTC", False, 81_000, "0.05", at=2_000)
+    events = ex.apply(
+        O.PlaceOrder(
+            user=MAKER,
+            orders=[
+                O.OrderSpec(asset="BTC", is_buy=True, px=D(99_500), sz=D("0.1"), limit=O.LimitSpec("Gtc"))
+            ],
+        ),
+        at=3_000,
+    )
+    assert any(isinstance(e, Liquidation) for e in events)
+    alice = ex.state.accounts[ALICE]
+    assert alice.positions == {}
+    assert alice.perp_cash[""] == usd("24.3925")
+    maker = ex.state.accounts[MAKER]
+    assert maker.positions[BTC].szi == 10_000  # 0.05 from Alice's ask, 0.05 from her liquidation
+    assert ex.state.books[BTC].best_bid() is None
+    assert [r["accountValue"] for r in ledger_liquidations(ex, ALICE)] == ["49.3925"]
+    assert_conserved(ex)
+
+
+def test_a_taker_cleared_by_one_order_and_ruined_by_the_next_is_still_liquidated() -> None:
+    """A check's mark lasts only until the account's next change (engine ``Tx.cleared``): Alice (1,000
+    USDC, long 0.1 BTC at 100,000, mark 100,000) sends two IOC orders in one action. The first buys 0.01
+    at 100,000 (opening: checked, she is above maintenance); the second sells 0.1 into the maker's only
+    bid, 81,000 (reducing: not checked). Cash -9,000 - 1,000 - 0.45 + 8,100 - 3.645 = -1,904.095 against
+    0.01 BTC worth 1,000: equity -904.095, bankrupt, so the liquidation after the action must deal with
+    her (auto-deleveraging, 'Auto-deleveraging'): the first order's mark does not excuse her."""
+    ex = _exchange()
+    _long_btc(ex, ALICE, "0.1")
+    rest(ex, MAKER, "BTC", False, 100_000, "0.01", at=2_000)
+    rest(ex, MAKER, "BTC", True, 81_000, "0.1", at=2_000)
+
+    def ioc(is_buy: bool, px: int, sz: str) -> O.OrderSpec:
+        return O.OrderSpec(asset="BTC", is_buy=is_buy, px=D(px), sz=D(sz), limit=O.LimitSpec("Ioc"))
+
+    events = ex.apply(
+        O.PlaceOrder(user=ALICE, orders=[ioc(True, 100_000, "0.01"), ioc(False, 81_000, "0.1")])
+    )
+    statuses = events[0].statuses if events and hasattr(events[0], "statuses") else None
+    kinds = {e.kind for e in events}
+    assert kinds & {"liquidation", "adl"}, (kinds, statuses)
+    assert BTC not in ex.state.accounts[ALICE].positions
     assert_conserved(ex)

@@ -25,6 +25,7 @@ from netclear.engine.solvency import require_margin, require_pool_margin
 from netclear.engine.state import Account, MarketState, Mode, Position
 from netclear.errors import InsufficientMargin, InvalidAction
 from netclear.fixedpoint import PX_DECIMALS, notional
+from netclear.margin import standard as std_rules
 from netclear.markets.registry import Perp, SpotPair, Token
 
 
@@ -179,6 +180,10 @@ def settle_trade(
     ctx.state.next_tid += 1
     ctx.at_risk.add(buyer.address)
     ctx.at_risk.add(seller.address)
+    cleared = ctx.tx.cleared
+    if cleared:  # both sides change now; a side's check below marks it again
+        cleared.discard(buyer.address)
+        cleared.discard(seller.address)
     if isinstance(market, SpotPair):
         base_amt = sz * 10 ** (market.base.wei_decimals - market.base.sz_decimals)
         quote_amt = notional(sz, px, market.base.sz_decimals, market.quote.wei_decimals, ceil=True)
@@ -265,7 +270,17 @@ def _check_perp_open(ctx: Ctx, acct: Account, perp: Perp, field: str) -> None:
     if pv is not None:
         _check_tier(perp, pv.abs_ntl, pv.position.leverage, field)
     if acct.mode is Mode.STANDARD:
-        require_pool_margin(h, h.key(perp), field)
+        key = h.key(perp)
+        require_pool_margin(h, key, field)
+        pool = h.pool(key)
+        if (
+            not h.isolated
+            and len(pool.positions) == h.cross_count()
+            and not std_rules.below_maintenance(pool.account_value, pool.mm)
+        ):
+            # every position of the account is in this pool, which is above maintenance: the liquidation
+            # test after the order can skip the account unless it changes again (Tx.cleared)
+            ctx.tx.cleared.add(acct.address)
     else:
         require_margin(
             ctx.tx, ctx.reg, acct, tokens=[perp.collateral.index], field=field, health=ctx.healths()

@@ -51,10 +51,18 @@ counterparties liquidatable in turn (a spiral); each round checks the accounts t
 touched. The bound only guards against a defect: each account is checked once per action."""
 
 
-def run(ctx: Ctx, candidates: set[str]) -> None:
+def run(ctx: Ctx, candidates: set[str], *, cleared: set[str] | None = None) -> None:
     """Liquidate every candidate that is liquidatable now, then every account those liquidations
     touched (book makers, ADL counterparties charged a share), round after round, in the same action;
-    in address order within a round (deterministic)."""
+    in address order within a round (deterministic).
+
+    ``cleared``: accounts a margin check proved above maintenance since their last change
+    (:attr:`Tx.cleared`, after an order). When every candidate is one of them and no vault is bankrupt,
+    the rounds would change nothing, so only flat pools below zero are covered (the usual fill: both
+    sides passed their initial-margin check, which is above maintenance)."""
+    if cleared is not None and candidates <= cleared and not _vault_bankrupt(ctx):
+        _cover_flat(ctx, ctx.at_risk | candidates)
+        return
     done: set[str] = set()
     pending = set(candidates)
     accounts = ctx.state.accounts
@@ -84,18 +92,40 @@ def _run_round(ctx: Ctx, candidates: set[str]) -> None:
             liquidate_pm(ctx, acct)
         else:
             liquidate_pools(ctx, acct)
-    for address in sorted(ctx.at_risk | candidates):
-        acct = accounts.get(address)
-        if acct is not None and not acct.is_system and acct.mode is not Mode.PORTFOLIO:
-            cash = acct.perp_cash if acct.mode is Mode.STANDARD else acct.spot
-            if cash and min(cash.values()) < 0:  # else no pool can be below zero without a position
-                cover_flat_deficits(ctx, tx.account(address))
+    _cover_flat(ctx, ctx.at_risk | candidates)
     if not candidates:
         return
     for address in sorted(candidates | _vaults(ctx)):
         acct = accounts.get(address)
         if acct is not None and acct.is_system and acct.has_positions():
             adl_if_bankrupt(ctx, tx.account(address))
+
+
+def _cover_flat(ctx: Ctx, addresses: set[str]) -> None:
+    """Cover every flat pool below zero of these accounts (standard and unified), in address order."""
+    accounts = ctx.state.accounts
+    for address in sorted(addresses):
+        acct = accounts.get(address)
+        if acct is not None and not acct.is_system and acct.mode is not Mode.PORTFOLIO:
+            cash = acct.perp_cash if acct.mode is Mode.STANDARD else acct.spot
+            if cash and min(cash.values()) < 0:  # else no pool can be below zero without a position
+                cover_flat_deficits(ctx, ctx.tx.account(address))
+
+
+def _vault_bankrupt(ctx: Ctx) -> bool:
+    """Whether a round's last step (:func:`adl_if_bankrupt` on the vaults) would find a vault to
+    deleverage."""
+    accounts = ctx.state.accounts
+    for address in _vaults(ctx):
+        acct = accounts[address]
+        if not (acct.is_system and acct.has_positions()):
+            continue
+        h = ctx.health(acct)
+        if any(pool.positions and pool.account_value < 0 for pool in h.pools.values()):
+            return True
+        if any(iso.margin_used < 0 for iso in h.isolated):
+            return True
+    return False
 
 
 _VAULTS: dict[int, tuple[Registry, frozenset[str]]] = {}
