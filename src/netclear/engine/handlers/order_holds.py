@@ -7,7 +7,7 @@ from __future__ import annotations
 from netclear.book.orderbook import OrderBook
 from netclear.engine.context import Ctx
 from netclear.engine.handlers.order_parsing import Market, Parsed, market_rules
-from netclear.engine.solvency import require_margin
+from netclear.engine.solvency import require_margin, require_pool_margin
 from netclear.engine.state import Account, Mode, OrderInfo
 from netclear.fixedpoint import notional
 from netclear.markets.registry import Perp, SpotPair
@@ -86,6 +86,8 @@ def require_order_margin(ctx: Ctx, acct: Account, m: Market, field: str) -> None
             ctx.tx, ctx.reg, acct, tokens=[m.quote.index, m.base.index], field=field, health=ctx.healths()
         )
     elif acct.mode is Mode.STANDARD:
-        require_margin(ctx.tx, ctx.reg, acct, dexes=[m.dex.name], field=field, health=ctx.healths())
+        if not acct.is_system:  # the one pool the order's hold went to (require_margin's standard check)
+            h = ctx.health(acct)
+            require_pool_margin(h, h.key(m), field)
     else:
         require_margin(ctx.tx, ctx.reg, acct, tokens=[m.collateral.index], field=field, health=ctx.healths())
