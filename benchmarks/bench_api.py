@@ -106,12 +106,7 @@ AUTH = ("--operator-token", "bench")
 
 def bench_http(n: int, clients: int, *, src: str | None = None, accounts: int = 0) -> dict[str, float]:
     import eth_account
-    from hyperliquid.utils.signing import (
-        get_timestamp_ms,
-        order_request_to_order_wire,
-        order_wires_to_order_action,
-        sign_l1_action,
-    )
+    import signed_orders
 
     # the server runs in its own process (`netclear serve`, as a user runs it), so the client threads
     # below do not share its interpreter lock
@@ -156,24 +151,7 @@ def bench_http(n: int, clients: int, *, src: str | None = None, accounts: int = 
         requests.post(
             url + "/operator/deposit", json={"user": w.address, "amount": "10000000"}, headers=op, timeout=10
         )
-    bodies: list[list[dict[str, Any]]] = [[] for _ in wallets]
-    base = get_timestamp_ms()
-    for i in range(n):
-        k = i % clients
-        order = {
-            "coin": "BTC",
-            "is_buy": True,
-            "sz": 0.001,
-            "limit_px": 90000 + (i % 900),
-            "order_type": {"limit": {"tif": "Alo"}},
-            "reduce_only": False,
-        }
-        action = order_wires_to_order_action([order_request_to_order_wire(order, 0)], None)
-        nonce = base + i
-        sig = sign_l1_action(wallets[k], action, None, nonce, None, False)
-        bodies[k].append(
-            {"action": action, "nonce": nonce, "signature": sig, "vaultAddress": None, "expiresAfter": None}
-        )
+    bodies = signed_orders.alo_bids(wallets, n)
 
     def run(kind: str) -> tuple[list[float], float]:
         lat: list[float] = []

@@ -559,37 +559,13 @@ def _signed_orders(n: int, conns: int) -> tuple[list[Any], list[list[bytes]]]:
     bytes (reused across trees and repeats: every server starts from an empty log)."""
     if (n, conns) not in _SIGNED:
         import eth_account
-        from hyperliquid.utils.signing import (  # type: ignore[import-untyped]
-            get_timestamp_ms,
-            order_request_to_order_wire,
-            order_wires_to_order_action,
-            sign_l1_action,
-        )
+        import signed_orders
 
         wallets = [eth_account.Account.create() for _ in range(conns)]
-        bodies: list[list[bytes]] = [[] for _ in wallets]
-        base = get_timestamp_ms()
-        for i in range(n):
-            k = i % conns
-            order = {
-                "coin": "BTC",
-                "is_buy": True,
-                "sz": 0.001,
-                "limit_px": 90000 + (i % 900),
-                "order_type": {"limit": {"tif": "Alo"}},
-                "reduce_only": False,
-            }
-            action = order_wires_to_order_action([order_request_to_order_wire(order, 0)], None)
-            nonce = base + i
-            sig = sign_l1_action(wallets[k], action, None, nonce, None, False)
-            body = {
-                "action": action,
-                "nonce": nonce,
-                "signature": sig,
-                "vaultAddress": None,
-                "expiresAfter": None,
-            }
-            bodies[k].append(json.dumps(body, separators=(",", ":")).encode())
+        bodies = [
+            [json.dumps(body, separators=(",", ":")).encode() for body in mine]
+            for mine in signed_orders.alo_bids(wallets, n)
+        ]
         _SIGNED[(n, conns)] = (wallets, bodies)
     return _SIGNED[(n, conns)]
 

@@ -75,12 +75,7 @@ def _subscribers(url: str, count: int, ready: Any, stop: Any, received: Any) -> 
 
 def run(n: int, subscribers: int, clients: int = 4) -> dict[str, float]:
     import eth_account
-    from hyperliquid.utils.signing import (
-        get_timestamp_ms,
-        order_request_to_order_wire,
-        order_wires_to_order_action,
-        sign_l1_action,
-    )
+    import signed_orders
 
     tmp = tempfile.mkdtemp()
     port = _free_port()
@@ -114,29 +109,7 @@ def run(n: int, subscribers: int, clients: int = 4) -> dict[str, float]:
         requests.post(
             url + "/operator/deposit", json={"user": w.address, "amount": "10000000"}, headers=OP, timeout=10
         )
-    base = get_timestamp_ms()
-    bodies: list[list[dict[str, Any]]] = [[] for _ in wallets]
-    for i in range(2 * n):
-        k = i % clients
-        order = {
-            "coin": "BTC",
-            "is_buy": True,
-            "sz": 0.001,
-            "limit_px": 90000 + (i % 900),
-            "order_type": {"limit": {"tif": "Alo"}},
-            "reduce_only": False,
-        }
-        action = order_wires_to_order_action([order_request_to_order_wire(order, 0)], None)
-        sig = sign_l1_action(wallets[k], action, None, base + i, None, False)
-        bodies[k].append(
-            {
-                "action": action,
-                "nonce": base + i,
-                "signature": sig,
-                "vaultAddress": None,
-                "expiresAfter": None,
-            }
-        )
+    bodies = signed_orders.alo_bids(wallets, 2 * n)
 
     def phase(part: int) -> tuple[list[float], float]:
         def worker(k: int) -> list[float]:

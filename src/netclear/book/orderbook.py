@@ -216,7 +216,7 @@ class OrderBook:
         order = self._orders.get(oid)
         if order is None:
             return None
-        # the level and every index, written out (this is the hot path of cancels and of every removal)
+        # the level written out (this is the hot path of cancels and of every removal), then the indexes
         log = _journal()
         if log is not None:
             log.append((CALL, self._undo_remove, (order, order._seq), None))
@@ -226,14 +226,7 @@ class OrderBook:
         level.total_sz -= order.sz
         if not queue:
             (self._bids if order.is_buy else self._asks).drop_level(level.px)
-        user = order.user
-        del self._orders[oid]
-        user_orders = self._by_user[user]
-        del user_orders[oid]
-        if not user_orders:
-            del self._by_user[user]
-        if order.cloid is not None:
-            del self._by_cloid[(user, order.cloid)]
+        self._unindex(order)
         return order
 
     def reduce(self, oid: int, new_sz: int) -> RestingOrder:
