@@ -1215,3 +1215,24 @@ def test_pm_account_with_a_spot_bid_and_a_long_can_cancel_its_perp_bid() -> None
     events = ex.apply(O.Cancel(user=PM_USER, cancels=[O.CancelSpec(asset="BTC", oid=4)]))
     assert statuses_of(events) == ["success"]
     assert pm.order_margin == {} and pm.open_orders == 1 and pm.spot_hold == {0: usd(19_500)}
+
+
+def test_active_asset_data_spot_of_a_unified_account_is_its_pools_free_balance() -> None:
+    """A unified account's USDC is one balance for spot and perps (Hyperliquid docs 'Account abstraction
+    modes'), so what a spot buy can use is the USDC pool's free balance, the number the engine's margin
+    check decides on, not the raw spot entry.
+
+    Bob (unified, 10,000 USDC) buys 0.1 BTC at 100,000 as taker: spot USDC 10,000 - 10,000 - 4.5 fee
+    (0.045%) = -4.5. At mark 101,000 the pool is worth -4.5 + 10,100 = 10,095.5, less initial margin
+    10,100 / 20 = 505: 9,590.5 USDC to trade; at the @107 mid 40 that is 239.7625 HYPE (sz 2 decimals:
+    239.76)."""
+    ex = new_exchange()
+    ex.apply(A.SetAbstraction(user=BOB, abstraction="unifiedAccount"))
+    _long_bob(ex)
+    ex.apply(A.SetPrices(oracle={"BTC": D(101000)}, marks={"BTC": D(101000)}), at=T0 + 1_000)
+    assert ex.state.accounts[BOB].spot[0] == -usd("4.5")
+    aad = views.info(ex, {"type": "activeAssetData", "user": BOB, "coin": "@107"})
+    assert aad["availableToTrade"] == ["9590.5", "0.0"]
+    assert aad["maxTradeSzs"][0] == "239.76"
+    # and the engine agrees: a buy of 239 HYPE at 40 (9,560 USDC) is accepted
+    assert "error" not in order(ex, BOB, "@107", True, 40, 239)

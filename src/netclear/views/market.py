@@ -7,6 +7,7 @@ from fractions import Fraction
 from typing import Any
 
 from netclear.engine.accounting import Valuer
+from netclear.engine.health import AccountHealth
 from netclear.engine.lending import accrue
 from netclear.engine.leverage import leverage_of
 from netclear.engine.order_json import resting_json, trigger_json
@@ -226,15 +227,12 @@ def funding_history(v: Valuer, payload: dict[str, Any]) -> list[dict[str, Any]]:
 
 # ---------------------------------------------------------------------------- user trading data
 def _available_perp(v: Valuer, acct: Account, perp: Perp) -> tuple[int, int]:
-    """(buy, sell) margin available to open, collateral wei, including PM borrowable capacity."""
-    reg = v.reg
-    pools = v.cross_pools(acct)
-    key: str | int = perp.collateral.index if acct.mode.unified else perp.dex.name
-    pool = pools.get(key)
-    free = 0 if pool is None else pool.account_value - pool.im - v.order_margin(acct, key)
-    if acct.mode.unified:
-        free -= acct.spot_hold.get(perp.collateral.index, 0)
-    if acct.mode is Mode.PORTFOLIO and reg.borrowable(perp.collateral.index) is not None:
+    """(buy, sell) margin available to open, collateral wei: the free balance of the perp's cross pool
+    (:meth:`AccountHealth.free`, the number the engine's margin check decides on), plus under portfolio
+    margin what the order could raise from supply and auto-borrow."""
+    h = AccountHealth(v, acct)
+    free = h.free(h.key(perp))
+    if acct.mode is Mode.PORTFOLIO and v.reg.borrowable(perp.collateral.index) is not None:
         free += _pm_spendable(v, acct, perp.collateral)
     free = max(free, 0)
     return free, free
@@ -271,8 +269,9 @@ def active_asset_data(v: Valuer, payload: dict[str, Any]) -> dict[str, Any]:
     m = _market(v, payload.get("coin"))
     if isinstance(m, SpotPair):
         px = _mid(v, m.asset) or v.state.prices.spot.get(m.index) or 0
-        quote_free = max(0, acct.spot.get(m.quote.index, 0) - acct.spot_hold.get(m.quote.index, 0))
-        base_free = max(0, acct.spot.get(m.base.index, 0) - acct.spot_hold.get(m.base.index, 0))
+        h = AccountHealth(v, acct)  # a unified balance is its pool's free balance (the engine's check)
+        quote_free = max(0, h.free(m.quote.index))
+        base_free = max(0, h.free(m.base.index))
         if acct.mode is Mode.PORTFOLIO:
             quote_free += _pm_spendable(v, acct, m.quote)
             base_free += _pm_spendable(v, acct, m.base)
