@@ -34,6 +34,7 @@ from netclear.calculator.snapshot import build_state
 from netclear.config import resolve
 from netclear.engine import pm_model
 from netclear.engine.accounting import Valuer
+from netclear.engine.health import AccountHealth
 from netclear.engine.state import Mode
 from netclear.errors import InvalidAction
 from netclear.fixedpoint import fmt_decimal
@@ -139,10 +140,10 @@ def study_row(data: dict[str, Any], reg: Registry, s: Strategy) -> Row:
     gross = spot_value + sum(
         (abs(v.usdc_value(pv.perp.collateral, pv.ntl)) for pv in v.open_positions(acct)), Fraction(0)
     )
-    im_std = sum((v.usdc_value(p.token, p.im) for p in v.cross_pools(acct).values()), Fraction(0))
+    im_std = sum((v.usdc_value(p.token, p.im) for p in AccountHealth(v, acct).pools.values()), Fraction(0))
     ustate, uacct = build_state(reg, base, Mode.UNIFIED)
     uv = Valuer(reg, ustate)
-    im_uni = sum((uv.usdc_value(p.token, p.im) for p in uv.cross_pools(uacct).values()), Fraction(0))
+    im_uni = sum((uv.usdc_value(p.token, p.im) for p in AccountHealth(uv, uacct).pools.values()), Fraction(0))
     capital = {"standard": spot_value + im_std, "unified": spot_value + im_uni}
     need = spot_value + im_uni  # spot paid + the pools' initial margin, under PM from one balance
 
@@ -157,7 +158,7 @@ def study_row(data: dict[str, Any], reg: Registry, s: Strategy) -> Row:
         pv, a, b = pm_view(c)
         pm = reg.pm
         assert pm is not None
-        legs = pv.pm_legs(a)
+        legs = AccountHealth(pv, a).pm_legs()
         return b <= pv.borrowing_power(a) and not pm_rules.pm_liquidatable(legs.ratio, pm.liquidation_ratio)
 
     def scenario_ok(c: Fraction) -> bool:

@@ -43,7 +43,7 @@ from typing import Any
 
 from netclear.config.models import PortfolioMarginConfig
 from netclear.engine import pm_model
-from netclear.engine.accounting import IsolatedValue, MarginPool, PoolKey, PositionValue, Valuer
+from netclear.engine.accounting import IsolatedValue, MarginPool, PmLegs, PoolKey, PositionValue, Valuer
 from netclear.engine.state import Account, ExchangeState, Mode
 from netclear.margin import standard as std_rules
 from netclear.margin import unified as unified_rules
@@ -403,7 +403,15 @@ class AccountHealth:
     def pm(self) -> pm_model.PmHealth:
         """Portfolio margin standing under the preset's model (delegated to :mod:`netclear.engine.pm_model`;
         not cached: it reads reserves and token prices)."""
-        return pm_model.pm_health(self.v, self.acct, {key.raw: pool for key, pool in self.pools.items()})
+        return pm_model.pm_health(self.v, self.acct, self.raw_pools())
+
+    def raw_pools(self) -> dict[str | int, MarginPool]:
+        """The cross pools keyed by dex name or token index (:meth:`Valuer.cross_pools`'s keys)."""
+        return {key.raw: pool for key, pool in self.pools.items()}
+
+    def pm_legs(self) -> PmLegs:
+        """The portfolio margin ratio's terms over these pools (:meth:`Valuer.pm_legs`), for views."""
+        return self.v.pm_legs(self.acct, self.raw_pools())
 
     def liquidatable(self, mode: Mode | None = None) -> bool:
         """The mode's liquidation test (default: the account's mode).

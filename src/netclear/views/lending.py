@@ -5,8 +5,8 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from netclear.engine import pm_model
 from netclear.engine.accounting import Valuer
+from netclear.engine.health import AccountHealth
 from netclear.engine.lending import rates_of
 from netclear.engine.state import Account, Mode, Reserve
 from netclear.errors import InvalidAction
@@ -31,7 +31,7 @@ def health(v: Valuer, acct: Account) -> tuple[str, Fraction | None]:
         return "healthy", None
     coll = v.collateral_holdings(acct)
     hf = pm_rules.health_factor(coll, borrowed)
-    if pm_model.pm_liquidatable(v, acct):
+    if AccountHealth(v, acct).pm().liquidatable:
         value = sum((c.value for c in coll), Fraction(0))
         ltv = sum((c.value * c.ltv for c in coll), Fraction(0)) / value if value else Fraction(0)
         state = pm_rules.borrow_health(

@@ -19,6 +19,7 @@ from fractions import Fraction
 from typing import Any
 
 from netclear.engine.accounting import Valuer
+from netclear.engine.health import AccountHealth
 from netclear.engine.state import Account, Mode
 from netclear.fixedpoint import fmt_decimal
 from netclear.margin import portfolio as pm_rules
@@ -38,8 +39,9 @@ def pm_legs(v: Valuer, acct: Account) -> dict[str, Any]:
     reg = v.reg
     pm = reg.pm
     assert pm is not None
-    legs = v.pm_legs(acct)
-    pools = v.cross_pools(acct)
+    h = AccountHealth(v, acct)
+    legs = h.pm_legs()
+    pools = h.raw_pools()
     out: list[dict[str, Any]] = []
     worst: tuple[Fraction, str] | None = None
     for leg in legs.legs:

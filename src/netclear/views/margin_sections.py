@@ -101,7 +101,7 @@ def portfolio(v: Valuer, acct: Account) -> dict[str, Any]:
     pm = reg.pm
     if pm is None or not pm.borrowable:
         return {"enabled": False}
-    legs = v.pm_legs(acct)
+    legs = AccountHealth(v, acct).pm_legs()
     req = avail = Fraction(0)
     worst: tuple[Fraction, Fraction, Fraction] | None = None  # (ratio, requirement, liquidation value)
     for leg in legs.legs:

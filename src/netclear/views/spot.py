@@ -13,6 +13,7 @@ from typing import Any
 
 from netclear.engine import pm_model
 from netclear.engine.accounting import Valuer
+from netclear.engine.health import AccountHealth
 from netclear.engine.state import Account, Mode
 from netclear.fixedpoint import fmt_decimal, fmt_units
 from netclear.views import view
@@ -23,7 +24,8 @@ def spot_clearinghouse_state(v: Valuer, acct: Account) -> dict[str, Any]:
     reg = v.reg
     unified = acct.mode.unified
     pm = acct.mode is Mode.PORTFOLIO
-    pools = v.cross_pools(acct) if unified else {}
+    h = AccountHealth(v, acct) if unified else None
+    pools = h.raw_pools() if h is not None else {}
     tokens = sorted(
         set(acct.spot)
         | set(acct.supply_basis)
@@ -40,7 +42,7 @@ def spot_clearinghouse_state(v: Valuer, acct: Account) -> dict[str, Any]:
         borrowed = v.borrowed(acct, token)
         spot_hold = acct.spot_hold.get(token, 0)
         pool = pools.get(token)
-        iso = [i for i in v.isolated(acct, token=token)] if unified else []
+        iso = [i for i in h.isolated if i.value.perp.collateral.index == token] if h is not None else []
         iso_margin = sum(i.margin_used for i in iso)
         if pool is not None:
             total = pool.account_value + iso_margin + supplied
