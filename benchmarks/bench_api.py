@@ -106,7 +106,7 @@ AUTH = ("--operator-token", "bench")
 
 def bench_http(n: int, clients: int, *, src: str | None = None, accounts: int = 0) -> dict[str, float]:
     import eth_account
-    import signed_orders
+    import loopback
 
     # the server runs in its own process (`netclear serve`, as a user runs it), so the client threads
     # below do not share its interpreter lock
@@ -123,15 +123,7 @@ def bench_http(n: int, clients: int, *, src: str | None = None, accounts: int = 
         env=env,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            requests.get(url + "/health", timeout=1)
-            break
-        except requests.ConnectionError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("netclear serve did not start") from None
-            time.sleep(0.05)
+    loopback.wait_until_serving(url, server, 60, "netclear serve")
     op = {"authorization": "Bearer bench"}
     requests.post(url + "/operator/prices", json={"oracle": {"BTC": "100000"}}, headers=op, timeout=10)
     if accounts:  # other accounts on the exchange: per-request work must not grow with them
@@ -151,7 +143,7 @@ def bench_http(n: int, clients: int, *, src: str | None = None, accounts: int = 
         requests.post(
             url + "/operator/deposit", json={"user": w.address, "amount": "10000000"}, headers=op, timeout=10
         )
-    bodies = signed_orders.alo_bids(wallets, n)
+    bodies = loopback.alo_bids(wallets, n)
 
     def run(kind: str) -> tuple[list[float], float]:
         lat: list[float] = []

@@ -559,12 +559,12 @@ def _signed_orders(n: int, conns: int) -> tuple[list[Any], list[list[bytes]]]:
     bytes (reused across trees and repeats: every server starts from an empty log)."""
     if (n, conns) not in _SIGNED:
         import eth_account
-        import signed_orders
+        import loopback
 
         wallets = [eth_account.Account.create() for _ in range(conns)]
         bodies = [
             [json.dumps(body, separators=(",", ":")).encode() for body in mine]
-            for mine in signed_orders.alo_bids(wallets, n)
+            for mine in loopback.alo_bids(wallets, n)
         ]
         _SIGNED[(n, conns)] = (wallets, bodies)
     return _SIGNED[(n, conns)]
@@ -579,6 +579,7 @@ def bench_http(
     order status (no silent rejections). Baseline: ``/info`` ``userAbstraction`` from the same
     connections. Only ``serve --preset --db --port --operator-token``, ``/health``, ``/operator/prices``,
     ``/operator/deposit``, ``/info`` and ``/exchange`` are used: every tree since 5beddae has them."""
+    import loopback
     import requests
 
     wallets, bodies = _signed_orders(n, conns)
@@ -598,15 +599,7 @@ def bench_http(
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                requests.get(url + "/health", timeout=1)
-                break
-            except requests.ConnectionError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"netclear serve of {tree} did not start") from None
-                time.sleep(0.05)
+        loopback.wait_until_serving(url, server, 90, f"netclear serve of {tree}")
         op = {"authorization": "Bearer bench"}
         r = requests.post(
             url + "/operator/prices", json={"oracle": {"BTC": "100000"}}, headers=op, timeout=10

@@ -75,7 +75,7 @@ def _subscribers(url: str, count: int, ready: Any, stop: Any, received: Any) -> 
 
 def run(n: int, subscribers: int, clients: int = 4) -> dict[str, float]:
     import eth_account
-    import signed_orders
+    import loopback
 
     tmp = tempfile.mkdtemp()
     port = _free_port()
@@ -94,22 +94,14 @@ def run(n: int, subscribers: int, clients: int = 4) -> dict[str, float]:
         env=os.environ.copy(),
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            requests.get(url + "/health", timeout=1)
-            break
-        except requests.ConnectionError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("netclear serve did not start") from None
-            time.sleep(0.05)
+    loopback.wait_until_serving(url, server, 60, "netclear serve")
     requests.post(url + "/operator/prices", json={"oracle": {"BTC": "100000"}}, headers=OP, timeout=10)
     wallets = [eth_account.Account.create() for _ in range(clients)]
     for w in wallets:
         requests.post(
             url + "/operator/deposit", json={"user": w.address, "amount": "10000000"}, headers=OP, timeout=10
         )
-    bodies = signed_orders.alo_bids(wallets, 2 * n)
+    bodies = loopback.alo_bids(wallets, 2 * n)
 
     def phase(part: int) -> tuple[list[float], float]:
         def worker(k: int) -> list[float]:

@@ -1,4 +1,5 @@
-"""SDK-signed ``order`` bodies for the loopback benchmarks (``bench_core``, ``bench_api``, ``bench_ws``).
+"""Shared parts of the loopback benchmarks (``bench_core``, ``bench_api``, ``bench_ws``): waiting for a
+``netclear serve`` to answer, and SDK-signed ``order`` bodies.
 
 Each body is what the official ``hyperliquid-python-sdk`` posts to ``/exchange`` for one resting bid: the
 order wire from ``order_request_to_order_wire``, the action from ``order_wires_to_order_action`` and the
@@ -7,7 +8,24 @@ signature from ``sign_l1_action`` (the SDK's ``hyperliquid/utils/signing.py``), 
 
 from __future__ import annotations
 
+import subprocess
+import time
 from typing import Any
+
+import requests
+
+
+def wait_until_serving(url: str, server: subprocess.Popen[Any], timeout_s: float, what: str) -> None:
+    """Poll ``url``/health until the server answers; raise if it exits or ``timeout_s`` passes first."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            requests.get(url + "/health", timeout=1)
+            return
+        except requests.ConnectionError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not start") from None
+            time.sleep(0.05)
 
 
 def alo_bids(wallets: list[Any], n: int) -> list[list[dict[str, Any]]]:
