@@ -106,6 +106,13 @@ def main() -> None:
     ap.add_argument("--preset", default=None, help="TOML for every tree (default: first tree's hyperliquid)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
+    for t in args.tree:
+        if "=" not in t or not (Path(t.split("=", 1)[1]) / "src/netclear").is_dir():
+            ap.error(f"--tree: {t!r} must be name=path of a checkout with src/netclear")
+    streams = args.streams.split(",")
+    for kind in streams:
+        if kind not in STREAMS:
+            ap.error(f"--streams: {kind!r} is not one of {', '.join(STREAMS)}")
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed (Debian: apt-get install valgrind)")
     trees = dict(t.split("=", 1) for t in args.tree)
@@ -115,7 +122,7 @@ def main() -> None:
     cfg = Path(tempfile.mkdtemp()) / "preset.toml"
     bench_core._strip_dead_keys(preset, cfg)
     results: dict[str, dict[str, float | None]] = {}
-    for kind in args.streams.split(","):
+    for kind in streams:
         results[kind] = {name: count(path, cfg, kind, STREAMS[kind]) for name, path in paths.items()}
     names = list(paths)
     print(f"| stream | {' | '.join(names)} | {names[0]} / {names[-1]} |")
