@@ -109,6 +109,7 @@ LIQUIDATION_MAY_IMPORT = (
     "fixedpoint",
     "config",
     "errors",
+    "identity_cache",
     # the price screen's vectorised valuation (risk/vector.py reads engine.state/accounting/pm_model only)
     "risk",
 )
@@ -133,7 +134,7 @@ ABOVE_THE_ENGINE = ("views", "api", "cli", "sim", "calculator", "dashboard", "sd
 
 
 def test_pure_rules_import_nothing_from_the_engine_or_above() -> None:
-    pure = ("margin", "lending", "markets", "book", "fixedpoint", "config", "errors")
+    pure = ("margin", "lending", "markets", "book", "fixedpoint", "config", "errors", "identity_cache")
     assert _offenders(pure, ("engine", "risk", "ledger", *ABOVE_THE_ENGINE)) == []
 
 

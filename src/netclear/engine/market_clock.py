@@ -26,6 +26,7 @@ from netclear.engine import lending
 from netclear.engine.context import Ctx
 from netclear.engine.state import MarketState, Mode
 from netclear.fixedpoint import fmt_decimal, fmt_units
+from netclear.identity_cache import IdentityCache
 from netclear.lending.rates import INDEX_SCALE
 from netclear.markets import funding as funding_rules
 from netclear.markets import prices as price_rules
@@ -43,19 +44,12 @@ def market_state(ctx: Ctx, asset: int) -> MarketState:
     return ms
 
 
-_PARAMS: dict[int, tuple[object, funding_rules.FundingParams]] = {}
-"""Funding parameters per funding config (by identity, the config held so its id stays its own): built
-once, not on every action's clock advance."""
+_params_of = IdentityCache(funding_rules.FundingParams.from_config)
+"""Funding parameters per funding config, built once, not on every action's clock advance."""
 
 
 def _params(ctx: Ctx) -> funding_rules.FundingParams:
-    cfg = ctx.reg.config.funding
-    cached = _PARAMS.get(id(cfg))
-    if cached is None or cached[0] is not cfg:
-        if len(_PARAMS) > 64:
-            _PARAMS.clear()
-        cached = _PARAMS[id(cfg)] = (cfg, funding_rules.FundingParams.from_config(cfg))
-    return cached[1]
+    return _params_of(ctx.reg.config.funding)
 
 
 def update_marks(ctx: Ctx, oracle: dict[int, int], explicit: dict[int, int]) -> set[int]:

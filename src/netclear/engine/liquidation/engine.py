@@ -41,6 +41,7 @@ from netclear.engine.liquidation.perps import liquidate_pools
 from netclear.engine.liquidation.pm import liquidate_pm
 from netclear.engine.liquidation.twap import run_backstop_twap
 from netclear.engine.state import Mode
+from netclear.identity_cache import IdentityCache
 from netclear.markets.registry import Registry
 
 __all__ = ["MAX_CASCADE_ROUNDS", "run", "run_backstop_twap"]
@@ -128,19 +129,17 @@ def _vault_bankrupt(ctx: Ctx) -> bool:
     return False
 
 
-_VAULTS: dict[int, tuple[Registry, frozenset[str]]] = {}
-"""Per registry (by identity, held so the id stays its own): the liquidator vault and HIP-3 backstops."""
+def _vault_addresses(reg: Registry) -> frozenset[str]:
+    """The liquidator vault and the HIP-3 dexes' backstop accounts."""
+    out = {reg.config.liquidation.liquidator_vault.lower()}
+    for dex in reg.dexes[1:]:
+        out.add("0x" + format(HIP3_BACKSTOP_BASE + dex.index, "040x"))
+    return frozenset(out)
+
+
+_vaults_of = IdentityCache(_vault_addresses)
 
 
 def _vaults(ctx: Ctx) -> set[str]:
-    reg = ctx.reg
-    cached = _VAULTS.get(id(reg))
-    if cached is None or cached[0] is not reg:
-        out = {reg.config.liquidation.liquidator_vault.lower()}
-        for dex in reg.dexes[1:]:
-            out.add("0x" + format(HIP3_BACKSTOP_BASE + dex.index, "040x"))
-        if len(_VAULTS) > 64:
-            _VAULTS.clear()
-        cached = _VAULTS[id(reg)] = (reg, frozenset(out))
     accounts = ctx.state.accounts
-    return {a for a in cached[1] if a in accounts}
+    return {a for a in _vaults_of(ctx.reg) if a in accounts}
